@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
@@ -467,4 +468,83 @@ Test(event, reset_child_unblocks)
 	event_signal_reset_child();
 	cr_assert_eq(sigprocmask(SIG_BLOCK, NULL, &cur), 0);
 	cr_assert_eq(sigismember(&cur, SIGUSR1), 0);
+}
+
+/* ---- more deletion and reset cases ---- */
+
+static struct event_timer	*later;
+
+static void
+push_later(void *arg)
+{
+	mark(arg);
+	event_timer_reset(later, 30);
+}
+
+Test(event, timer_reset_other_due_in_same_turn)
+{
+	struct event_timer	*first;
+	uint64_t		 start = event_now_ms(loop);
+
+	first = event_timer_add(loop, 2, push_later, "p");
+	later = event_timer_add(loop, 2, mark, "l");
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_str_eq(order, "pl");
+	cr_assert_geq(event_now_ms(loop) - start, 30);
+	event_timer_del(&first);
+	event_timer_del(&later);
+}
+
+static void
+io_kills_timer(int fd, unsigned int events, void *arg)
+{
+	char	 c;
+
+	(void)events;
+	(void)arg;
+	cr_assert_eq(read(fd, &c, 1), 1);
+	pair_calls++;
+	event_timer_del(&victim);
+	event_io_del(&io_a);
+}
+
+Test(event, io_deletes_timer_due_in_same_turn)
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	victim = event_timer_add(loop, 0, mark, "v");
+	cr_assert_eq(write(sv[1], "a", 1), 1);
+	io_a = event_io_add(loop, sv[0], EVENT_READ, io_kills_timer, NULL);
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_eq(pair_calls, 1);
+	cr_assert_str_eq(order, "");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static volatile sig_atomic_t	 alarms;
+
+static void
+on_alarm(int signo)
+{
+	(void)signo;
+	alarms++;
+}
+
+Test(event, eintr_does_not_stop_the_loop)
+{
+	struct sigaction	 sa;
+	struct itimerval	 it;
+	struct event_timer	*t;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;		/* no SA_RESTART */
+	cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = 5000;
+	t = event_timer_add(loop, 40, mark, "t");
+	cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_eq(alarms, 1);
+	cr_assert_str_eq(order, "t");
+	event_timer_del(&t);
 }
