@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -547,4 +548,43 @@ Test(event, eintr_does_not_stop_the_loop)
 	cr_assert_eq(alarms, 1);
 	cr_assert_str_eq(order, "t");
 	event_timer_del(&t);
+}
+
+static uint64_t	 lag_ms;
+
+static void
+measure_lag(int fd, unsigned int events, void *arg)
+{
+	struct timespec	 ts;
+	uint64_t	 real;
+	char		 c;
+
+	(void)events;
+	(void)arg;
+	cr_assert_eq(read(fd, &c, 1), 1);
+	cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	lag_ms = real - event_now_ms(loop);
+	event_io_del(&io_a);
+}
+
+/* After a long sleep the clock seen by callbacks is the wake-up time. */
+Test(event, now_is_fresh_after_wait)
+{
+	pid_t	 pid;
+	int	 status;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		usleep(60000);
+		_exit(write(sv[1], "x", 1) == 1 ? 0 : 1);
+	}
+	io_a = event_io_add(loop, sv[0], EVENT_READ, measure_lag, NULL);
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_leq(lag_ms, 20);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(sv[0]);
+	close(sv[1]);
 }
