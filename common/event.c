@@ -34,7 +34,7 @@ enum timer_state {
 struct event_io {
 	struct event_loop	*loop;
 	int			 fd;
-	unsigned int		 events;	/* 0: paused, not in the backend */
+	unsigned int		 events;	/* 0: paused */
 	bool			 dead;
 	event_io_cb		*cb;
 	void			*arg;
@@ -45,8 +45,8 @@ struct event_io {
 struct event_timer {
 	struct event_loop	*loop;
 	uint64_t		 when;
-	uint64_t		 seq;		/* ties fire in order of arming */
-	size_t			 idx;		/* heap slot when TIMER_ARMED */
+	uint64_t		 seq;		/* ties: order of arming */
+	size_t			 idx;		/* if ARMED */
 	enum timer_state	 state;
 	event_timer_cb		*cb;
 	void			*arg;
@@ -63,10 +63,10 @@ struct event_loop {
 	struct event_backend	*be;
 	bool			 brk;
 	bool			 dispatching;
-	bool			 fresh;		/* now read since the wait */
+	bool			 fresh;		/* now re-read */
 	uint64_t		 now;
 	uint64_t		 seq;
-	size_t			 nio;		/* live ios, paused included */
+	size_t			 nio;		/* live ios */
 	struct event_io		*ios;
 	struct event_timer	*timers;
 	struct event_io		*dead_io;
@@ -500,7 +500,7 @@ event_ready(struct event_loop *loop, void *ptr, unsigned int events)
 	if (loop->brk || io->dead)
 		return;
 	event_refresh(loop);
-	events &= io->events;		/* it may have been paused meanwhile */
+	events &= io->events;		/* it may have been paused */
 	if (events != 0)
 		io->cb(io->fd, events, io->arg);
 }

@@ -58,7 +58,7 @@ net_split_hostport(const char *s, char *host, size_t hostsize, char *port,
 		h = s;
 		end = strchr(s, ':');
 		if (end == NULL || strchr(end + 1, ':') != NULL)
-			return -1;			/* bare IPv6 needs [] */
+			return -1;		/* bare IPv6 needs [] */
 		hlen = (size_t)(end - h);
 		p = end + 1;
 	}
@@ -286,8 +286,9 @@ net_listen(const char *hostport, int backlog, int *fds, size_t max,
 			return fail_set(f, rc == EAI_AGAIN, rc == EAI_AGAIN ?
 			    "4.3.0" : "5.3.5", "cannot listen on %s: %s",
 			    hostport, gai_strerror(rc));
-		for (ai = res; ai != NULL && naddrs < sizeof(addrs) / sizeof(addrs[0]);
-		    ai = ai->ai_next) {
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			if (naddrs == sizeof(addrs) / sizeof(addrs[0]))
+				break;
 			if ((ai->ai_family != AF_INET &&
 			    ai->ai_family != AF_INET6) ||
 			    ai->ai_addrlen > sizeof(addrs[0].ss))

@@ -17,6 +17,12 @@
 static struct event_loop *loop;
 
 static void
+nb_pair(int p[2])
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+}
+
+static void
 setup(void)
 {
 	loop = event_loop_new();
@@ -57,7 +63,7 @@ Test(event, timers_fire_in_order)
 	t[0] = event_timer_add(loop, 30, mark, "c");
 	t[1] = event_timer_add(loop, 10, mark, "a");
 	t[2] = event_timer_add(loop, 20, mark, "b");
-	t[3] = event_timer_add(loop, 10, mark, "A");	/* same time: after a */
+	t[3] = event_timer_add(loop, 10, mark, "A");	/* ties: after a */
 	cr_assert_eq(event_loop_run(loop), 0);
 	cr_assert_str_eq(order, "aAbc");
 	cr_assert_geq(event_now_ms(loop) - start, 30);
@@ -75,7 +81,7 @@ Test(event, many_timers_heap_order)
 	for (size_t i = 0; i < 10; i++)
 		t[i] = event_timer_add(loop, ms[i], mark, &tags[i]);
 	/* reset one to the front and delete another before running */
-	event_timer_reset(t[0], 0);			/* '9' first, with '0' */
+	event_timer_reset(t[0], 0);		/* '9' now, after '0' */
 	event_timer_del(&t[4]);				/* no '8' */
 	cr_assert_eq(event_loop_run(loop), 0);
 	cr_assert_str_eq(order, "091234567");
@@ -203,7 +209,7 @@ on_read(int fd, unsigned int events, void *arg)
 
 Test(event, io_read_readiness)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, on_read, NULL);
 	cr_assert_not_null(io_a);
 	cr_assert_eq(write(sv[1], "hello", 5), 5);
@@ -251,7 +257,7 @@ echo_peer(int fd, unsigned int events, void *arg)
 
 Test(event, io_write_then_read)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], EVENT_WRITE, on_write_read, NULL);
 	io_b = event_io_add(loop, sv[1], EVENT_READ, echo_peer, NULL);
 	cr_assert_eq(event_loop_run(loop), 0);
@@ -281,7 +287,7 @@ Test(event, paused_io_is_not_reported)
 {
 	struct event_timer	*t;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], 0, count_read, NULL);
 	cr_assert_not_null(io_a);
 	cr_assert_eq(write(sv[1], "q", 1), 1);
@@ -299,7 +305,7 @@ Test(event, paused_io_is_not_reported)
 
 Test(event, hangup_reports_read)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, count_read, NULL);
 	close(sv[1]);
 	cr_assert_eq(event_loop_run(loop), 0);
@@ -333,8 +339,8 @@ Test(event, io_delete_other_ready_in_same_batch)
 {
 	int	 sv2[2];
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv2), 0);
+	nb_pair(sv);
+	nb_pair(sv2);
 	cr_assert_eq(write(sv[1], "a", 1), 1);
 	cr_assert_eq(write(sv2[1], "b", 1), 1);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, del_other, NULL);
@@ -359,7 +365,7 @@ del_close_reopen(int fd, unsigned int events, void *arg)
 	pair_calls++;
 	event_io_del(&io_a);
 	close(fd);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s2), 0);
+	nb_pair(s2);
 	sv[0] = s2[0];
 	close(s2[1]);		/* new io gets a hang-up */
 	io_b = event_io_add(loop, s2[0], EVENT_READ, count_read, NULL);
@@ -369,7 +375,7 @@ del_close_reopen(int fd, unsigned int events, void *arg)
 
 Test(event, io_delete_close_and_reuse_fd)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	cr_assert_eq(write(sv[1], "a", 1), 1);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, del_close_reopen, NULL);
 	cr_assert_eq(event_loop_run(loop), 0);
@@ -511,7 +517,7 @@ io_kills_timer(int fd, unsigned int events, void *arg)
 
 Test(event, io_deletes_timer_due_in_same_turn)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	victim = event_timer_add(loop, 0, mark, "v");
 	cr_assert_eq(write(sv[1], "a", 1), 1);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, io_kills_timer, NULL);

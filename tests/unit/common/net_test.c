@@ -345,8 +345,8 @@ Test(net, listen_in_use)
 	snprintf(hp, sizeof(hp), "127.0.0.1:%u", net_addr_port(&a));
 	cr_assert_eq(net_listen(hp, 8, fds, 2, &n, &f), -1);
 	cr_assert_eq(n, 1);			/* the first one is kept */
-	snprintf(want, sizeof(want), "cannot listen on %s: Address already in use",
-	    hp);
+	snprintf(want, sizeof(want),
+	    "cannot listen on %s: Address already in use", hp);
 	cr_assert_str_eq(f.text, want);
 	cr_assert(f.temp);
 	close(fds[0]);
