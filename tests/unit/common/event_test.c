@@ -594,3 +594,27 @@ Test(event, now_is_fresh_after_wait)
 	close(sv[0]);
 	close(sv[1]);
 }
+
+Test(event, io_set_on_closed_fd_fails)
+{
+	nb_pair(sv);
+	io_a = event_io_add(loop, sv[0], EVENT_READ, count_read, NULL);
+	cr_assert_not_null(io_a);
+	close(sv[0]);
+	cr_assert_eq(event_io_set(io_a, EVENT_WRITE), -1);
+	cr_assert_eq(errno, EBADF);
+	event_io_del(&io_a);
+	cr_assert_eq(event_loop_run(loop), 0);
+	close(sv[1]);
+}
+
+Test(event, io_add_twice_fails)
+{
+	nb_pair(sv);
+	io_a = event_io_add(loop, sv[0], EVENT_READ, count_read, NULL);
+	cr_assert_null(event_io_add(loop, sv[0], EVENT_READ, count_read, NULL));
+	cr_assert_eq(errno, EEXIST);
+	event_io_del(&io_a);
+	close(sv[0]);
+	close(sv[1]);
+}

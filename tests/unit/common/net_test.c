@@ -523,3 +523,36 @@ Test(net, set_nonblock)
 	cr_assert_eq(net_accept(sv[0], NULL), -1);
 	cr_assert_eq(errno, EBADF);
 }
+
+Test(net, addr_str_small_buffer)
+{
+	struct net_addr	 a;
+	char		 buf[8];
+
+	cr_assert_eq(net_addr_parse("192.0.2.77", &a), 0);
+	cr_assert_str_eq(net_addr_str(&a, buf, sizeof(buf)), "unknown");
+	cr_assert_eq(net_addr_parse("2001:db8::1", &a), 0);
+	cr_assert_str_eq(net_addr_str(&a, buf, 4), "unk");
+}
+
+Test(net, connect_finish_not_connected)
+{
+	struct fail	 f;
+	int		 fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(net_connect_finish(fd, &f), -1);
+	cr_assert_str_eq(f.text, "connection failed: not connected yet");
+	close(fd);
+	cr_assert_eq(net_connect_finish(fd, &f), -1);
+	cr_assert_str_eq(f.text, "connection failed: Bad file descriptor");
+}
+
+Test(net, local_peer_addr_bad_fd)
+{
+	struct net_addr	 a;
+
+	cr_assert_eq(net_local_addr(-1, &a), -1);
+	cr_assert_eq(net_peer_addr(-1, &a), -1);
+}
