@@ -391,6 +391,8 @@ int
 stream_starttls(struct stream *s, SSL_CTX *ctx, bool is_server,
     const char *sni_host)
 {
+	char	 host[256];
+
 	BUZ_ASSERT(s->ssl == NULL);
 	/* RFC 3207 section 4.2: nothing the client sent before the TLS
 	 * handshake may be taken as a command after it. */
@@ -409,8 +411,12 @@ stream_starttls(struct stream *s, SSL_CTX *ctx, bool is_server,
 	else {
 		SSL_set_connect_state(s->ssl);
 		if (sni_host != NULL && *sni_host != '\0') {
-			if (!stream_is_ip_literal(sni_host) &&
-			    SSL_set_tlsext_host_name(s->ssl, sni_host) != 1)
+			/* A DNS name has at most 253 bytes; the copy also
+			 * suits the macro's non-const argument. */
+			if (!str_copy(host, sni_host, sizeof(host)))
+				goto fail;
+			if (!stream_is_ip_literal(host) &&
+			    SSL_set_tlsext_host_name(s->ssl, host) != 1)
 				goto fail;
 			/* RFC 6125 name check when the context verifies. */
 			if ((SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) &&

@@ -862,6 +862,20 @@ Test(stream_tls, starttls_with_unflushed_output)
 	stream_free(&srv);
 }
 
+Test(stream_tls, sni_too_long)
+{
+	struct stream	*cli = stream_new(fds[1], 256, 256);
+	char		 name[300];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_eq(stream_starttls(cli, cctx, false, name), -1);
+	cr_assert(!stream_is_tls(cli));
+	name[253] = '\0';
+	cr_assert_eq(stream_starttls(cli, cctx, false, name), 0);
+	stream_free(&cli);
+}
+
 Test(stream_tls, peer_close_is_eof)
 {
 	struct stream	*srv, *cli;
