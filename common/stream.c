@@ -112,10 +112,7 @@ stream_ssl_result(struct stream *s, int ret, unsigned int *want,
 		*want = 0;
 		return 0;
 	case SSL_ERROR_SYSCALL:
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			*want = EVENT_READ;
-			return STREAM_AGAIN;
-		}
+		/* EAGAIN and EINTR come back as WANT_* from the socket BIO. */
 		log_debug("-", "tls %s failed errno=%s", op,
 		    errno != 0 ? strerror(errno) : "eof");
 		ERR_clear_error();

@@ -691,6 +691,16 @@ Test(stream_tls, bulk_with_backpressure)
 	cr_assert_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz,
 	    sizeof(sz)), 0);
 	tls_pair(&srv, &cli, 1000);
+	/* First the client does not read, until the server has to wait. */
+	while (fl != STREAM_AGAIN && sent < total) {
+		while (sent < total &&
+		    stream_printf(srv, "line %06d\r\n", sent) == 0)
+			sent++;
+		fl = stream_flush(srv);
+		cr_assert_neq(fl, -1);
+	}
+	cr_assert_eq(fl, STREAM_AGAIN);
+	cr_assert_eq(stream_events(srv) & EVENT_WRITE, EVENT_WRITE);
 	for (i = 0; i < 100000 && got < total; i++) {
 		while (sent < total &&
 		    stream_printf(srv, "line %06d\r\n", sent) == 0)

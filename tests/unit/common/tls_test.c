@@ -241,6 +241,16 @@ Test(tls, selfsigned_rejects_bad_names)
 	cr_assert_eq(count_dir_entries(), 0);
 }
 
+Test(tls, selfsigned_one_file_for_both)
+{
+	struct fail	 f;
+
+	cr_assert_eq(tls_selfsigned_write(cert, cert, "mx.example", &f), -1);
+	cr_assert_str_eq(f.text,
+	    "certificate and key need two different files");
+	cr_assert_eq(count_dir_entries(), 0);
+}
+
 Test(tls, selfsigned_missing_directory)
 {
 	struct fail	 f;
