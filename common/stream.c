@@ -39,14 +39,14 @@ struct stream {
 	SSL		*ssl;
 	char		*in;
 	size_t		 in_max, in_off, in_len;
-	size_t		 in_scan;	/* bytes of pending line without LF */
-	char		*out;		/* out_max + 1 bytes: vsnprintf's NUL */
+	size_t		 in_scan;	/* pending bytes known to hold no LF */
+	char		*out;		/* out_max + 1 bytes: room for a NUL */
 	size_t		 out_max, out_off, out_len;
-	int		 tls_wlen;	/* SSL_write to repeat after WANT_* */
+	int		 tls_wlen;	/* SSL_write length to repeat */
 	unsigned int	 rd_want;	/* EVENT_* the last SSL_read wanted */
 	unsigned int	 wr_want;	/* EVENT_* the last SSL_write wanted */
 	unsigned int	 hs_want;	/* EVENT_* the handshake wants */
-	bool		 use_send;	/* fd is a socket: send(MSG_NOSIGNAL) */
+	bool		 use_send;	/* fd is a socket: send() */
 };
 
 struct stream *
@@ -195,7 +195,8 @@ stream_read_line(struct stream *s, size_t max_line, char **line_r,
 	if (!bare)
 		len--;
 	if (len > max_line) {
-		s->in_scan = (size_t)(lf - base);	/* stays -1 until skipped */
+		/* Stays -1 until skipped. */
+		s->in_scan = (size_t)(lf - base);
 		return -1;
 	}
 	base[len] = '\0';
@@ -475,7 +476,7 @@ stream_events(const struct stream *s)
 	 * there is room for it. */
 	if (s->ssl != NULL && s->rd_want == EVENT_WRITE)
 		ev |= EVENT_WRITE;
-	else if (s->in_off + s->in_len < s->in_max || s->in_off > 0)
+	else if (s->in_len < s->in_max)
 		ev |= EVENT_READ;
 	/* Write side: pending output, or what SSL_write last waited for. */
 	if (s->out_len > 0) {

@@ -13,6 +13,8 @@
  *
  * The same stream works blocking (clients, tools: every call waits) or
  * non-blocking (daemons: STREAM_AGAIN says wait for stream_events()).
+ * Plain writes never raise SIGPIPE; OpenSSL's writes can, so programs that
+ * use TLS streams ignore SIGPIPE (a dead peer is then -1 with EPIPE).
  */
 #ifndef BUZON_STREAM_H
 #define BUZON_STREAM_H

@@ -24,8 +24,8 @@ cd "$top"
 mkdir -p "$build"
 cd "$build"
 if [ ! -f Makefile ]; then
-	CC=clang ../configure --enable-fuzz --enable-sanitizers >configure.log ||
-	    { cat configure.log >&2; exit 1; }
+	CC=clang ../configure --enable-fuzz --enable-sanitizers \
+	    >configure.log || { cat configure.log >&2; exit 1; }
 fi
 make -j2 fuzz-targets
 

@@ -35,7 +35,7 @@ struct fz {
 	struct stream	*s;
 	int		 peer;
 	size_t		 max_line, max_in;
-	size_t		 consumed;	/* payload bytes taken off the stream */
+	size_t		 consumed;	/* payload bytes read or skipped */
 	uint8_t		 ops;
 	unsigned int	 step;
 	bool		 skipping;

@@ -906,6 +906,26 @@ Test(stream_tls, peer_close_is_eof)
 	stream_free(&srv);
 }
 
+Test(stream_tls, write_to_closed_peer)
+{
+	struct stream	*srv, *cli;
+	char		 chunk[1000];
+	int		 i, rc = 1;
+
+	cr_assert_neq(signal(SIGPIPE, SIG_IGN), SIG_ERR);
+	tls_pair(&srv, &cli, 4096);
+	stream_free(&cli);
+	(void)close(fds[1]);
+	fds[1] = -1;
+	memset(chunk, 'x', sizeof(chunk));
+	for (i = 0; i < 100 && rc == 1; i++) {
+		cr_assert_eq(stream_write(srv, chunk, sizeof(chunk)), 0);
+		rc = stream_flush(srv);
+	}
+	cr_assert_eq(rc, -1);
+	stream_free(&srv);
+}
+
 /* Blocking fds: every call simply waits.  The client runs in a child. */
 Test(stream_tls, blocking_fds)
 {

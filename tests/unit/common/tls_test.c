@@ -308,7 +308,8 @@ Test(tls, server_ctx_missing_files)
 Test(tls, server_ctx_mismatched_key)
 {
 	struct fail	 f;
-	char		 c2[PATH_MAX], k2[PATH_MAX], want[2 * PATH_MAX + 64];
+	char		 c2[PATH_MAX], k2[PATH_MAX];
+	char		 want[2 * PATH_MAX + 64];
 
 	cr_assert(str_printf(c2, sizeof(c2), "%s/cert2.pem", dir));
 	cr_assert(str_printf(k2, sizeof(k2), "%s/key2.pem", dir));
