@@ -644,6 +644,34 @@ Test(stream_tls, handshake_and_lines)
 	stream_free(&cli);
 }
 
+/* One TLS record per byte: lines must come out the same as in plain. */
+Test(stream_tls, trickle_records)
+{
+	static const char input[] = "HELO a\r\nMAIL FROM:<x>\n\r\nx\r";
+	struct stream	*srv, *cli;
+	struct reader	 r;
+	size_t		 i;
+	ssize_t		 n;
+
+	tls_pair(&srv, &cli, 256);
+	memset(&r, 0, sizeof(r));
+	r.s = srv;
+	r.max_line = 64;
+	str_init(&r.out, 0);
+	for (i = 0; i < sizeof(input) - 1; i++) {
+		cr_assert_eq(stream_write(cli, input + i, 1), 0);
+		cr_assert_eq(stream_flush(cli), 1);
+		while ((n = stream_fill(srv)) > 0)
+			reader_drain(&r);
+		cr_assert_eq(n, STREAM_AGAIN);
+	}
+	cr_assert_str_eq(str_c(&r.out), "HELO a|0;MAIL FROM:<x>|1;|0;");
+	cr_assert_eq(stream_input_pending(srv), 2);
+	str_release(&r.out);
+	stream_free(&srv);
+	stream_free(&cli);
+}
+
 Test(stream_tls, tls12_only_client)
 {
 	struct stream	*srv, *cli;
