@@ -14,6 +14,7 @@
 #include "verbs.h"
 
 int	verb_config(const char *, int, char **);
+int	verb_queue(const char *, int, char **);
 
 const struct verb verbs[] = {
 	{ "config", verb_config, "config check",
@@ -23,6 +24,16 @@ const struct verb verbs[] = {
 	    "Reads the config file (-c FILE, $BUZON_CONF or the default) and\n"
 	    "prints every unknown key and bad value as FILE:LINE: message.\n"
 	    "Exits 0 when the file is valid, 1 otherwise.\n" },
+	{ "queue", verb_queue, "queue list | queue show ID",
+	    "list the mail queue, or show one message",
+	    "usage: buzon [-c FILE] queue list\n"
+	    "       buzon [-c FILE] queue show ID\n"
+	    "\n"
+	    "list prints every message in the spool, oldest first, like mailq:\n"
+	    "id ('!' when held), size, arrival time and sender, then each\n"
+	    "recipient with its delivery status and the last reason.\n"
+	    "show prints the envelope of one message (client, TLS, AUTH, DSN\n"
+	    "parameters, recipients) and its header section.\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -496,6 +496,13 @@ enqueue_commit_batch(struct enqueue_msg **msgs, size_t n, int *rc,
 		fail_clear(&fails[i]);
 		rc[i] = msg_finish(msgs[i], &fails[i]);
 	}
+	/* Start writeback of every file first: the fdatasyncs below then
+	 * find their data on its way and share journal commits. */
+	if (n > 1)
+		for (i = 0; i < n; i++)
+			if (rc[i] == 0)
+				(void)sync_file_range(msgs[i]->fd, 0, 0,
+				    SYNC_FILE_RANGE_WRITE);
 	job.msgs = msgs;
 	job.rc = rc;
 	job.fails = fails;
