@@ -141,7 +141,7 @@ enqueue_open(const char *state_dir, struct enqueue **q_r, struct fail *f)
 	*q_r = NULL;
 	q = xcalloc(1, sizeof(*q));
 	q->tmp_fd = q->queue_fd = q->notify_fd = -1;
-	q->sync_threads = 1;
+	q->sync_threads = 8;
 	if (open_dir(state_dir, SPOOL_DIR, &spool_fd, f) == -1 ||
 	    open_dir(state_dir, SPOOL_DIR_TMP, &q->tmp_fd, f) == -1 ||
 	    open_dir(state_dir, SPOOL_DIR_QUEUE, &q->queue_fd, f) == -1)

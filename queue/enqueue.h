@@ -49,7 +49,9 @@ int	 enqueue_open(const char *state_dir, struct enqueue **q_r,
 void	 enqueue_close(struct enqueue **);
 
 /* Threads used by enqueue_commit_batch() to fsync files in parallel
- * (default 1: the calling thread alone; at most 32). */
+ * (default 8, at most 32; 1 = the calling thread alone).  Threads are
+ * started per batch and only as many as the batch has messages; the
+ * caller's thread is one of them.  See docs/spool.md for measurements. */
 void	 enqueue_set_sync_threads(struct enqueue *, unsigned int n);
 
 /* Start a message: a new queue id and arrival time.  Nothing is created
