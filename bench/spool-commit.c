@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "queue/enqueue.h"
+#include "enqueue.h"
 #include "log.h"
 #include "mem.h"
 #include "spool.h"

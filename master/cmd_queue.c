@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "queue/queue_admin.h"
+#include "../queue/queue_admin.h"
 #include "str.h"
 #include "verbs.h"
 

@@ -280,7 +280,7 @@ static void
 field(FILE *out, const char *name, const char *value)
 {
 	fprintf(out, "%-14s", name);
-	put_str(out, value);
+	put_str(out, value[0] != '\0' ? value : "-");
 	fputc('\n', out);
 }
 

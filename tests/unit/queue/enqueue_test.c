@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "queue/enqueue.h"
+#include "enqueue.h"
 #include "mem.h"
 #include "spool.h"
 

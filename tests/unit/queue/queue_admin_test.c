@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "queue/enqueue.h"
-#include "queue/queue_admin.h"
+#include "enqueue.h"
+#include "queue_admin.h"
 #include "spool.h"
 
 static char state[64];
