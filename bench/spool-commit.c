@@ -10,10 +10,13 @@
  * the end; use the file system the spool will live on).  -b N commits N
  * messages at once with enqueue_commit_batch() (-t threads fsync the
  * files in parallel); -c N runs N independent writers, each committing
- * alone (the shape of N smtpd processes).  Prints commits/second and the
- * p50/p99/max latency of one commit call.
+ * alone (the shape of N smtpd processes).  Prints commits/second, the
+ * p50/p99/max latency of one commit call and the CPU time (user + system)
+ * per message.
  */
 #include "config.h"
+
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -131,7 +134,8 @@ main(int argc, char **argv)
 	struct worker	*w;
 	pthread_t	*tids;
 	char		 tmpl[] = "./spool-bench.XXXXXX", cmd[600];
-	double		 t0, el, *all;
+	struct rusage	 ru;
+	double		 t0, el, cpu, *all;
 	unsigned int	 i, j, nall = 0;
 	int		 ch;
 
@@ -166,6 +170,9 @@ main(int argc, char **argv)
 	for (i = 0; i < o.conc; i++)
 		pthread_join(tids[i], NULL);
 	el = now() - t0;
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	all = xcalloc(o.n + 1, sizeof(double));
 	for (i = 0; i < o.conc; i++) {
 		if (w[i].rc != 0)
@@ -176,10 +183,11 @@ main(int argc, char **argv)
 	}
 	qsort(all, nall, sizeof(double), cmp_double);
 	printf("messages=%u size=%u batch=%u sync_threads=%u writers=%u: "
-	    "%.0f commits/s, commit call p50=%.2fms p99=%.2fms max=%.2fms\n",
+	    "%.0f commits/s, commit call p50=%.2fms p99=%.2fms max=%.2fms, "
+	    "cpu %.3fms/message\n",
 	    o.n, o.size, o.batch, o.threads, o.conc, o.n / el,
 	    all[nall / 2] * 1e3, all[nall * 99 / 100] * 1e3,
-	    all[nall - 1] * 1e3);
+	    all[nall - 1] * 1e3, cpu * 1e3 / o.n);
 	if (o.dir == tmpl) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
 		if (system(cmd) != 0)

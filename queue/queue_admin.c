@@ -27,19 +27,54 @@ struct entry {
 	bool	 held;
 };
 
-/* Print peer text: control characters as \xNN, everything else raw. */
+/* Length of the valid UTF-8 sequence at p (at most n bytes) for a code
+ * point a terminal shows as text, or 0: overlongs, surrogates, C1
+ * controls (U+0080..U+009F, which some terminals obey) do not count. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	uint32_t	 cp;
+	size_t		 len, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
+/* Print peer text: printable ASCII, tabs and valid UTF-8 as they are,
+ * every other byte as \xNN (so no escape sequence reaches a terminal). */
 static void
 put_text(FILE *out, const char *s, size_t len)
 {
-	size_t		 i;
-	unsigned char	 c;
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n;
 
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)s[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			fprintf(out, "\\x%02x", c);
-		else
-			fputc(c, out);
+	while (i < len) {
+		if (p[i] >= 0x80 && (n = utf8_len(p + i, len - i)) > 0) {
+			fwrite(p + i, 1, n, out);
+			i += n;
+		} else if ((p[i] < 0x20 && p[i] != '\t') || p[i] >= 0x7f) {
+			fprintf(out, "\\x%02x", p[i++]);
+		} else {
+			fputc(p[i++], out);
+		}
 	}
 }
 

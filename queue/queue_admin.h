@@ -5,8 +5,9 @@
  * and a message that vanishes between listing and reading is skipped.
  * Entries that fail to parse are shown as corrupt with the reason; they
  * are not moved (that is the queue runner's job).  Peer-supplied text
- * (addresses, HELO, headers) is printed with control characters escaped
- * as \xNN; 8-bit bytes (UTF-8 addresses) are printed as they are.
+ * (addresses, HELO, headers) is printed as it is when it is printable
+ * ASCII, tab or valid UTF-8 (SMTPUTF8 addresses); every other byte,
+ * control characters and C1 controls included, as \xNN.
  */
 #ifndef BUZON_QUEUE_ADMIN_H
 #define BUZON_QUEUE_ADMIN_H

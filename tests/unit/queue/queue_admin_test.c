@@ -257,3 +257,27 @@ Test(queue_admin, show_held_and_corrupt)
 	cr_assert_eq(queue_admin_show(fp, state, a), -1);
 	fclose(fp);
 }
+
+Test(queue_admin, terminal_safe_output)
+{
+	struct enqueue	*q;
+	struct fail	 f;
+	char		 a[SPOOL_ID_LEN + 1];
+	FILE		*fp;
+
+	cr_assert_eq(enqueue_open(state, &q, &f), 0);
+	put(q, "\x1b[31mred@x", "ok\xc3\xb1\xe2\x82\xac\xf0\x9f\x93\xa7@x",
+	    "bad\xff\xc2\x9b\xc0\xaf\xed\xa0\x80\xe2\x82@x",
+	    "Subject: x\r\n\r\n", a);
+	enqueue_close(&q);
+	fp = capture();
+	cr_assert_eq(queue_admin_list(fp, state), 0);
+	fclose(fp);
+	cr_assert_not_null(strstr(out_buf, "<\\x1b[31mred@x>\n"), "%s",
+	    out_buf);
+	cr_assert_not_null(strstr(out_buf,
+	    "    ok\xc3\xb1\xe2\x82\xac\xf0\x9f\x93\xa7@x  pending\n"),
+	    "%s", out_buf);
+	cr_assert_not_null(strstr(out_buf, "    bad\\xff\\xc2\\x9b\\xc0"
+	    "\\xaf\\xed\\xa0\\x80\\xe2\\x82@x  pending\n"), "%s", out_buf);
+}
