@@ -590,7 +590,8 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 			break;
 		case 'F':
 			if (len != 6)
-				return corrupt(why, whysize, "bad flags record");
+				return corrupt(why, whysize,
+				    "bad flags record");
 			env->flags = get_u32(buf + pos);
 			if ((env->flags & ~SPOOL_F_ALL) != 0 ||
 			    buf[pos + 4] > SPOOL_RET_HDRS ||

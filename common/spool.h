@@ -68,7 +68,7 @@ enum spool_proto {			/* the "with" of the Received header */
 	SPOOL_PROTO_ESMTPS,		/* TLS */
 	SPOOL_PROTO_ESMTPA,		/* AUTH without TLS (loopback) */
 	SPOOL_PROTO_ESMTPSA,		/* TLS and AUTH */
-	SPOOL_PROTO_LOCAL,		/* made here: bounces, local submission */
+	SPOOL_PROTO_LOCAL,		/* made here: bounces, submission */
 	SPOOL_PROTO_COUNT
 };
 
@@ -110,8 +110,8 @@ struct spool_env {
 	enum spool_proto proto;
 	char		*client_addr;		/* "192.0.2.7", "2001:db8::1" */
 	char		*helo;			/* HELO/EHLO argument */
-	char		*client_name;		/* verified reverse name or "" */
-	char		*tls;			/* "TLSv1.3 TLS_AES_..." or "" */
+	char		*client_name;		/* verified reverse name */
+	char		*tls;			/* "TLSv1.3 TLS_AES_..." */
 	char		*auth_user;		/* SASL login or "" */
 	struct spool_rcpt *rcpts;
 	size_t		 nrcpts;

@@ -268,7 +268,7 @@ int
 enqueue_envelope(struct enqueue_msg *m, const struct spool_env *env,
     struct fail *f)
 {
-	struct spool_env	 e = *env;	/* shallow: id and time differ */
+	struct spool_env	 e = *env;	/* shallow copy */
 
 	if (m->failed)
 		return msg_failed(m, f);
@@ -294,7 +294,8 @@ enqueue_write(struct enqueue_msg *m, const void *p, size_t len,
 		return msg_failed(m, f);
 	BUZ_ASSERT(m->have_env);
 	if (spool_write_content(&m->w, p, len) == -1) {
-		fail_set(&m->fail, false, "5.3.4", "Message too big for system");
+		fail_set(&m->fail, false, "5.3.4",
+		    "Message too big for system");
 		m->failed = true;
 		if (m->fd != -1) {
 			close(m->fd);
@@ -410,7 +411,8 @@ notify(struct enqueue *q, struct enqueue_msg **msgs, size_t n,
 	for (i = 0; i <= n; i++) {
 		if (i < n && rc[i] != 0)
 			continue;
-		if (len > 0 && (i == n || len + SPOOL_ID_LEN + 1 > sizeof(buf))) {
+		if (len > 0 &&
+		    (i == n || len + SPOOL_ID_LEN + 1 > sizeof(buf))) {
 			if (sendto(q->notify_fd, buf, len, MSG_DONTWAIT,
 			    (struct sockaddr *)&q->notify_addr,
 			    sizeof(q->notify_addr)) == -1 && errno != ENOENT &&
@@ -510,7 +512,8 @@ enqueue_commit_batch(struct enqueue_msg **msgs, size_t n, int *rc,
 	job.next = 0;
 	sync_all(q, &job);
 	for (i = 0; i < n; i++)
-		if (rc[i] == 0 && (rc[i] = msg_publish(msgs[i], &fails[i])) == 0)
+		if (rc[i] == 0 &&
+		    (rc[i] = msg_publish(msgs[i], &fails[i])) == 0)
 			ok++;
 	if (ok > 0 && fsync(q->queue_fd) == -1) {
 		/* Renamed but not durable: we must not say 250.  Take them

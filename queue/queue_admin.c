@@ -248,7 +248,7 @@ queue_admin_list(FILE *out, const char *state)
 	for (i = 0; i < n; i++) {
 		spool_env_init(&env);
 		rc = load(state, &ents[i], &env, NULL, why, sizeof(why));
-		if (rc == 1) {				/* delivered meanwhile */
+		if (rc == 1) {		/* delivered meanwhile */
 			spool_env_release(&env);
 			continue;
 		}
