@@ -648,8 +648,8 @@ conf_release(const struct conf_param *params, void *obj)
  * Keys.
  */
 
-/* Edit distance (Damerau: adjacent swaps count 1), capped at a small limit
- * to keep suggestions cheap. */
+/* Edit distance, an adjacent swap counting as one edit (optimal string
+ * alignment).  Keys are short; longer strings are "far". */
 static size_t
 distance(const char *a, const char *b)
 {

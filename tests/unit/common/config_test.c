@@ -264,13 +264,13 @@ Test(config, defaults_write_and_read_back, .fini = cleanup)
 	config_release(&def);
 }
 
-Test(config, every_key_is_documented)
+static char *
+read_man(void)
 {
-	const char		*top = getenv("BUZON_TOP_SRCDIR");
-	const struct conf_param	*p;
-	char			 path[4096], want[128], *buf;
-	FILE			*fp;
-	long			 size;
+	const char	*top = getenv("BUZON_TOP_SRCDIR");
+	char		 path[4096], *buf;
+	FILE		*fp;
+	long		 size;
 
 	cr_assert_not_null(top, "BUZON_TOP_SRCDIR is not set");
 	(void)snprintf(path, sizeof(path), "%s/docs/buzon.conf.5", top);
@@ -283,6 +283,14 @@ Test(config, every_key_is_documented)
 	cr_assert_not_null(buf);
 	cr_assert_eq(fread(buf, 1, (size_t)size, fp), (size_t)size);
 	fclose(fp);
+	return buf;
+}
+
+Test(config, every_key_is_documented)
+{
+	const struct conf_param	*p;
+	char			 want[128], *buf = read_man();
+
 	for (p = config_params; p->key != NULL; p++) {
 		/* each key is an entry of its own: ".TP\n.B key\n" */
 		(void)snprintf(want, sizeof(want), "\n.TP\n.B %s\n", p->key);
@@ -293,6 +301,57 @@ Test(config, every_key_is_documented)
 			cr_expect(strstr(buf, want) != NULL);
 		}
 	}
+	free(buf);
+}
+
+Test(config, documented_defaults_match)
+{
+	const struct conf_param	*p;
+	char			*buf = read_man(), want[128], *entry;
+	const char		*start, *end;
+
+	for (p = config_params; p->key != NULL; p++) {
+		(void)snprintf(want, sizeof(want), "\n.TP\n.B %s\n", p->key);
+		start = strstr(buf, want);
+		cr_assert_not_null(start, "%s is not documented", p->key);
+		start += strlen(want);
+		/* the entry runs to the next .TP or .SH */
+		for (end = start; *end != '\0' && strncmp(end, "\n.TP", 5) != 0 &&
+		    strncmp(end, "\n.SH", 5) != 0; end++)
+			continue;
+		entry = strndup(start, (size_t)(end - start));
+		cr_assert_not_null(entry);
+		if (p->def[0] == '\0')
+			cr_expect(strstr(entry, "default empty") != NULL,
+			    "%s: default should read \"default empty\"", p->key);
+		else if (p->def[0] != '/')
+			cr_expect(strstr(entry, p->def) != NULL,
+			    "%s: default %s is not in its entry", p->key, p->def);
+		free(entry);
+	}
+	free(buf);
+}
+
+Test(config, man_page_example_is_valid)
+{
+	char		*buf = read_man(), *ex, *end;
+	struct config	 c;
+
+	ex = strstr(buf, ".SH EXAMPLES");
+	cr_assert_not_null(ex);
+	ex = strstr(ex, "\n.EX\n");
+	cr_assert_not_null(ex);
+	ex += 5;
+	end = strstr(ex, "\n.EE\n");
+	cr_assert_not_null(end);
+	end[1] = '\0';
+	str_init(&errs, 0);
+	cr_assert_eq(conf_load_buf(config_params, &c, "example", ex,
+	    strlen(ex), "/etc/buzon", &errs), 0, "%s", str_c(&errs));
+	cr_assert_str_eq(c.state_dir, "/etc/buzon/state");
+	cr_assert_eq(c.imap_listen.count, 2);
+	conf_release(config_params, &c);
+	str_release(&errs);
 	free(buf);
 }
 
