@@ -122,7 +122,10 @@ collect(const char *state, struct entry **ents_r, size_t *n_r)
 		if (!str_printf(path, sizeof(path), "%s/%s", state, subs[i]))
 			goto toolong;
 		if ((d = opendir(path)) == NULL) {
-			if (i == 1 && errno == ENOENT)
+			/* no hold/ yet, or no spool yet in a state directory
+			 * that exists: nothing queued */
+			if (errno == ENOENT &&
+			    (i == 1 || access(state, F_OK) == 0))
 				continue;
 			fprintf(stderr, "buzon queue: %s: %s\n", path,
 			    strerror(errno));
