@@ -532,8 +532,8 @@ enqueue_commit_batch(struct enqueue_msg **msgs, size_t n, int *rc,
 	if (ok > 0)
 		notify(q, msgs, n, rc);
 	for (i = 0; i < n; i++) {
-		if (rc[i] == 0)
-			log_info(msgs[i]->id, "queued size=%llu",
+		if (rc[i] == 0)		/* the caller logs the message */
+			log_debug(msgs[i]->id, "queued size=%llu",
 			    (unsigned long long)msgs[i]->w.content_len);
 		msg_free(&msgs[i]);
 	}

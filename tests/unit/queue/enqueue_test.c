@@ -602,3 +602,38 @@ Test(enqueue, two_processes_at_once)
 	}
 	cr_assert_eq(check_all_valid(), 80);
 }
+
+Test(enqueue, envelope_larger_than_the_buffer)
+{
+	struct enqueue		*q = open_q();
+	struct enqueue_msg	*m;
+	struct spool_env	 env;
+	struct fail		 f;
+	char			 id[SPOOL_ID_LEN + 1], addr[200], path[128];
+	char			 why[200];
+	static const char	 msg[] = "Subject: many\r\n\r\nhi\r\n";
+	int			 i, fd;
+
+	env_sample(&env);
+	for (i = 0; i < 1000; i++) {
+		snprintf(addr, sizeof(addr), "%0120d@example.org", i);
+		cr_assert_eq(spool_env_add_rcpt(&env, addr, NULL, NULL, 0), 0);
+	}
+	cr_assert_eq(enqueue_begin(q, &m, &f), 0);
+	snprintf(id, sizeof(id), "%s", enqueue_id(m));
+	cr_assert_eq(enqueue_envelope(m, &env, &f), 0);
+	cr_assert_eq(count("spool/tmp", NULL, 0), 1);	/* flushed */
+	cr_assert_eq(enqueue_write(m, msg, sizeof(msg) - 1, &f), 0);
+	cr_assert_eq(enqueue_commit(&m, &f), 0);
+	check_queued(id, msg, sizeof(msg) - 1);
+	spool_env_release(&env);
+	snprintf(path, sizeof(path), "%s/spool/queue/%s", state, id);
+	fd = open(path, O_RDONLY);
+	spool_env_init(&env);
+	cr_assert_eq(spool_read(fd, id, 0, &env, why, sizeof(why)), 0);
+	cr_assert_eq(env.nrcpts, 1001);
+	cr_assert_gt(env.content_off, 120000);
+	spool_env_release(&env);
+	close(fd);
+	enqueue_close(&q);
+}
