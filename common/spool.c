@@ -47,6 +47,7 @@ static const uint8_t spool_magic[8] = {
 };
 
 #define REC_HDR		5	/* u8 type + u32 length */
+#define SPOOL_FIRST_READ 8192	/* bytes read before the envelope is known */
 #define END_PAYLOAD	16
 
 /* Envelope string records by rank; 'R', 'M' come after. */
@@ -746,7 +747,8 @@ spool_read(int fd, const char *expect_id, unsigned int flags,
 	if (!S_ISREG(sb.st_mode))
 		return corrupt(why, whysize, "not a regular file");
 	fsize = (uint64_t)sb.st_size;
-	want = fsize < 65536 ? (size_t)fsize : 65536;
+	/* most envelopes are well under 1 KiB: read a little, grow if not */
+	want = fsize < SPOOL_FIRST_READ ? (size_t)fsize : SPOOL_FIRST_READ;
 	for (;;) {
 		buf = xrealloc(buf, want > 0 ? want : 1);
 		if ((rc = pread_full(fd, buf + avail, want - avail, avail,

@@ -184,7 +184,7 @@ Test(spool, thousand_recipients_from_fd)
 	int			 fd;
 
 	fill_env(&env, 1000);
-	/* make the envelope pass the reader's first 64 KiB read */
+	/* the envelope passes the reader's first read */
 	spool_env_set(&env.rcpts[999].original, NULL);
 	build(&env, content, sizeof(content) - 1, &img);
 	fd = memfile(img.data, img.len);
