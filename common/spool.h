@@ -97,7 +97,9 @@ struct spool_rcpt {
 /*
  * The envelope.  Every char * is owned by the struct, NUL-terminated and
  * never NULL after spool_env_init() ("" means absent).  Strings hold any
- * bytes but NUL (UTF-8 addresses are kept as they came).
+ * bytes but NUL (UTF-8 addresses are kept as they came); the sender, the
+ * recipient and original addresses, ORCPT and ENVID hold no control
+ * character (0-31, 127) either: the writer refuses, the reader rejects.
  */
 struct spool_env {
 	char		 id[SPOOL_ID_LEN + 1];
