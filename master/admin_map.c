@@ -24,6 +24,7 @@
 int	verb_map(const char *, int, char **);
 
 #define MAP_LINE_MAX	(MAPS_KEY_MAX + MAPS_VALUE_MAX + 2)
+#define MAP_ERRORS_MAX	100	/* then stop reading */
 
 static int
 map_compile(const char *spec, bool keep_case)
@@ -55,7 +56,8 @@ map_compile(const char *spec, bool keep_case)
 	line = malloc(MAP_LINE_MAX + 2);
 	if (line == NULL)
 		fatal("malloc");
-	while (fgets(line, MAP_LINE_MAX + 2, fp) != NULL) {
+	while (errors < MAP_ERRORS_MAX &&
+	    fgets(line, MAP_LINE_MAX + 2, fp) != NULL) {
 		lineno++;
 		len = strlen(line);
 		if (len > 0 && line[len - 1] == '\n')
@@ -111,6 +113,11 @@ map_compile(const char *spec, bool keep_case)
 	if (rc != 0) {
 		maps_edit_abort(&e);
 		return verb_error("map", 1, "%s: read error", path);
+	}
+	if (errors >= MAP_ERRORS_MAX) {
+		maps_edit_abort(&e);
+		return verb_error("map", 1, "%s: too many errors, stopped at "
+		    "line %zu; %s not written", path, lineno, file);
 	}
 	if (errors > 0) {
 		maps_edit_abort(&e);
