@@ -79,10 +79,11 @@ maps_spec_file(const char *spec, char *type, size_t typesize, char *file,
 	/* A "type:" prefix is letters only, so "./a:b" stays a path. */
 	colon = strchr(spec, ':');
 	if (colon != NULL && colon > spec &&
-	    strspn(spec, "abcdefghijklmnopqrstuvwxyz") == (size_t)(colon - spec)) {
+	    strspn(spec, "abcdefghijklmnopqrstuvwxyz") ==
+	    (size_t)(colon - spec)) {
 		if ((size_t)(colon - spec) >= sizeof(t)) {
-			(void)str_printf(err, errsize, "unknown map type in '%s'",
-			    spec);
+			(void)str_printf(err, errsize,
+			    "unknown map type in '%s'", spec);
 			return -1;
 		}
 		memcpy(t, spec, (size_t)(colon - spec));
@@ -297,7 +298,8 @@ maps_edit_copy(struct maps_edit *e, char *err, size_t errsize)
 	str_init(&k, MAPS_KEY_MAX);
 	str_init(&v, MAPS_VALUE_MAX);
 	while ((rc = e->drv->cursor_next(c, &k, &v)) == 1)
-		if (e->drv->put(e->h, k.data, k.len, v.data, v.len, true) != 0) {
+		if (e->drv->put(e->h, k.data, k.len, v.data, v.len,
+		    true) != 0) {
 			rc = -1;
 			break;
 		}
@@ -354,7 +356,8 @@ maps_edit_begin(const char *spec, unsigned int flags, char *err,
 	e->locked = true;
 	/* Under the lock, a .tmp can only be left by an editor that died. */
 	if (unlink(e->tmp) == -1 && errno != ENOENT) {
-		(void)str_printf(err, errsize, "%s: %s", e->tmp, strerror(errno));
+		(void)str_printf(err, errsize, "%s: %s", e->tmp,
+		    strerror(errno));
 		goto fail;
 	}
 	if ((e->h = e->drv->open(e->tmp, e->type, true, err, errsize)) == NULL)

@@ -17,11 +17,24 @@
 #include <string.h>
 
 #include "admin.h"
+#include "admin_help.h"
 #include "maps.h"
 #include "str.h"
 #include "verbs.h"
 
 int	verb_map(const char *, int, char **);
+
+const char admin_map_help[] =
+	"usage: buzon map compile [--keep-case] [TYPE:]FILE\n"
+	"\n"
+	"Reads the text FILE, one \"KEY VALUE\" a line (a ':' after KEY is\n"
+	"allowed, as in aliases(5); blank lines and # comments are skipped),\n"
+	"and writes the map FILE.db (TYPE hash, the default, or btree) or\n"
+	"FILE.lmdb (TYPE lmdb), replacing it in one step.  Keys are stored in\n"
+	"lower case unless --keep-case.  Every bad line is reported as\n"
+	"FILE:LINE: message, and then nothing is written.\n"
+	"\n"
+	"Exit status: 0 written; 1 bad lines or I/O error; 2 bad usage.\n";
 
 #define MAP_LINE_MAX	(MAPS_KEY_MAX + MAPS_VALUE_MAX + 2)
 #define MAP_ERRORS_MAX	100	/* then stop reading */
@@ -63,7 +76,8 @@ map_compile(const char *spec, bool keep_case)
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
 		else if (!feof(fp)) {
-			fprintf(stderr, "%s:%zu: line too long\n", path, lineno);
+			fprintf(stderr, "%s:%zu: line too long\n", path,
+			    lineno);
 			errors++;
 			while ((rc = fgetc(fp)) != EOF && rc != '\n')
 				continue;
