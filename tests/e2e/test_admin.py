@@ -291,6 +291,64 @@ class MapCompile(AdminCase):
         self.assertTrue(os.path.isfile(path + ".lmdb"))
 
 
+@need_verbs("domain", "user")
+class Settings(unittest.TestCase):
+    """Config keys of the accounts: password policy, map type, case."""
+
+    def setUp(self):
+        if not buzontest.have_buzon():
+            self.skipTest("buzon not built")
+
+    def instance(self, **overrides):
+        inst = Instance(overrides=overrides)
+        self.addCleanup(inst.cleanup)
+        r = inst.cli("domain", "add", "example.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return inst
+
+    def test_password_min_length(self):
+        inst = self.instance(password_min_length="8")
+        r = inst.cli("user", "add", "alice@example.test",
+                     "--password-stdin", input="short\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("too short: at least 8", r.stderr)
+        r = inst.cli("user", "add", "alice@example.test",
+                     "--password-stdin", input="long enough\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = inst.cli("user", "passwd", "alice@example.test",
+                     "--password-stdin", input="1234567\n")
+        self.assertEqual(r.returncode, 1)
+
+    def test_lmdb_maps(self):
+        inst = self.instance(map_type="lmdb")
+        maps = os.path.join(inst.dir, "maps")
+        if not os.path.exists(os.path.join(maps, "domains.lmdb")):
+            self.skipTest("built without LMDB")
+        r = inst.cli("user", "add", "alice@example.test",
+                     "--password-stdin", input="pw\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(maps, "users.lmdb")))
+        self.assertFalse(os.path.exists(os.path.join(maps, "users.db")))
+        r = inst.cli("user", "list")
+        self.assertEqual(r.stdout.split(), ["alice@example.test"])
+
+    def test_case_sensitive_local_parts(self):
+        inst = self.instance(local_part_case_sensitive="yes")
+        for addr in ("Alice@example.test", "alice@example.test"):
+            r = inst.cli("user", "add", addr, "--password-stdin",
+                         input="pw\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = inst.cli("user", "list")
+        self.assertEqual(r.stdout.split(), ["Alice@example.test",
+                                            "alice@example.test"])
+
+    def test_no_delimiter(self):
+        inst = self.instance(recipient_delimiter="")
+        r = inst.cli("user", "add", "a+b@example.test", "--password-stdin",
+                     input="pw\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 @need_verbs("user")
 class Demo(unittest.TestCase):
     def test_init_demo_creates_accounts(self):
