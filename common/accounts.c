@@ -193,6 +193,38 @@ accounts_login_apop(struct accounts *a, const char *address,
 	return 0;
 }
 
+enum accounts_auth_result
+accounts_authenticate(struct accounts *a, struct auth_throttle *t,
+    const char *ip, const char *user, const char *secret,
+    const char *apop_timestamp, struct accounts_user *u,
+    uint64_t *delay_ms_r)
+{
+	int	 rc;
+
+	*delay_ms_r = 0;
+	if (t != NULL) {
+		switch (auth_throttle_check(t, ip, user, delay_ms_r)) {
+		case AUTH_THROTTLE_OK:
+			break;
+		case AUTH_THROTTLE_REFUSE:
+			return ACCOUNTS_AUTH_THROTTLED;
+		default:
+			/* *delay_ms_r holds the base delay: go on. */
+			log_warn(NULL, "auth throttle state unusable");
+			break;
+		}
+	}
+	if (apop_timestamp != NULL)
+		rc = accounts_login_apop(a, user, apop_timestamp, secret, u);
+	else
+		rc = accounts_login(a, user, secret, u);
+	if (rc == -1)
+		return ACCOUNTS_AUTH_TEMPFAIL;
+	if (t != NULL)
+		(void)auth_throttle_record(t, ip, user, rc == 1);
+	return rc == 1 ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
+}
+
 /* ---- alias resolution ---- */
 
 struct resolve {

@@ -550,3 +550,55 @@ Test(accounts, mailbox_create)
 	cr_assert_eq(accounts_mail_path(&conf, &u, p, sizeof(p)), 0);
 	cr_assert(strstr(p, "/mail/example.test/bob") != NULL);
 }
+
+Test(accounts, authenticate_with_throttle)
+{
+	struct auth_throttle_conf tc = { 50, 400, 3, 60000 };
+	struct auth_throttle	*t;
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256], path[128];
+	uint64_t		 d;
+	const char		*ts = "<1896.697170952@dbc.mtview.ca.us>";
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	add_user("alice@example.test", "right");
+	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
+	    ACCOUNTS_SET_APOP, "tanstaaf", err, sizeof(err)), 0);
+	(void)str_printf(path, sizeof(path), "%s/throttle", dir);
+	t = auth_throttle_open(path, &tc, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	a = aopen();
+
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(d, 0);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "c4c9334bac560ecc979e58001b3e22fb", ts, &u,
+	    &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "wrong", NULL, &u, &d),
+	    ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 0);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "wrong", NULL, &u, &d),
+	    ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 50);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "wrong", NULL, &u, &d),
+	    ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 100);
+	/* Three failures: even the right password is refused for now. */
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d),
+	    ACCOUNTS_AUTH_THROTTLED);
+	/* Unknown users are counted too, and answered the same way. */
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
+	    "nobody@example.test", "x", NULL, &u, &d), ACCOUNTS_AUTH_FAILED);
+	/* Without a throttle. */
+	cr_assert_eq(accounts_authenticate(a, NULL, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
+	accounts_close(&a);
+	auth_throttle_close(&t);
+}
