@@ -70,6 +70,8 @@ struct accounts_user {
 /* One place mail for an address goes. */
 struct accounts_target {
 	char		*address;	/* local: the user's address */
+	char		*detail;	/* local: the sub-address ("lists" of
+					   alice+lists@), or NULL */
 	bool		 is_local;	/* a user of ours; false: relay it */
 };
 

@@ -392,9 +392,10 @@ expect_targets(struct accounts *a, const char *addr, const char *want)
 	cr_assert_eq(accounts_resolve(a, addr, &t, &f), 1, "%s: %s", addr,
 	    f.text);
 	for (i = 0; i < t.count; i++)
-		cr_assert_eq(str_appendf(&got, "%s%s%s", i > 0 ? " " : "",
-		    t.items[i].is_local ? "" : "remote:", t.items[i].address),
-		    0);
+		cr_assert_eq(str_appendf(&got, "%s%s%s%s%s", i > 0 ? " " : "",
+		    t.items[i].is_local ? "" : "remote:", t.items[i].address,
+		    t.items[i].detail != NULL ? "/" : "",
+		    t.items[i].detail != NULL ? t.items[i].detail : ""), 0);
 	cr_assert_str_eq(str_c(&got), want, "%s", addr);
 	accounts_targets_release(&t);
 	cr_assert_eq(t.count, 0);
@@ -442,7 +443,8 @@ Test(accounts, aliases)
 	a = aopen();
 
 	expect_targets(a, "bob@example.test", "bob@example.test");
-	expect_targets(a, "Bob+Other@Example.test", "bob@example.test");
+	expect_targets(a, "Bob+Other@Example.test", "bob@example.test/other");
+	expect_targets(a, "bob+@example.test", "bob@example.test");
 	expect_targets(a, "bob+lists@example.test", "remote:lists@remote.test");
 	expect_targets(a, "team@example.test", "alice@example.test "
 	    "remote:archive@remote.test bob@example.test carol@other.test");
