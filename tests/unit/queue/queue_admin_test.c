@@ -267,14 +267,15 @@ Test(queue_admin, terminal_safe_output)
 	FILE		*fp;
 
 	cr_assert_eq(enqueue_open(state, &q, &f), 0);
-	put(q, "\x1b[31mred@x", "ok\xc3\xb1\xe2\x82\xac\xf0\x9f\x93\xa7@x",
+	put(q, "red\xc2\x9b" "31m@x", "ok\xc3\xb1\xe2\x82\xac\xf0\x9f\x93\xa7@x",
 	    "bad\xff\xc2\x9b\xc0\xaf\xed\xa0\x80\xe2\x82@x",
 	    "Subject: x\r\n\r\n", a);
 	enqueue_close(&q);
 	fp = capture();
 	cr_assert_eq(queue_admin_list(fp, state), 0);
 	fclose(fp);
-	cr_assert_not_null(strstr(out_buf, "<\\x1b[31mred@x>\n"), "%s",
+	/* a C1 control (CSI) in valid UTF-8 is escaped too */
+	cr_assert_not_null(strstr(out_buf, "<red\\xc2\\x9b31m@x>\n"), "%s",
 	    out_buf);
 	cr_assert_not_null(strstr(out_buf,
 	    "    ok\xc3\xb1\xe2\x82\xac\xf0\x9f\x93\xa7@x  pending\n"),
