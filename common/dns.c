@@ -54,7 +54,6 @@ struct dns {
 	size_t			 npending;
 };
 
-static bool	dns_name_ok(const char *);
 static void	dns_errf(struct str *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
@@ -171,7 +170,7 @@ dns_local_zone(struct dns *d, char *line, const char *where, struct str *errs)
 		    type);
 		return -1;
 	}
-	if (!dns_name_ok(name) ||
+	if (!dns_name_is_valid(name) ||
 	    !str_printf(val, sizeof(val), "%s %s", name, dns_zone_types[i]) ||
 	    dns_opt(d, "local-zone:", val, NULL, where) == -1) {
 		dns_errf(errs, "%s: bad zone name\n", where);
@@ -280,6 +279,12 @@ dns_new(const struct dns_conf *conf, struct str *errs)
 			log_warn("-", "dns hosts file unusable error=\"%s\"",
 			    rc == UB_READFILE ? strerror(errno) : ub_strerror(rc));
 	}
+	if (!local || conf->nforwarders > 0) {
+		/* Forwarders on loopback (a local cache, systemd-resolved's
+		 * 127.0.0.53) are normal; libunbound skips them by default. */
+		if (dns_opt(d, "do-not-query-localhost:", "no", errs, "dns") == -1)
+			bad = 1;
+	}
 	if (local && conf->nforwarders == 0) {
 		/* The closed world (see the top of this file). */
 		if (dns_opt(d, "local-zone:", ". static", errs, "dns") == -1 ||
@@ -340,12 +345,24 @@ dns_free(struct dns **dp)
 	*dp = NULL;
 }
 
+int
+dns_local_add(struct dns *d, const char *line)
+{
+	return ub_ctx_data_add(d->ctx, line) == 0 ? 0 : -1;
+}
+
+int
+dns_local_remove(struct dns *d, const char *name)
+{
+	if (!dns_name_is_valid(name))
+		return -1;
+	return ub_ctx_data_remove(d->ctx, name) == 0 ? 0 : -1;
+}
+
 /* ---- answers ---- */
 
-/* A name we are willing to ask for: text, labels of 1..63 bytes, no
- * escapes, no spaces or controls, at most 253 bytes plus a final dot. */
-static bool
-dns_name_ok(const char *name)
+bool
+dns_name_is_valid(const char *name)
 {
 	size_t	len = strlen(name), label = 0, i;
 
@@ -627,7 +644,7 @@ dns_lookup(struct dns *d, const char *name, int type, struct dns_result **res_r)
 		*res_r = dns_result_new(type, DNS_PERMFAIL, "unsupported type");
 		return DNS_PERMFAIL;
 	}
-	if (!dns_name_ok(name)) {
+	if (!dns_name_is_valid(name)) {
 		*res_r = dns_result_new(type, DNS_PERMFAIL, "invalid domain name");
 		return DNS_PERMFAIL;
 	}
@@ -736,7 +753,7 @@ dns_lookup_async(struct dns *d, const char *name, int type, dns_cb *cb,
 {
 	struct dns_query	*q;
 
-	if (d->loop == NULL || !dns_type_ok(type) || !dns_name_ok(name))
+	if (d->loop == NULL || !dns_type_ok(type) || !dns_name_is_valid(name))
 		return NULL;
 	q = xcalloc(1, sizeof(*q));
 	q->dns = d;

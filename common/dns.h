@@ -131,6 +131,19 @@ enum dns_status	 dns_lookup_ptr(struct dns *, const char *addr,
 		    struct dns_result **res_r);
 void		 dns_result_free(struct dns_result **);
 
+/* Is name one we would ask for: text, labels of 1..63 bytes, at most 253
+ * bytes (plus an optional final dot), no spaces, controls or zone-file
+ * specials (\\ \" ; ( )). */
+bool		 dns_name_is_valid(const char *name);
+
+/* Add one zone-file line to the local data of a running context, or drop
+ * every local record of a name.  0 or -1.  Meant for tests and fuzzing
+ * (the file is the normal way). */
+int		 dns_local_add(struct dns *, const char *rr_line)
+		    __attribute__((warn_unused_result));
+int		 dns_local_remove(struct dns *, const char *name)
+		    __attribute__((warn_unused_result));
+
 const char	*dns_status_name(enum dns_status);
 /* "TXT", "MX", ...; "TYPE<n>" style names are not produced: unknown is
  * "?". */

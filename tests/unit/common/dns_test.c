@@ -417,3 +417,23 @@ Test(dns, async_cancel)
 	dns_free(&d);
 	event_loop_free(&loop);
 }
+
+Test(dns, local_add_remove)
+{
+	struct dns		*d = local_dns();
+	struct dns_result	*res;
+
+	cr_assert_eq(dns_local_add(d, "added.test. 60 IN TXT \"hello\""), 0);
+	cr_assert_eq(dns_lookup(d, "added.test", DNS_T_TXT, &res), DNS_FOUND);
+	cr_assert_str_eq(res->rr[0].u.txt.data, "hello");
+	cr_assert_eq(res->ttl, 60);
+	dns_result_free(&res);
+	cr_assert_eq(dns_local_remove(d, "added.test."), 0);
+	cr_assert_eq(dns_lookup(d, "added.test", DNS_T_TXT, &res), DNS_NXDOMAIN);
+	dns_result_free(&res);
+	cr_assert_eq(dns_local_add(d, "garbage"), -1);
+	cr_assert_eq(dns_local_remove(d, "a..b"), -1);
+	cr_assert(dns_name_is_valid("_spf.example.test."));
+	cr_assert_not(dns_name_is_valid("exa\"mple.test"));
+	dns_free(&d);
+}
