@@ -45,6 +45,7 @@ enum spf_limit {
 
 struct spf_eval {
 	SPF_server_t	*server;
+	SPF_dns_server_t *layer;
 	struct dns	*dns;
 	char		*receiver;
 	unsigned int	 queries;	/* this check */
@@ -264,6 +265,7 @@ spf_eval_new(struct dns *dns, const char *receiver)
 	layer->lookup = spf_dns_lookup;
 	layer->name = "buzon";
 	layer->hook = ev;
+	ev->layer = layer;
 	if ((ev->server = SPF_server_new_dns(layer, 0)) == NULL)
 		fatalx("libspf2: out of memory");
 	if (SPF_server_set_rec_dom(ev->server, receiver) != SPF_E_SUCCESS ||
@@ -281,10 +283,15 @@ void
 spf_eval_free(struct spf_eval **evp)
 {
 	struct spf_eval	*ev = *evp;
+	bool		 owned;
 
 	if (ev == NULL)
 		return;
-	SPF_server_free(ev->server);		/* frees our layer too */
+	/* libspf2 frees the DNS layer only where it thinks it owns it. */
+	owned = ev->server->destroy_resolver != 0;
+	SPF_server_free(ev->server);
+	if (!owned)
+		free(ev->layer);
 	free(ev->receiver);
 	free(ev);
 	*evp = NULL;
