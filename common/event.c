@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * event.c - the event loop: epoll for fds, a binary heap of timers, signalfd
+ * event.c - the event loop: fds and signals through the backend
+ * (event_epoll.c), one-shot timers on a binary heap
  *
  * Deletion during dispatch is deferred: a deleted io or timer is marked dead
  * (so the rest of the batch skips it) and freed once the turn is over.
@@ -9,9 +10,6 @@
  * reset to 0 from its own callback fires in the next turn, not in a loop.
  */
 #include "config.h"
-
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -22,10 +20,9 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "event_private.h"
 #include "log.h"
 #include "mem.h"
-
-#define EVENT_BATCH	64
 
 enum timer_state {
 	TIMER_IDLE,		/* fired or never armed: off the heap */
@@ -37,10 +34,8 @@ enum timer_state {
 struct event_io {
 	struct event_loop	*loop;
 	int			 fd;
-	unsigned int		 events;
-	bool			 in_epoll;
+	unsigned int		 events;	/* 0: paused */
 	bool			 dead;
-	bool			 internal;	/* the signalfd */
 	event_io_cb		*cb;
 	void			*arg;
 	struct event_io		*prev, *next;	/* live list */
@@ -50,8 +45,8 @@ struct event_io {
 struct event_timer {
 	struct event_loop	*loop;
 	uint64_t		 when;
-	uint64_t		 seq;		/* ties fire in order of arming */
-	size_t			 idx;		/* heap slot when TIMER_ARMED */
+	uint64_t		 seq;		/* ties: order of arming */
+	size_t			 idx;		/* if ARMED */
 	enum timer_state	 state;
 	event_timer_cb		*cb;
 	void			*arg;
@@ -65,12 +60,13 @@ struct event_sig {
 };
 
 struct event_loop {
-	int			 epfd;
+	struct event_backend	*be;
 	bool			 brk;
 	bool			 dispatching;
+	bool			 fresh;		/* now re-read */
 	uint64_t		 now;
 	uint64_t		 seq;
-	size_t			 nio;		/* live ios, paused included */
+	size_t			 nio;		/* live ios */
 	struct event_io		*ios;
 	struct event_timer	*timers;
 	struct event_io		*dead_io;
@@ -79,16 +75,10 @@ struct event_loop {
 	struct event_timer	**due;
 	size_t			 ndue, duecap;
 	struct event_timer	*dead_timers;
-	int			 sigfd;
-	struct event_io		*sigio;
 	sigset_t		 sigs;
 	size_t			 nsig;
 	struct event_sig	 sig[NSIG];
 };
-
-/* Every signal any loop blocked, for event_signal_reset_child(). */
-static sigset_t	event_blocked;
-static bool	event_blocked_init;
 
 static uint64_t
 event_clock_ms(void)
@@ -106,10 +96,7 @@ event_loop_new(void)
 	struct event_loop	*loop;
 
 	loop = xcalloc(1, sizeof(*loop));
-	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (loop->epfd == -1)
-		fatal("epoll_create1");
-	loop->sigfd = -1;
+	loop->be = event_backend_new(loop);
 	sigemptyset(&loop->sigs);
 	loop->now = event_clock_ms();
 	return loop;
@@ -153,11 +140,7 @@ event_loop_free(struct event_loop **loopp)
 	}
 	free(loop->heap);
 	free(loop->due);
-	if (loop->sigio != NULL)
-		free(loop->sigio);
-	if (loop->sigfd != -1)
-		(void)close(loop->sigfd);
-	(void)close(loop->epfd);
+	event_backend_free(loop->be);
 	free(loop);
 }
 
@@ -175,44 +158,6 @@ event_now_ms(struct event_loop *loop)
 
 /* ---- fds ---- */
 
-static uint32_t
-event_epoll_mask(unsigned int events)
-{
-	uint32_t	 m = 0;
-
-	if (events & EVENT_READ)
-		m |= EPOLLIN | EPOLLRDHUP;
-	if (events & EVENT_WRITE)
-		m |= EPOLLOUT;
-	return m;
-}
-
-/* A paused io (events 0) is kept out of epoll: epoll would still report
- * hang-ups on it, level-triggered, and spin the loop. */
-static int
-event_io_sync(struct event_io *io, unsigned int events)
-{
-	struct epoll_event	 ev;
-	int			 op;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = event_epoll_mask(events);
-	ev.data.ptr = io;
-	if (events == 0) {
-		if (!io->in_epoll)
-			return 0;
-		if (epoll_ctl(io->loop->epfd, EPOLL_CTL_DEL, io->fd, &ev) == -1)
-			return -1;
-		io->in_epoll = false;
-		return 0;
-	}
-	op = io->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(io->loop->epfd, op, io->fd, &ev) == -1)
-		return -1;
-	io->in_epoll = true;
-	return 0;
-}
-
 struct event_io *
 event_io_add(struct event_loop *loop, int fd, unsigned int events,
     event_io_cb *cb, void *arg)
@@ -226,13 +171,14 @@ event_io_add(struct event_loop *loop, int fd, unsigned int events,
 	io->fd = fd;
 	io->cb = cb;
 	io->arg = arg;
-	if (event_io_sync(io, events & (EVENT_READ | EVENT_WRITE)) == -1) {
+	events &= EVENT_READ | EVENT_WRITE;
+	if (event_backend_set(loop->be, fd, io, 0, events) == -1) {
 		saved = errno;
 		free(io);
 		errno = saved;
 		return NULL;
 	}
-	io->events = events & (EVENT_READ | EVENT_WRITE);
+	io->events = events;
 	io->next = loop->ios;
 	if (io->next != NULL)
 		io->next->prev = io;
@@ -248,7 +194,8 @@ event_io_set(struct event_io *io, unsigned int events)
 	BUZ_ASSERT(!io->dead);
 	if (events == io->events)
 		return 0;
-	if (event_io_sync(io, events) == -1)
+	if (event_backend_set(io->loop->be, io->fd, io, io->events,
+	    events) == -1)
 		return -1;
 	io->events = events;
 	return 0;
@@ -259,7 +206,6 @@ event_io_del(struct event_io **iop)
 {
 	struct event_io		*io = *iop;
 	struct event_loop	*loop;
-	struct epoll_event	 ev;
 
 	if (io == NULL)
 		return;
@@ -272,11 +218,9 @@ event_io_del(struct event_io **iop)
 		loop->ios = io->next;
 	if (io->next != NULL)
 		io->next->prev = io->prev;
-	/* The fd may already be closed (EBADF): it left epoll with it. */
-	memset(&ev, 0, sizeof(ev));
-	if (io->in_epoll)
-		(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, &ev);
-	io->in_epoll = false;
+	/* The fd may already be closed (EBADF): it left the set with it. */
+	(void)event_backend_set(loop->be, io->fd, io, io->events, 0);
+	io->events = 0;
 	io->dead = true;
 	loop->nio--;
 	if (loop->dispatching) {
@@ -474,36 +418,34 @@ event_run_timers(struct event_loop *loop)
 
 /* ---- signals ---- */
 
+/* The first callback after a wait refreshes the clock, so that timers
+ * armed from it count from the wake-up, not from before the sleep. */
 static void
-event_signal_read(int fd, unsigned int events, void *arg)
+event_refresh(struct event_loop *loop)
 {
-	struct event_loop		*loop = arg;
-	struct signalfd_siginfo		 si;
-	ssize_t				 n;
-	int				 signo;
-
-	(void)events;
-	for (;;) {
-		n = read(fd, &si, sizeof(si));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof(si))
-			break;
-		signo = (int)si.ssi_signo;
-		if (signo > 0 && signo < NSIG && loop->sig[signo].cb != NULL)
-			loop->sig[signo].cb(signo, loop->sig[signo].arg);
-		if (loop->brk)
-			break;
+	if (!loop->fresh) {
+		loop->now = event_clock_ms();
+		loop->fresh = true;
 	}
+}
+
+bool
+event_signal_ready(struct event_loop *loop, int signo)
+{
+	if (loop->brk)
+		return false;
+	event_refresh(loop);
+	if (signo > 0 && signo < NSIG && loop->sig[signo].cb != NULL)
+		loop->sig[signo].cb(signo, loop->sig[signo].arg);
+	return !loop->brk;
 }
 
 int
 event_signal_add(struct event_loop *loop, int signo, event_signal_cb *cb,
     void *arg)
 {
-	sigset_t		 one;
-	struct epoll_event	 ev;
-	int			 fd;
+	sigset_t	 one, old;
+	int		 saved;
 
 	if (signo <= 0 || signo >= NSIG || cb == NULL ||
 	    signo == SIGKILL || signo == SIGSTOP) {
@@ -517,44 +459,20 @@ event_signal_add(struct event_loop *loop, int signo, event_signal_cb *cb,
 	}
 	sigemptyset(&one);
 	sigaddset(&one, signo);
-	if (sigprocmask(SIG_BLOCK, &one, NULL) == -1)
+	if (sigprocmask(SIG_BLOCK, &one, &old) == -1)
 		return -1;
-	if (!event_blocked_init) {
-		sigemptyset(&event_blocked);
-		event_blocked_init = true;
+	if (event_backend_signal_add(loop->be, signo) == -1) {
+		saved = errno;
+		if (sigismember(&old, signo) == 0)
+			(void)sigprocmask(SIG_UNBLOCK, &one, NULL);
+		errno = saved;
+		return -1;
 	}
-	sigaddset(&event_blocked, signo);
 	sigaddset(&loop->sigs, signo);
-	fd = signalfd(loop->sigfd, &loop->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd == -1) {
-		sigdelset(&loop->sigs, signo);
-		return -1;
-	}
-	if (loop->sigfd == -1) {
-		loop->sigfd = fd;
-		loop->sigio = xcalloc(1, sizeof(*loop->sigio));
-		loop->sigio->loop = loop;
-		loop->sigio->fd = fd;
-		loop->sigio->internal = true;
-		loop->sigio->cb = event_signal_read;
-		loop->sigio->arg = loop;
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.ptr = loop->sigio;
-		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-			fatal("epoll_ctl signalfd");
-	}
 	loop->sig[signo].cb = cb;
 	loop->sig[signo].arg = arg;
 	loop->nsig++;
 	return 0;
-}
-
-void
-event_signal_reset_child(void)
-{
-	if (event_blocked_init)
-		(void)sigprocmask(SIG_UNBLOCK, &event_blocked, NULL);
 }
 
 /* ---- the loop ---- */
@@ -574,33 +492,23 @@ event_timeout(struct event_loop *loop)
 	return (int)(when - loop->now);
 }
 
-static void
-event_dispatch_io(struct event_io *io, uint32_t got)
+void
+event_ready(struct event_loop *loop, void *ptr, unsigned int events)
 {
-	unsigned int	 ev = 0;
+	struct event_io	*io = ptr;
 
-	if (io->internal) {
-		io->cb(io->fd, EVENT_READ, io->arg);
+	if (loop->brk || io->dead)
 		return;
-	}
-	if (got & (EPOLLIN | EPOLLRDHUP))
-		ev |= EVENT_READ;
-	if (got & EPOLLOUT)
-		ev |= EVENT_WRITE;
-	/* Hang-up and error wake whichever side is waiting. */
-	if (got & (EPOLLHUP | EPOLLERR))
-		ev |= EVENT_READ | (io->events & EVENT_WRITE);
-	ev &= io->events;		/* it may have been paused meanwhile */
-	if (ev != 0)
-		io->cb(io->fd, ev, io->arg);
+	event_refresh(loop);
+	events &= io->events;		/* it may have been paused */
+	if (events != 0)
+		io->cb(io->fd, events, io->arg);
 }
 
 int
 event_loop_run(struct event_loop *loop)
 {
-	struct epoll_event	 evs[EVENT_BATCH];
-	struct event_io		*io;
-	int			 n, i;
+	int	 timeout;
 
 	BUZ_ASSERT(!loop->dispatching);
 	loop->brk = false;
@@ -608,21 +516,17 @@ event_loop_run(struct event_loop *loop)
 		if (loop->nio == 0 && loop->nheap == 0 && loop->nsig == 0)
 			break;
 		loop->now = event_clock_ms();
-		n = epoll_wait(loop->epfd, evs, EVENT_BATCH,
-		    event_timeout(loop));
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		timeout = event_timeout(loop);
+		/* Nothing runs while the backend sleeps, so the turn can be
+		 * marked as dispatching from here on. */
+		loop->dispatching = true;
+		loop->fresh = false;
+		if (event_backend_wait(loop->be, timeout) == -1) {
+			loop->dispatching = false;
+			event_free_dead(loop);
 			return -1;
 		}
-		loop->now = event_clock_ms();
-		loop->dispatching = true;
-		for (i = 0; i < n && !loop->brk; i++) {
-			io = evs[i].data.ptr;
-			if (io->dead)
-				continue;
-			event_dispatch_io(io, evs[i].events);
-		}
+		event_refresh(loop);
 		if (!loop->brk)
 			event_run_timers(loop);
 		loop->dispatching = false;

@@ -2,17 +2,25 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
 
 static struct event_loop *loop;
+
+static void
+nb_pair(int p[2])
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+}
 
 static void
 setup(void)
@@ -55,7 +63,7 @@ Test(event, timers_fire_in_order)
 	t[0] = event_timer_add(loop, 30, mark, "c");
 	t[1] = event_timer_add(loop, 10, mark, "a");
 	t[2] = event_timer_add(loop, 20, mark, "b");
-	t[3] = event_timer_add(loop, 10, mark, "A");	/* same time: after a */
+	t[3] = event_timer_add(loop, 10, mark, "A");	/* ties: after a */
 	cr_assert_eq(event_loop_run(loop), 0);
 	cr_assert_str_eq(order, "aAbc");
 	cr_assert_geq(event_now_ms(loop) - start, 30);
@@ -73,7 +81,7 @@ Test(event, many_timers_heap_order)
 	for (size_t i = 0; i < 10; i++)
 		t[i] = event_timer_add(loop, ms[i], mark, &tags[i]);
 	/* reset one to the front and delete another before running */
-	event_timer_reset(t[0], 0);			/* '9' first, with '0' */
+	event_timer_reset(t[0], 0);		/* '9' now, after '0' */
 	event_timer_del(&t[4]);				/* no '8' */
 	cr_assert_eq(event_loop_run(loop), 0);
 	cr_assert_str_eq(order, "091234567");
@@ -201,7 +209,7 @@ on_read(int fd, unsigned int events, void *arg)
 
 Test(event, io_read_readiness)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, on_read, NULL);
 	cr_assert_not_null(io_a);
 	cr_assert_eq(write(sv[1], "hello", 5), 5);
@@ -249,7 +257,7 @@ echo_peer(int fd, unsigned int events, void *arg)
 
 Test(event, io_write_then_read)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], EVENT_WRITE, on_write_read, NULL);
 	io_b = event_io_add(loop, sv[1], EVENT_READ, echo_peer, NULL);
 	cr_assert_eq(event_loop_run(loop), 0);
@@ -279,7 +287,7 @@ Test(event, paused_io_is_not_reported)
 {
 	struct event_timer	*t;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], 0, count_read, NULL);
 	cr_assert_not_null(io_a);
 	cr_assert_eq(write(sv[1], "q", 1), 1);
@@ -297,7 +305,7 @@ Test(event, paused_io_is_not_reported)
 
 Test(event, hangup_reports_read)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, count_read, NULL);
 	close(sv[1]);
 	cr_assert_eq(event_loop_run(loop), 0);
@@ -331,8 +339,8 @@ Test(event, io_delete_other_ready_in_same_batch)
 {
 	int	 sv2[2];
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv2), 0);
+	nb_pair(sv);
+	nb_pair(sv2);
 	cr_assert_eq(write(sv[1], "a", 1), 1);
 	cr_assert_eq(write(sv2[1], "b", 1), 1);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, del_other, NULL);
@@ -357,7 +365,7 @@ del_close_reopen(int fd, unsigned int events, void *arg)
 	pair_calls++;
 	event_io_del(&io_a);
 	close(fd);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s2), 0);
+	nb_pair(s2);
 	sv[0] = s2[0];
 	close(s2[1]);		/* new io gets a hang-up */
 	io_b = event_io_add(loop, s2[0], EVENT_READ, count_read, NULL);
@@ -367,7 +375,7 @@ del_close_reopen(int fd, unsigned int events, void *arg)
 
 Test(event, io_delete_close_and_reuse_fd)
 {
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	nb_pair(sv);
 	cr_assert_eq(write(sv[1], "a", 1), 1);
 	io_a = event_io_add(loop, sv[0], EVENT_READ, del_close_reopen, NULL);
 	cr_assert_eq(event_loop_run(loop), 0);
@@ -467,4 +475,146 @@ Test(event, reset_child_unblocks)
 	event_signal_reset_child();
 	cr_assert_eq(sigprocmask(SIG_BLOCK, NULL, &cur), 0);
 	cr_assert_eq(sigismember(&cur, SIGUSR1), 0);
+}
+
+/* ---- more deletion and reset cases ---- */
+
+static struct event_timer	*later;
+
+static void
+push_later(void *arg)
+{
+	mark(arg);
+	event_timer_reset(later, 30);
+}
+
+Test(event, timer_reset_other_due_in_same_turn)
+{
+	struct event_timer	*first;
+	uint64_t		 start = event_now_ms(loop);
+
+	first = event_timer_add(loop, 2, push_later, "p");
+	later = event_timer_add(loop, 2, mark, "l");
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_str_eq(order, "pl");
+	cr_assert_geq(event_now_ms(loop) - start, 30);
+	event_timer_del(&first);
+	event_timer_del(&later);
+}
+
+static void
+io_kills_timer(int fd, unsigned int events, void *arg)
+{
+	char	 c;
+
+	(void)events;
+	(void)arg;
+	cr_assert_eq(read(fd, &c, 1), 1);
+	pair_calls++;
+	event_timer_del(&victim);
+	event_io_del(&io_a);
+}
+
+Test(event, io_deletes_timer_due_in_same_turn)
+{
+	nb_pair(sv);
+	victim = event_timer_add(loop, 0, mark, "v");
+	cr_assert_eq(write(sv[1], "a", 1), 1);
+	io_a = event_io_add(loop, sv[0], EVENT_READ, io_kills_timer, NULL);
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_eq(pair_calls, 1);
+	cr_assert_str_eq(order, "");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static volatile sig_atomic_t	 alarms;
+
+static void
+on_alarm(int signo)
+{
+	(void)signo;
+	alarms++;
+}
+
+Test(event, eintr_does_not_stop_the_loop)
+{
+	struct sigaction	 sa;
+	struct itimerval	 it;
+	struct event_timer	*t;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;		/* no SA_RESTART */
+	cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = 5000;
+	t = event_timer_add(loop, 40, mark, "t");
+	cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_eq(alarms, 1);
+	cr_assert_str_eq(order, "t");
+	event_timer_del(&t);
+}
+
+static uint64_t	 lag_ms;
+
+static void
+measure_lag(int fd, unsigned int events, void *arg)
+{
+	struct timespec	 ts;
+	uint64_t	 real;
+	char		 c;
+
+	(void)events;
+	(void)arg;
+	cr_assert_eq(read(fd, &c, 1), 1);
+	cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	lag_ms = real - event_now_ms(loop);
+	event_io_del(&io_a);
+}
+
+/* After a long sleep the clock seen by callbacks is the wake-up time. */
+Test(event, now_is_fresh_after_wait)
+{
+	pid_t	 pid;
+	int	 status;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		usleep(60000);
+		_exit(write(sv[1], "x", 1) == 1 ? 0 : 1);
+	}
+	io_a = event_io_add(loop, sv[0], EVENT_READ, measure_lag, NULL);
+	cr_assert_eq(event_loop_run(loop), 0);
+	cr_assert_leq(lag_ms, 20);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(event, io_set_on_closed_fd_fails)
+{
+	nb_pair(sv);
+	io_a = event_io_add(loop, sv[0], EVENT_READ, count_read, NULL);
+	cr_assert_not_null(io_a);
+	close(sv[0]);
+	cr_assert_eq(event_io_set(io_a, EVENT_WRITE), -1);
+	cr_assert_eq(errno, EBADF);
+	event_io_del(&io_a);
+	cr_assert_eq(event_loop_run(loop), 0);
+	close(sv[1]);
+}
+
+Test(event, io_add_twice_fails)
+{
+	nb_pair(sv);
+	io_a = event_io_add(loop, sv[0], EVENT_READ, count_read, NULL);
+	cr_assert_null(event_io_add(loop, sv[0], EVENT_READ, count_read, NULL));
+	cr_assert_eq(errno, EEXIST);
+	event_io_del(&io_a);
+	close(sv[0]);
+	close(sv[1]);
 }
