@@ -29,6 +29,7 @@
 
 #include <unbound.h>
 
+#include "config.h"
 #include "dns.h"
 #include "event.h"
 #include "log.h"
@@ -100,6 +101,17 @@ dns_type_name(int type)
 }
 
 /* ---- setup ---- */
+
+void
+dns_conf_from_config(struct dns_conf *dc, const struct config *cfg)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->local_data = cfg->dns_local_data;
+	dc->forwarders = (const char *const *)cfg->dns_forwarders.items;
+	dc->nforwarders = cfg->dns_forwarders.count;
+	dc->dnssec = cfg->dns_dnssec;
+	dc->trust_anchor = cfg->dns_trust_anchor;
+}
 
 /* Add one message to errs (may be NULL).  A full errs loses the message:
  * the first ones are the useful ones. */

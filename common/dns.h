@@ -115,6 +115,10 @@ struct dns_result {
 	char		 error[160];	/* why, for TEMPFAIL and PERMFAIL */
 };
 
+/* Fill conf from buzon.conf's dns_* keys (borrowing from cfg). */
+struct config;
+void		 dns_conf_from_config(struct dns_conf *, const struct config *);
+
 /* Create a context.  NULL on failure, with every problem appended to errs
  * ("FILE:LINE: message\n" for bad local data lines, all of them). */
 struct dns	*dns_new(const struct dns_conf *, struct str *errs);

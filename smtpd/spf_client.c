@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "event.h"
 #include "log.h"
 #include "mem.h"
@@ -96,6 +97,73 @@ spf_client_new(struct event_loop *loop, const struct spf_client_conf *conf)
 		c->helpers[i].fd = -1;
 	}
 	return c;
+}
+
+/* ---- from the configuration ---- */
+
+static void
+spf_argv_push(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 2, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
+char **
+spf_helper_argv(const struct config *cfg, const char *helper_path)
+{
+	char	**v = NULL;
+	size_t	  n = 0, i;
+
+	spf_argv_push(&v, &n, helper_path);
+	if (cfg->dns_local_data[0] != '\0') {
+		spf_argv_push(&v, &n, "-l");
+		spf_argv_push(&v, &n, cfg->dns_local_data);
+	}
+	for (i = 0; i < cfg->dns_forwarders.count; i++) {
+		spf_argv_push(&v, &n, "-F");
+		spf_argv_push(&v, &n, cfg->dns_forwarders.items[i]);
+	}
+	if (cfg->dns_dnssec)
+		spf_argv_push(&v, &n, "-D");
+	if (cfg->dns_trust_anchor[0] != '\0') {
+		spf_argv_push(&v, &n, "-T");
+		spf_argv_push(&v, &n, cfg->dns_trust_anchor);
+	}
+	if (cfg->hostname[0] != '\0') {
+		spf_argv_push(&v, &n, "-r");
+		spf_argv_push(&v, &n, cfg->hostname);
+	}
+	if (cfg->user[0] != '\0') {
+		spf_argv_push(&v, &n, "-u");
+		spf_argv_push(&v, &n, cfg->user);
+	}
+	return v;
+}
+
+void
+spf_helper_argv_free(char ***vp)
+{
+	char	**v = *vp, **p;
+
+	if (v == NULL)
+		return;
+	for (p = v; *p != NULL; p++)
+		free(*p);
+	free(v);
+	*vp = NULL;
+}
+
+void
+spf_client_conf_from_config(struct spf_client_conf *conf,
+    const struct config *cfg, char *const *argv)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->argv = (const char *const *)argv;
+	conf->receiver = cfg->hostname;
+	conf->helpers = cfg->spf_helpers;
+	conf->timeout_ms = cfg->spf_timeout;
+	conf->max_waiting = 64 * cfg->spf_helpers;
 }
 
 /* ---- helpers ---- */

@@ -42,6 +42,16 @@ struct spf_client_conf {
 					   once */
 };
 
+/* The helper command line for buzon.conf (dns_* keys, hostname as the
+ * receiver), helper_path first: NULL-terminated, owned by the caller,
+ * freed with spf_helper_argv_free().  Fill conf from the same config
+ * with spf_client_conf_from_config() (argv borrowed from the vector). */
+struct config;
+char		**spf_helper_argv(const struct config *, const char *helper_path);
+void		 spf_helper_argv_free(char ***);
+void		 spf_client_conf_from_config(struct spf_client_conf *,
+		    const struct config *, char *const *argv);
+
 typedef void	 spf_check_cb(const struct spf_answer *, void *arg);
 
 /* Never fails (helpers start on demand). */

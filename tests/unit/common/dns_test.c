@@ -437,3 +437,23 @@ Test(dns, local_add_remove)
 	cr_assert_not(dns_name_is_valid("exa\"mple.test"));
 	dns_free(&d);
 }
+
+Test(dns, conf_from_config)
+{
+	struct config	cfg;
+	struct dns_conf	dc;
+	char		*fwd[] = { "192.0.2.53", "system" };
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_local_data = "/tmp/zone";
+	cfg.dns_forwarders.items = fwd;
+	cfg.dns_forwarders.count = 2;
+	cfg.dns_dnssec = true;
+	cfg.dns_trust_anchor = "";
+	dns_conf_from_config(&dc, &cfg);
+	cr_assert_str_eq(dc.local_data, "/tmp/zone");
+	cr_assert_eq(dc.nforwarders, 2);
+	cr_assert_str_eq(dc.forwarders[1], "system");
+	cr_assert(dc.dnssec);
+	cr_assert_str_eq(dc.trust_anchor, "");
+}

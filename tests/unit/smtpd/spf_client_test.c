@@ -547,3 +547,47 @@ Test(spf_helper, clean_exit_on_eof)
 	cr_assert_eq(WEXITSTATUS(status), 0);
 	(void)close(h.fd);
 }
+
+/* ---- from buzon.conf ---- */
+
+Test(spf_client, argv_from_config)
+{
+	struct config		 cfg;
+	struct spf_client_conf	 conf;
+	struct str		 errs;
+	char			 path[] = "/tmp/buzon-spf-conf-XXXXXX", **v;
+	const char		*text = "hostname = mx.example.test\n"
+	    "user = nobody\n"
+	    "state_dir = /tmp\n"
+	    "dns_local_data = /tmp/zone\n"
+	    "dns_forwarders = 192.0.2.53@5353, system\n"
+	    "dns_dnssec = yes\n"
+	    "spf_timeout = 3s\n"
+	    "spf_helpers = 3\n";
+	const char		*want[] = { "/x/buzon-spf", "-l", "/tmp/zone",
+	    "-F", "192.0.2.53@5353", "-F", "system", "-D", "-r",
+	    "mx.example.test", "-u", "nobody", NULL };
+	int			 fd, i;
+
+	fd = mkstemp(path);
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	(void)close(fd);
+	str_init(&errs, 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cr_assert_eq(config_load(&cfg, path, &errs), 0, "%s", str_c(&errs));
+	(void)unlink(path);
+	v = spf_helper_argv(&cfg, "/x/buzon-spf");
+	for (i = 0; want[i] != NULL; i++)
+		cr_assert_str_eq(v[i], want[i]);
+	cr_assert_null(v[i]);
+	spf_client_conf_from_config(&conf, &cfg, v);
+	cr_assert_eq(conf.timeout_ms, 3000);
+	cr_assert_eq(conf.helpers, 3);
+	cr_assert_str_eq(conf.receiver, "mx.example.test");
+	cr_assert_eq((const void *)conf.argv, (const void *)v);
+	spf_helper_argv_free(&v);
+	cr_assert_null(v);
+	config_release(&cfg);
+	str_release(&errs);
+}
