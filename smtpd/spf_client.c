@@ -35,7 +35,7 @@ struct spf_helper {
 	int			 fd;
 	struct event_io		*io;
 	struct spf_check	*cur;
-	bool			 started;	/* ever: the next is a restart */
+	bool			 started;	/* next is a restart */
 	unsigned char		 in[SPF_MSG_MAX];
 	size_t			 inlen;
 };
@@ -48,7 +48,7 @@ struct spf_check {
 	struct spf_helper	*h;		/* on a helper, or NULL */
 	bool			 queued;
 	struct event_timer	*timer;
-	bool			 has_early;	/* answered before dispatch */
+	bool			 has_early;	/* answered at once */
 	struct spf_answer	 early;
 	struct spf_check	*prev, *next;	/* queue */
 };
@@ -393,7 +393,8 @@ spf_dispatch(struct spf_client *c)
 		k = c->qhead;
 		spf_unqueue(k);
 		if (h->pid == 0 && spf_helper_spawn(h) == -1) {
-			spf_temperror(c, &k->req, "SPF helper unavailable", &ans);
+			spf_temperror(c, &k->req, "SPF helper unavailable",
+			    &ans);
 			spf_check_finish(k, &ans);
 			continue;
 		}
@@ -404,7 +405,8 @@ spf_dispatch(struct spf_client *c)
 		k->h = h;
 		h->cur = k;
 		if (n < 0 || (size_t)n != out.len)
-			spf_helper_fail(h, n < 0 ? strerror(errno) : "short write");
+			spf_helper_fail(h, n < 0 ? strerror(errno) :
+			    "short write");
 		str_release(&out);
 	}
 }
