@@ -20,8 +20,8 @@ data_path(const char *name)
 {
 	const char	*top = getenv("BUZON_TOP_SRCDIR");
 
-	cr_assert(str_printf(zone_path, sizeof(zone_path), "%s/tests/data/dns/%s",
-	    top != NULL ? top : ".", name));
+	cr_assert(str_printf(zone_path, sizeof(zone_path),
+	    "%s/tests/data/dns/%s", top != NULL ? top : ".", name));
 	return zone_path;
 }
 
@@ -97,7 +97,8 @@ Test(dns, a_and_aaaa)
 	inet_ntop(AF_INET, &res->rr[0].u.a, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "192.0.2.1");
 	dns_result_free(&res);
-	cr_assert_eq(dns_lookup(d, "EXAMPLE.test", DNS_T_AAAA, &res), DNS_FOUND);
+	cr_assert_eq(dns_lookup(d, "EXAMPLE.test", DNS_T_AAAA, &res),
+	    DNS_FOUND);
 	inet_ntop(AF_INET6, &res->rr[0].u.aaaa, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "2001:db8::1");
 	dns_result_free(&res);
@@ -151,8 +152,8 @@ Test(dns, tlsa)
 	struct dns		*d = local_dns();
 	struct dns_result	*res;
 
-	cr_assert_eq(dns_lookup(d, "_25._tcp.mx1.example.test", DNS_T_TLSA, &res),
-	    DNS_FOUND);
+	cr_assert_eq(dns_lookup(d, "_25._tcp.mx1.example.test", DNS_T_TLSA,
+	    &res), DNS_FOUND);
 	cr_assert_eq(res->rr[0].u.tlsa.usage, 3);
 	cr_assert_eq(res->rr[0].u.tlsa.selector, 1);
 	cr_assert_eq(res->rr[0].u.tlsa.mtype, 1);
@@ -190,8 +191,8 @@ ParameterizedTestParameters(dns, statuses)
 		{ ".leading", DNS_T_A, DNS_PERMFAIL },
 		{ "sp ace.test", DNS_T_A, DNS_PERMFAIL },
 		{ "back\\slash.test", DNS_T_A, DNS_PERMFAIL },
-		{ "0123456789012345678901234567890123456789012345678901234567890123.test",
-		    DNS_T_A, DNS_PERMFAIL },
+		{ "0123456789012345678901234567890123456789"
+		    "012345678901234567890123.test", DNS_T_A, DNS_PERMFAIL },
 		{ "example.test", 255, DNS_PERMFAIL },
 	};
 	return cr_make_param_array(struct status_case, cases,
@@ -252,7 +253,8 @@ Test(dns, bad_lines_reported_with_numbers)
 	cr_assert(str_printf(want, sizeof(want), "%s:4: not a valid record",
 	    zone_path));
 	cr_assert(strstr(e, want) != NULL, "%s", e);
-	cr_assert(str_printf(want, sizeof(want), "%s:6: $ZONE wants", zone_path));
+	cr_assert(str_printf(want, sizeof(want), "%s:6: $ZONE wants",
+	    zone_path));
 	cr_assert(strstr(e, want) != NULL, "%s", e);
 	cr_assert(str_printf(want, sizeof(want),
 	    "%s:7: unknown zone type \"bogus\"", zone_path));
@@ -396,7 +398,7 @@ Test(dns, async_cancel)
 	struct event_timer	*t;
 
 	cr_assert_null(dns_lookup_async(d, "example.test", DNS_T_A, never_cb,
-	    NULL));					/* not attached yet */
+	    NULL));				/* not attached yet */
 	cr_assert_eq(dns_attach(d, loop), 0);
 	q = dns_lookup_async(d, "example.test", DNS_T_A, never_cb, NULL);
 	q2 = dns_lookup_async(d, "example.test", DNS_T_TXT, never_cb, NULL);
@@ -404,7 +406,7 @@ Test(dns, async_cancel)
 	cr_assert_not_null(q2);
 	dns_cancel(&q);
 	cr_assert_null(q);
-	dns_cancel(&q);					/* NULL is fine */
+	dns_cancel(&q);				/* NULL is fine */
 	cr_assert_eq(dns_pending(d), 1);
 	dns_cancel(&q2);
 	cr_assert_eq(dns_pending(d), 0);
@@ -429,7 +431,8 @@ Test(dns, local_add_remove)
 	cr_assert_eq(res->ttl, 60);
 	dns_result_free(&res);
 	cr_assert_eq(dns_local_remove(d, "added.test."), 0);
-	cr_assert_eq(dns_lookup(d, "added.test", DNS_T_TXT, &res), DNS_NXDOMAIN);
+	cr_assert_eq(dns_lookup(d, "added.test", DNS_T_TXT, &res),
+	    DNS_NXDOMAIN);
 	dns_result_free(&res);
 	cr_assert_eq(dns_local_add(d, "garbage"), -1);
 	cr_assert_eq(dns_local_remove(d, "a..b"), -1);

@@ -67,7 +67,7 @@ open_blackhole(void)
 struct run {
 	struct event_loop	*loop;
 	struct spf_client	*client;
-	int			 want;		/* answers before stopping */
+	int			 want;	/* answers before stopping */
 	int			 got;
 	struct spf_answer	 ans[8];
 };
@@ -174,7 +174,7 @@ Test(spf_client, answers_through_the_pool)
 	start(&r, "a@pass.test");
 	start(&r, "a@fail.test");
 	start(&r, "a@temp.test");
-	cr_assert_eq(r.got, 0);			/* never from inside start */
+	cr_assert_eq(r.got, 0);		/* never from inside start */
 	run_until(&r, 3);
 	for (i = 0; i < 3; i++) {
 		pass += r.ans[i].result == SPF_RES_PASS;
@@ -234,7 +234,8 @@ Test(spf_client, helper_killed_mid_request)
 	run_until(&r, 1);
 	cr_assert_eq(r.ans[0].result, SPF_RES_TEMPERROR);
 	cr_assert_str_eq(r.ans[0].explanation, "SPF check failed");
-	cr_assert(strncmp(r.ans[0].header, "Received-SPF: temperror (", 25) == 0);
+	cr_assert(strncmp(r.ans[0].header, "Received-SPF: temperror (",
+	    25) == 0);
 	cr_assert_eq(spf_client_helper_pid(r.client, 0), 0);
 	/* The next check gets a new helper. */
 	start(&r, "a@pass.test");
@@ -273,7 +274,7 @@ Test(spf_client, overload_answers_temperror)
 	struct run	r;
 
 	setup_run(&r, 1, 3000, 0, true);
-	start(&r, "a@x.slow.example");		/* takes the only helper */
+	start(&r, "a@x.slow.example");	/* takes the only helper */
 	start(&r, "a@pass.test");		/* nowhere to wait */
 	run_until(&r, 1);
 	cr_assert_eq(r.ans[0].result, SPF_RES_TEMPERROR);
@@ -389,8 +390,8 @@ helper_start(struct helper *h)
 		(void)dup2(sv[1], 1);
 		(void)close(sv[0]);
 		(void)close(sv[1]);
-		execl(helper_path, helper_path, "-l", zone_path, "-r", "mx.test",
-		    (char *)NULL);
+		execl(helper_path, helper_path, "-l", zone_path, "-r",
+		    "mx.test", (char *)NULL);
 		_exit(127);
 	}
 	(void)close(sv[1]);
