@@ -319,7 +319,13 @@ dns_new(const struct dns_conf *conf, struct str *errs)
 		if (anchor == NULL)
 			log_warn("-", "dns dnssec on but no trust anchor: "
 			    "nothing will be validated");
-		else if ((rc = ub_ctx_add_ta_file(d->ctx, anchor)) != 0) {
+		else if (access(anchor, R_OK) == -1) {
+			/* libunbound would only say "initialization failure"
+			 * at the first query. */
+			dns_errf(errs, "dns trust anchor %s: %s\n", anchor,
+			    strerror(errno));
+			bad = 1;
+		} else if ((rc = ub_ctx_add_ta_file(d->ctx, anchor)) != 0) {
 			dns_errf(errs, "dns trust anchor %s: %s\n", anchor,
 			    ub_strerror(rc));
 			bad = 1;

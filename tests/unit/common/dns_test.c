@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "event.h"
@@ -459,4 +460,48 @@ Test(dns, conf_from_config)
 	cr_assert_str_eq(dc.forwarders[1], "system");
 	cr_assert(dc.dnssec);
 	cr_assert_str_eq(dc.trust_anchor, "");
+}
+
+Test(dns, dnssec_bad_trust_anchor)
+{
+	struct dns_conf	 conf = { 0 };
+	struct str	 errs;
+
+	str_init(&errs, 0);
+	conf.local_data = data_path("local.zone");
+	conf.dnssec = true;
+	conf.trust_anchor = "/nonexistent/root.key";
+	cr_assert_null(dns_new(&conf, &errs));
+	cr_assert(strstr(str_c(&errs), "dns trust anchor /nonexistent/root.key")
+	    != NULL, "%s", str_c(&errs));
+	str_release(&errs);
+}
+
+Test(dns, dnssec_local_answers_are_not_secure)
+{
+	struct dns_conf		 conf = { 0 };
+	struct str		 errs;
+	struct dns		*d;
+	struct dns_result	*res;
+	char			 anchor[] = "/tmp/buzon-anchor-XXXXXX";
+	const char		*ta = ". 3600 IN DS 20326 8 2 "
+	    "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
+	int			 fd;
+
+	fd = mkstemp(anchor);
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(write(fd, ta, strlen(ta)), (ssize_t)strlen(ta));
+	(void)close(fd);
+	str_init(&errs, 0);
+	conf.local_data = data_path("local.zone");
+	conf.dnssec = true;
+	conf.trust_anchor = anchor;
+	d = dns_new(&conf, &errs);
+	(void)unlink(anchor);
+	cr_assert_not_null(d, "%s", str_c(&errs));
+	cr_assert_eq(dns_lookup(d, "example.test", DNS_T_A, &res), DNS_FOUND);
+	cr_assert_not(res->is_secure);
+	dns_result_free(&res);
+	dns_free(&d);
+	str_release(&errs);
 }
