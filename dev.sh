@@ -238,7 +238,34 @@ cmd_demo()
 		tail -n 40 "$TOP/_build/build.out" >&2
 		die "build failed (full log: _build/build.out)"
 	fi
+	if [ "$(id -u)" -eq 0 ] &&
+	    ! runuser -u "$SYSTEM_USER" -- test -x "$TOP/_build/master"; then
+		demo_staged "$@"
+	fi
 	exec "$TOP/_build/master/buzon" demo --dir "$TOP/buzon-demo" "$@"
+}
+
+# As root, the daemons run as the buzon user, which cannot reach a tree it
+# may not enter (a checkout under /root): run the demo from copies of the
+# programs in STAGE, with the demo directory there too.
+STAGE=/var/tmp/buzon-dev
+demo_staged()
+{
+	local prog
+
+	say "user $SYSTEM_USER cannot reach $TOP: running from $STAGE"
+	rm -rf "${STAGE:?}/bin"
+	mkdir -p "$STAGE/bin" || die "cannot create $STAGE/bin"
+	chmod 755 "$STAGE" "$STAGE/bin"
+	for prog in master/buzon smtpd/buzon-smtpd queue/buzon-queued \
+	    local-delivery/buzon-deliver pop3d/buzon-pop3d imapd/buzon-imapd; do
+		if [ -x "$TOP/_build/$prog" ]; then
+			cp "$TOP/_build/$prog" "$STAGE/bin/" || die "cp $prog failed"
+		fi
+	done
+	BUZON_LIBEXEC=$STAGE/bin
+	export BUZON_LIBEXEC
+	exec "$STAGE/bin/buzon" demo --dir "$STAGE/buzon-demo" "$@"
 }
 
 usage()
