@@ -99,6 +99,16 @@ ensure_user()
 	    "$SYSTEM_USER" || die "useradd $SYSTEM_USER failed"
 }
 
+# A fresh checkout, or configure.ac or an automake fragment changed since
+# the last bootstrap.
+needs_bootstrap()
+{
+	[ -x "$TOP/configure" ] && [ -f "$TOP/Makefile.in" ] || return 0
+	[ "$TOP/configure.ac" -nt "$TOP/configure" ] && return 0
+	[ -n "$(find "$TOP" -path "$TOP/_*" -prune -o -name '*.am' \
+	    -newer "$TOP/Makefile.in" -print -quit)" ]
+}
+
 # build DIR [configure options...]: bootstrap once, configure DIR out of
 # tree (again when the options changed), make.  Output goes to DIR/build.out
 # (make appends to it).
@@ -112,7 +122,7 @@ build()
 	fi
 	mkdir -p "$dir" || return 1
 	: >"$dir/build.out"
-	if [ ! -x "$TOP/configure" ]; then
+	if needs_bootstrap; then
 		say "bootstrap"
 		./bootstrap >>"$dir/build.out" 2>&1 || return 1
 	fi
