@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import shutil
+import socket
 import unittest
 
 import buzontest
@@ -319,6 +320,123 @@ class Supervisor(unittest.TestCase):
             self.assertFalse(buzontest.can_connect(self.b.port(name)))
 
 
+def proc_uid(pid):
+    """Real uid of a process, from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid in /proc/%d/status" % pid)
+
+
+@need_verbs("init", "run")
+@need_fixture
+class SupervisorMore(unittest.TestCase):
+    """`buzon run`: privileges, backoff, grace time, start-up errors."""
+
+    def test_never_root(self):
+        if not buzontest.is_root():
+            self.skipTest("needs root")
+        if buzontest.system_user() is None:
+            self.skipTest("no buzon user")
+        uid = buzontest.system_user()[0]
+        with Instance(fixture=True, listeners=["smtp", "pop3"]) as b:
+            b.start()
+            for name in ("smtp", "pop3"):
+                _, pid = greet(b.port(name))
+                self.assertEqual(proc_uid(pid), uid, name)
+            self.assertEqual(proc_uid(b.pid), uid, "supervisor")
+
+    def test_restart_backoff(self):
+        with Instance(fixture=True, listeners=["imap"],
+                      overrides={"restart_delay_max": "2s"}) as b:
+            b.start()
+            times = []
+            _, pid = greet(b.port("imap"))
+            for _ in range(2):
+                os.kill(pid, signal.SIGKILL)
+                t0 = time.monotonic()
+                old = pid
+
+                def new_pid():
+                    try:
+                        _, p = greet(b.port("imap"))
+                    except (OSError, AssertionError):
+                        return None
+                    return p if p != old else None
+                pid = wait_for(new_pid, 10, what="restarted imap daemon")
+                times.append(time.monotonic() - t0)
+            # 1 s, then doubled
+            self.assertGreater(times[1], 1.5, times)
+            self.assertLess(times[1], 6, times)
+            self.assertEqual(
+                len(re.findall(r"(?m)daemon=buzon-imapd .*restart",
+                               b.log_text())), 2, tail(b.log_text()))
+
+    def test_grace_time_bounds_stop(self):
+        with Instance(fixture=True, listeners=["pop3"],
+                      overrides={"shutdown_grace": "1s"}) as b:
+            b.start()
+            with LineClient(b.port("pop3")) as c:
+                c.expect(GREETING)
+                t0 = time.monotonic()
+                rc = b.stop()
+                took = time.monotonic() - t0
+            self.assertEqual(rc, 0, tail(b.log_text()))
+            self.assertLess(took, 8, tail(b.log_text()))
+
+    def test_bad_config_refuses_to_start(self):
+        with Instance(fixture=True, listeners=["smtp"]) as b:
+            with open(b.conf, "a") as f:
+                f.write("bogus_key = 1\n")
+            n = len(b.read_conf().splitlines())
+            b.start(wait=False)
+            rc = b.proc.wait(15)
+            self.assertEqual(rc, 1, tail(b.log_text()))
+            self.assertIn("buzon.conf:%d:" % n, b.log_text())
+            self.assertFalse(buzontest.can_connect(b.port("smtp")))
+
+    def test_port_in_use(self):
+        with Instance(fixture=True, listeners=["smtp"]) as b:
+            busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(busy.close)
+            busy.bind(("127.0.0.1", b.port("smtp")))
+            busy.listen(1)
+            b.start(wait=False)
+            rc = b.proc.wait(15)
+            self.assertNotEqual(rc, 0)
+            self.assertIn("127.0.0.1:%d" % b.port("smtp"), b.log_text())
+
+    def test_two_instances_side_by_side(self):
+        with Instance(fixture=True, listeners=["smtp"]) as a, \
+                Instance(fixture=True, listeners=["smtp"]) as b:
+            a.start()
+            b.start()
+            _, pa = greet(a.port("smtp"))
+            _, pb = greet(b.port("smtp"))
+            self.assertNotEqual(pa, pb)
+            self.assertEqual(b.stop(), 0)
+            self.assertEqual(greet(a.port("smtp"))[1], pa)
+
+    def test_status_and_reload_verbs(self):
+        if not (has_verb("status") and has_verb("reload")):
+            self.skipTest("no status or reload verb yet")
+        with Instance(fixture=True, listeners=["smtp", "imap"]) as b:
+            b.start()
+            _, spid = greet(b.port("smtp"))
+            r = b.cli("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout
+            self.assertIn(str(b.pid), out)
+            self.assertIn("buzon-smtpd", out)
+            self.assertIn(str(spid), out)
+            start = b.log_size()
+            r = b.cli("reload")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            b.wait_log(r"(?i)reload", start=start)
+            self.assertEqual(greet(b.port("smtp"))[1], spid)
+
+
 @need_verbs("init", "start", "status", "stop")
 @need_fixture
 class StartStop(unittest.TestCase):
@@ -415,6 +533,9 @@ class Demo(unittest.TestCase):
             self.assertTrue(ports <= set(buzontest.DEMO_PORTS.values()),
                             text)
             self.assertTrue(os.path.isfile(os.path.join(d, "buzon.conf")))
+            for port in sorted(ports):
+                wait_for(lambda: buzontest.can_connect(port), 10,
+                         what="demo port %d" % port)
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(10), 0, text)
         finally:
