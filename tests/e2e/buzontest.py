@@ -108,6 +108,18 @@ def stage_daemons(d):
     return d
 
 
+def stage_fixture(d):
+    """A new directory d (returned) with the fixture daemon under the name
+    of each daemon that has listeners.  Copies, not symlinks: as root the
+    daemons run as the buzon user, which may not reach the build tree."""
+    if not have_fixture():
+        raise RuntimeError("%s not built" % FIXTURE)
+    os.mkdir(d)
+    for prog in sorted(set(LISTENERS.values())):
+        shutil.copy2(FIXTURE, os.path.join(d, prog))
+    return d
+
+
 def have_buzon():
     return os.access(BUZON, os.X_OK)
 
@@ -333,16 +345,7 @@ class Instance:
         self.write_settings(settings)
 
     def make_fixture_dir(self):
-        """A directory with the fixture daemon under each daemon's name.
-        Copies, not symlinks: as root the daemons run as the buzon user,
-        which may not be able to reach the build tree."""
-        if not have_fixture():
-            raise RuntimeError("%s not built" % FIXTURE)
-        d = os.path.join(self.tmp, "daemons")
-        os.mkdir(d)
-        for prog in sorted(set(LISTENERS.values())):
-            shutil.copy2(FIXTURE, os.path.join(d, prog))
-        return d
+        return stage_fixture(os.path.join(self.tmp, "daemons"))
 
     def make_daemon_dir(self):
         return stage_daemons(os.path.join(self.tmp, "daemons"))

@@ -478,7 +478,7 @@ class StartStop(unittest.TestCase):
 
 @need_verbs("demo")
 class Demo(unittest.TestCase):
-    """`buzon demo` prints how to talk to each service."""
+    """`buzon demo` prints how to talk to each service, then serves."""
 
     CONNECT = re.compile(
         r"(telnet 127\.0\.0\.1 (\d+)|"
@@ -494,59 +494,98 @@ class Demo(unittest.TestCase):
         if buzontest.is_root():
             os.chmod(self.tmp, 0o755)
 
-    def test_demo_prints_connection_lines(self):
+    def run_demo(self, libexec=None):
+        """Start `buzon demo --dir TMP/demo`; read its output until it
+        printed connection lines and went quiet.  Returns (process,
+        output); the process is stopped at cleanup."""
         d = os.path.join(self.tmp, "demo")
         env = dict(os.environ)
         env.pop("BUZON_CONF", None)
-        if buzontest.is_root():
+        if libexec is not None:
+            env["BUZON_LIBEXEC"] = libexec
+        elif buzontest.is_root():
             env["BUZON_LIBEXEC"] = buzontest.stage_daemons(
                 os.path.join(self.tmp, "daemons"))
-            buzontest.chown_tree(self.tmp)
+        buzontest.chown_tree(self.tmp)
         p = subprocess.Popen([buzontest.BUZON, "demo", "--dir", d],
                              env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT,
                              start_new_session=True)
+        self.addCleanup(self.kill, p)
         out = b""
-        try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and p.poll() is None:
-                ready, _, _ = select.select([p.stdout], [], [], 0.2)
-                if ready:
-                    chunk = os.read(p.stdout.fileno(), 65536)
-                    if not chunk:
-                        break
-                    out += chunk
-                text = out.decode("utf-8", "replace")
-                if (self.CONNECT.search(text) and
-                        "openssl s_client" in text and
-                        text.endswith("\n")):
-                    # give it a moment to print the rest
-                    time.sleep(0.3)
+        deadline = time.monotonic() + 20
+        quiet_since = None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([p.stdout], [], [], 0.1)
+            if ready:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
                     break
-            text = out.decode("utf-8", "replace")
-            self.assertIsNone(p.poll(), "demo exited:\n" + text)
-            ports = set()
-            for m in self.CONNECT.finditer(text):
-                ports.add(int(m.group(2) or m.group(3)))
-            self.assertTrue(ports, "no connection lines:\n" + text)
-            self.assertTrue(ports <= set(buzontest.DEMO_PORTS.values()),
-                            text)
-            self.assertTrue(os.path.isfile(os.path.join(d, "buzon.conf")))
-            for port in sorted(ports):
-                wait_for(lambda: buzontest.can_connect(port), 10,
-                         what="demo port %d" % port)
-            p.send_signal(signal.SIGTERM)
-            self.assertEqual(p.wait(10), 0, text)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait(5)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            p.stdout.close()
+                out += chunk
+                quiet_since = None
+                continue
+            if p.poll() is not None:
+                break
+            if self.CONNECT.search(out.decode("utf-8", "replace")):
+                if quiet_since is None:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > 0.5:
+                    break
+        text = out.decode("utf-8", "replace")
+        self.assertIsNone(p.poll(), "demo exited:\n" + text)
+        self.assertTrue(os.path.isfile(os.path.join(d, "buzon.conf")))
+        return p, text
+
+    @staticmethod
+    def kill(p):
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        p.stdout.close()
+
+    def ports(self, text):
+        ports = set()
+        for m in self.CONNECT.finditer(text):
+            ports.add(int(m.group(2) or m.group(3)))
+        self.assertTrue(ports, "no connection lines:\n" + text)
+        self.assertTrue(ports <= set(buzontest.DEMO_PORTS.values()), text)
+        return ports
+
+    def stop(self, p, text):
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(10), 0, text)
+
+    def test_prints_connection_lines(self):
+        p, text = self.run_demo()
+        self.ports(text)
+        self.stop(p, text)
+
+    @need_fixture
+    def test_serves_every_printed_port(self):
+        """With the fixture as every daemon, each printed port answers
+        for its service."""
+        libexec = buzontest.stage_fixture(os.path.join(self.tmp, "fixture"))
+        p, text = self.run_demo(libexec)
+        by_port = {v: k for k, v in buzontest.DEMO_PORTS.items()}
+        ports = self.ports(text)
+        self.assertEqual(ports, set(by_port), text)
+        for port in sorted(ports):
+            name, _ = wait_for(lambda: self.try_greet(port), 10,
+                               what="demo port %d" % port)
+            self.assertEqual(name, by_port[port])
+        self.stop(p, text)
+
+    @staticmethod
+    def try_greet(port):
+        try:
+            return greet(port)
+        except (OSError, AssertionError):
+            return None
 
 
 if __name__ == "__main__":
