@@ -38,7 +38,9 @@ void	 event_loop_break(struct event_loop *);
 /* Monotonic milliseconds, refreshed once per loop turn. */
 uint64_t event_now_ms(struct event_loop *);
 
-/* Watch fd for events (EVENT_READ | EVENT_WRITE, or 0 to register paused). */
+/* Watch fd for events (EVENT_READ | EVENT_WRITE, or 0 to register paused).
+ * Returns NULL with errno set if epoll refuses the fd (EBADF, EEXIST, EPERM
+ * for a regular file).  Delete the io before closing its fd. */
 struct event_io *event_io_add(struct event_loop *, int fd, unsigned int events,
 	    event_io_cb *, void *arg);
 /* Change the events watched; returns 0 or -1 (errno). */
@@ -54,8 +56,10 @@ void	 event_timer_del(struct event_timer **);
 
 /* Deliver signo through the loop (the signal is blocked and read from a
  * signalfd).  One callback per signal; adding again replaces it.  Returns 0
- * or -1.  event_signal_reset_child() unblocks every signal the loop took,
- * for a child after fork() and before exec(). */
+ * or -1.  Signals of one kind coalesce: a SIGCHLD callback must reap with
+ * waitpid(WNOHANG) until none is left.  The signals stay blocked after
+ * event_loop_free().  event_signal_reset_child() unblocks every signal the
+ * loop took, for a child after fork() and before exec(). */
 int	 event_signal_add(struct event_loop *, int signo, event_signal_cb *,
 	    void *arg);
 void	 event_signal_reset_child(void);

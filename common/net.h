@@ -23,7 +23,8 @@ struct net_addr {
 	socklen_t		 len;
 };
 
-/* Split "host:port" / "[v6]:port" into its parts.  0 or -1. */
+/* Split "host:port" / "[v6]:port" into its parts; the port must be a
+ * number 0-65535.  0 or -1. */
 int	 net_split_hostport(const char *, char *host, size_t hostsize,
 	    char *port, size_t portsize);
 /* Parse a numeric IPv4/IPv6 address (no port) into a. 0 or -1. */
@@ -45,14 +46,15 @@ int	 net_listen(const char *hostport, int backlog, int *fds, size_t max,
 /* Accept one connection: non-blocking, close-on-exec fd, or -1 with errno
  * (EAGAIN when nothing is pending). peer may be NULL. */
 int	 net_accept(int lfd, struct net_addr *peer);
-/* Connect to host:port within timeout_ms, trying each address in turn.
- * Returns a blocking fd, or -1 with f filled. */
+/* Connect to host:port within timeout_ms (<= 0: no limit), trying each
+ * address in turn; port is numeric.  Returns a blocking fd, or -1 with f
+ * filled. */
 int	 net_connect(const char *host, const char *port, int timeout_ms,
 	    struct fail *f);
 /* Start a non-blocking connect to a; returns the fd (connection may still
  * be in progress: wait for EVENT_WRITE, then net_connect_finish()). */
 int	 net_connect_start(const struct net_addr *a, struct fail *f);
-/* 0 once connected, -1 with f filled. */
+/* 0 once connected, -1 with f filled.  The fd stays non-blocking. */
 int	 net_connect_finish(int fd, struct fail *f);
 /* Local and peer address of a connected socket. 0 or -1. */
 int	 net_local_addr(int fd, struct net_addr *a);

@@ -1,0 +1,83 @@
+/*
+ * config.h - buzon.conf: every setting of every program, in one struct
+ *
+ * One file serves the whole suite (DESIGN.md "On disk"), so one table knows
+ * every key: `buzon config check` can name any unknown key, and each daemon
+ * reads the same struct.  Keys match members (smtpd_max_recipients <->
+ * cfg->smtpd_max_recipients).  docs/buzon.conf.5 documents each key; keep
+ * the two in step (a unit test checks that every key appears there).
+ *
+ * Relative paths in the file are taken against the directory that holds
+ * it.  Paths left empty are derived from state_dir after loading (see
+ * config_load()).
+ */
+/*
+ * Every source file starts with #include "config.h"; this is the file it
+ * finds, so it brings in the build's autoconf results (autoconf.h) before
+ * any system header.
+ */
+#include "autoconf.h"
+
+#ifndef BUZON_CONFIG_H
+#define BUZON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "log.h"
+#include "str.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#define CONFIG_DEFAULT_PATH	SYSCONFDIR "/buzon/buzon.conf"
+#define CONFIG_DEFAULT_STATE	LOCALSTATEDIR "/lib/buzon"
+
+struct config {
+	char		*path;		/* the file this came from (absolute);
+					   "" for pure defaults */
+
+	/* general */
+	char		*hostname;	/* "" in the file: gethostname() */
+	char		*state_dir;
+	char		*user;		/* run as this user when started as root */
+	char		*log_target;	/* "stderr" | "syslog" */
+	char		*log_level;	/* "debug" | "info" | "warn" | "error" */
+	bool		 trace;
+	char		*pid_file;	/* "": STATE/run/buzon.pid */
+	char		*daemon_directory; /* "": beside buzon or PKGLIBEXECDIR */
+	uint64_t	 shutdown_grace;	/* ms */
+	uint64_t	 restart_delay_max;	/* ms */
+
+	/* TLS */
+	char		*tls_cert;	/* "": STATE/tls/cert.pem */
+	char		*tls_key;	/* "": STATE/tls/key.pem */
+
+	/* listeners (empty list: service off) */
+	struct conf_list smtp_listen;
+	struct conf_list submission_listen;
+	struct conf_list submissions_listen;
+	struct conf_list pop3_listen;
+	struct conf_list pop3s_listen;
+	struct conf_list imap_listen;
+	struct conf_list imaps_listen;
+};
+
+extern const struct conf_param config_params[];
+
+/* Load path (or defaults when path is NULL) into cfg, then derive the
+ * empty paths and resolve hostname.  0, or -1 with every problem appended
+ * to errs as "FILE:LINE: message\n".  Always config_release() after. */
+int	 config_load(struct config *, const char *path, struct str *errs);
+void	 config_release(struct config *);
+/* The config path to use: the one given (-c), else $BUZON_CONF, else
+ * CONFIG_DEFAULT_PATH.  Borrowed. */
+const char *config_path(const char *given);
+/* Apply log_target, log_level and trace to the log module for progname. */
+void	 config_apply_log(const struct config *, const char *progname);
+
+#endif
