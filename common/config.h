@@ -11,13 +11,6 @@
  * it.  Paths left empty are derived from state_dir after loading (see
  * config_load()).
  */
-/*
- * Every source file starts with #include "config.h"; this is the file it
- * finds, so it brings in the build's autoconf results (autoconf.h) before
- * any system header.
- */
-#include "autoconf.h"
-
 #ifndef BUZON_CONFIG_H
 #define BUZON_CONFIG_H
 
