@@ -139,9 +139,9 @@ verb_start(const char *conf_path, int argc, char **argv)
 	}
 	switch (pidfile_running(cfg.pid_file, &pid)) {
 	case 1:
-		printf("buzon is already running (pid %ld)\n", (long)pid);
 		config_release(&cfg);
-		return 0;
+		return verb_error("start", 1, "already running (pid %ld)",
+		    (long)pid);
 	case -1:
 		rc = verb_error("start", 1, "%s: %s", cfg.pid_file,
 		    strerror(errno));

@@ -51,7 +51,7 @@ const struct verb verbs[] = {
 	    "bound and the daemons started, or prints why it could not start.\n"
 	    "With log_target = stderr the log goes to STATE/log/buzon.log.\n"
 	    "\n"
-	    "Exit status: 0 started (or already running); 1 failed to start;\n"
+	    "Exit status: 0 started; 1 failed to start, or already running;\n"
 	    "2 bad usage.\n" },
 	{ "stop", verb_stop, "stop",
 	    "stop the running mail system and wait until it is gone",
