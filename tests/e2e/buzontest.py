@@ -64,6 +64,9 @@ DEMO_PORTS = {
 }
 SYSTEM_USER = "buzon"
 
+SANITIZER_RX = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: |"
+                          r"SUMMARY: UndefinedBehaviorSanitizer")
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -455,9 +458,21 @@ class Instance:
             if e.errno != errno.ESRCH:
                 raise
 
+    def sanitizer_reports(self):
+        """Lines of ASan/UBSan reports in the log (daemons log there too)."""
+        return [l for l in self.log_text().splitlines()
+                if SANITIZER_RX.search(l)]
+
     def cleanup(self):
+        """Stop, remove the temp dir; raise if a sanitizer reported an
+        error in any process of the instance."""
+        reports = []
         try:
             self.stop()
+            reports = self.sanitizer_reports()
+            if reports:
+                sys.stderr.write("sanitizer report in %s:\n%s\n" % (
+                    self.log_path, tail(self.log_text(), 60)))
         finally:
             self._kill_pid_file()
             _live.discard(self)
@@ -465,6 +480,8 @@ class Instance:
                 sys.stderr.write("kept %s\n" % self.tmp)
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer: " + reports[0])
 
     def _kill_pid_file(self):
         """A `buzon start` daemonizes out of our process group: stop it
