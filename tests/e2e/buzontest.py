@@ -195,6 +195,22 @@ def pid_alive(pid):
         return False
 
 
+def group_members(pgid):
+    """Live (not zombie) processes in process group pgid."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(name))
+    return pids
+
+
 def tail(text, lines=40):
     return "\n".join(text.splitlines()[-lines:])
 
@@ -449,14 +465,20 @@ class Instance:
     @staticmethod
     def _kill_group(pgid):
         """Leave no daemon behind: SIGKILL whatever is left in the group
-        buzon run started."""
+        buzon run started, and wait (bounded) until it is gone."""
         try:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            pass
+            return
         except OSError as e:
             if e.errno != errno.ESRCH:
                 raise
+            return
+        try:
+            wait_for(lambda: not group_members(pgid), 5,
+                     what="process group %d gone" % pgid)
+        except AssertionError as e:
+            sys.stderr.write("buzontest: %s\n" % e)
 
     def sanitizer_reports(self):
         """Lines of ASan/UBSan reports in the log (daemons log there too)."""
