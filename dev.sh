@@ -264,8 +264,9 @@ cmd_test()
 	local log
 	if [ "${#FAILED_LOGS[@]}" -gt 0 ]; then
 		for log in "${FAILED_LOGS[@]}"; do
-			printf '\n---- %s (last 60 lines) ----\n' "${log#"$TOP"/}"
-			tail -n 60 "$log"
+			printf '\n---- %s (failures, last 80 lines) ----\n' \
+			    "${log#"$TOP"/}"
+			grep -a -v -E '^(ok|skip) ' "$log" | tail -n 80
 		done
 		printf '\n'
 	fi
