@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,15 @@ DAEMONS = {
     "buzon-pop3d": "pop3d",
     "buzon-imapd": "imapd",
 }
+# What each kind of listener says first (real daemons; the fixture says
+# "+OK fixture NAME pid PID" everywhere).
+GREETINGS = {
+    "smtp": r"^220 ", "submission": r"^220 ", "submissions": r"^220 ",
+    "pop3": r"^\+OK", "pop3s": r"^\+OK",
+    "imap": r"^\* (OK|PREAUTH)", "imaps": r"^\* (OK|PREAUTH)",
+}
+# Listeners that start with TLS.
+TLS_LISTENERS = ("submissions", "pop3s", "imaps")
 # The fixed ports of `buzon demo`.
 DEMO_PORTS = {
     "smtp": 2525, "submission": 2587, "submissions": 2465,
@@ -121,6 +131,19 @@ def stage_fixture(d):
     for prog in sorted(set(LISTENERS.values())):
         shutil.copy2(FIXTURE, os.path.join(d, prog))
     return d
+
+
+def built_daemons():
+    """Names of the daemon programs built in the build tree."""
+    return sorted(prog for prog, sub in DAEMONS.items()
+                  if os.access(os.path.join(TOP_BUILDDIR, sub, prog),
+                               os.X_OK))
+
+
+def built_listeners():
+    """Listener names whose daemon is built."""
+    progs = built_daemons()
+    return [n for n, prog in LISTENERS.items() if prog in progs]
 
 
 def have_buzon():
@@ -215,15 +238,43 @@ def tail(text, lines=40):
     return "\n".join(text.splitlines()[-lines:])
 
 
+def client_tls_context():
+    """A TLS client context that accepts the instance's self-signed
+    certificate (tests check the protocol, not the PKI)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 class LineClient:
     """A tiny line-based client: CRLF on send, lines without CRLF on
-    read, every read bounded by timeout."""
+    read, every read bounded by timeout.  tls=True starts TLS at once
+    (submissions, pop3s, imaps); starttls() switches mid-session."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.transcript = []
+        if tls:
+            self.starttls()
+
+    def starttls(self):
+        """Handshake over the connection (after the server said go ahead).
+        Anything already read but unconsumed is an error: a server must
+        not send more before the handshake."""
+        if self.buf:
+            raise AssertionError("data before the TLS handshake: %r" %
+                                 self.buf)
+        self.sock = client_tls_context().wrap_socket(self.sock)
+        self.transcript.append("-- TLS %s" % self.sock.version())
+
+    def send_raw(self, data):
+        """Send bytes as they are (no CRLF added)."""
+        self.transcript.append("C(raw): %r" % data)
+        self.sock.sendall(data)
 
     def close(self):
         if self.sock is not None:
@@ -310,7 +361,8 @@ class Instance:
     fixture:    run the test fixture daemon in place of buzon-smtpd,
                 buzon-pop3d and buzon-imapd (daemon_directory points at a
                 temp dir holding copies of it under those names)
-    listeners:  names of the listeners to enable (default: all seven);
+    listeners:  names of the listeners to enable (default: all seven
+                with the fixture, else those whose daemon is built);
                 the others are set empty (service off)
     overrides:  dict of more "key = value" settings (None removes a key)
     """
@@ -326,8 +378,12 @@ class Instance:
         self.proc = None
         self.ports = {}
         self.fixture = fixture
-        self.listeners = list(LISTENERS) if listeners is None else list(
-            listeners)
+        if listeners is not None:
+            self.listeners = list(listeners)
+        elif fixture:
+            self.listeners = list(LISTENERS)
+        else:
+            self.listeners = built_listeners()
         self.overrides = dict(overrides or {})
         self._log = None
         _live.add(self)
@@ -389,6 +445,12 @@ class Instance:
 
     def port(self, name):
         return self.ports[name]
+
+    def connect(self, name, timeout=5.0):
+        """A LineClient on listener name (TLS ones with TLS), greeting not
+        yet read."""
+        return LineClient(self.ports[name], timeout=timeout,
+                          tls=name in TLS_LISTENERS)
 
     @property
     def pid_file(self):

@@ -462,6 +462,24 @@ class SupervisorMore(unittest.TestCase):
             self.assertEqual(greet(b.port("smtp"))[1], spid)
 
 
+@need_verbs("init", "run")
+class RealDaemons(unittest.TestCase):
+    """`buzon run` with the daemons that are built: each listener greets
+    in its protocol (TLS listeners after the handshake)."""
+
+    def test_every_listener_greets(self):
+        names = buzontest.built_listeners()
+        if not names:
+            self.skipTest("no daemon built yet")
+        with Instance() as b:
+            b.start()
+            for name in names:
+                with self.subTest(listener=name):
+                    with b.connect(name) as c:
+                        c.expect(re.compile(buzontest.GREETINGS[name]))
+            self.assertEqual(b.stop(), 0, tail(b.log_text()))
+
+
 @need_verbs("init", "start", "status", "stop")
 @need_fixture
 class StartStop(unittest.TestCase):
