@@ -97,8 +97,13 @@ run_fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (M.ready_fd == -1) {
+		/* Foreground: a command-line error, not a log line. */
+		fprintf(stderr, "buzon: %s\n", msg);
+		return 1;
+	}
 	log_error("-", "%s", msg);
-	if (M.ready_fd != -1) {
+	{
 		len = snprintf(line, sizeof(line), "error: %s\n", msg);
 		if (len > 0)
 			(void)!write(M.ready_fd, line,
@@ -180,8 +185,6 @@ children_setup(void)
 		    sizeof(c->path)) == -1)
 			return run_fail("%s: path too long", d->prog);
 		if (access(c->path, X_OK) == -1) {
-			log_info("-", "daemon=%s skipped: no program at %s",
-			    d->prog, c->path);
 			c->state = CHILD_ABSENT;
 			continue;
 		}
@@ -194,11 +197,8 @@ children_setup(void)
 			for (size_t k = 0; k < list->count; k++) {
 				if (net_listen(list->items[k], LISTEN_BACKLOG,
 				    l->fds, MASTER_FDS_MAX, &l->nfds, &f) == -1)
-					return run_fail("cannot listen on %s "
-					    "(%s_listen): %s", list->items[k],
-					    l->name, f.text);
-				log_info("-", "listening name=%s address=%s",
-				    l->name, list->items[k]);
+					return run_fail("%s (%s_listen)",
+					    f.text, l->name);
 			}
 		}
 	}
@@ -470,6 +470,31 @@ listeners_close(void)
 				close(M.children[i].ls[j].fds[k]);
 }
 
+/* What children_setup() did, logged once start-up cannot fail any more
+ * (so a failed start prints only its reason). */
+static void
+setup_log(void)
+{
+	const struct conf_list	*list;
+	struct child		*c;
+	size_t			 i, j, k;
+
+	for (i = 0; i < M.nchildren; i++) {
+		c = &M.children[i];
+		if (c->state == CHILD_ABSENT) {
+			log_info("-", "daemon=%s skipped: no program at %s",
+			    c->spec->prog, c->path);
+			continue;
+		}
+		for (j = 0; j < c->nls; j++) {
+			list = master_listen_list(M.cfg, c->ls[j].name);
+			for (k = 0; list != NULL && k < list->count; k++)
+				log_info("-", "listening name=%s address=%s",
+				    c->ls[j].name, list->items[k]);
+		}
+	}
+}
+
 static int
 run_loop(void)
 {
@@ -483,6 +508,7 @@ run_loop(void)
 	    event_signal_add(M.loop, SIGTERM, signal_cb, NULL) == -1 ||
 	    event_signal_add(M.loop, SIGINT, signal_cb, NULL) == -1)
 		return run_fail("signals: %s", strerror(errno));
+	setup_log();
 	for (i = 0; i < M.nchildren; i++)
 		if (M.children[i].state != CHILD_ABSENT)
 			child_start(&M.children[i]);
