@@ -579,10 +579,14 @@ class Instance:
                 raise AssertionError(
                     "buzon run exited with %s before it was ready:\n%s" % (
                         self.proc.returncode, tail(self.log_text())))
-            # ours: the supervisor holds the listening socket (a port
-            # someone else took would answer too)
+            # ours: the supervisor or one of its daemons holds the
+            # listening socket (a port someone else took would answer too)
             pid = self.proc.pid if self.proc else self.pid_from_file()
-            mine = socket_inodes(pid) if pid else None
+            mine = None
+            if pid:
+                mine = socket_inodes(pid)
+                for member in group_members(pid):
+                    mine |= socket_inodes(member)
             pending = [p for p in pending
                        if not ((mine is None or listening_inodes(p) & mine)
                                and can_connect(p))]
