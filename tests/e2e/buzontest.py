@@ -116,15 +116,16 @@ def built_programs():
     progs = {}
     for sub in sorted(os.listdir(TOP_BUILDDIR)):
         top = os.path.join(TOP_BUILDDIR, sub)
-        if sub in ("tests", "master") or not os.path.isdir(top):
+        # programs live in TOP/<folder>/; skip tests, a distcheck's
+        # buzon-VERSION/ and hidden or scratch folders
+        if (sub in ("tests", "master") or sub[:1] in "._" or
+                sub.startswith("buzon-") or not os.path.isdir(top)):
             continue
-        for root, dirs, files in os.walk(top):
-            dirs[:] = [x for x in dirs if not x.startswith(".")]
-            for n in files:
-                path = os.path.join(root, n)
-                if (n.startswith("buzon-") and os.path.isfile(path) and
-                        os.access(path, os.X_OK)):
-                    progs.setdefault(n, path)
+        for n in sorted(os.listdir(top)):
+            path = os.path.join(top, n)
+            if (n.startswith("buzon-") and os.path.isfile(path) and
+                    os.access(path, os.X_OK)):
+                progs.setdefault(n, path)
     return progs
 
 
