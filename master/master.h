@@ -57,9 +57,10 @@ int	 master_daemon_path(const char *dir, bool is_build_tree,
 uint64_t master_backoff(uint64_t prev_ms, uint64_t ran_ms, uint64_t max_ms);
 
 /*
- * The pid file is "PID\n", created with O_EXCL and held under an flock()
- * for as long as the supervisor runs: a file nobody holds is stale (a
- * crash, or the pid was reused) and is replaced.
+ * The pid file is "PID\n".  It is linked into place already locked and
+ * written (never over a live one) and held under an flock() for as long
+ * as the supervisor runs: a file nobody holds is stale (a crash, or the
+ * pid was reused) and is replaced.
  */
 /* Create path for this process.  Returns the locked fd (keep it open; it
  * is close-on-exec), -2 with *other_r set if a live instance holds it, or
