@@ -20,6 +20,7 @@ import atexit
 import errno
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -109,15 +110,32 @@ def chown_tree(path):
             os.lchown(os.path.join(root, n), *ids)
 
 
+def built_programs():
+    """Every buzon-* program of the build tree but the test-only ones
+    (daemons and their helpers, such as buzon-spf): name -> path."""
+    progs = {}
+    for sub in sorted(os.listdir(TOP_BUILDDIR)):
+        top = os.path.join(TOP_BUILDDIR, sub)
+        # programs live in TOP/<folder>/; skip tests, a distcheck's
+        # buzon-VERSION/ and hidden or scratch folders
+        if (sub in ("tests", "master") or sub[:1] in "._" or
+                sub.startswith("buzon-") or not os.path.isdir(top)):
+            continue
+        for n in sorted(os.listdir(top)):
+            path = os.path.join(top, n)
+            if (n.startswith("buzon-") and os.path.isfile(path) and
+                    os.access(path, os.X_OK)):
+                progs.setdefault(n, path)
+    return progs
+
+
 def stage_daemons(d):
-    """Copy the built daemons into a new directory d (returned).  As root
-    the daemons run as the buzon user, which may not reach the build tree
-    (a checkout under /root)."""
+    """Copy the built daemons and helpers into a new directory d
+    (returned).  As root the daemons run as the buzon user, which may not
+    reach the build tree (a checkout under /root)."""
     os.mkdir(d)
-    for prog, sub in sorted(DAEMONS.items()):
-        src = os.path.join(TOP_BUILDDIR, sub, prog)
-        if os.access(src, os.X_OK):
-            shutil.copy2(src, os.path.join(d, prog))
+    for name, path in sorted(built_programs().items()):
+        shutil.copy2(path, os.path.join(d, name))
     return d
 
 
@@ -154,20 +172,32 @@ def have_fixture():
     return os.access(FIXTURE, os.X_OK)
 
 
+def _port_range():
+    """Ports to pick from: below the kernel's ephemeral range, so no
+    outgoing connection or bind(0) elsewhere lands on a port we picked
+    before the supervisor binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low < 12000:
+        return 1024, 65535
+    return max(1024, low - 12000), low
+
+
 def free_port():
     """A TCP port on 127.0.0.1 free right now (and not handed out before
-    by this process)."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        finally:
-            s.close()
-        if port not in _ports_given:
+    by this process), picked at random below the ephemeral range."""
+    lo, hi = _port_range()
+    for _ in range(200):
+        port = random.randrange(lo, hi)
+        if port in _ports_given or port in DEMO_PORTS.values():
+            continue
+        if port_is_free(port):
             _ports_given.add(port)
             return port
-    raise RuntimeError("no free port")
+    raise RuntimeError("no free port in %d-%d" % (lo, hi))
 
 
 def port_is_free(port, host="127.0.0.1"):
@@ -187,6 +217,41 @@ def can_connect(port, host="127.0.0.1", timeout=0.5):
             return True
     except OSError:
         return False
+
+
+def listening_inodes(port):
+    """Socket inodes listening on TCP port (any address, IPv4 or IPv6)."""
+    inodes = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if (fields[3] == "0A" and
+                            int(fields[1].rsplit(":", 1)[1], 16) == port):
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    return inodes
+
+
+def socket_inodes(pid):
+    """Inodes of the sockets process pid holds open."""
+    inodes = set()
+    d = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return inodes
+    for n in names:
+        try:
+            target = os.readlink(os.path.join(d, n))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what=None):
@@ -462,17 +527,43 @@ class Instance:
     def start(self, wait=True):
         """Run `buzon -c CONF run` in the background (stdout and stderr to
         the log) and wait until every enabled listener accepts a
-        connection (raises with the log tail if not within 15 s)."""
+        connection (raises with the log tail if not within 15 s).  If
+        another program took one of the picked ports meanwhile (the run
+        exits at once, "Address already in use"), new ports are picked
+        and it is tried again, three times at most."""
         if self.proc is not None:
             raise RuntimeError("already started")
+        for attempt in range(3):
+            start = self.log_size()
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except AssertionError:
+                if (self.proc.poll() is None or attempt == 2 or
+                        "in use" not in self.log_text()[start:]):
+                    raise
+            self.stop()
+            self.proc = None
+            self.repick_ports()
+        return self
+
+    def _spawn(self):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BUZON, "-c", self.conf, "run"], stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env(),
             start_new_session=True)
-        if wait:
-            self.wait_ready()
-        return self
+
+    def repick_ports(self):
+        """Move every enabled listener to a new free port."""
+        settings = {}
+        for name in self.listeners:
+            self.ports[name] = free_port()
+            settings[name + "_listen"] = "127.0.0.1:%d" % self.ports[name]
+        self.write_settings(settings)
 
     @property
     def pid(self):
@@ -489,7 +580,17 @@ class Instance:
                 raise AssertionError(
                     "buzon run exited with %s before it was ready:\n%s" % (
                         self.proc.returncode, tail(self.log_text())))
-            pending = [p for p in pending if not can_connect(p)]
+            # ours: the supervisor or one of its daemons holds the
+            # listening socket (a port someone else took would answer too)
+            pid = self.proc.pid if self.proc else self.pid_from_file()
+            mine = None
+            if pid:
+                mine = socket_inodes(pid)
+                for member in group_members(pid):
+                    mine |= socket_inodes(member)
+            pending = [p for p in pending
+                       if not ((mine is None or listening_inodes(p) & mine)
+                               and can_connect(p))]
             if not pending:
                 break
             if time.monotonic() >= deadline:
@@ -567,15 +668,26 @@ class Instance:
         if reports:
             raise AssertionError("sanitizer: " + reports[0])
 
-    def _kill_pid_file(self):
-        """A `buzon start` daemonizes out of our process group: stop it
-        through its pid file."""
+    def pid_from_file(self):
+        """The pid in the pid file, or None."""
         try:
             with open(self.pid_file) as f:
                 pid = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
+            return None
+        return pid if pid > 1 else None
+
+    def _kill_pid_file(self):
+        """A `buzon start` daemonizes out of our process group: stop it
+        through its pid file."""
+        pid = self.pid_from_file()
+        if pid is None or not pid_alive(pid):
             return
-        if pid <= 1 or not pid_alive(pid):
+        try:    # never a pid reused by someone else
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if self.conf.encode() not in f.read():
+                    return
+        except OSError:
             return
         try:
             os.kill(pid, signal.SIGTERM)

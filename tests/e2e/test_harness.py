@@ -151,5 +151,42 @@ class Client(unittest.TestCase):
         srv.join()
 
 
+@unittest.skipUnless(has_verb("init") and has_verb("run") and
+                     buzontest.have_fixture(), "buzon run or fixture missing")
+class InstanceStart(unittest.TestCase):
+
+    def test_port_taken_meanwhile_is_repicked(self):
+        with buzontest.Instance(fixture=True, listeners=["smtp"]) as b:
+            taken = b.port("smtp")
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(s.close)
+            s.bind(("127.0.0.1", taken))
+            s.listen(1)
+            b.start()
+            self.assertNotEqual(b.port("smtp"), taken)
+            with LineClient(b.port("smtp")) as c:
+                c.expect("+OK fixture smtp")
+
+    def test_cleans_up_after_start_verb(self):
+        if not has_verb("start"):
+            self.skipTest("no start verb yet")
+        with buzontest.Instance(fixture=True, listeners=["imap"]) as b:
+            r = b.cli("start")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            b.wait_ready()
+            pid = b.pid_from_file()
+            self.assertTrue(pid and buzontest.pid_alive(pid))
+        buzontest.wait_for(lambda: not buzontest.pid_alive(pid), 5)
+        self.assertFalse(buzontest.can_connect(b.port("imap")))
+
+    def test_leaves_nothing_behind(self):
+        with buzontest.Instance(fixture=True) as b:
+            b.start()
+            tmp, pgid = b.tmp, b.pid
+            self.assertTrue(buzontest.group_members(pgid))
+        self.assertEqual(buzontest.group_members(pgid), [])
+        self.assertFalse(os.path.exists(tmp))
+
+
 if __name__ == "__main__":
     unittest.main()
