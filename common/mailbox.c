@@ -1,0 +1,1032 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mailbox.c - open, sync, view, flags, expunge, append, cache, POP3 lock
+ *
+ * Every change goes the same way: take the index lock, read the index from
+ * disk (or rebuild it with a new UIDVALIDITY if it is missing or corrupt),
+ * let the backend bring it up to date with the store, apply the change,
+ * write the index back atomically, drop the lock.  The view (mb->view) only
+ * moves at mailbox_sync(), which diffs the old view against the new index.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mailbox_private.h"
+#include "mem.h"
+#include "str.h"
+
+#ifdef F_OFD_SETLKW
+#define LOCK_CMD_WAIT	F_OFD_SETLKW
+#define LOCK_CMD_TRY	F_OFD_SETLK
+#else
+#define LOCK_CMD_WAIT	F_SETLKW
+#define LOCK_CMD_TRY	F_SETLK
+#endif
+
+#define CACHE_MAGIC	"BZCACHE1"
+
+/* ---- small helpers ---- */
+
+char *
+mailbox_path_join(const char *a, const char *b)
+{
+	size_t	 la = strlen(a), lb = strlen(b);
+	char	*p = xmalloc(la + lb + 2);
+
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+int
+mailbox_fsync_dir(const char *path)
+{
+	int	 fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Lock fd (whole file) exclusively; wait or not.  OFD locks belong to the
+ * open file, not the process, so two sessions of one process exclude each
+ * other too. */
+static int
+lock_fd(int fd, bool wait)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, wait ? LOCK_CMD_WAIT : LOCK_CMD_TRY, &fl) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+open_lock_file(const char *path)
+{
+	return open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+static int
+index_lock(struct mailbox *mb, struct fail *f)
+{
+	BUZ_ASSERT(mb->lock_fd == -1);
+	if ((mb->lock_fd = open_lock_file(mb->lock_path)) == -1 ||
+	    lock_fd(mb->lock_fd, true) == -1) {
+		log_warn(NULL, "mailbox lock failed path=%s: %s", mb->lock_path,
+		    strerror(errno));
+		if (mb->lock_fd != -1)
+			close(mb->lock_fd);
+		mb->lock_fd = -1;
+		return fail_set(f, true, "4.2.0", "mailbox is temporarily locked");
+	}
+	return 0;
+}
+
+static void
+index_unlock(struct mailbox *mb)
+{
+	if (mb->lock_fd != -1)
+		close(mb->lock_fd);	/* drops the OFD lock */
+	mb->lock_fd = -1;
+}
+
+uint32_t
+mailbox_new_uidvalidity(struct mailbox *mb)
+{
+	char	 buf[32];
+	ssize_t	 r;
+	uint64_t last = 0, now = (uint64_t)time(NULL), v;
+	int	 fd;
+
+	/* A per-user counter so that a rebuilt or re-created folder never
+	 * gets an UIDVALIDITY it had before, even within one second. */
+	v = now;
+	if ((fd = open_lock_file(mb->uidv_path)) != -1 &&
+	    lock_fd(fd, true) == 0) {
+		r = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (r > 0) {
+			buf[r] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			if (strnum_u64(buf, 1, UINT32_MAX, &last) == -1)
+				last = 0;
+		}
+		if (v <= last)
+			v = last + 1;
+		if (v > UINT32_MAX)
+			v = 1;
+		(void)str_printf(buf, sizeof(buf), "%llu\n",
+		    (unsigned long long)v);
+		if (ftruncate(fd, 0) == 0 &&
+		    pwrite(fd, buf, strlen(buf), 0) == (ssize_t)strlen(buf))
+			(void)fsync(fd);
+	}
+	if (fd != -1)
+		close(fd);
+	return (uint32_t)(v & 0xffffffff) != 0 ? (uint32_t)v : 1;
+}
+
+/* ---- opening ---- */
+
+static bool
+is_inbox(const char *name)
+{
+	return strcasecmp(name, "INBOX") == 0;
+}
+
+static int
+make_paths(struct mailbox *mb, const struct mailbox_location *loc,
+    struct fail *f)
+{
+	char	*state, *base;
+
+	mb->root = xstrdup(loc->root);
+	mb->uidv_path = mailbox_path_join(loc->root, loc->format ==
+	    MAILBOX_MAILDIR ? "buzon.uidvalidity" : ".buzon/uidvalidity");
+	if (loc->format == MAILBOX_MAILDIR) {
+		mb->be = &maildir_backend;
+		if (is_inbox(mb->name))
+			mb->path = xstrdup(loc->root);
+		else {
+			base = xmalloc(strlen(mb->name) + 2);
+			base[0] = '.';
+			memcpy(base + 1, mb->name, strlen(mb->name) + 1);
+			mb->path = mailbox_path_join(loc->root, base);
+			free(base);
+		}
+		mb->index_path = mailbox_path_join(mb->path, "buzon.index");
+		mb->cache_path = mailbox_path_join(mb->path, "buzon.cache");
+		mb->lock_path = mailbox_path_join(mb->path, "buzon.lock");
+		mb->pop3_path = mailbox_path_join(mb->path, "buzon.pop3.lock");
+		mb->new_dir = mailbox_path_join(mb->path, "new");
+		mb->cur_dir = mailbox_path_join(mb->path, "cur");
+		mb->tmp_dir = mailbox_path_join(mb->path, "tmp");
+		return 0;
+	}
+	mb->be = &mbox_backend;
+	if (is_inbox(mb->name))
+		mb->path = loc->mbox_inbox != NULL ? xstrdup(loc->mbox_inbox) :
+		    mailbox_path_join(loc->root, "INBOX");
+	else
+		mb->path = mailbox_path_join(loc->root, mb->name);
+	state = mailbox_path_join(loc->root, ".buzon");
+	if (mkdir(state, 0700) == -1 && errno != EEXIST) {
+		free(state);
+		return fail_set(f, true, "4.3.0", "cannot create state directory");
+	}
+	base = is_inbox(mb->name) ? xstrdup("INBOX") : xstrdup(mb->name);
+#define STATE_FILE(field, suffix) do {					\
+	char	 nb[MAILBOX_NAME_MAX + 32];				\
+	(void)str_printf(nb, sizeof(nb), "%s%s", base, suffix);		\
+	mb->field = mailbox_path_join(state, nb);			\
+} while (0)
+	STATE_FILE(index_path, ".index");
+	STATE_FILE(cache_path, ".cache");
+	STATE_FILE(lock_path, ".lock");
+	STATE_FILE(pop3_path, ".pop3.lock");
+#undef STATE_FILE
+	free(base);
+	free(state);
+	return 0;
+}
+
+static int
+folder_exists(struct mailbox *mb)
+{
+	struct stat st;
+
+	if (mb->be == &maildir_backend)
+		return stat(mb->cur_dir, &st) == 0 && S_ISDIR(st.st_mode);
+	return stat(mb->path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+struct mailbox *
+mailbox_open(const struct mailbox_location *loc, const char *name,
+    unsigned int open_flags, struct fail *f)
+{
+	struct mailbox *mb;
+
+	if (!is_inbox(name) && !mailbox_name_valid(name)) {
+		fail_set(f, false, "5.1.3", "invalid mailbox name");
+		return NULL;
+	}
+	mb = xcalloc(1, sizeof(*mb));
+	mb->name = xstrdup(name);
+	mb->rdonly = (open_flags & MAILBOX_RDONLY) != 0;
+	mb->lock_fd = mb->pop3_fd = mb->mbox_fd = -1;
+	mbidx_init(&mb->view);
+	if (make_paths(mb, loc, f) == -1)
+		goto bad;
+	if (!folder_exists(mb)) {
+		if ((open_flags & MAILBOX_CREATE) == 0 ||
+		    ((mailbox_create(loc, name, f) == -1) &&
+		    !folder_exists(mb))) {
+			fail_set(f, false, "5.2.0", "no such mailbox");
+			goto bad;
+		}
+	}
+	if (mailbox_sync(mb, NULL, f) == -1)
+		goto bad;
+	return mb;
+bad:
+	mailbox_close(&mb);
+	return NULL;
+}
+
+void
+mailbox_close(struct mailbox **pmb)
+{
+	struct mailbox *mb = *pmb;
+
+	if (mb == NULL)
+		return;
+	if (mb->be != NULL && mb->be->close != NULL)
+		mb->be->close(mb);
+	if (mb->pop3_fd != -1)
+		close(mb->pop3_fd);
+	index_unlock(mb);
+	mbidx_release(&mb->view);
+	free(mb->name);
+	free(mb->root);
+	free(mb->path);
+	free(mb->index_path);
+	free(mb->cache_path);
+	free(mb->lock_path);
+	free(mb->pop3_path);
+	free(mb->uidv_path);
+	free(mb->new_dir);
+	free(mb->cur_dir);
+	free(mb->tmp_dir);
+	free(mb->ch_exp_seqs);
+	free(mb->ch_exp_uids);
+	free(mb->ch_changed);
+	free(mb);
+	*pmb = NULL;
+}
+
+/* ---- the locked refresh every change starts with ---- */
+
+static int
+refresh_locked(struct mailbox *mb, struct mbidx *fresh, bool *dirty,
+    struct fail *f)
+{
+	int	 rc;
+
+	*dirty = false;
+	rc = mbidx_read(fresh, mb->index_path, NULL);
+	if (rc == -2)
+		return fail_set(f, true, "4.3.0", "cannot read mailbox index");
+	if (rc != 1) {
+		if (rc == -1)
+			log_warn(NULL, "mailbox index corrupt, rebuilding "
+			    "path=%s", mb->index_path);
+		mbidx_init(fresh);
+		fresh->uidvalidity = mailbox_new_uidvalidity(mb);
+		fresh->uidnext = 1;
+		(void)unlink(mb->cache_path);
+		*dirty = true;
+	}
+	if (mb->be->sync(mb, fresh, dirty, f) == -1) {
+		mbidx_release(fresh);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_locked(struct mailbox *mb, struct mbidx *fresh, struct fail *f)
+{
+	if (mbidx_write(fresh, mb->index_path, NULL) == -1) {
+		log_warn(NULL, "mailbox index write failed path=%s: %s",
+		    mb->index_path, strerror(errno));
+		return fail_set(f, true, "4.3.0", "cannot write mailbox index");
+	}
+	/* Our own write must not hide others' changes from the next sync. */
+	mb->have_index_st = false;
+	return 0;
+}
+
+/* ---- sync and the view ---- */
+
+static bool
+stamp_recent(int64_t ns)
+{
+	/* mtimes tick coarsely; one this fresh may hide a later change. */
+	return ns >= ((int64_t)time(NULL) - 2) * 1000000000LL;
+}
+
+static int64_t
+st_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+bool
+mailbox_has_changed(struct mailbox *mb)
+{
+	struct stat st;
+
+	if (!mb->have_index_st || stat(mb->index_path, &st) == -1 ||
+	    st.st_ino != mb->index_st.st_ino ||
+	    st.st_size != mb->index_st.st_size ||
+	    st_mtime_ns(&st) != st_mtime_ns(&mb->index_st) ||
+	    stamp_recent(st_mtime_ns(&st)))
+		return true;
+	if (mb->be == &maildir_backend) {
+		if (stat(mb->new_dir, &st) == -1 ||
+		    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
+		    stamp_recent(mb->view.st_mtime_ns))
+			return true;
+		if (stat(mb->cur_dir, &st) == -1 ||
+		    st_mtime_ns(&st) != mb->view.st2_mtime_ns ||
+		    stamp_recent(mb->view.st2_mtime_ns))
+			return true;
+		return false;
+	}
+	return stat(mb->path, &st) == -1 ||
+	    (uint64_t)st.st_ino != mb->view.st_ino ||
+	    (uint64_t)st.st_size != mb->view.st_size ||
+	    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
+	    stamp_recent(mb->view.st_mtime_ns);
+}
+
+size_t
+mailbox_watch_paths(struct mailbox *mb, const char **paths, size_t n)
+{
+	size_t	 k = 0;
+
+	if (k < n)
+		paths[k++] = mb->index_path;
+	if (k < n)
+		paths[k++] = mb->be == &maildir_backend ? mb->new_dir : mb->path;
+	if (k < n && mb->be == &maildir_backend)
+		paths[k++] = mb->cur_dir;
+	return k;
+}
+
+static void
+changes_diff(struct mailbox *mb, const struct mbidx *old,
+    struct mbidx *fresh, struct mailbox_changes *ch)
+{
+	size_t	 i = 0, j = 0, ne = 0, nc = 0;
+	bool	 reset = old->uidvalidity != fresh->uidvalidity;
+
+	if (old->n > mb->ch_cap_exp) {
+		mb->ch_cap_exp = old->n;
+		mb->ch_exp_seqs = xreallocarray(mb->ch_exp_seqs, old->n,
+		    sizeof(uint32_t));
+		mb->ch_exp_uids = xreallocarray(mb->ch_exp_uids, old->n,
+		    sizeof(uint32_t));
+	}
+	if (fresh->n > mb->ch_cap_changed) {
+		mb->ch_cap_changed = fresh->n;
+		mb->ch_changed = xreallocarray(mb->ch_changed, fresh->n,
+		    sizeof(uint32_t));
+	}
+	while (i < old->n) {
+		const struct mbidx_rec *o = &old->recs[i];
+
+		if (!reset && j < fresh->n && fresh->recs[j].uid < o->uid) {
+			j++;		/* cannot happen: new UIDs are higher */
+			continue;
+		}
+		if (!reset && j < fresh->n && fresh->recs[j].uid == o->uid) {
+			struct mbidx_rec *m = &fresh->recs[j];
+
+			if (m->modseq != o->modseq || m->flags != o->flags ||
+			    m->keywords != o->keywords)
+				mb->ch_changed[nc++] = m->uid;
+			/* in-memory facts the index does not carry */
+			m->cache_off = o->cache_off;
+			m->cache_len = o->cache_len;
+			if (m->fname == NULL && o->fname != NULL &&
+			    mb->be == &maildir_backend)
+				m->fname = xstrdup(o->fname);
+			i++;
+			j++;
+			continue;
+		}
+		mb->ch_exp_seqs[ne] = (uint32_t)(i + 1);
+		mb->ch_exp_uids[ne++] = o->uid;
+		i++;
+	}
+	if (ch != NULL) {
+		ch->expunged_seqs = mb->ch_exp_seqs;
+		ch->expunged_uids = mb->ch_exp_uids;
+		ch->n_expunged = ne;
+		ch->changed_uids = mb->ch_changed;
+		ch->n_changed = nc;
+		ch->old_count = (uint32_t)old->n;
+		ch->new_count = (uint32_t)fresh->n;
+		ch->uidvalidity_changed = reset && old->uidvalidity != 0;
+	}
+}
+
+int
+mailbox_sync(struct mailbox *mb, struct mailbox_changes *ch, struct fail *f)
+{
+	struct mbidx fresh;
+	struct stat st;
+	bool	 dirty;
+
+	if (ch != NULL) {
+		memset(ch, 0, sizeof(*ch));
+		ch->old_count = ch->new_count = (uint32_t)mb->view.n;
+	}
+	if (!mailbox_has_changed(mb))
+		return 0;
+	if (index_lock(mb, f) == -1)
+		return -1;
+	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		index_unlock(mb);
+		return -1;
+	}
+	if (dirty && write_locked(mb, &fresh, f) == -1) {
+		index_unlock(mb);
+		mbidx_release(&fresh);
+		return -1;
+	}
+	/* The index as we leave it, for mailbox_has_changed(). */
+	mb->have_index_st = stat(mb->index_path, &st) == 0;
+	if (mb->have_index_st)
+		mb->index_st = st;
+	index_unlock(mb);
+	changes_diff(mb, &mb->view, &fresh, ch);
+	mbidx_release(&mb->view);
+	mb->view = fresh;
+	return 0;
+}
+
+uint32_t
+mailbox_count(const struct mailbox *mb)
+{
+	return (uint32_t)mb->view.n;
+}
+
+uint32_t
+mailbox_uidvalidity(const struct mailbox *mb)
+{
+	return mb->view.uidvalidity;
+}
+
+uint32_t
+mailbox_uidnext(const struct mailbox *mb)
+{
+	return mb->view.uidnext;
+}
+
+uint64_t
+mailbox_highestmodseq(const struct mailbox *mb)
+{
+	return mb->view.highestmodseq;
+}
+
+bool
+mailbox_is_readonly(const struct mailbox *mb)
+{
+	return mb->rdonly;
+}
+
+enum mailbox_format
+mailbox_format(const struct mailbox *mb)
+{
+	return mb->be == &maildir_backend ? MAILBOX_MAILDIR : MAILBOX_MBOX;
+}
+
+int
+mailbox_msg(const struct mailbox *mb, uint32_t seq, struct mailbox_msg *r)
+{
+	const struct mbidx_rec *m;
+	static char	 nokey[] = "";
+
+	if (seq == 0 || seq > mb->view.n)
+		return -1;
+	m = &mb->view.recs[seq - 1];
+	r->seq = seq;
+	r->uid = m->uid;
+	r->flags = m->flags & MAILBOX_FLAGS_ALL;
+	r->keywords = m->keywords;
+	r->modseq = m->modseq;
+	r->wire_size = m->wire_size;
+	r->internal_date = (time_t)m->idate;
+	r->key = m->key != NULL ? m->key : nokey;
+	return 0;
+}
+
+uint32_t
+mailbox_seq_of_uid(const struct mailbox *mb, uint32_t uid)
+{
+	ssize_t	 i = mbidx_find(&mb->view, uid);
+
+	return i < 0 ? 0 : (uint32_t)i + 1;
+}
+
+unsigned int
+mailbox_keyword_count(const struct mailbox *mb)
+{
+	return mb->view.n_keywords;
+}
+
+const char *
+mailbox_keyword_name(const struct mailbox *mb, unsigned int i)
+{
+	return i < mb->view.n_keywords ? mb->view.keywords[i] : NULL;
+}
+
+int
+mailbox_keyword_find(const struct mailbox *mb, const char *name)
+{
+	return mbidx_keyword((struct mbidx *)(uintptr_t)&mb->view, name, false);
+}
+
+bool
+mailbox_keyword_valid(const char *name)
+{
+	size_t	 i, len = strlen(name);
+
+	if (len == 0 || len > MAILBOX_KEYWORD_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* ---- flags ---- */
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
+    enum mailbox_flag_op op, unsigned int flags, const char *const *kws,
+    size_t n_kws, uint64_t unchangedsince, uint32_t **failed_r,
+    size_t *n_failed_r, struct fail *f)
+{
+	struct mbidx fresh;
+	uint64_t kwmask = 0;
+	uint32_t *failed = NULL;
+	size_t	 i, nf = 0;
+	ssize_t	 k;
+	bool	 dirty;
+	int	 bit;
+
+	if (failed_r != NULL)
+		*failed_r = NULL;
+	if (n_failed_r != NULL)
+		*n_failed_r = 0;
+	if (mb->rdonly)
+		return fail_set(f, false, "5.2.0", "mailbox is read-only");
+	if ((flags & ~MAILBOX_FLAGS_ALL) != 0)
+		return fail_set(f, false, "5.5.4", "unknown flag");
+	for (i = 0; i < n_kws; i++)
+		if (!mailbox_keyword_valid(kws[i]))
+			return fail_set(f, false, "5.5.4", "invalid keyword");
+	if (index_lock(mb, f) == -1)
+		return -1;
+	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		index_unlock(mb);
+		return -1;
+	}
+	for (i = 0; i < n_kws; i++) {
+		if ((bit = mbidx_keyword(&fresh, kws[i],
+		    op != MAILBOX_FLAGS_REMOVE)) == -1) {
+			if (op == MAILBOX_FLAGS_REMOVE)
+				continue;
+			mbidx_release(&fresh);
+			index_unlock(mb);
+			return fail_set(f, false, "5.3.0",
+			    "too many keywords in this mailbox");
+		}
+		kwmask |= (uint64_t)1 << bit;
+		dirty = true;
+	}
+	if (n > 0 && unchangedsince != 0)
+		failed = xreallocarray(NULL, n, sizeof(*failed));
+	for (i = 0; i < n; i++) {
+		struct mbidx_rec *m;
+		uint32_t nflags;
+		uint64_t nkw;
+
+		if ((k = mbidx_find(&fresh, uids[i])) < 0)
+			continue;
+		m = &fresh.recs[k];
+		if (unchangedsince != 0 && m->modseq > unchangedsince) {
+			failed[nf++] = m->uid;
+			continue;
+		}
+		switch (op) {
+		case MAILBOX_FLAGS_ADD:
+			nflags = m->flags | flags;
+			nkw = m->keywords | kwmask;
+			break;
+		case MAILBOX_FLAGS_REMOVE:
+			nflags = m->flags & ~flags;
+			nkw = m->keywords & ~kwmask;
+			break;
+		default:
+			nflags = (m->flags & MBR_INTERNAL) | flags;
+			nkw = kwmask;
+			break;
+		}
+		if (nflags == m->flags && nkw == m->keywords &&
+		    unchangedsince == 0)
+			continue;
+		m->flags = nflags;
+		m->keywords = nkw;
+		m->modseq = ++fresh.highestmodseq;
+		dirty = true;
+		if (mb->be->set_flags != NULL &&
+		    mb->be->set_flags(mb, m, f) == -1)
+			log_warn(NULL, "mailbox flag rename failed uid=%u",
+			    m->uid);
+	}
+	if (dirty && write_locked(mb, &fresh, f) == -1) {
+		mbidx_release(&fresh);
+		index_unlock(mb);
+		free(failed);
+		return -1;
+	}
+	index_unlock(mb);
+	/* Show this session its own change now; the rest waits for sync. */
+	for (i = mb->view.n_keywords; i < fresh.n_keywords; i++)
+		mb->view.keywords[mb->view.n_keywords++] =
+		    xstrdup(fresh.keywords[i]);
+	if (fresh.uidvalidity == mb->view.uidvalidity) {
+		for (i = 0; i < mb->view.n; i++) {
+			struct mbidx_rec *v = &mb->view.recs[i];
+
+			if ((k = mbidx_find(&fresh, v->uid)) < 0)
+				continue;
+			v->flags = fresh.recs[k].flags;
+			v->keywords = fresh.recs[k].keywords;
+			v->modseq = fresh.recs[k].modseq;
+			if (fresh.recs[k].fname != NULL) {
+				free(v->fname);
+				v->fname = xstrdup(fresh.recs[k].fname);
+			}
+		}
+		if (fresh.highestmodseq > mb->view.highestmodseq)
+			mb->view.highestmodseq = fresh.highestmodseq;
+	}
+	mbidx_release(&fresh);
+	if (failed != NULL)
+		qsort(failed, nf, sizeof(*failed), uid_cmp);
+	if (failed_r != NULL)
+		*failed_r = failed;
+	else
+		free(failed);
+	if (n_failed_r != NULL)
+		*n_failed_r = nf;
+	return 0;
+}
+
+/* ---- expunge, append ---- */
+
+int
+mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
+    struct fail *f)
+{
+	struct mbidx fresh;
+	bool	*doomed, dirty, any = false;
+	size_t	 i;
+	ssize_t	 k;
+	int	 rc;
+
+	if (mb->rdonly)
+		return fail_set(f, false, "5.2.0", "mailbox is read-only");
+	if (index_lock(mb, f) == -1)
+		return -1;
+	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		index_unlock(mb);
+		return -1;
+	}
+	doomed = xcalloc(fresh.n + 1, sizeof(*doomed));
+	if (uids == NULL) {
+		for (i = 0; i < fresh.n; i++)
+			if (fresh.recs[i].flags & MAILBOX_DELETED)
+				doomed[i] = any = true;
+	} else {
+		for (i = 0; i < n; i++)
+			if ((k = mbidx_find(&fresh, uids[i])) >= 0)
+				doomed[k] = any = true;
+	}
+	rc = 0;
+	if (any) {
+		rc = mb->be->expunge(mb, &fresh, doomed, f);
+		dirty = true;
+	}
+	free(doomed);
+	if (dirty && write_locked(mb, &fresh, rc == 0 ? f : NULL) == -1)
+		rc = -1;
+	index_unlock(mb);
+	mbidx_release(&fresh);
+	return rc;
+}
+
+int
+mailbox_append(struct mailbox *mb, const void *data, size_t len,
+    unsigned int flags, const char *const *kws, size_t n_kws,
+    time_t idate, uint32_t *uid_r, struct fail *f)
+{
+	struct mbidx fresh;
+	struct mbidx_rec *m;
+	uint64_t kwmask = 0;
+	size_t	 i;
+	bool	 dirty;
+	int	 bit;
+
+	if (mb->rdonly)
+		return fail_set(f, false, "5.2.0", "mailbox is read-only");
+	if ((flags & ~MAILBOX_FLAGS_ALL) != 0)
+		return fail_set(f, false, "5.5.4", "unknown flag");
+	if ((uint64_t)len > MAILBOX_MSG_MAX)
+		return fail_set(f, false, "5.3.4", "message too big");
+	for (i = 0; i < n_kws; i++)
+		if (!mailbox_keyword_valid(kws[i]))
+			return fail_set(f, false, "5.5.4", "invalid keyword");
+	if (idate == 0)
+		idate = time(NULL);
+	if (index_lock(mb, f) == -1)
+		return -1;
+	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		index_unlock(mb);
+		return -1;
+	}
+	for (i = 0; i < n_kws; i++) {
+		if ((bit = mbidx_keyword(&fresh, kws[i], true)) == -1) {
+			mbidx_release(&fresh);
+			index_unlock(mb);
+			return fail_set(f, false, "5.3.0",
+			    "too many keywords in this mailbox");
+		}
+		kwmask |= (uint64_t)1 << bit;
+	}
+	if (mb->be->append(mb, &fresh, data, len, flags, idate, &m, f) == -1) {
+		if (dirty)
+			(void)write_locked(mb, &fresh, NULL);
+		mbidx_release(&fresh);
+		index_unlock(mb);
+		return -1;
+	}
+	m->keywords = kwmask;
+	if (uid_r != NULL)
+		*uid_r = m->uid;
+	if (write_locked(mb, &fresh, f) == -1) {
+		mbidx_release(&fresh);
+		index_unlock(mb);
+		return -1;
+	}
+	mbidx_release(&fresh);
+	index_unlock(mb);
+	return 0;
+}
+
+int
+mailbox_expunged_since(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
+    size_t *n_r)
+{
+	struct mbidx fresh;
+	size_t	 i, n = 0;
+	int	 rc;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	/* The view's history is as of the last sync, which is what the
+	 * client has been told about. */
+	if (since < mb->view.expunge_floor)
+		return 0;
+	(void)fresh;
+	for (i = 0; i < mb->view.n_exp; i++)
+		if (mb->view.exp[i].modseq > since)
+			n++;
+	if (n > 0)
+		*uids_r = xreallocarray(NULL, n, sizeof(uint32_t));
+	n = 0;
+	for (i = 0; i < mb->view.n_exp; i++)
+		if (mb->view.exp[i].modseq > since)
+			(*uids_r)[n++] = mb->view.exp[i].uid;
+	if (n > 0)
+		qsort(*uids_r, n, sizeof(uint32_t), uid_cmp);
+	*n_r = n;
+	rc = 1;
+	return rc;
+}
+
+/* ---- cache ----
+ *
+ * buzon.cache is append-only: a 16-byte header ("BZCACHE1", u32
+ * uidvalidity, u32 0) then records of u32 uid, u32 length, u64 FNV-1a of
+ * the data, the data.  Readers index it into the view's records as they go;
+ * a record whose hash does not match (torn write) ends the scan.  The index
+ * never points into it, so losing it costs only re-parsing. */
+
+static void
+cache_scan(struct mailbox *mb, int fd, off_t size)
+{
+	unsigned char h[16];
+	uint64_t off = 16, hash;
+	uint32_t uid, len;
+	ssize_t	 k;
+	void	*buf;
+	int	 i;
+
+	while (off + 16 <= (uint64_t)size) {
+		if (pread(fd, h, 16, (off_t)off) != 16)
+			return;
+		uid = len = 0;
+		hash = 0;
+		for (i = 0; i < 4; i++) {
+			uid |= (uint32_t)h[i] << (8 * i);
+			len |= (uint32_t)h[4 + i] << (8 * i);
+		}
+		for (i = 0; i < 8; i++)
+			hash |= (uint64_t)h[8 + i] << (8 * i);
+		if (len > MAILBOX_CACHE_MAX || off + 16 + len > (uint64_t)size)
+			return;
+		buf = xmalloc(len + 1);
+		if (pread(fd, buf, len, (off_t)(off + 16)) != (ssize_t)len ||
+		    mbidx_hash(buf, len, 0) != hash) {
+			free(buf);
+			return;
+		}
+		free(buf);
+		if ((k = mbidx_find(&mb->view, uid)) >= 0) {
+			mb->view.recs[k].cache_off = off + 16;
+			mb->view.recs[k].cache_len = len;
+		}
+		off += 16 + len;
+	}
+}
+
+static int
+cache_open(struct mailbox *mb, bool create)
+{
+	unsigned char h[16];
+	struct stat st;
+	uint32_t v = 0;
+	int	 fd, i;
+
+	fd = open(mb->cache_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC |
+	    (create ? O_CREAT : 0), 0600);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (st.st_size >= 16 && pread(fd, h, 16, 0) == 16 &&
+	    memcmp(h, CACHE_MAGIC, 8) == 0) {
+		for (i = 0; i < 4; i++)
+			v |= (uint32_t)h[8 + i] << (8 * i);
+		if (v == mb->view.uidvalidity)
+			return fd;
+	}
+	if (!create || lock_fd(fd, true) == -1) {
+		close(fd);
+		return -1;
+	}
+	/* Wrong or empty: start it over (under its own lock). */
+	memcpy(h, CACHE_MAGIC, 8);
+	for (i = 0; i < 4; i++)
+		h[8 + i] = (unsigned char)(mb->view.uidvalidity >> (8 * i));
+	memset(h + 12, 0, 4);
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, h, 16, 0) != 16) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+mailbox_cache_put(struct mailbox *mb, uint32_t uid, const void *data,
+    size_t len)
+{
+	unsigned char h[16];
+	uint64_t hash;
+	struct iovec;
+	char	*buf;
+	ssize_t	 k;
+	int	 fd, i;
+	off_t	 end;
+
+	if (len > MAILBOX_CACHE_MAX || (k = mbidx_find(&mb->view, uid)) < 0)
+		return -1;
+	if ((fd = cache_open(mb, true)) == -1)
+		return -1;
+	hash = mbidx_hash(data, len, 0);
+	for (i = 0; i < 4; i++) {
+		h[i] = (unsigned char)(uid >> (8 * i));
+		h[4 + i] = (unsigned char)(len >> (8 * i));
+	}
+	for (i = 0; i < 8; i++)
+		h[8 + i] = (unsigned char)(hash >> (8 * i));
+	buf = xmalloc(16 + len);
+	memcpy(buf, h, 16);
+	memcpy(buf + 16, data, len);
+	/* One write under the lock keeps records whole and in place. */
+	if (lock_fd(fd, true) == -1 || (end = lseek(fd, 0, SEEK_END)) == -1 ||
+	    pwrite(fd, buf, 16 + len, end) != (ssize_t)(16 + len)) {
+		free(buf);
+		close(fd);
+		return -1;
+	}
+	free(buf);
+	close(fd);
+	mb->view.recs[k].cache_off = (uint64_t)end + 16;
+	mb->view.recs[k].cache_len = (uint32_t)len;
+	return 0;
+}
+
+int
+mailbox_cache_get(struct mailbox *mb, uint32_t uid, void **data_r,
+    size_t *len_r)
+{
+	struct mbidx_rec *m;
+	struct stat st;
+	void	*buf;
+	ssize_t	 k;
+	int	 fd;
+
+	*data_r = NULL;
+	*len_r = 0;
+	if ((k = mbidx_find(&mb->view, uid)) < 0)
+		return 0;
+	m = &mb->view.recs[k];
+	if ((fd = cache_open(mb, false)) == -1)
+		return 0;
+	if (m->cache_off == 0 && fstat(fd, &st) == 0)
+		cache_scan(mb, fd, st.st_size);
+	if (m->cache_off == 0) {
+		close(fd);
+		return 0;
+	}
+	buf = xmalloc((size_t)m->cache_len + 1);
+	if (pread(fd, buf, m->cache_len, (off_t)m->cache_off) !=
+	    (ssize_t)m->cache_len) {
+		free(buf);
+		close(fd);
+		m->cache_off = 0;
+		return 0;
+	}
+	close(fd);
+	*data_r = buf;
+	*len_r = m->cache_len;
+	return 1;
+}
+
+/* ---- POP3 ---- */
+
+int
+mailbox_pop3_lock(struct mailbox *mb, struct fail *f)
+{
+	int	 fd;
+
+	if (mb->pop3_fd != -1)
+		return 1;
+	if ((fd = open_lock_file(mb->pop3_path)) == -1)
+		return fail_set(f, true, "4.3.0", "cannot open maildrop lock");
+	if (lock_fd(fd, false) == -1) {
+		int	 e = errno;
+
+		close(fd);
+		if (e == EAGAIN || e == EACCES)
+			return 0;
+		return fail_set(f, true, "4.3.0", "cannot lock maildrop");
+	}
+	mb->pop3_fd = fd;
+	return 1;
+}
+
+void
+mailbox_pop3_unlock(struct mailbox *mb)
+{
+	if (mb->pop3_fd != -1)
+		close(mb->pop3_fd);
+	mb->pop3_fd = -1;
+}

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * maildir.c - the Maildir backend (cr.yp.to/proto/maildir.html, Maildir++)
+ *
+ * A message's storage key is its file's base name (before ":2,"); its
+ * flags live both in the index and in the name's info part, letters in
+ * ASCII order: D draft, F flagged, R answered, S seen, T deleted (other
+ * letters, e.g. P or Dovecot's lowercase keywords, are kept as found).
+ * Deliveries write tmp/ and rename into new/ without any lock; the sync
+ * (under the index lock) moves new/ files to cur/ with ":2," and gives them
+ * UIDs in name order (names start with the delivery time).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mailbox_private.h"
+#include "mem.h"
+#include "str.h"
+
+static const struct {
+	char		 c;
+	unsigned int	 flag;
+} letters[] = {
+	{ 'D', MAILBOX_DRAFT }, { 'F', MAILBOX_FLAGGED },
+	{ 'R', MAILBOX_ANSWERED }, { 'S', MAILBOX_SEEN },
+	{ 'T', MAILBOX_DELETED },
+};
+
+static unsigned int
+name_flags(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+	unsigned int f = 0;
+	size_t	 i;
+
+	if (info == NULL)
+		return 0;
+	for (info += 3; *info != '\0'; info++)
+		for (i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+			if (*info == letters[i].c)
+				f |= letters[i].flag;
+	return f;
+}
+
+/* key + ":2," + our letters and any others of old, in ASCII order. */
+static char *
+name_with_flags(const char *key, unsigned int flags, const char *old)
+{
+	const char *info = old != NULL ? strstr(old, ":2,") : NULL;
+	bool	 have[128];
+	char	 buf[MBIDX_KEY_MAX + 140];
+	size_t	 i, o;
+	int	 c;
+
+	memset(have, 0, sizeof(have));
+	if (info != NULL)
+		for (info += 3; *info != '\0'; info++)
+			if ((unsigned char)*info < 128 &&
+			    ((*info >= 'a' && *info <= 'z') ||
+			    (*info >= 'A' && *info <= 'Z')))
+				have[(unsigned char)*info] = true;
+	for (i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+		have[(unsigned char)letters[i].c] =
+		    (flags & letters[i].flag) != 0;
+	o = strlen(key);
+	BUZ_ASSERT(o <= MBIDX_KEY_MAX);
+	memcpy(buf, key, o);
+	memcpy(buf + o, ":2,", 3);
+	o += 3;
+	for (c = 'A'; c <= 'z'; c++)
+		if (have[c])
+			buf[o++] = (char)c;
+	buf[o] = '\0';
+	return xstrdup(buf);
+}
+
+static bool
+key_ok(const char *k, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > MBIDX_KEY_MAX || k[0] == '.')
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f ||
+		    k[i] == '/')
+			return false;
+	return true;
+}
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+static bool
+recent(int64_t ns)
+{
+	return ns >= ((int64_t)time(NULL) - 2) * 1000000000LL;
+}
+
+/* Wire size of a file: from ",W=n" in its name if there, else by reading. */
+static int
+file_wire_size(int dirfd, const char *name, uint64_t *wire_r, struct stat *st)
+{
+	const char *w = strstr(name, ",W=");
+	char	 num[24], buf[65536], prev = '\0';
+	size_t	 i;
+	ssize_t	 r;
+	int	 fd;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -1;
+	}
+	if (w != NULL) {
+		for (i = 0, w += 3; i < sizeof(num) - 1 && w[i] >= '0' &&
+		    w[i] <= '9'; i++)
+			num[i] = w[i];
+		num[i] = '\0';
+		if (strnum_u64(num, (uint64_t)st->st_size,
+		    2 * (uint64_t)st->st_size, wire_r) == 0) {
+			close(fd);
+			return 0;
+		}
+	}
+	*wire_r = 0;
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		*wire_r += mailbox_crlf_size(buf, (size_t)r, &prev);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Move every file of new/ to cur/ with an empty info part; returns how
+ * many moved, -1 if new/ cannot be read. */
+static int
+move_new(struct mailbox *mb)
+{
+	DIR	*d;
+	struct dirent *de;
+	char	 to[MBIDX_KEY_MAX + 8];
+	int	 n = 0, nfd, cfd;
+
+	if ((d = opendir(mb->new_dir)) == NULL)
+		return -1;
+	nfd = dirfd(d);
+	if ((cfd = open(mb->cur_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		closedir(d);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *colon = strchr(de->d_name, ':');
+		size_t	 klen = colon != NULL ? (size_t)(colon - de->d_name) :
+		    strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || !key_ok(de->d_name, klen))
+			continue;
+		if (!str_printf(to, sizeof(to), "%s%s", de->d_name,
+		    colon != NULL ? "" : ":2,"))
+			continue;
+		if (renameat(nfd, de->d_name, cfd, to) == 0)
+			n++;
+		else if (errno != ENOENT)
+			log_warn(NULL, "maildir cannot move %s to cur: %s",
+			    de->d_name, strerror(errno));
+	}
+	close(cfd);
+	closedir(d);
+	return n;
+}
+
+struct keyref {
+	const char	*key;
+	size_t		 i;
+};
+
+static int
+keyref_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct keyref *)a)->key,
+	    ((const struct keyref *)b)->key);
+}
+
+static int
+str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
+    struct fail *f)
+{
+	struct stat sn, sc, st;
+	struct keyref *refs, want, *hit;
+	DIR	*d;
+	struct dirent *de;
+	char	**fresh = NULL, kbuf[MBIDX_KEY_MAX + 1];
+	size_t	 i, n_fresh = 0, cap_fresh = 0;
+	int	 iter, moved, cfd;
+
+	if (stat(mb->new_dir, &sn) == -1 || stat(mb->cur_dir, &sc) == -1)
+		return fail_set(f, true, "4.3.0", "mailbox is gone");
+	if (idx->st_mtime_ns == mtime_ns(&sn) && !recent(mtime_ns(&sn)) &&
+	    idx->st2_mtime_ns == mtime_ns(&sc) && !recent(mtime_ns(&sc)))
+		return 0;		/* nothing delivered, moved or renamed */
+	/* Record new/'s mtime from a pass that moved nothing, so a delivery
+	 * after it shows as a new mtime. */
+	for (iter = 0; iter < 10; iter++) {
+		if (stat(mb->new_dir, &sn) == -1)
+			return fail_set(f, true, "4.3.0", "mailbox is gone");
+		if ((moved = move_new(mb)) == -1)
+			return fail_set(f, true, "4.3.0", "cannot read new/");
+		if (moved == 0)
+			break;
+	}
+	if (stat(mb->cur_dir, &sc) == -1 || (d = opendir(mb->cur_dir)) == NULL)
+		return fail_set(f, true, "4.3.0", "cannot read cur/");
+	cfd = dirfd(d);
+	refs = xreallocarray(NULL, idx->n + 1, sizeof(*refs));
+	for (i = 0; i < idx->n; i++) {
+		refs[i].key = idx->recs[i].key != NULL ? idx->recs[i].key : "";
+		refs[i].i = i;
+		idx->recs[i].seen_on_disk = false;
+	}
+	qsort(refs, idx->n, sizeof(*refs), keyref_cmp);
+	while ((de = readdir(d)) != NULL) {
+		const char *colon = strchr(de->d_name, ':');
+		size_t	 klen = colon != NULL ? (size_t)(colon - de->d_name) :
+		    strlen(de->d_name);
+		struct mbidx_rec *m;
+		unsigned int nf;
+
+		if (de->d_name[0] == '.' || !key_ok(de->d_name, klen))
+			continue;
+		memcpy(kbuf, de->d_name, klen);
+		kbuf[klen] = '\0';
+		want.key = kbuf;
+		hit = bsearch(&want, refs, idx->n, sizeof(*refs), keyref_cmp);
+		if (hit == NULL) {
+			if (n_fresh == cap_fresh) {
+				cap_fresh = cap_fresh < 64 ? 64 : cap_fresh * 2;
+				fresh = xreallocarray(fresh, cap_fresh,
+				    sizeof(*fresh));
+			}
+			fresh[n_fresh++] = xstrdup(de->d_name);
+			continue;
+		}
+		m = &idx->recs[hit->i];
+		if (m->seen_on_disk)
+			continue;	/* same key twice: keep the first */
+		m->seen_on_disk = true;
+		if (m->fname == NULL || strcmp(m->fname, de->d_name) != 0) {
+			free(m->fname);
+			m->fname = xstrdup(de->d_name);
+		}
+		nf = name_flags(de->d_name);
+		if ((m->flags & MAILBOX_FLAGS_ALL) != nf) {
+			/* Another program changed the flags in the name. */
+			m->flags = (m->flags & MBR_INTERNAL) | nf;
+			m->modseq = ++idx->highestmodseq;
+			*dirty = true;
+		}
+	}
+	free(refs);
+	for (i = idx->n; i-- > 0;) {
+		if (!idx->recs[i].seen_on_disk) {
+			mbidx_expunge_at(idx, i);
+			*dirty = true;
+		}
+	}
+	qsort(fresh, n_fresh, sizeof(*fresh), str_ptr_cmp);
+	for (i = 0; i < n_fresh; i++) {
+		const char *colon = strchr(fresh[i], ':');
+		size_t	 klen = colon != NULL ? (size_t)(colon - fresh[i]) :
+		    strlen(fresh[i]);
+		struct mbidx_rec *m;
+		uint64_t wire;
+
+		if (i > 0 && strncmp(fresh[i - 1], fresh[i], klen) == 0 &&
+		    (fresh[i - 1][klen] == ':' || fresh[i - 1][klen] == '\0'))
+			continue;	/* duplicate key */
+		if (file_wire_size(cfd, fresh[i], &wire, &st) == -1)
+			continue;	/* vanished meanwhile */
+		if (idx->uidnext == UINT32_MAX)
+			break;		/* out of UIDs: needs a new UIDVALIDITY */
+		m = mbidx_add(idx, idx->uidnext++);
+		m->key = xstrndup(fresh[i], klen);
+		m->fname = xstrdup(fresh[i]);
+		m->flags = name_flags(fresh[i]);
+		m->modseq = ++idx->highestmodseq;
+		m->idate = st.st_mtim.tv_sec;
+		m->raw_size = (uint64_t)st.st_size;
+		m->wire_size = wire;
+		m->seen_on_disk = true;
+		*dirty = true;
+	}
+	for (i = 0; i < n_fresh; i++)
+		free(fresh[i]);
+	free(fresh);
+	closedir(d);
+	if (idx->st_mtime_ns != mtime_ns(&sn) ||
+	    idx->st2_mtime_ns != mtime_ns(&sc)) {
+		idx->st_mtime_ns = mtime_ns(&sn);
+		idx->st2_mtime_ns = mtime_ns(&sc);
+		*dirty = true;
+	}
+	return 0;
+}
+
+/* Find the current file name of key in cur/ (after a rename by someone
+ * else).  Sets m->fname; -1 if there is none. */
+static int
+find_fname(struct mailbox *mb, struct mbidx_rec *m)
+{
+	DIR	*d;
+	struct dirent *de;
+	size_t	 klen = strlen(m->key);
+	int	 rc = -1;
+
+	if ((d = opendir(mb->cur_dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, m->key, klen) == 0 &&
+		    (de->d_name[klen] == ':' || de->d_name[klen] == '\0')) {
+			free(m->fname);
+			m->fname = xstrdup(de->d_name);
+			rc = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+open_cur(struct mailbox *mb, struct mbidx_rec *m)
+{
+	char	*p;
+	int	 fd, tries;
+
+	if (m->key == NULL)
+		return -1;
+	if (m->fname == NULL)
+		m->fname = name_with_flags(m->key, m->flags, NULL);
+	for (tries = 0; tries < 2; tries++) {
+		p = mailbox_path_join(mb->cur_dir, m->fname);
+		fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		free(p);
+		if (fd != -1 || errno != ENOENT || find_fname(mb, m) == -1)
+			return fd;
+	}
+	return -1;
+}
+
+static int
+maildir_open_msg(struct mailbox *mb, const struct mbidx_rec *cm,
+    struct mailbox_stream *st, struct fail *f)
+{
+	struct mbidx_rec *m = (struct mbidx_rec *)(uintptr_t)cm;
+	struct stat sb;
+	int	 fd;
+
+	if ((fd = open_cur(mb, m)) == -1) {
+		if (errno == ENOENT)
+			return fail_set(f, false, "5.2.0",
+			    "message was expunged");
+		return fail_set(f, true, "4.3.0", "cannot open message");
+	}
+	if (fstat(fd, &sb) == -1) {
+		close(fd);
+		return fail_set(f, true, "4.3.0", "cannot open message");
+	}
+	st->fd = fd;
+	st->own_fd = true;
+	st->off = 0;
+	st->end = (uint64_t)sb.st_size;
+	st->raw_ok = m->wire_size == (uint64_t)sb.st_size;
+	return 0;
+}
+
+static int
+maildir_set_flags(struct mailbox *mb, struct mbidx_rec *m, struct fail *f)
+{
+	char	*to, *a, *b;
+	int	 tries, rc = -1;
+
+	(void)f;
+	if (m->key == NULL)
+		return -1;
+	if (m->fname == NULL && find_fname(mb, m) == -1)
+		return -1;
+	for (tries = 0; tries < 2 && rc == -1; tries++) {
+		to = name_with_flags(m->key, m->flags, m->fname);
+		if (strcmp(to, m->fname) == 0) {
+			free(to);
+			return 0;
+		}
+		a = mailbox_path_join(mb->cur_dir, m->fname);
+		b = mailbox_path_join(mb->cur_dir, to);
+		rc = rename(a, b);
+		free(a);
+		free(b);
+		if (rc == 0) {
+			free(m->fname);
+			m->fname = to;
+		} else {
+			free(to);
+			if (errno != ENOENT || find_fname(mb, m) == -1)
+				break;
+		}
+	}
+	return rc;
+}
+
+static int
+maildir_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
+    struct fail *f)
+{
+	size_t	 i;
+	char	*p;
+
+	(void)f;
+	for (i = idx->n; i-- > 0;) {
+		struct mbidx_rec *m = &idx->recs[i];
+
+		if (!doomed[i])
+			continue;
+		if (m->fname == NULL)
+			m->fname = name_with_flags(m->key, m->flags, NULL);
+		p = mailbox_path_join(mb->cur_dir, m->fname);
+		if (unlink(p) == -1 && errno == ENOENT &&
+		    find_fname(mb, m) == 0) {
+			free(p);
+			p = mailbox_path_join(mb->cur_dir, m->fname);
+			(void)unlink(p);
+		}
+		free(p);
+		mbidx_expunge_at(idx, i);
+	}
+	return 0;
+}
+
+static int
+maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
+    size_t len, unsigned int flags, time_t idate, struct mbidx_rec **rec_r,
+    struct fail *f)
+{
+	struct timeval tv;
+	struct timespec ts[2];
+	struct mbidx_rec *m;
+	char	 host[64], base[MBIDX_KEY_MAX + 1], prev = '\0', *tmp, *to, *cur;
+	uint64_t wire = mailbox_crlf_size(data, len, &prev);
+	size_t	 off = 0, i;
+	ssize_t	 w;
+	int	 fd;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)str_copy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++)
+		if (host[i] == '/' || host[i] == ':' || host[i] == ',' ||
+		    (unsigned char)host[i] <= 0x20 ||
+		    (unsigned char)host[i] >= 0x7f)
+			host[i] = '_';
+	gettimeofday(&tv, NULL);
+	if (!str_printf(base, sizeof(base), "%lld.M%ldP%ldQ%u.%s,S=%zu,W=%llu",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    ++mb->append_seq, host, len, (unsigned long long)wire))
+		return fail_set(f, true, "4.3.0", "cannot name message");
+	tmp = mailbox_path_join(mb->tmp_dir, base);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		free(tmp);
+		return fail_set(f, true, "4.3.0", "cannot create message");
+	}
+	while (off < len) {
+		w = write(fd, (const char *)data + off, len - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	ts[0].tv_sec = ts[1].tv_sec = idate;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (off != len || fsync(fd) == -1 || futimens(fd, ts) == -1) {
+		close(fd);
+		(void)unlink(tmp);
+		free(tmp);
+		return fail_set(f, true, "4.3.0", "cannot write message");
+	}
+	close(fd);
+	to = name_with_flags(base, flags, NULL);
+	cur = mailbox_path_join(mb->cur_dir, to);
+	if (rename(tmp, cur) == -1) {
+		(void)unlink(tmp);
+		free(tmp);
+		free(cur);
+		free(to);
+		return fail_set(f, true, "4.3.0", "cannot store message");
+	}
+	free(tmp);
+	free(cur);
+	(void)mailbox_fsync_dir(mb->cur_dir);
+	m = mbidx_add(idx, idx->uidnext++);
+	m->key = xstrdup(base);
+	m->fname = to;
+	m->flags = flags;
+	m->modseq = ++idx->highestmodseq;
+	m->idate = idate;
+	m->raw_size = len;
+	m->wire_size = wire;
+	*rec_r = m;
+	return 0;
+}
+
+const struct mailbox_backend maildir_backend = {
+	.name = "maildir",
+	.sync = maildir_sync,
+	.open_msg = maildir_open_msg,
+	.set_flags = maildir_set_flags,
+	.expunge = maildir_expunge,
+	.append = maildir_append,
+	.close = NULL,
+};
