@@ -234,6 +234,9 @@ mailbox_open(const struct mailbox_location *loc, const char *name,
 	mbidx_init(&mb->view);
 	if (make_paths(mb, loc, f) == -1)
 		goto bad;
+	/* INBOX always exists (RFC 9051 5.1), even before the first mail. */
+	if (is_inbox(name))
+		open_flags |= MAILBOX_CREATE;
 	if (!folder_exists(mb)) {
 		if ((open_flags & MAILBOX_CREATE) == 0 ||
 		    ((mailbox_create(loc, name, f) == -1) &&
@@ -811,9 +814,7 @@ int
 mailbox_expunged_since(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
     size_t *n_r)
 {
-	struct mbidx fresh;
 	size_t	 i, n = 0;
-	int	 rc;
 
 	*uids_r = NULL;
 	*n_r = 0;
@@ -821,7 +822,6 @@ mailbox_expunged_since(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
 	 * client has been told about. */
 	if (since < mb->view.expunge_floor)
 		return 0;
-	(void)fresh;
 	for (i = 0; i < mb->view.n_exp; i++)
 		if (mb->view.exp[i].modseq > since)
 			n++;
@@ -834,8 +834,7 @@ mailbox_expunged_since(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
 	if (n > 0)
 		qsort(*uids_r, n, sizeof(uint32_t), uid_cmp);
 	*n_r = n;
-	rc = 1;
-	return rc;
+	return 1;
 }
 
 /* ---- cache ----
@@ -850,7 +849,7 @@ static void
 cache_scan(struct mailbox *mb, int fd, off_t size)
 {
 	unsigned char h[16];
-	uint64_t off = 16, hash;
+	uint64_t off = mb->cache_scanned < 16 ? 16 : mb->cache_scanned, hash;
 	uint32_t uid, len;
 	ssize_t	 k;
 	void	*buf;
@@ -881,6 +880,7 @@ cache_scan(struct mailbox *mb, int fd, off_t size)
 			mb->view.recs[k].cache_len = len;
 		}
 		off += 16 + len;
+		mb->cache_scanned = off;
 	}
 }
 
@@ -904,9 +904,13 @@ cache_open(struct mailbox *mb, bool create)
 	    memcmp(h, CACHE_MAGIC, 8) == 0) {
 		for (i = 0; i < 4; i++)
 			v |= (uint32_t)h[8 + i] << (8 * i);
-		if (v == mb->view.uidvalidity)
+		if (v == mb->view.uidvalidity) {
+			if ((uint64_t)st.st_size < mb->cache_scanned)
+				mb->cache_scanned = 0;	/* started over */
 			return fd;
+		}
 	}
+	mb->cache_scanned = 0;
 	if (!create || lock_fd(fd, true) == -1) {
 		close(fd);
 		return -1;
@@ -929,7 +933,6 @@ mailbox_cache_put(struct mailbox *mb, uint32_t uid, const void *data,
 {
 	unsigned char h[16];
 	uint64_t hash;
-	struct iovec;
 	char	*buf;
 	ssize_t	 k;
 	int	 fd, i;
@@ -980,7 +983,9 @@ mailbox_cache_get(struct mailbox *mb, uint32_t uid, void **data_r,
 	m = &mb->view.recs[k];
 	if ((fd = cache_open(mb, false)) == -1)
 		return 0;
-	if (m->cache_off == 0 && fstat(fd, &st) == 0)
+	/* Only the part written since we last looked is read. */
+	if (m->cache_off == 0 && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_size > mb->cache_scanned)
 		cache_scan(mb, fd, st.st_size);
 	if (m->cache_off == 0) {
 		close(fd);

@@ -91,7 +91,7 @@ struct mailbox_msg {
 	uint64_t	 modseq;
 	uint64_t	 wire_size;	/* CRLF bytes, exactly what the stream gives */
 	time_t		 internal_date;
-	const char	*key;		/* Maildir base name, or mbox "offset" */
+	const char	*key;		/* Maildir base name; mbox: "" */
 };
 
 /* What a sync found, relative to the view before it.  Arrays are owned
@@ -115,9 +115,11 @@ struct mailbox_changes {
 /* ---- opening ---- */
 
 /* Open folder name ("INBOX" or a valid name) of loc read-write, or
- * read-only with MAILBOX_RDONLY.  Loads (or builds) the index and syncs
- * once.  Returns NULL with f filled if the folder does not exist
- * (permanent; unless MAILBOX_CREATE), the name is bad, or I/O fails. */
+ * read-only with MAILBOX_RDONLY (no flag changes, expunges or appends;
+ * the sync still gives new mail its UIDs).  Loads (or builds) the index
+ * and syncs once.  Returns NULL with f filled if the folder does not exist
+ * (permanent; unless MAILBOX_CREATE; INBOX is always created), the name
+ * is bad, or I/O fails. */
 struct mailbox *mailbox_open(const struct mailbox_location *,
 	    const char *name, unsigned int open_flags, struct fail *);
 void	 mailbox_close(struct mailbox **);	/* accepts NULL, sets NULL */

@@ -133,6 +133,7 @@ struct mailbox {
 	int		 pop3_fd;
 	int		 mbox_fd;	/* mbox: the file the view's offsets are in */
 	unsigned int	 append_seq;
+	uint64_t	 cache_scanned;	/* cache file read up to here */
 	/* last sync's report */
 	uint32_t	*ch_exp_seqs, *ch_exp_uids, *ch_changed;
 	size_t		 ch_cap_exp, ch_cap_changed;
