@@ -306,6 +306,8 @@ refresh_locked(struct mailbox *mb, struct mbidx *fresh, bool *dirty,
 		(void)unlink(mb->cache_path);
 		*dirty = true;
 	}
+	mb->disk_uidnext = fresh->uidnext;
+	mb->disk_uidvalidity = rc == 1 ? fresh->uidvalidity : 0;
 	if (mb->be->sync(mb, fresh, dirty, f) == -1) {
 		mbidx_release(fresh);
 		return -1;
@@ -316,7 +318,10 @@ refresh_locked(struct mailbox *mb, struct mbidx *fresh, bool *dirty,
 static int
 write_locked(struct mailbox *mb, struct mbidx *fresh, struct fail *f)
 {
-	if (mbidx_write(fresh, mb->index_path, NULL) == -1) {
+	bool	 durable = fresh->uidnext != mb->disk_uidnext ||
+	    fresh->uidvalidity != mb->disk_uidvalidity;
+
+	if (mbidx_write(fresh, mb->index_path, durable, NULL) == -1) {
 		log_warn(NULL, "mailbox index write failed path=%s: %s",
 		    mb->index_path, strerror(errno));
 		return fail_set(f, true, "4.3.0", "cannot write mailbox index");
@@ -593,9 +598,9 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 {
 	struct mbidx fresh;
 	uint64_t kwmask = 0;
-	uint32_t *failed = NULL;
-	size_t	 i, nf = 0;
-	ssize_t	 k;
+	uint32_t *failed = NULL, *mine;
+	size_t	 i, nf = 0, nmine = 0;
+	ssize_t	 k, v;
 	bool	 dirty;
 	int	 bit;
 
@@ -631,9 +636,10 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 	}
 	if (n > 0 && unchangedsince != 0)
 		failed = xreallocarray(NULL, n, sizeof(*failed));
+	mine = xreallocarray(NULL, n + 1, sizeof(*mine));
 	for (i = 0; i < n; i++) {
 		struct mbidx_rec *m;
-		uint32_t nflags;
+		uint32_t nflags, oflags;
 		uint64_t nkw;
 
 		if ((k = mbidx_find(&fresh, uids[i])) < 0)
@@ -660,12 +666,17 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 		if (nflags == m->flags && nkw == m->keywords &&
 		    unchangedsince == 0)
 			continue;
+		mine[nmine++] = m->uid;
+		oflags = m->flags;
 		m->flags = nflags;
 		m->keywords = nkw;
 		m->modseq = ++fresh.highestmodseq;
 		dirty = true;
+		if (m->fname == NULL && (v = mbidx_find(&mb->view, m->uid)) >= 0 &&
+		    mb->view.recs[v].fname != NULL)
+			m->fname = xstrdup(mb->view.recs[v].fname);
 		if (mb->be->set_flags != NULL &&
-		    mb->be->set_flags(mb, m, f) == -1)
+		    mb->be->set_flags(mb, m, oflags, f) == -1)
 			log_warn(NULL, "mailbox flag rename failed uid=%u",
 			    m->uid);
 	}
@@ -673,6 +684,7 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 		mbidx_release(&fresh);
 		index_unlock(mb);
 		free(failed);
+		free(mine);
 		return -1;
 	}
 	index_unlock(mb);
@@ -680,23 +692,28 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 	for (i = mb->view.n_keywords; i < fresh.n_keywords; i++)
 		mb->view.keywords[mb->view.n_keywords++] =
 		    xstrdup(fresh.keywords[i]);
+	/* Only the messages changed here: others' changes must still show
+	 * up as changes at the next sync. */
 	if (fresh.uidvalidity == mb->view.uidvalidity) {
-		for (i = 0; i < mb->view.n; i++) {
-			struct mbidx_rec *v = &mb->view.recs[i];
+		for (i = 0; i < nmine; i++) {
+			struct mbidx_rec *vr;
 
-			if ((k = mbidx_find(&fresh, v->uid)) < 0)
+			if ((k = mbidx_find(&fresh, mine[i])) < 0 ||
+			    (v = mbidx_find(&mb->view, mine[i])) < 0)
 				continue;
-			v->flags = fresh.recs[k].flags;
-			v->keywords = fresh.recs[k].keywords;
-			v->modseq = fresh.recs[k].modseq;
+			vr = &mb->view.recs[v];
+			vr->flags = fresh.recs[k].flags;
+			vr->keywords = fresh.recs[k].keywords;
+			vr->modseq = fresh.recs[k].modseq;
 			if (fresh.recs[k].fname != NULL) {
-				free(v->fname);
-				v->fname = xstrdup(fresh.recs[k].fname);
+				free(vr->fname);
+				vr->fname = xstrdup(fresh.recs[k].fname);
 			}
 		}
 		if (fresh.highestmodseq > mb->view.highestmodseq)
 			mb->view.highestmodseq = fresh.highestmodseq;
 	}
+	free(mine);
 	mbidx_release(&fresh);
 	if (failed != NULL)
 		qsort(failed, nf, sizeof(*failed), uid_cmp);

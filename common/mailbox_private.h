@@ -76,8 +76,10 @@ int	 mbidx_parse(struct mbidx *, const void *buf, size_t len);
 void	*mbidx_serialize(const struct mbidx *, size_t *len_r);
 /* Read path: 1 loaded, 0 missing, -1 corrupt (idx empty), -2 I/O error. */
 int	 mbidx_read(struct mbidx *, const char *path, struct stat *st_r);
-/* Write atomically: tmp, fsync, rename, fsync the directory. */
-int	 mbidx_write(const struct mbidx *, const char *path, struct stat *st_r);
+/* Write atomically: tmp, fsync, rename; with durable, fsync the
+ * directory too (needed once UIDs were handed out). */
+int	 mbidx_write(const struct mbidx *, const char *path, bool durable,
+	    struct stat *st_r);
 /* Append a record (uid must be above every uid present). */
 struct mbidx_rec *mbidx_add(struct mbidx *, uint32_t uid);
 /* Index of uid in recs, or -1. */
@@ -99,9 +101,10 @@ struct mailbox_backend {
 	/* Open message rec for reading (fills the stream's fd/range). */
 	int	(*open_msg)(struct mailbox *, const struct mbidx_rec *,
 		    struct mailbox_stream *, struct fail *);
-	/* Apply new flags of recs[i] to storage (Maildir file names). */
-	int	(*set_flags)(struct mailbox *, struct mbidx_rec *, struct fail *);
-	/* Remove the records marked !seen_on_disk... see mailbox.c */
+	/* Apply the record's new flags to storage (Maildir file names). */
+	int	(*set_flags)(struct mailbox *, struct mbidx_rec *,
+		    unsigned int old_flags, struct fail *);
+	/* Remove the records with doomed[i] from storage and from idx. */
 	int	(*expunge)(struct mailbox *, struct mbidx *, const bool *doomed,
 		    struct fail *);
 	/* Store one message, add its record to idx. */
@@ -134,6 +137,8 @@ struct mailbox {
 	int		 mbox_fd;	/* mbox: the file the view's offsets are in */
 	unsigned int	 append_seq;
 	uint64_t	 cache_scanned;	/* cache file read up to here */
+	uint32_t	 disk_uidnext;	/* UIDNEXT of the index as read */
+	uint32_t	 disk_uidvalidity;
 	/* last sync's report */
 	uint32_t	*ch_exp_seqs, *ch_exp_uids, *ch_changed;
 	size_t		 ch_cap_exp, ch_cap_changed;

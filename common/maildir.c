@@ -290,7 +290,8 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 			*dirty = true;
 		}
 	}
-	qsort(fresh, n_fresh, sizeof(*fresh), str_ptr_cmp);
+	if (n_fresh > 0)
+		qsort(fresh, n_fresh, sizeof(*fresh), str_ptr_cmp);
 	for (i = 0; i < n_fresh; i++) {
 		const char *colon = strchr(fresh[i], ':');
 		size_t	 klen = colon != NULL ? (size_t)(colon - fresh[i]) :
@@ -401,7 +402,8 @@ maildir_open_msg(struct mailbox *mb, const struct mbidx_rec *cm,
 }
 
 static int
-maildir_set_flags(struct mailbox *mb, struct mbidx_rec *m, struct fail *f)
+maildir_set_flags(struct mailbox *mb, struct mbidx_rec *m,
+    unsigned int old_flags, struct fail *f)
 {
 	char	*to, *a, *b;
 	int	 tries, rc = -1;
@@ -409,8 +411,10 @@ maildir_set_flags(struct mailbox *mb, struct mbidx_rec *m, struct fail *f)
 	(void)f;
 	if (m->key == NULL)
 		return -1;
-	if (m->fname == NULL && find_fname(mb, m) == -1)
-		return -1;
+	/* Our own renames leave exactly these letters; guess before
+	 * listing cur/ (a STORE on 1:* must not read cur/ per message). */
+	if (m->fname == NULL)
+		m->fname = name_with_flags(m->key, old_flags, NULL);
 	for (tries = 0; tries < 2 && rc == -1; tries++) {
 		to = name_with_flags(m->key, m->flags, m->fname);
 		if (strcmp(to, m->fname) == 0) {

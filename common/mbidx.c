@@ -169,8 +169,7 @@ mbidx_parse(struct mbidx *idx, const void *buf, size_t len)
 	idx->st_size = rd_uint(&r, 8);
 	idx->st_mtime_ns = (int64_t)rd_uint(&r, 8);
 	idx->st2_mtime_ns = (int64_t)rd_uint(&r, 8);
-	(void)rd_uint(&r, 8);
-	if (n > MBIDX_MSGS_MAX || nexp > MBIDX_EXP_MAX ||
+	if (rd_uint(&r, 8) != 0 || n > MBIDX_MSGS_MAX || nexp > MBIDX_EXP_MAX ||
 	    nkw > MAILBOX_KEYWORDS_MAX || idx->uidvalidity == 0 ||
 	    idx->uidnext == 0 || idx->expunge_floor > idx->highestmodseq ||
 	    (uint64_t)n * MBIDX_REC > r.left)
@@ -216,6 +215,7 @@ mbidx_parse(struct mbidx *idx, const void *buf, size_t len)
 		    klen > MBIDX_KEY_MAX || !key_valid(p, klen) ||
 		    m->wire_size > 2 * MAILBOX_MSG_MAX ||
 		    m->raw_size > MAILBOX_MSG_MAX + 4096 ||
+		    m->aux > m->raw_size || m->offset > UINT64_MAX / 2 ||
 		    m->cache_len > MAILBOX_CACHE_MAX)
 			goto bad;
 		prev_uid = m->uid;
@@ -355,7 +355,8 @@ mbidx_read(struct mbidx *idx, const char *path, struct stat *st_r)
 }
 
 int
-mbidx_write(const struct mbidx *idx, const char *path, struct stat *st_r)
+mbidx_write(const struct mbidx *idx, const char *path, bool durable,
+    struct stat *st_r)
 {
 	char	 tmp[4096], *dir, *slash;
 	void	*buf;
@@ -392,7 +393,10 @@ mbidx_write(const struct mbidx *idx, const char *path, struct stat *st_r)
 		(void)unlink(tmp);
 		return -1;
 	}
-	/* UIDs handed out must survive a crash: sync the directory too. */
+	/* UIDs handed out must survive a crash: sync the directory too.
+	 * A flag change may be lost; the file itself always is whole. */
+	if (!durable)
+		return 0;
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';

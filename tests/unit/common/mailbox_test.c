@@ -824,3 +824,91 @@ Test(mailbox, concurrent_sync_and_delivery)
 	}
 	mailbox_close(&mb);
 }
+
+Test(mailbox, own_store_does_not_hide_others_changes)
+{
+	struct mailbox *a, *b;
+	struct mailbox_changes ch;
+	uint32_t one = 1, two = 2;
+
+	tl_deliver(root, "1.a", "a\n");
+	tl_deliver(root, "2.b", "b\n");
+	a = open_inbox(0);
+	b = open_inbox(0);
+	cr_assert_eq(mailbox_store(b, &two, 1, MAILBOX_FLAGS_ADD,
+	    MAILBOX_ANSWERED, NULL, 0, 0, NULL, NULL, NULL), 0);
+	cr_assert_eq(mailbox_store(a, &one, 1, MAILBOX_FLAGS_ADD,
+	    MAILBOX_SEEN, NULL, 0, 0, NULL, NULL, NULL), 0);
+	must_sync(a, &ch);
+	cr_assert_eq(ch.n_changed, 1, "b's change was swallowed");
+	cr_assert_eq(ch.changed_uids[0], 2);
+	mailbox_close(&a);
+	mailbox_close(&b);
+}
+
+Test(mailbox, store_without_a_listing)
+{
+	struct mailbox *mb;
+	struct mailbox_msg m;
+	uint32_t uids[3] = { 1, 2, 3 };
+	char	 p[4096];
+
+	tl_deliver(root, "1.a", "a\n");
+	tl_deliver(root, "2.b", "b\n");
+	tl_deliver(root, "3.c", "c\n");
+	mb = open_inbox(0);
+	mailbox_close(&mb);
+	/* old stamps recorded, then an open that takes the index as is,
+	 * without listing cur/: file names are guessed from the flags */
+	age_folder(root);
+	mb = open_inbox(0);
+	mailbox_close(&mb);
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_store(mb, uids, 3, MAILBOX_FLAGS_ADD, MAILBOX_SEEN,
+	    NULL, 0, 0, NULL, NULL, NULL), 0);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/2.b:2,S", root));
+	cr_assert_eq(access(p, F_OK), 0);
+	cr_assert_eq(mailbox_msg(mb, 3, &m), 0);
+	cr_assert_eq(m.flags, MAILBOX_SEEN);
+	mailbox_close(&mb);
+	age_folder(root);
+	mb = open_inbox(0);
+	mailbox_close(&mb);
+	mb = open_inbox(0);
+	check_wire(mb, 2, "b\r\n", false);
+	cr_assert_eq(mailbox_expunge(mb, uids, 1, NULL), 0);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/1.a:2,S", root));
+	cr_assert_eq(access(p, F_OK), -1);
+	mailbox_close(&mb);
+}
+
+Test(mailbox, odd_files_in_cur_and_new)
+{
+	struct mailbox *mb;
+	char	 p[4096];
+
+	tl_deliver(root, "1.a", "a\n");
+	cr_assert(str_printf(p, sizeof(p), "%s/new/.hidden", root));
+	tl_write(p, "x", 1);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/2.b:2,S", root));
+	tl_write(p, "b\n", 2);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/2.b:2,ST", root));
+	tl_write(p, "b\n", 2);		/* same key twice: one message */
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/sub", root));
+	cr_assert_eq(mkdir(p, 0700), 0);	/* not a regular file */
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_count(mb), 2);
+	mailbox_close(&mb);
+}
+
+Test(mailbox, stream_of_bad_seq)
+{
+	struct mailbox *mb = open_inbox(0);
+	struct fail f;
+
+	cr_assert_null(mailbox_stream_open(mb, 1, &f));
+	cr_assert_null(mailbox_stream_open(mb, 0, &f));
+	mailbox_stream_close(NULL == mb ? NULL : &(struct mailbox_stream *){
+	    NULL });
+	mailbox_close(&mb);
+}

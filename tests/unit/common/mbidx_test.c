@@ -163,7 +163,7 @@ Test(mbidx, file_read_write)
 	cr_assert(str_printf(p, sizeof(p), "%s/x.index", root));
 	cr_assert_eq(mbidx_read(&b, p, NULL), 0);		/* missing */
 	sample(&a);
-	cr_assert_eq(mbidx_write(&a, p, NULL), 0);
+	cr_assert_eq(mbidx_write(&a, p, true, NULL), 0);
 	cr_assert_eq(mbidx_read(&b, p, NULL), 1);
 	cr_assert_eq(b.n, 3);
 	mbidx_release(&b);
