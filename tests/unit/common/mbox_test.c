@@ -351,3 +351,126 @@ Test(mbox, lock_excludes_other_process)
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000, 90, "child did not wait");
 	close(p[0]);
 }
+
+Test(mbox, expunge_keeps_mail_appended_since_sync)
+{
+	struct mailbox *mb;
+	struct mailbox_changes ch;
+	struct mailbox_msg m;
+	struct fail f;
+	uint32_t uid = 1;
+	static const char more[] = "From dave Tue Nov 26 04:00:00 2026\n"
+	    "Subject: four\n\nbody four\n\n";
+
+	tl_write(inbox, three, strlen(three));
+	mb = open_inbox();
+	tl_append(inbox, more, strlen(more));	/* after our sync */
+	cr_assert_eq(mailbox_expunge(mb, &uid, 1, &f), 0, "%s", f.text);
+	cr_assert_eq(mailbox_sync(mb, &ch, &f), 0);
+	cr_assert_eq(ch.n_expunged, 1);
+	cr_assert_eq(mailbox_count(mb), 3);
+	cr_assert_eq(mailbox_msg(mb, 3, &m), 0);
+	cr_assert_eq(m.uid, 4);
+	expect_msg(mb, 3, "Subject: four\r\n\r\nbody four\r\n");
+	expect_msg(mb, 1, "Subject: two\r\n\r\nbody two\r\n");
+	mailbox_close(&mb);
+}
+
+Test(mbox, corrupt_index_rebuilt)
+{
+	struct mailbox *mb;
+	char	 p[4096];
+	uint32_t uidv;
+
+	tl_write(inbox, three, strlen(three));
+	mb = open_inbox();
+	uidv = mailbox_uidvalidity(mb);
+	mailbox_close(&mb);
+	cr_assert(str_printf(p, sizeof(p), "%s/.buzon/INBOX.index", root));
+	tl_write(p, "BZIDX", 5);
+	mb = open_inbox();
+	cr_assert_eq(mailbox_count(mb), 3);
+	cr_assert_neq(mailbox_uidvalidity(mb), uidv);
+	expect_msg(mb, 2, "Subject: two\r\n\r\nbody two\r\n");
+	mailbox_close(&mb);
+}
+
+Test(mbox, crlf_storage_is_raw)
+{
+	struct mailbox *mb;
+	struct mailbox_stream *st;
+	struct fail f;
+	int	 fd;
+	off_t	 off;
+	uint64_t len;
+	char	 buf[64];
+	static const char crlf[] = "From x Sat Nov 23 01:20:23 2026\n"
+	    "A: b\r\n\r\nbody\r\n\n"
+	    "From y Sat Nov 23 01:20:23 2026\n"
+	    ">From quoted\r\n\n";
+
+	tl_write(inbox, crlf, strlen(crlf));
+	mb = open_inbox();
+	cr_assert_eq(mailbox_count(mb), 2);
+	expect_msg(mb, 1, "A: b\r\n\r\nbody\r\n");
+	st = mailbox_stream_open(mb, 1, &f);
+	cr_assert(mailbox_stream_raw(st, &fd, &off, &len));
+	cr_assert_eq(len, 14);
+	cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len);
+	cr_assert_eq(memcmp(buf, "A: b\r\n\r\nbody\r\n", 14), 0);
+	mailbox_stream_close(&st);
+	expect_msg(mb, 2, "From quoted\r\n");
+	st = mailbox_stream_open(mb, 2, &f);
+	cr_assert_not(mailbox_stream_raw(st, &fd, &off, &len));
+	mailbox_stream_close(&st);
+	mailbox_close(&mb);
+}
+
+Test(mbox, separate_inbox_path)
+{
+	struct mailbox_location l2 = loc;
+	struct mailbox *mb;
+	struct fail f;
+	char	 spool[4200];
+
+	cr_assert(str_printf(spool, sizeof(spool), "%s/spool-user", root));
+	tl_write(spool, three, strlen(three));
+	l2.mbox_inbox = spool;
+	mb = mailbox_open(&l2, "inbox", 0, &f);
+	cr_assert_not_null(mb, "%s", f.text);
+	cr_assert_eq(mailbox_count(mb), 3);
+	mailbox_close(&mb);
+	cr_assert(str_printf(spool, sizeof(spool), "%s/.buzon/INBOX.index",
+	    root));
+	cr_assert_eq(access(spool, F_OK), 0);
+}
+
+Test(mbox, long_quote_runs)
+{
+	struct mailbox *mb;
+	struct str s, want;
+	size_t	 i;
+
+	/* 998 '>' are unquoted; 1000 are left alone (MBOX_QUOTE_MAX) */
+	str_init(&s, 0);
+	str_init(&want, 0);
+	cr_assert_eq(str_append_str(&s, "From a Sat Nov 23 01:20:23 2026\n"), 0);
+	for (i = 0; i < 999; i++)
+		cr_assert_eq(str_append_c(&s, '>'), 0);
+	cr_assert_eq(str_append_str(&s, "From x\n"), 0);
+	for (i = 0; i < 1000; i++)
+		cr_assert_eq(str_append_c(&s, '>'), 0);
+	cr_assert_eq(str_append_str(&s, "From y\n\n"), 0);
+	for (i = 0; i < 998; i++)
+		cr_assert_eq(str_append_c(&want, '>'), 0);
+	cr_assert_eq(str_append_str(&want, "From x\r\n"), 0);
+	for (i = 0; i < 1000; i++)
+		cr_assert_eq(str_append_c(&want, '>'), 0);
+	cr_assert_eq(str_append_str(&want, "From y\r\n"), 0);
+	tl_write(inbox, s.data, s.len);
+	mb = open_inbox();
+	expect_msg(mb, 1, str_c(&want));
+	mailbox_close(&mb);
+	str_release(&s);
+	str_release(&want);
+}
