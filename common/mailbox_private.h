@@ -164,6 +164,21 @@ char	*mailbox_path_join(const char *a, const char *b);
 int	 mailbox_fsync_dir(const char *path);
 uint32_t mailbox_new_uidvalidity(struct mailbox *);
 
+/* maildir_uidlist.c: Dovecot's UID list, read once on migration. */
+struct uidlist_ent {
+	char		*key;
+	uint32_t	 uid;
+};
+struct uidlist {
+	uint32_t	 uidvalidity, uidnext;
+	struct uidlist_ent *ents;	/* sorted by key */
+	size_t		 n;
+};
+/* 1 read, 0 missing or malformed (ul empty). */
+int	 maildir_uidlist_read(const char *path, struct uidlist *);
+uint32_t maildir_uidlist_find(const struct uidlist *, const char *key);
+void	 maildir_uidlist_free(struct uidlist *);
+
 /* mboxrd: a line of 1..MBOX_QUOTE_MAX-1 '>' then "From " is quoted.
  * p holds avail bytes of the line start (at least MBOX_QUOTE_MAX + 5, or
  * the whole rest of the message). */

@@ -208,11 +208,71 @@ str_ptr_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+struct newmsg {
+	const char	*name;
+	size_t		 klen;
+	uint32_t	 uid;		/* from dovecot-uidlist, else 0 */
+	bool		 dup;
+};
+
+/* Imported UIDs first, ascending, then the rest in name order. */
+static int
+newmsg_cmp(const void *a, const void *b)
+{
+	const struct newmsg *x = a, *y = b;
+
+	if (x->uid != 0 && y->uid != 0)
+		return x->uid < y->uid ? -1 : x->uid > y->uid;
+	if (x->uid != 0 || y->uid != 0)
+		return x->uid != 0 ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* A folder seen for the first time (index just built, empty) that came
+ * from Dovecot keeps its UIDVALIDITY and UIDs. */
+static void
+import_uidlist(struct mailbox *mb, struct mbidx *idx, struct newmsg *nm,
+    size_t n)
+{
+	struct uidlist ul;
+	char	*path, *done, key[MBIDX_KEY_MAX + 1];
+	size_t	 i;
+	bool	 any = false;
+
+	if (idx->n != 0 || idx->uidnext != 1 || idx->n_exp != 0)
+		return;
+	path = mailbox_path_join(mb->path, "dovecot-uidlist");
+	if (maildir_uidlist_read(path, &ul) == 1) {
+		for (i = 0; i < n; i++) {
+			if (nm[i].dup || nm[i].klen > MBIDX_KEY_MAX)
+				continue;
+			memcpy(key, nm[i].name, nm[i].klen);
+			key[nm[i].klen] = '\0';
+			if ((nm[i].uid = maildir_uidlist_find(&ul, key)) != 0)
+				any = true;
+		}
+		idx->uidvalidity = ul.uidvalidity;
+		idx->uidnext = ul.uidnext;
+		if (any)
+			qsort(nm, n, sizeof(*nm), newmsg_cmp);
+		maildir_uidlist_free(&ul);
+		done = mailbox_path_join(mb->path, "dovecot-uidlist.imported");
+		if (rename(path, done) == -1)
+			log_warn(NULL, "cannot rename %s: %s", path,
+			    strerror(errno));
+		log_info(NULL, "imported dovecot-uidlist path=%s uidvalidity=%u",
+		    mb->path, idx->uidvalidity);
+		free(done);
+	}
+	free(path);
+}
+
 static int
 maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
     struct fail *f)
 {
 	struct stat sn, sc, st;
+	struct newmsg *nm;
 	struct keyref *refs, want, *hit;
 	DIR	*d;
 	struct dirent *de;
@@ -292,24 +352,37 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 	}
 	if (n_fresh > 0)
 		qsort(fresh, n_fresh, sizeof(*fresh), str_ptr_cmp);
+	nm = xreallocarray(NULL, n_fresh + 1, sizeof(*nm));
 	for (i = 0; i < n_fresh; i++) {
 		const char *colon = strchr(fresh[i], ':');
-		size_t	 klen = colon != NULL ? (size_t)(colon - fresh[i]) :
+
+		nm[i].name = fresh[i];
+		nm[i].klen = colon != NULL ? (size_t)(colon - fresh[i]) :
 		    strlen(fresh[i]);
+		nm[i].uid = 0;
+		nm[i].dup = i > 0 && nm[i - 1].klen == nm[i].klen &&
+		    strncmp(fresh[i - 1], fresh[i], nm[i].klen) == 0;
+	}
+	import_uidlist(mb, idx, nm, n_fresh);
+	for (i = 0; i < n_fresh; i++) {
 		struct mbidx_rec *m;
 		uint64_t wire;
+		uint32_t uid;
 
-		if (i > 0 && strncmp(fresh[i - 1], fresh[i], klen) == 0 &&
-		    (fresh[i - 1][klen] == ':' || fresh[i - 1][klen] == '\0'))
-			continue;	/* duplicate key */
-		if (file_wire_size(cfd, fresh[i], &wire, &st) == -1)
+		if (nm[i].dup)
+			continue;	/* same key twice: keep the first */
+		if (file_wire_size(cfd, nm[i].name, &wire, &st) == -1)
 			continue;	/* vanished meanwhile */
-		if (idx->uidnext == UINT32_MAX)
+		if (nm[i].uid != 0)
+			uid = nm[i].uid;
+		else if (idx->uidnext == UINT32_MAX)
 			break;		/* out of UIDs: needs a new UIDVALIDITY */
-		m = mbidx_add(idx, idx->uidnext++);
-		m->key = xstrndup(fresh[i], klen);
-		m->fname = xstrdup(fresh[i]);
-		m->flags = name_flags(fresh[i]);
+		else
+			uid = idx->uidnext++;
+		m = mbidx_add(idx, uid);
+		m->key = xstrndup(nm[i].name, nm[i].klen);
+		m->fname = xstrdup(nm[i].name);
+		m->flags = name_flags(nm[i].name);
 		m->modseq = ++idx->highestmodseq;
 		m->idate = st.st_mtim.tv_sec;
 		m->raw_size = (uint64_t)st.st_size;
@@ -317,6 +390,7 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 		m->seen_on_disk = true;
 		*dirty = true;
 	}
+	free(nm);
 	for (i = 0; i < n_fresh; i++)
 		free(fresh[i]);
 	free(fresh);

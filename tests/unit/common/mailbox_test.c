@@ -912,3 +912,92 @@ Test(mailbox, stream_of_bad_seq)
 	    NULL });
 	mailbox_close(&mb);
 }
+
+Test(mailbox, dovecot_uidlist_imported_once)
+{
+	struct mailbox *mb;
+	struct mailbox_msg m;
+	char	 p[4096];
+	static const char ul[] = "3 V1234567 N50 Gabcdef\n"
+	    "7 :1000.A.host\n"
+	    "9 W10 S8 :1001.B.host:2,\n"
+	    "12 :gone.host\n";
+
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/1000.A.host:2,S", root));
+	tl_write(p, "a\n", 2);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/1001.B.host:2,", root));
+	tl_write(p, "b\n", 2);
+	tl_deliver(root, "0999.C.host", "c\n");
+	cr_assert(str_printf(p, sizeof(p), "%s/dovecot-uidlist", root));
+	tl_write(p, ul, strlen(ul));
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_uidvalidity(mb), 1234567);
+	cr_assert_eq(mailbox_count(mb), 3);
+	cr_assert_eq(mailbox_msg(mb, 1, &m), 0);
+	cr_assert_eq(m.uid, 7);
+	cr_assert_str_eq(m.key, "1000.A.host");
+	cr_assert_eq(m.flags, MAILBOX_SEEN);
+	cr_assert_eq(uid_at(mb, 2), 9);
+	cr_assert_eq(mailbox_msg(mb, 3, &m), 0);
+	cr_assert_eq(m.uid, 50);		/* not in the list: a new UID */
+	cr_assert_str_eq(m.key, "0999.C.host");
+	cr_assert_eq(mailbox_uidnext(mb), 51);
+	mailbox_close(&mb);
+	cr_assert_eq(access(p, F_OK), -1);
+	cr_assert(str_printf(p, sizeof(p), "%s/dovecot-uidlist.imported",
+	    root));
+	cr_assert_eq(access(p, F_OK), 0);
+	/* losing our index later must not revive the old UIDVALIDITY */
+	cr_assert(str_printf(p, sizeof(p), "%s/buzon.index", root));
+	cr_assert_eq(unlink(p), 0);
+	mb = open_inbox(0);
+	cr_assert_neq(mailbox_uidvalidity(mb), 1234567);
+	mailbox_close(&mb);
+}
+
+struct uidlist_case {
+	char	 text[128];
+};
+
+ParameterizedTestParameters(mailbox, dovecot_uidlist_malformed)
+{
+	static struct uidlist_case cases[] = {
+		{ "" }, { "3 N5\n1 :a.b\n" }, { "3 V0 N5\n" },
+		{ "3 V1 N5\n2 :a.b\n1 :c.d\n" }, { "3 V1 N5\nx :a.b\n" },
+		{ "3 V1 N5\n1 a.b\n" }, { "3 V1 N5\n1 :../a\n" },
+		{ "2 V1 N5\n" }, { "1 1\n" }, { "1 9 x\n" },
+		{ "3 V1 N5\n1 :\n" }, { "3 V99999999999 N5\n" },
+	};
+	return cr_make_param_array(struct uidlist_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct uidlist_case *c, mailbox, dovecot_uidlist_malformed)
+{
+	struct mailbox *mb;
+	char	 p[4096];
+
+	tl_deliver(root, "a.b", "x\n");
+	cr_assert(str_printf(p, sizeof(p), "%s/dovecot-uidlist", root));
+	tl_write(p, c->text, strlen(c->text));
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_count(mb), 1);
+	cr_assert_eq(uid_at(mb, 1), 1, "\"%s\" was used", c->text);
+	cr_assert_neq(mailbox_uidvalidity(mb), 1);
+	mailbox_close(&mb);
+}
+
+Test(mailbox, dovecot_uidlist_version1)
+{
+	struct mailbox *mb;
+	char	 p[4096];
+
+	tl_deliver(root, "a.b", "x\n");
+	cr_assert(str_printf(p, sizeof(p), "%s/dovecot-uidlist", root));
+	tl_write(p, "1 4242 3\n2 a.b:2,S\n", 19);
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_uidvalidity(mb), 4242);
+	cr_assert_eq(uid_at(mb, 1), 2);
+	cr_assert_eq(mailbox_uidnext(mb), 3);
+	mailbox_close(&mb);
+}
