@@ -89,7 +89,7 @@ struct mailbox_msg {
 	unsigned int	 flags;		/* MAILBOX_SEEN... */
 	uint64_t	 keywords;	/* bit i: mailbox_keyword_name(mb, i) */
 	uint64_t	 modseq;
-	uint64_t	 wire_size;	/* CRLF bytes, exactly what the stream gives */
+	uint64_t	 wire_size;	/* CRLF bytes: what the stream gives */
 	time_t		 internal_date;
 	const char	*key;		/* Maildir base name; mbox: "" */
 };
@@ -151,8 +151,8 @@ enum mailbox_format mailbox_format(const struct mailbox *);
 
 /* Fill *r for sequence number seq (1..count).  Returns 0, or -1 if seq is
  * out of range. */
-int	 mailbox_msg(const struct mailbox *, uint32_t seq, struct mailbox_msg *r)
-	    __attribute__((warn_unused_result));
+int	 mailbox_msg(const struct mailbox *, uint32_t seq,
+	    struct mailbox_msg *r) __attribute__((warn_unused_result));
 /* Sequence number of uid in the view, 0 if not there. */
 uint32_t mailbox_seq_of_uid(const struct mailbox *, uint32_t uid);
 

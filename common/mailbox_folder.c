@@ -119,7 +119,8 @@ mailbox_create(const struct mailbox_location *loc, const char *name,
 			    "mailbox already exists");
 		}
 		if (mkdir_maildir(p) == -1) {
-			rc = fail_set(f, true, "4.3.0", "cannot create mailbox");
+			rc = fail_set(f, true, "4.3.0",
+			    "cannot create mailbox");
 		} else {
 			/* Maildir++ marks a folder with this file. */
 			char	*mf = mailbox_path_join(p, "maildirfolder");
@@ -193,7 +194,8 @@ mbox_state_files(const struct mailbox_location *loc, const char *name,
 		if (to == NULL)
 			(void)unlink(pa);
 		else {
-			(void)str_printf(b, sizeof(b), ".buzon/%s%s", to, sfx[i]);
+			(void)str_printf(b, sizeof(b), ".buzon/%s%s", to,
+			    sfx[i]);
 			pb = mailbox_path_join(loc->root, b);
 			(void)rename(pa, pb);
 			free(pb);
@@ -229,11 +231,13 @@ mailbox_delete(const struct mailbox_location *loc, const char *name,
 		gone = mailbox_path_join(loc->root, base);
 		(void)rm_tree(gone);
 		if (rename(p, gone) == -1 || rm_tree(gone) == -1)
-			rc = fail_set(f, true, "4.3.0", "cannot delete mailbox");
+			rc = fail_set(f, true, "4.3.0",
+			    "cannot delete mailbox");
 		free(gone);
 	} else {
 		if (unlink(p) == -1)
-			rc = fail_set(f, true, "4.3.0", "cannot delete mailbox");
+			rc = fail_set(f, true, "4.3.0",
+			    "cannot delete mailbox");
 		else
 			mbox_state_files(loc, name, NULL);
 	}
@@ -365,7 +369,8 @@ mailbox_rename(const struct mailbox_location *loc, const char *from,
 	for (i = 0; names[i] != NULL; i++) {
 		if (strncmp(names[i], from, flen) != 0 || names[i][flen] != '.')
 			continue;
-		if (!str_printf(nto, sizeof(nto), "%s%s", to, names[i] + flen) ||
+		if (!str_printf(nto, sizeof(nto), "%s%s", to,
+		    names[i] + flen) ||
 		    !mailbox_name_valid(nto))
 			continue;
 		a = folder_path(loc, names[i]);

@@ -27,7 +27,7 @@ struct mbidx_rec {
 	uint64_t	 modseq;
 	int64_t		 idate;
 	uint64_t	 wire_size;
-	uint64_t	 raw_size;	/* Maildir: file size; mbox: chunk length */
+	uint64_t	 raw_size;	/* Maildir: file size; mbox: chunk */
 	uint64_t	 offset;	/* mbox: offset of the "From " line */
 	uint64_t	 hash;		/* mbox: content hash for re-matching */
 	uint64_t	 cache_off;	/* 0: no cache blob */
@@ -108,8 +108,9 @@ struct mailbox_backend {
 	int	(*expunge)(struct mailbox *, struct mbidx *, const bool *doomed,
 		    struct fail *);
 	/* Store one message, add its record to idx. */
-	int	(*append)(struct mailbox *, struct mbidx *, const void *, size_t,
-		    unsigned int flags, time_t idate, struct mbidx_rec **rec_r,
+	int	(*append)(struct mailbox *, struct mbidx *, const void *,
+		    size_t, unsigned int flags, time_t idate,
+		    struct mbidx_rec **rec_r,
 		    struct fail *);
 	void	(*close)(struct mailbox *);
 };
@@ -121,7 +122,7 @@ struct mailbox {
 	const struct mailbox_backend *be;
 	char		*name;
 	char		*root;
-	char		*path;		/* Maildir folder dir, or the mbox file */
+	char		*path;		/* Maildir folder dir, or mbox file */
 	char		*index_path;
 	char		*cache_path;
 	char		*lock_path;
@@ -134,7 +135,6 @@ struct mailbox {
 	bool		 have_index_st;
 	int		 lock_fd;	/* index lock, only inside a call */
 	int		 pop3_fd;
-	int		 mbox_fd;	/* mbox: the file the view's offsets are in */
 	unsigned int	 append_seq;
 	uint64_t	 cache_scanned;	/* cache file read up to here */
 	uint32_t	 disk_uidnext;	/* UIDNEXT of the index as read */
@@ -151,7 +151,7 @@ struct mailbox_stream {
 	uint64_t	 end;		/* raw end offset */
 	uint64_t	 start;
 	bool		 raw_ok;	/* stored bytes == wire bytes */
-	bool		 unquote;	/* mboxrd: drop one '>' of >+From lines */
+	bool		 unquote;	/* mboxrd: one '>' off >+From lines */
 	bool		 at_bol;
 	bool		 pending_lf;	/* CR went out, its LF did not */
 	char		 prev;
@@ -159,7 +159,11 @@ struct mailbox_stream {
 	size_t		 bpos, blen;
 };
 
-/* Helpers shared by the backends. */
+/* Helpers shared by the backends.  mailbox_lock_fd() takes an exclusive
+ * OFD lock on the whole file, waiting or not: 0 or -1 (errno EAGAIN if
+ * held elsewhere). */
+int	 mailbox_open_lock(const char *path);
+int	 mailbox_lock_fd(int fd, bool wait);
 char	*mailbox_path_join(const char *a, const char *b);
 int	 mailbox_fsync_dir(const char *path);
 uint32_t mailbox_new_uidvalidity(struct mailbox *);

@@ -92,8 +92,8 @@ key_ok(const char *k, size_t len)
 	if (len == 0 || len > MBIDX_KEY_MAX || k[0] == '.')
 		return false;
 	for (i = 0; i < len; i++)
-		if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f ||
-		    k[i] == '/')
+		if ((unsigned char)k[i] <= 0x20 ||
+		    (unsigned char)k[i] >= 0x7f || k[i] == '/')
 			return false;
 	return true;
 }
@@ -260,8 +260,8 @@ import_uidlist(struct mailbox *mb, struct mbidx *idx, struct newmsg *nm,
 		if (rename(path, done) == -1)
 			log_warn(NULL, "cannot rename %s: %s", path,
 			    strerror(errno));
-		log_info(NULL, "imported dovecot-uidlist path=%s uidvalidity=%u",
-		    mb->path, idx->uidvalidity);
+		log_info(NULL, "imported dovecot-uidlist path=%s "
+		    "uidvalidity=%u", mb->path, idx->uidvalidity);
 		free(done);
 	}
 	free(path);
@@ -284,7 +284,7 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 		return fail_set(f, true, "4.3.0", "mailbox is gone");
 	if (idx->st_mtime_ns == mtime_ns(&sn) && !recent(mtime_ns(&sn)) &&
 	    idx->st2_mtime_ns == mtime_ns(&sc) && !recent(mtime_ns(&sc)))
-		return 0;		/* nothing delivered, moved or renamed */
+		return 0;	/* nothing delivered, moved or renamed */
 	/* Record new/'s mtime from a pass that moved nothing, so a delivery
 	 * after it shows as a new mtime. */
 	for (iter = 0; iter < 10; iter++) {
@@ -376,7 +376,7 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 		if (nm[i].uid != 0)
 			uid = nm[i].uid;
 		else if (idx->uidnext == UINT32_MAX)
-			break;		/* out of UIDs: needs a new UIDVALIDITY */
+			break;	/* out of UIDs: needs a new UIDVALIDITY */
 		else
 			uid = idx->uidnext++;
 		m = mbidx_add(idx, uid);
@@ -548,7 +548,8 @@ maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 	struct timeval tv;
 	struct timespec ts[2];
 	struct mbidx_rec *m;
-	char	 host[64], base[MBIDX_KEY_MAX + 1], prev = '\0', *tmp, *to, *cur;
+	char	 host[64], base[MBIDX_KEY_MAX + 1], prev = '\0';
+	char	*tmp, *to, *cur;
 	uint64_t wire = mailbox_crlf_size(data, len, &prev);
 	size_t	 off = 0, i;
 	ssize_t	 w;

@@ -59,8 +59,8 @@ key_ok(const char *k, size_t len)
 	if (len == 0 || len > MBIDX_KEY_MAX || k[0] == '.')
 		return false;
 	for (i = 0; i < len; i++)
-		if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f ||
-		    k[i] == '/' || k[i] == ':')
+		if ((unsigned char)k[i] <= 0x20 ||
+		    (unsigned char)k[i] >= 0x7f || k[i] == '/' || k[i] == ':')
 			return false;
 	return true;
 }

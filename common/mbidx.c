@@ -150,7 +150,8 @@ mbidx_parse(struct mbidx *idx, const void *buf, size_t len)
 		return -1;
 	sum = 0;
 	for (i = 0; i < 8; i++)
-		sum |= (uint64_t)((const unsigned char *)buf)[len - 8 + i] << (8 * i);
+		sum |= (uint64_t)((const unsigned char *)buf)[len - 8 + i] <<
+		    (8 * i);
 	if (sum != mbidx_hash(buf, len - 8, 0))
 		return -1;
 	r.left = len - 8;
@@ -446,7 +447,7 @@ mbidx_expunge_at(struct mbidx *idx, size_t i)
 
 	BUZ_ASSERT(i < idx->n);
 	if (idx->n_exp == MBIDX_EXP_MAX) {
-		/* Forget the oldest half; QRESYNC callers then get "unknown". */
+		/* Forget the oldest half; QRESYNC then gets "unknown". */
 		size_t	 drop = MBIDX_EXP_MAX / 2;
 
 		idx->expunge_floor = idx->exp[drop - 1].modseq;

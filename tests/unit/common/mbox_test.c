@@ -214,8 +214,8 @@ Test(mbox, outside_rewrite_keeps_uids)
 	/* another program drops message 1 and rewrites the file */
 	(void)unlink(inbox);
 	memcpy(buf, two, strlen(two));
-	memcpy(buf + strlen(two), "From new Sat Nov 23 01:20:23 2026\n\nnew\n\n",
-	    39);
+	memcpy(buf + strlen(two),
+	    "From new Sat Nov 23 01:20:23 2026\n\nnew\n\n", 39);
 	tl_write(inbox, buf, strlen(two) + 39);
 	cr_assert_eq(mailbox_sync(mb, &ch, &f), 0);
 	cr_assert_not(ch.uidvalidity_changed);
@@ -238,7 +238,8 @@ Test(mbox, append_quotes_and_flags)
 	struct mailbox_msg m;
 	struct fail f;
 	uint32_t uid;
-	static const char msg[] = "Subject: ap\r\n\r\nFrom here\r\n>From there\r\n";
+	static const char msg[] =
+	    "Subject: ap\r\n\r\nFrom here\r\n>From there\r\n";
 
 	cr_assert_eq(mailbox_create(&loc, "INBOX", &f), 0);
 	mb = open_inbox();
@@ -454,7 +455,8 @@ Test(mbox, long_quote_runs)
 	/* 998 '>' are unquoted; 1000 are left alone (MBOX_QUOTE_MAX) */
 	str_init(&s, 0);
 	str_init(&want, 0);
-	cr_assert_eq(str_append_str(&s, "From a Sat Nov 23 01:20:23 2026\n"), 0);
+	cr_assert_eq(str_append_str(&s,
+	    "From a Sat Nov 23 01:20:23 2026\n"), 0);
 	for (i = 0; i < 999; i++)
 		cr_assert_eq(str_append_c(&s, '>'), 0);
 	cr_assert_eq(str_append_str(&s, "From x\n"), 0);
