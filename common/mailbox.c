@@ -186,7 +186,8 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 	else
 		mb->path = mailbox_path_join(loc->root, mb->name);
 	state = mailbox_path_join(loc->root, ".buzon");
-	if (mkdir(state, 0700) == -1 && errno != EEXIST) {
+	if ((mkdir(loc->root, 0700) == -1 && errno != EEXIST) ||
+	    (mkdir(state, 0700) == -1 && errno != EEXIST)) {
 		free(state);
 		return fail_set(f, true, "4.3.0",
 		    "cannot create state directory");
@@ -827,6 +828,104 @@ mailbox_append(struct mailbox *mb, const void *data, size_t len,
 	mbidx_release(&fresh);
 	index_unlock(mb);
 	return 0;
+}
+
+/* COPY by hard link, under dst's index lock.  1 done, 0 not possible
+ * (copy the bytes instead), -1 failed. */
+static int
+copy_link(struct mailbox *src, struct mbidx_rec *sm, struct mailbox *dst,
+    uint32_t *uid_r, struct fail *f)
+{
+	struct mbidx fresh;
+	struct mbidx_rec *m;
+	uint64_t kwmask = 0;
+	unsigned int i;
+	bool	 dirty;
+	int	 bit;
+
+	if (dst->be->link_from == NULL || src->be != dst->be)
+		return 0;
+	if (index_lock(dst, f) == -1)
+		return -1;
+	if (refresh_locked(dst, &fresh, &dirty, f) == -1) {
+		index_unlock(dst);
+		return -1;
+	}
+	for (i = 0; i < src->view.n_keywords; i++) {
+		if ((sm->keywords & ((uint64_t)1 << i)) == 0)
+			continue;
+		if ((bit = mbidx_keyword(&fresh, src->view.keywords[i],
+		    true)) != -1)
+			kwmask |= (uint64_t)1 << bit;
+	}
+	if (dst->be->link_from(dst, &fresh, src, sm,
+	    sm->flags & MAILBOX_FLAGS_ALL, &m) == -1) {
+		if (dirty)
+			(void)write_locked(dst, &fresh, NULL);
+		mbidx_release(&fresh);
+		index_unlock(dst);
+		return 0;
+	}
+	m->keywords = kwmask;
+	if (uid_r != NULL)
+		*uid_r = m->uid;
+	if (write_locked(dst, &fresh, f) == -1) {
+		mbidx_release(&fresh);
+		index_unlock(dst);
+		return -1;
+	}
+	mbidx_release(&fresh);
+	index_unlock(dst);
+	return 1;
+}
+
+int
+mailbox_copy(struct mailbox *src, uint32_t seq, struct mailbox *dst,
+    uint32_t *uid_r, struct fail *f)
+{
+	struct mailbox_stream *st;
+	struct mbidx_rec *sm;
+	const char *kws[MAILBOX_KEYWORDS_MAX];
+	struct str s;
+	size_t	 nk = 0;
+	ssize_t	 r;
+	unsigned int i;
+	int	 rc;
+
+	if (seq == 0 || seq > src->view.n)
+		return fail_set(f, false, "5.5.4", "no such message");
+	if (dst->rdonly)
+		return fail_set(f, false, "5.2.0", "mailbox is read-only");
+	sm = &src->view.recs[seq - 1];
+	if ((rc = copy_link(src, sm, dst, uid_r, f)) != 0)
+		return rc == 1 ? 0 : -1;
+	for (i = 0; i < src->view.n_keywords; i++)
+		if (sm->keywords & ((uint64_t)1 << i))
+			kws[nk++] = src->view.keywords[i];
+	if ((st = mailbox_stream_open(src, seq, f)) == NULL)
+		return -1;
+	str_init(&s, MAILBOX_MSG_MAX + 65536);
+	for (;;) {
+		char	*p = str_reserve(&s, 65536);
+
+		if (p == NULL) {
+			r = -1;
+			break;
+		}
+		if ((r = mailbox_stream_read(st, p, 65536)) <= 0)
+			break;
+		str_grow_commit(&s, (size_t)r);
+	}
+	mailbox_stream_close(&st);
+	if (r == -1) {
+		str_release(&s);
+		return fail_set(f, true, "4.3.0", "cannot read message");
+	}
+	rc = mailbox_append(dst, s.data != NULL ? s.data : "", s.len,
+	    sm->flags & MAILBOX_FLAGS_ALL, kws, nk, (time_t)sm->idate, uid_r,
+	    f);
+	str_release(&s);
+	return rc;
 }
 
 int

@@ -184,6 +184,10 @@ ssize_t	 mailbox_stream_read(struct mailbox_stream *, void *buf, size_t len);
  * sendfile()/splice() and return true; do not mix with stream_read. */
 bool	 mailbox_stream_raw(struct mailbox_stream *, int *fd_r, off_t *off_r,
 	    uint64_t *len_r);
+/* Skip to wire offset off (for BODY[]<off.len>): 0, or -1 if off is
+ * past the end or behind the current position, or on I/O error. */
+int	 mailbox_stream_seek(struct mailbox_stream *, uint64_t off)
+	    __attribute__((warn_unused_result));
 void	 mailbox_stream_close(struct mailbox_stream **);
 
 /* LF -> CRLF, resumable.  Copy from in (inlen bytes) to out (outlen
@@ -232,6 +236,13 @@ int	 mailbox_append(struct mailbox *, const void *data, size_t len,
 	    unsigned int flags, const char *const *keywords, size_t n_keywords,
 	    time_t internal_date, uint32_t *uid_r, struct fail *)
 	    __attribute__((warn_unused_result));
+
+/* IMAP COPY: add message seq of src to dst with its flags, keywords and
+ * internal date; *uid_r (may be NULL) gets its UID in dst (COPYUID).
+ * Maildir to Maildir on one file system hard-links the file; otherwise the
+ * wire bytes are copied.  MOVE is COPY, then mailbox_expunge() in src. */
+int	 mailbox_copy(struct mailbox *src, uint32_t seq, struct mailbox *dst,
+	    uint32_t *uid_r, struct fail *) __attribute__((warn_unused_result));
 
 /* IMAP CONDSTORE/QRESYNC: UIDs expunged with a modseq above since
  * (malloc'ed into *uids_r) and returns 1, or returns 0 if the index no

@@ -107,6 +107,12 @@ struct mailbox_backend {
 	/* Remove the records with doomed[i] from storage and from idx. */
 	int	(*expunge)(struct mailbox *, struct mbidx *, const bool *doomed,
 		    struct fail *);
+	/* Maildir only: hard-link src's file rec into this folder as a new
+	 * message (flags, idate as given); -1 with errno EXDEV etc. means
+	 * "copy the bytes instead". */
+	int	(*link_from)(struct mailbox *, struct mbidx *,
+		    struct mailbox *src, struct mbidx_rec *rec, unsigned int flags,
+		    struct mbidx_rec **rec_r);
 	/* Store one message, add its record to idx. */
 	int	(*append)(struct mailbox *, struct mbidx *, const void *,
 		    size_t, unsigned int flags, time_t idate,
@@ -150,6 +156,7 @@ struct mailbox_stream {
 	uint64_t	 off;		/* current raw offset */
 	uint64_t	 end;		/* raw end offset */
 	uint64_t	 start;
+	uint64_t	 pos;		/* wire bytes handed out so far */
 	bool		 raw_ok;	/* stored bytes == wire bytes */
 	bool		 unquote;	/* mboxrd: one '>' off >+From lines */
 	bool		 at_bol;

@@ -152,6 +152,26 @@ mailbox_stream_read(struct mailbox_stream *st, void *out, size_t len)
 
 	if (len == 0)
 		return 0;
+	if (st->raw_ok) {
+		/* Stored bytes are the wire bytes: no conversion. */
+		ssize_t	 r;
+
+		if (len > st->end - st->off)
+			len = (size_t)(st->end - st->off);
+		if (len == 0)
+			return 0;
+		while ((r = pread(st->fd, out, len, (off_t)st->off)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (r <= 0) {
+			log_warn(NULL, "mailbox read failed: %s",
+			    r == 0 ? "short file" : strerror(errno));
+			return -1;
+		}
+		st->off += (uint64_t)r;
+		st->pos += (uint64_t)r;
+		return r;
+	}
 	while (o < len) {
 		if (st->pending_lf) {
 			d[o++] = '\n';
@@ -199,6 +219,7 @@ mailbox_stream_read(struct mailbox_stream *st, void *out, size_t len)
 		if (n == 0 && used == 0)
 			break;
 	}
+	st->pos += o;
 	return (ssize_t)o;
 }
 
@@ -212,6 +233,31 @@ mailbox_stream_raw(struct mailbox_stream *st, int *fd_r, off_t *off_r,
 	*off_r = (off_t)st->start;
 	*len_r = st->end - st->start;
 	return true;
+}
+
+int
+mailbox_stream_seek(struct mailbox_stream *st, uint64_t off)
+{
+	char	 buf[8192];
+	ssize_t	 r;
+	size_t	 want;
+
+	if (off < st->pos)
+		return -1;
+	if (st->raw_ok) {
+		if (off > st->end - st->start)
+			return -1;
+		st->off = st->start + off;
+		st->pos = off;
+		return 0;
+	}
+	while (st->pos < off) {
+		want = off - st->pos < sizeof(buf) ? (size_t)(off - st->pos) :
+		    sizeof(buf);
+		if ((r = mailbox_stream_read(st, buf, want)) <= 0)
+			return -1;
+	}
+	return 0;
 }
 
 void

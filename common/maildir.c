@@ -540,20 +540,14 @@ maildir_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
 	return 0;
 }
 
-static int
-maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
-    size_t len, unsigned int flags, time_t idate, struct mbidx_rec **rec_r,
-    struct fail *f)
+/* A new unique Maildir base name carrying the raw and wire sizes. */
+static bool
+new_base(struct mailbox *mb, uint64_t raw, uint64_t wire, char *base,
+    size_t size)
 {
 	struct timeval tv;
-	struct timespec ts[2];
-	struct mbidx_rec *m;
-	char	 host[64], base[MBIDX_KEY_MAX + 1], prev = '\0';
-	char	*tmp, *to, *cur;
-	uint64_t wire = mailbox_crlf_size(data, len, &prev);
-	size_t	 off = 0, i;
-	ssize_t	 w;
-	int	 fd;
+	char	 host[64];
+	size_t	 i;
 
 	if (gethostname(host, sizeof(host)) == -1)
 		(void)str_copy(host, "localhost", sizeof(host));
@@ -564,9 +558,27 @@ maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 		    (unsigned char)host[i] >= 0x7f)
 			host[i] = '_';
 	gettimeofday(&tv, NULL);
-	if (!str_printf(base, sizeof(base), "%lld.M%ldP%ldQ%u.%s,S=%zu,W=%llu",
+	return str_printf(base, size, "%lld.M%ldP%ldQ%u.%s,S=%llu,W=%llu",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    ++mb->append_seq, host, len, (unsigned long long)wire))
+	    ++mb->append_seq, host, (unsigned long long)raw,
+	    (unsigned long long)wire);
+}
+
+static int
+maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
+    size_t len, unsigned int flags, time_t idate, struct mbidx_rec **rec_r,
+    struct fail *f)
+{
+	struct timespec ts[2];
+	struct mbidx_rec *m;
+	char	 base[MBIDX_KEY_MAX + 1], prev = '\0';
+	char	*tmp, *to, *cur;
+	uint64_t wire = mailbox_crlf_size(data, len, &prev);
+	size_t	 off = 0;
+	ssize_t	 w;
+	int	 fd;
+
+	if (!new_base(mb, len, wire, base, sizeof(base)))
 		return fail_set(f, true, "4.3.0", "cannot name message");
 	tmp = mailbox_path_join(mb->tmp_dir, base);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -616,6 +628,46 @@ maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 	return 0;
 }
 
+static int
+maildir_link_from(struct mailbox *mb, struct mbidx *idx, struct mailbox *src,
+    struct mbidx_rec *sm, unsigned int flags, struct mbidx_rec **rec_r)
+{
+	struct mbidx_rec *m;
+	char	 base[MBIDX_KEY_MAX + 1], *from, *to, *name;
+	int	 tries, rc = -1;
+
+	if (sm->key == NULL || idx->uidnext == UINT32_MAX ||
+	    !new_base(mb, sm->raw_size, sm->wire_size, base, sizeof(base)))
+		return -1;
+	if (sm->fname == NULL)
+		sm->fname = name_with_flags(sm->key, sm->flags, NULL);
+	name = name_with_flags(base, flags, NULL);
+	to = mailbox_path_join(mb->cur_dir, name);
+	for (tries = 0; tries < 2 && rc == -1; tries++) {
+		from = mailbox_path_join(src->cur_dir, sm->fname);
+		rc = link(from, to);
+		free(from);
+		if (rc == -1 && (errno != ENOENT || find_fname(src, sm) == -1))
+			break;
+	}
+	free(to);
+	if (rc == -1) {
+		free(name);
+		return -1;
+	}
+	(void)mailbox_fsync_dir(mb->cur_dir);
+	m = mbidx_add(idx, idx->uidnext++);
+	m->key = xstrdup(base);
+	m->fname = name;
+	m->flags = flags;
+	m->modseq = ++idx->highestmodseq;
+	m->idate = sm->idate;	/* one inode, one mtime */
+	m->raw_size = sm->raw_size;
+	m->wire_size = sm->wire_size;
+	*rec_r = m;
+	return 0;
+}
+
 const struct mailbox_backend maildir_backend = {
 	.name = "maildir",
 	.sync = maildir_sync,
@@ -623,5 +675,6 @@ const struct mailbox_backend maildir_backend = {
 	.set_flags = maildir_set_flags,
 	.expunge = maildir_expunge,
 	.append = maildir_append,
+	.link_from = maildir_link_from,
 	.close = NULL,
 };

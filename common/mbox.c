@@ -512,5 +512,6 @@ const struct mailbox_backend mbox_backend = {
 	.set_flags = NULL,
 	.expunge = mbox_expunge,
 	.append = mbox_append,
+	.link_from = NULL,
 	.close = NULL,
 };

@@ -1001,3 +1001,113 @@ Test(mailbox, dovecot_uidlist_version1)
 	cr_assert_eq(mailbox_uidnext(mb), 3);
 	mailbox_close(&mb);
 }
+
+Test(mailbox, copy_links_within_maildir)
+{
+	struct mailbox *a, *b;
+	struct mailbox_msg m;
+	struct stat st;
+	struct fail f;
+	const char *kw[] = { "Keep" };
+	uint32_t uid = 0, one = 1;
+	char	 p[4096], *got;
+	size_t	 len;
+
+	tl_deliver(root, "1.a", "Subject: c\n\nbody\n");
+	a = open_inbox(0);
+	cr_assert_eq(mailbox_store(a, &one, 1, MAILBOX_FLAGS_ADD,
+	    MAILBOX_FLAGGED, kw, 1, 0, NULL, NULL, NULL), 0);
+	b = mailbox_open(&loc, "Archive", MAILBOX_CREATE, &f);
+	cr_assert_not_null(b);
+	cr_assert_eq(mailbox_copy(a, 1, b, &uid, &f), 0, "%s", f.text);
+	cr_assert_eq(uid, 1);
+	cr_assert_eq(mailbox_copy(a, 2, b, &uid, &f), -1);
+	must_sync(b, NULL);
+	cr_assert_eq(mailbox_count(b), 1);
+	cr_assert_eq(mailbox_msg(b, 1, &m), 0);
+	cr_assert_eq(m.flags, MAILBOX_FLAGGED);
+	cr_assert_eq(m.keywords, 1);
+	cr_assert_str_eq(mailbox_keyword_name(b, 0), "Keep");
+	got = tl_fetch(b, 1, 5, &len);
+	cr_assert_str_eq(got, "Subject: c\r\n\r\nbody\r\n");
+	free(got);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur/1.a:2,F", root));
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_nlink, 2, "not a hard link");
+	/* flags of the copy are its own */
+	cr_assert_eq(mailbox_store(b, &uid, 1, MAILBOX_FLAGS_ADD, MAILBOX_SEEN,
+	    NULL, 0, 0, NULL, NULL, NULL), 0);
+	must_sync(a, NULL);
+	cr_assert_eq(mailbox_msg(a, 1, &m), 0);
+	cr_assert_eq(m.flags, MAILBOX_FLAGGED);
+	mailbox_close(&a);
+	mailbox_close(&b);
+}
+
+Test(mailbox, copy_between_formats)
+{
+	struct mailbox_location ml = { NULL, MAILBOX_MBOX, NULL };
+	struct mailbox *a, *b;
+	struct mailbox_msg m;
+	struct fail f;
+	uint32_t uid = 0, one = 1;
+	char	 mroot[4096], *got;
+	size_t	 len;
+
+	cr_assert(str_printf(mroot, sizeof(mroot), "%s/mbox", root));
+	ml.root = mroot;
+	tl_deliver(root, "1.a", "Subject: c\n\nFrom me\n");
+	a = open_inbox(0);
+	cr_assert_eq(mailbox_store(a, &one, 1, MAILBOX_FLAGS_ADD,
+	    MAILBOX_ANSWERED, NULL, 0, 0, NULL, NULL, NULL), 0);
+	b = mailbox_open(&ml, "INBOX", 0, &f);
+	cr_assert_not_null(b, "%s", f.text);
+	cr_assert_eq(mailbox_copy(a, 1, b, &uid, &f), 0, "%s", f.text);
+	cr_assert_eq(uid, 1);
+	must_sync(b, NULL);
+	cr_assert_eq(mailbox_msg(b, 1, &m), 0);
+	cr_assert_eq(m.flags, MAILBOX_ANSWERED);
+	got = tl_fetch(b, 1, 3, &len);
+	cr_assert_str_eq(got, "Subject: c\r\n\r\nFrom me\r\n");
+	free(got);
+	/* and back */
+	cr_assert_eq(mailbox_copy(b, 1, a, &uid, &f), 0, "%s", f.text);
+	cr_assert_eq(uid, 2);
+	must_sync(a, NULL);
+	got = tl_fetch(a, 2, 4096, &len);
+	cr_assert_str_eq(got, "Subject: c\r\n\r\nFrom me\r\n");
+	free(got);
+	mailbox_close(&a);
+	mailbox_close(&b);
+}
+
+Test(mailbox, stream_seek)
+{
+	struct mailbox *mb;
+	struct mailbox_stream *st;
+	struct fail f;
+	char	 buf[64];
+	ssize_t	 r;
+	uint32_t seq;
+
+	tl_deliver(root, "1.lf", "ab\ncd\nef\n");
+	tl_deliver(root, "2.crlf", "ab\r\ncd\r\nef\r\n");
+	mb = open_inbox(0);
+	for (seq = 1; seq <= 2; seq++) {
+		st = mailbox_stream_open(mb, seq, &f);
+		cr_assert_not_null(st);
+		cr_assert_eq(mailbox_stream_seek(st, 4), 0);
+		r = mailbox_stream_read(st, buf, 3);
+		cr_assert_eq(r, 3);
+		cr_assert_eq(memcmp(buf, "cd\r", 3), 0, "seq %u", seq);
+		cr_assert_eq(mailbox_stream_seek(st, 2), -1);	/* behind */
+		cr_assert_eq(mailbox_stream_seek(st, 8), 0);
+		r = mailbox_stream_read(st, buf, sizeof(buf));
+		cr_assert_eq(r, 4);
+		cr_assert_eq(memcmp(buf, "ef\r\n", 4), 0);
+		cr_assert_eq(mailbox_stream_read(st, buf, sizeof(buf)), 0);
+		cr_assert_eq(mailbox_stream_seek(st, 99), -1);
+		mailbox_stream_close(&st);
+	}
+	mailbox_close(&mb);
+}
