@@ -404,28 +404,55 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 	return 0;
 }
 
-/* Find the current file name of key in cur/ (after a rename by someone
- * else).  Sets m->fname; -1 if there is none. */
+/* Find the current file name of m's key in cur/ (after a rename by
+ * another program, or a guess from the flags that was wrong).  The same
+ * listing refreshes every file name of the view, so a FETCH over the
+ * whole folder lists cur/ once, not once per message.  Sets m->fname;
+ * -1 (errno ENOENT) if the message is gone. */
 static int
 find_fname(struct mailbox *mb, struct mbidx_rec *m)
 {
+	struct mbidx *v = &mb->view;
+	struct keyref *refs, want, *hit;
 	DIR	*d;
 	struct dirent *de;
-	size_t	 klen = strlen(m->key);
+	char	 kbuf[MBIDX_KEY_MAX + 1];
+	size_t	 klen = strlen(m->key), i, n = 0, dl;
 	int	 rc = -1;
 
 	if ((d = opendir(mb->cur_dir)) == NULL)
 		return -1;
+	refs = xreallocarray(NULL, v->n + 1, sizeof(*refs));
+	for (i = 0; i < v->n; i++)
+		if (v->recs[i].key != NULL) {
+			refs[n].key = v->recs[i].key;
+			refs[n++].i = i;
+		}
+	qsort(refs, n, sizeof(*refs), keyref_cmp);
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, m->key, klen) == 0 &&
-		    (de->d_name[klen] == ':' || de->d_name[klen] == '\0')) {
+		dl = strcspn(de->d_name, ":");
+		if (dl == klen && strncmp(de->d_name, m->key, klen) == 0) {
 			free(m->fname);
 			m->fname = xstrdup(de->d_name);
 			rc = 0;
-			break;
+		}
+		if (dl > MBIDX_KEY_MAX || n == 0)
+			continue;
+		memcpy(kbuf, de->d_name, dl);
+		kbuf[dl] = '\0';
+		want.key = kbuf;
+		hit = bsearch(&want, refs, n, sizeof(*refs), keyref_cmp);
+		if (hit != NULL && &v->recs[hit->i] != m &&
+		    (v->recs[hit->i].fname == NULL ||
+		    strcmp(v->recs[hit->i].fname, de->d_name) != 0)) {
+			free(v->recs[hit->i].fname);
+			v->recs[hit->i].fname = xstrdup(de->d_name);
 		}
 	}
 	closedir(d);
+	free(refs);
+	if (rc == -1)
+		errno = ENOENT;
 	return rc;
 }
 

@@ -1111,3 +1111,38 @@ Test(mailbox, stream_seek)
 	}
 	mailbox_close(&mb);
 }
+
+Test(mailbox, read_after_outside_renames)
+{
+	struct mailbox *mb;
+	char	 a[4096], b[4096], name[32], *got;
+	size_t	 len;
+	int	 i;
+
+	for (i = 0; i < 5; i++) {
+		cr_assert(str_printf(name, sizeof(name), "%d.x", i));
+		tl_deliver(root, name, "m\n");
+	}
+	mb = open_inbox(0);
+	/* another program adds a flag letter to every file; no sync */
+	for (i = 0; i < 5; i++) {
+		cr_assert(str_printf(a, sizeof(a), "%s/cur/%d.x:2,", root, i));
+		cr_assert(str_printf(b, sizeof(b), "%s/cur/%d.x:2,P", root, i));
+		cr_assert_eq(rename(a, b), 0);
+	}
+	for (i = 1; i <= 5; i++) {
+		got = tl_fetch(mb, (uint32_t)i, 64, &len);
+		cr_assert_str_eq(got, "m\r\n");
+		free(got);
+	}
+	/* our flag change keeps their letter */
+	{
+		uint32_t uid = 3;
+
+		cr_assert_eq(mailbox_store(mb, &uid, 1, MAILBOX_FLAGS_ADD,
+		    MAILBOX_SEEN, NULL, 0, 0, NULL, NULL, NULL), 0);
+		cr_assert(str_printf(b, sizeof(b), "%s/cur/2.x:2,PS", root));
+		cr_assert_eq(access(b, F_OK), 0);
+	}
+	mailbox_close(&mb);
+}
