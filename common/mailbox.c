@@ -2,11 +2,9 @@
 /*
  * mailbox.c - open, sync, view, flags, expunge, append, POP3 lock
  *
- * Every change goes the same way: take the index lock, read the index from
- * disk (or rebuild it with a new UIDVALIDITY if it is missing or corrupt),
- * let the backend bring it up to date with the store, apply the change,
- * write the index back atomically, drop the lock.  The view (mb->view) only
- * moves at mailbox_sync(), which diffs the old view against the new index.
+ * Every change runs under the index lock on a fresh copy of the on-disk
+ * state (mailbox_index.c).  The view (mb->view) only moves at
+ * mailbox_sync(), which diffs the old view against that state.
  */
 #include "config.h"
 
@@ -15,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,31 +79,6 @@ mailbox_open_lock(const char *path)
 	return open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-static int
-index_lock(struct mailbox *mb, struct fail *f)
-{
-	BUZ_ASSERT(mb->lock_fd == -1);
-	if ((mb->lock_fd = mailbox_open_lock(mb->lock_path)) == -1 ||
-	    mailbox_lock_fd(mb->lock_fd, true) == -1) {
-		log_warn(NULL, "mailbox lock failed path=%s: %s", mb->lock_path,
-		    strerror(errno));
-		if (mb->lock_fd != -1)
-			close(mb->lock_fd);
-		mb->lock_fd = -1;
-		return fail_set(f, true, "4.2.0",
-		    "mailbox is temporarily locked");
-	}
-	return 0;
-}
-
-static void
-index_unlock(struct mailbox *mb)
-{
-	if (mb->lock_fd != -1)
-		close(mb->lock_fd);	/* drops the OFD lock */
-	mb->lock_fd = -1;
-}
-
 uint32_t
 mailbox_new_uidvalidity(struct mailbox *mb)
 {
@@ -171,6 +143,7 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 			free(base);
 		}
 		mb->index_path = mailbox_path_join(mb->path, "buzon.index");
+		mb->log_path = mailbox_path_join(mb->path, "buzon.log");
 		mb->cache_path = mailbox_path_join(mb->path, "buzon.cache");
 		mb->lock_path = mailbox_path_join(mb->path, "buzon.lock");
 		mb->pop3_path = mailbox_path_join(mb->path, "buzon.pop3.lock");
@@ -199,6 +172,7 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 	mb->field = mailbox_path_join(state, nb);			\
 } while (0)
 	STATE_FILE(index_path, ".index");
+	STATE_FILE(log_path, ".log");
 	STATE_FILE(cache_path, ".cache");
 	STATE_FILE(lock_path, ".lock");
 	STATE_FILE(pop3_path, ".pop3.lock");
@@ -233,6 +207,7 @@ mailbox_open(const struct mailbox_location *loc, const char *name,
 	mb->rdonly = (open_flags & MAILBOX_RDONLY) != 0;
 	mb->lock_fd = mb->pop3_fd = -1;
 	mbidx_init(&mb->view);
+	mbidx_init(&mb->disk);
 	if (make_paths(mb, loc, f) == -1)
 		goto bad;
 	/* INBOX always exists (RFC 9051 5.1), even before the first mail. */
@@ -265,8 +240,10 @@ mailbox_close(struct mailbox **pmb)
 		mb->be->close(mb);
 	if (mb->pop3_fd != -1)
 		close(mb->pop3_fd);
-	index_unlock(mb);
+	mailbox_index_unlock(mb);
 	mbidx_release(&mb->view);
+	mbidx_release(&mb->disk);
+	free(mb->log_path);
 	free(mb->name);
 	free(mb->root);
 	free(mb->path);
@@ -283,53 +260,6 @@ mailbox_close(struct mailbox **pmb)
 	free(mb->ch_changed);
 	free(mb);
 	*pmb = NULL;
-}
-
-/* ---- the locked refresh every change starts with ---- */
-
-static int
-refresh_locked(struct mailbox *mb, struct mbidx *fresh, bool *dirty,
-    struct fail *f)
-{
-	int	 rc;
-
-	*dirty = false;
-	rc = mbidx_read(fresh, mb->index_path, NULL);
-	if (rc == -2)
-		return fail_set(f, true, "4.3.0", "cannot read mailbox index");
-	if (rc != 1) {
-		if (rc == -1)
-			log_warn(NULL, "mailbox index corrupt, rebuilding "
-			    "path=%s", mb->index_path);
-		mbidx_init(fresh);
-		fresh->uidvalidity = mailbox_new_uidvalidity(mb);
-		fresh->uidnext = 1;
-		(void)unlink(mb->cache_path);
-		*dirty = true;
-	}
-	mb->disk_uidnext = fresh->uidnext;
-	mb->disk_uidvalidity = rc == 1 ? fresh->uidvalidity : 0;
-	if (mb->be->sync(mb, fresh, dirty, f) == -1) {
-		mbidx_release(fresh);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-write_locked(struct mailbox *mb, struct mbidx *fresh, struct fail *f)
-{
-	bool	 durable = fresh->uidnext != mb->disk_uidnext ||
-	    fresh->uidvalidity != mb->disk_uidvalidity;
-
-	if (mbidx_write(fresh, mb->index_path, durable, NULL) == -1) {
-		log_warn(NULL, "mailbox index write failed path=%s: %s",
-		    mb->index_path, strerror(errno));
-		return fail_set(f, true, "4.3.0", "cannot write mailbox index");
-	}
-	/* Our own write must not hide others' changes from the next sync. */
-	mb->have_index_st = false;
-	return 0;
 }
 
 /* ---- sync and the view ---- */
@@ -358,6 +288,15 @@ mailbox_has_changed(struct mailbox *mb)
 	    st_mtime_ns(&st) != st_mtime_ns(&mb->index_st) ||
 	    stamp_recent(st_mtime_ns(&st)))
 		return true;
+	/* The log only grows between compactions (or loses a torn tail). */
+	if (stat(mb->log_path, &st) == -1) {
+		if (mb->have_log_st)
+			return true;
+	} else if (!mb->have_log_st || st.st_ino != mb->log_st.st_ino ||
+	    st.st_size != mb->log_st.st_size ||
+	    st_mtime_ns(&st) != st_mtime_ns(&mb->log_st) ||
+	    stamp_recent(st_mtime_ns(&st)))
+		return true;
 	if (mb->be == &maildir_backend) {
 		if (stat(mb->new_dir, &st) == -1 ||
 		    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
@@ -382,7 +321,7 @@ mailbox_watch_paths(struct mailbox *mb, const char **paths, size_t n)
 	size_t	 k = 0;
 
 	if (k < n)
-		paths[k++] = mb->index_path;
+		paths[k++] = mb->log_path;
 	if (k < n)
 		paths[k++] = mb->be == &maildir_backend ? mb->new_dir :
 		    mb->path;
@@ -462,22 +401,25 @@ mailbox_sync(struct mailbox *mb, struct mailbox_changes *ch, struct fail *f)
 	}
 	if (!mailbox_has_changed(mb))
 		return 0;
-	if (index_lock(mb, f) == -1)
+	if (mailbox_index_lock(mb, f) == -1)
 		return -1;
-	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
-		index_unlock(mb);
+	if (mailbox_refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		mailbox_index_unlock(mb);
 		return -1;
 	}
-	if (dirty && write_locked(mb, &fresh, f) == -1) {
-		index_unlock(mb);
+	if (dirty && mailbox_write_locked(mb, &fresh, f) == -1) {
+		mailbox_index_unlock(mb);
 		mbidx_release(&fresh);
 		return -1;
 	}
-	/* The index as we leave it, for mailbox_has_changed(). */
+	/* The index and log as we leave them, for mailbox_has_changed(). */
 	mb->have_index_st = stat(mb->index_path, &st) == 0;
 	if (mb->have_index_st)
 		mb->index_st = st;
-	index_unlock(mb);
+	mb->have_log_st = stat(mb->log_path, &st) == 0;
+	if (mb->have_log_st)
+		mb->log_st = st;
+	mailbox_index_unlock(mb);
 	changes_diff(mb, &mb->view, &fresh, ch);
 	mbidx_release(&mb->view);
 	mb->view = fresh;
@@ -617,10 +559,10 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 	for (i = 0; i < n_kws; i++)
 		if (!mailbox_keyword_valid(kws[i]))
 			return fail_set(f, false, "5.5.4", "invalid keyword");
-	if (index_lock(mb, f) == -1)
+	if (mailbox_index_lock(mb, f) == -1)
 		return -1;
-	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
-		index_unlock(mb);
+	if (mailbox_refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		mailbox_index_unlock(mb);
 		return -1;
 	}
 	for (i = 0; i < n_kws; i++) {
@@ -629,7 +571,7 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 			if (op == MAILBOX_FLAGS_REMOVE)
 				continue;
 			mbidx_release(&fresh);
-			index_unlock(mb);
+			mailbox_index_unlock(mb);
 			return fail_set(f, false, "5.3.0",
 			    "too many keywords in this mailbox");
 		}
@@ -683,14 +625,14 @@ mailbox_store(struct mailbox *mb, const uint32_t *uids, size_t n,
 			log_warn(NULL, "mailbox flag rename failed uid=%u",
 			    m->uid);
 	}
-	if (dirty && write_locked(mb, &fresh, f) == -1) {
+	if (dirty && mailbox_write_locked(mb, &fresh, f) == -1) {
 		mbidx_release(&fresh);
-		index_unlock(mb);
+		mailbox_index_unlock(mb);
 		free(failed);
 		free(mine);
 		return -1;
 	}
-	index_unlock(mb);
+	mailbox_index_unlock(mb);
 	/* Show this session its own change now; the rest waits for sync. */
 	for (i = mb->view.n_keywords; i < fresh.n_keywords; i++)
 		mb->view.keywords[mb->view.n_keywords++] =
@@ -743,10 +685,10 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 
 	if (mb->rdonly)
 		return fail_set(f, false, "5.2.0", "mailbox is read-only");
-	if (index_lock(mb, f) == -1)
+	if (mailbox_index_lock(mb, f) == -1)
 		return -1;
-	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
-		index_unlock(mb);
+	if (mailbox_refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		mailbox_index_unlock(mb);
 		return -1;
 	}
 	doomed = xcalloc(fresh.n + 1, sizeof(*doomed));
@@ -765,9 +707,9 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 		dirty = true;
 	}
 	free(doomed);
-	if (dirty && write_locked(mb, &fresh, rc == 0 ? f : NULL) == -1)
+	if (dirty && mailbox_write_locked(mb, &fresh, rc == 0 ? f : NULL) == -1)
 		rc = -1;
-	index_unlock(mb);
+	mailbox_index_unlock(mb);
 	mbidx_release(&fresh);
 	return rc;
 }
@@ -795,16 +737,16 @@ mailbox_append(struct mailbox *mb, const void *data, size_t len,
 			return fail_set(f, false, "5.5.4", "invalid keyword");
 	if (idate == 0)
 		idate = time(NULL);
-	if (index_lock(mb, f) == -1)
+	if (mailbox_index_lock(mb, f) == -1)
 		return -1;
-	if (refresh_locked(mb, &fresh, &dirty, f) == -1) {
-		index_unlock(mb);
+	if (mailbox_refresh_locked(mb, &fresh, &dirty, f) == -1) {
+		mailbox_index_unlock(mb);
 		return -1;
 	}
 	for (i = 0; i < n_kws; i++) {
 		if ((bit = mbidx_keyword(&fresh, kws[i], true)) == -1) {
 			mbidx_release(&fresh);
-			index_unlock(mb);
+			mailbox_index_unlock(mb);
 			return fail_set(f, false, "5.3.0",
 			    "too many keywords in this mailbox");
 		}
@@ -812,21 +754,21 @@ mailbox_append(struct mailbox *mb, const void *data, size_t len,
 	}
 	if (mb->be->append(mb, &fresh, data, len, flags, idate, &m, f) == -1) {
 		if (dirty)
-			(void)write_locked(mb, &fresh, NULL);
+			(void)mailbox_write_locked(mb, &fresh, NULL);
 		mbidx_release(&fresh);
-		index_unlock(mb);
+		mailbox_index_unlock(mb);
 		return -1;
 	}
 	m->keywords = kwmask;
 	if (uid_r != NULL)
 		*uid_r = m->uid;
-	if (write_locked(mb, &fresh, f) == -1) {
+	if (mailbox_write_locked(mb, &fresh, f) == -1) {
 		mbidx_release(&fresh);
-		index_unlock(mb);
+		mailbox_index_unlock(mb);
 		return -1;
 	}
 	mbidx_release(&fresh);
-	index_unlock(mb);
+	mailbox_index_unlock(mb);
 	return 0;
 }
 
@@ -845,10 +787,10 @@ copy_link(struct mailbox *src, struct mbidx_rec *sm, struct mailbox *dst,
 
 	if (dst->be->link_from == NULL || src->be != dst->be)
 		return 0;
-	if (index_lock(dst, f) == -1)
+	if (mailbox_index_lock(dst, f) == -1)
 		return -1;
-	if (refresh_locked(dst, &fresh, &dirty, f) == -1) {
-		index_unlock(dst);
+	if (mailbox_refresh_locked(dst, &fresh, &dirty, f) == -1) {
+		mailbox_index_unlock(dst);
 		return -1;
 	}
 	for (i = 0; i < src->view.n_keywords; i++) {
@@ -861,21 +803,21 @@ copy_link(struct mailbox *src, struct mbidx_rec *sm, struct mailbox *dst,
 	if (dst->be->link_from(dst, &fresh, src, sm,
 	    sm->flags & MAILBOX_FLAGS_ALL, &m) == -1) {
 		if (dirty)
-			(void)write_locked(dst, &fresh, NULL);
+			(void)mailbox_write_locked(dst, &fresh, NULL);
 		mbidx_release(&fresh);
-		index_unlock(dst);
+		mailbox_index_unlock(dst);
 		return 0;
 	}
 	m->keywords = kwmask;
 	if (uid_r != NULL)
 		*uid_r = m->uid;
-	if (write_locked(dst, &fresh, f) == -1) {
+	if (mailbox_write_locked(dst, &fresh, f) == -1) {
 		mbidx_release(&fresh);
-		index_unlock(dst);
+		mailbox_index_unlock(dst);
 		return -1;
 	}
 	mbidx_release(&fresh);
-	index_unlock(dst);
+	mailbox_index_unlock(dst);
 	return 1;
 }
 

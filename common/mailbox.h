@@ -136,8 +136,11 @@ int	 mailbox_sync(struct mailbox *, struct mailbox_changes *changes_r,
  * one-second mtime granularity, see docs/mailbox.md). */
 bool	 mailbox_has_changed(struct mailbox *);
 
-/* Paths an event loop may watch with inotify to wake an IDLE session:
- * up to n of them in paths_r, returns how many.  Borrowed until close. */
+/* Paths an event loop may watch with inotify to wake an IDLE session
+ * (the change log, and new/ and cur/ or the mbox file): up to n of them
+ * in paths_r, returns how many.  Borrowed until close.  Files are
+ * replaced by rename at times (log compaction, mbox expunge): re-arm the
+ * watches after each sync. */
 size_t	 mailbox_watch_paths(struct mailbox *, const char **paths_r, size_t n);
 
 /* ---- the view ---- */

@@ -181,12 +181,12 @@ static void
 mbox_state_files(const struct mailbox_location *loc, const char *name,
     const char *to)
 {
-	static const char *const sfx[] = { ".index", ".cache", ".lock",
-	    ".pop3.lock" };
+	static const char *const sfx[] = { ".index", ".log", ".cache",
+	    ".lock", ".pop3.lock" };
 	char	 a[MAILBOX_NAME_MAX + 40], b[MAILBOX_NAME_MAX + 40];
 	size_t	 i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		char	*pa, *pb;
 
 		(void)str_printf(a, sizeof(a), ".buzon/%s%s", name, sfx[i]);

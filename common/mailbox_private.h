@@ -53,7 +53,7 @@ struct mbidx {
 	uint32_t	 uidnext;
 	uint64_t	 highestmodseq;
 	uint64_t	 expunge_floor;	/* history complete above this */
-	uint64_t	 cache_id;	/* matches the cache file's header */
+	uint64_t	 log_id;	/* the buzon.log that continues this */
 	/* storage stamp at the last sync: mbox file, or Maildir new/ + cur/ */
 	uint64_t	 st_ino;
 	uint64_t	 st_size;
@@ -84,8 +84,32 @@ int	 mbidx_write(const struct mbidx *, const char *path, bool durable,
 struct mbidx_rec *mbidx_add(struct mbidx *, uint32_t uid);
 /* Index of uid in recs, or -1. */
 ssize_t	 mbidx_find(const struct mbidx *, uint32_t uid);
-/* Drop recs[i], remembering the expunge at a new modseq. */
+/* Drop recs[i], remembering the expunge at a new modseq (or at the
+ * given one). */
 void	 mbidx_expunge_at(struct mbidx *, size_t i);
+void	 mbidx_expunge_with(struct mbidx *, size_t i, uint64_t modseq);
+/* One message record in the file encoding (shared with the log). */
+struct str;
+int	 mbidx_rec_read(const unsigned char **p, size_t *left,
+	    struct mbidx_rec *);
+void	 mbidx_rec_write(struct str *, const struct mbidx_rec *);
+bool	 mbidx_rec_ok(const struct mbidx *, const struct mbidx_rec *);
+void	 mbidx_put(struct str *, uint64_t v, size_t n);
+
+/* mblog.c: the change log after the index (docs/mailbox.md). */
+#define MBLOG_HDR	16
+/* Create path (O_EXCL) holding only a header for log id, fsynced. */
+int	 mblog_create(const char *path, uint64_t id);
+/* The log id of a log file image; -1 if it is not one. */
+int	 mblog_header_id(const void *buf, size_t len, uint64_t *id_r);
+/* Apply the committed records of buf (log bytes from some record start)
+ * to idx.  Sets *used_r to the bytes up to the last commit.  0 ok, -1 a
+ * committed record makes no sense (the caller rebuilds). */
+int	 mblog_apply(struct mbidx *, const void *buf, size_t len,
+	    size_t *used_r);
+/* Append to out the records that turn pre into post, then a commit. */
+void	 mblog_diff(const struct mbidx *pre, const struct mbidx *post,
+	    struct str *out);
 /* Deep copy. */
 void	 mbidx_copy(struct mbidx *dst, const struct mbidx *src);
 /* Keyword bit for name, adding it if add; -1 if unknown or full. */
@@ -111,8 +135,8 @@ struct mailbox_backend {
 	 * message (flags, idate as given); -1 with errno EXDEV etc. means
 	 * "copy the bytes instead". */
 	int	(*link_from)(struct mailbox *, struct mbidx *,
-		    struct mailbox *src, struct mbidx_rec *rec, unsigned int flags,
-		    struct mbidx_rec **rec_r);
+		    struct mailbox *src, struct mbidx_rec *rec,
+		    unsigned int flags, struct mbidx_rec **rec_r);
 	/* Store one message, add its record to idx. */
 	int	(*append)(struct mailbox *, struct mbidx *, const void *,
 		    size_t, unsigned int flags, time_t idate,
@@ -143,8 +167,17 @@ struct mailbox {
 	int		 pop3_fd;
 	unsigned int	 append_seq;
 	uint64_t	 cache_scanned;	/* cache file read up to here */
-	uint32_t	 disk_uidnext;	/* UIDNEXT of the index as read */
-	uint32_t	 disk_uidvalidity;
+	/* The index as on disk (index file + log up to log_pos), kept
+	 * between calls so that a refresh reads only the log's new tail. */
+	struct mbidx	 disk;
+	bool		 have_disk;
+	uint64_t	 log_pos;
+	bool		 log_ok;	/* the log file belongs to disk */
+	bool		 rebuilt;	/* disk was just started over */
+	uint32_t	 disk_uidnext;	/* UIDNEXT before this change */
+	char		*log_path;
+	struct stat	 log_st;	/* log as of the view */
+	bool		 have_log_st;
 	/* last sync's report */
 	uint32_t	*ch_exp_seqs, *ch_exp_uids, *ch_changed;
 	size_t		 ch_cap_exp, ch_cap_changed;
@@ -171,6 +204,17 @@ struct mailbox_stream {
  * held elsewhere). */
 int	 mailbox_open_lock(const char *path);
 int	 mailbox_lock_fd(int fd, bool wait);
+
+/* mailbox_index.c.  The index lock is held only inside one call.
+ * refresh_locked fills fresh with the on-disk state synced with the store
+ * (*dirty: it differs from what is on disk); write_locked records fresh
+ * as the new on-disk state (log append or compaction). */
+int	 mailbox_index_lock(struct mailbox *, struct fail *);
+void	 mailbox_index_unlock(struct mailbox *);
+int	 mailbox_refresh_locked(struct mailbox *, struct mbidx *fresh,
+	    bool *dirty, struct fail *);
+int	 mailbox_write_locked(struct mailbox *, struct mbidx *fresh,
+	    struct fail *);
 char	*mailbox_path_join(const char *a, const char *b);
 int	 mailbox_fsync_dir(const char *path);
 uint32_t mailbox_new_uidvalidity(struct mailbox *);

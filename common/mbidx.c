@@ -9,7 +9,7 @@
  *	 12  u32 messages		16  u32 expunge records
  *	 20  u32 keywords		24  u32 uidvalidity
  *	 28  u32 uidnext		32  u64 highestmodseq
- *	 40  u64 expunge_floor		48  u64 cache_id
+ *	 40  u64 expunge_floor		48  u64 log id (buzon.log's)
  *	 56  u64 store inode		64  u64 store size
  *	 72  i64 store mtime (ns)	80  i64 second mtime (ns)
  *	 88  u64 reserved (0)
@@ -137,6 +137,50 @@ key_valid(const unsigned char *k, size_t len)
 }
 
 int
+mbidx_rec_read(const unsigned char **pp, size_t *left, struct mbidx_rec *m)
+{
+	struct rd r = { *pp, *left, false };
+	const unsigned char *p;
+	size_t	 klen;
+
+	memset(m, 0, sizeof(*m));
+	m->uid = rd_uint(&r, 4);
+	m->flags = rd_uint(&r, 4);
+	m->keywords = rd_uint(&r, 8);
+	m->modseq = rd_uint(&r, 8);
+	m->idate = (int64_t)rd_uint(&r, 8);
+	m->wire_size = rd_uint(&r, 8);
+	m->raw_size = rd_uint(&r, 8);
+	m->offset = rd_uint(&r, 8);
+	m->hash = rd_uint(&r, 8);
+	/* cache slot: reserved, written as zero */
+	if (rd_uint(&r, 8) != 0 || rd_uint(&r, 4) != 0)
+		return -1;
+	m->aux = rd_uint(&r, 4);
+	klen = rd_uint(&r, 2);
+	if ((p = rd_bytes(&r, klen)) == NULL || klen > MBIDX_KEY_MAX ||
+	    !key_valid(p, klen))
+		return -1;
+	if (klen > 0)
+		m->key = xmemdup(p, klen);
+	*pp = r.p;
+	*left = r.left;
+	return 0;
+}
+
+bool
+mbidx_rec_ok(const struct mbidx *idx, const struct mbidx_rec *m)
+{
+	return m->uid != 0 &&
+	    (m->flags & ~(MAILBOX_FLAGS_ALL | MBR_INTERNAL)) == 0 &&
+	    (idx->n_keywords >= 64 || (m->keywords >> idx->n_keywords) == 0) &&
+	    m->wire_size <= 2 * MAILBOX_MSG_MAX &&
+	    m->raw_size <= MAILBOX_MSG_MAX + 4096 &&
+	    m->aux <= m->raw_size && m->offset <= UINT64_MAX / 2 &&
+	    m->cache_len <= MAILBOX_CACHE_MAX;
+}
+
+int
 mbidx_parse(struct mbidx *idx, const void *buf, size_t len)
 {
 	struct rd r = { buf, len, false };
@@ -165,7 +209,7 @@ mbidx_parse(struct mbidx *idx, const void *buf, size_t len)
 	idx->uidnext = rd_uint(&r, 4);
 	idx->highestmodseq = rd_uint(&r, 8);
 	idx->expunge_floor = rd_uint(&r, 8);
-	idx->cache_id = rd_uint(&r, 8);
+	idx->log_id = rd_uint(&r, 8);
 	idx->st_ino = rd_uint(&r, 8);
 	idx->st_size = rd_uint(&r, 8);
 	idx->st_mtime_ns = (int64_t)rd_uint(&r, 8);
@@ -190,34 +234,11 @@ mbidx_parse(struct mbidx *idx, const void *buf, size_t len)
 	for (i = 0; i < n; i++) {
 		struct mbidx_rec *m = &idx->recs[i];
 
-		memset(m, 0, sizeof(*m));
-		m->uid = rd_uint(&r, 4);
-		m->flags = rd_uint(&r, 4);
-		m->keywords = rd_uint(&r, 8);
-		m->modseq = rd_uint(&r, 8);
-		m->idate = (int64_t)rd_uint(&r, 8);
-		m->wire_size = rd_uint(&r, 8);
-		m->raw_size = rd_uint(&r, 8);
-		m->offset = rd_uint(&r, 8);
-		m->hash = rd_uint(&r, 8);
-		m->cache_off = rd_uint(&r, 8);
-		m->cache_len = rd_uint(&r, 4);
-		m->aux = rd_uint(&r, 4);
-		klen = rd_uint(&r, 2);
-		if ((p = rd_bytes(&r, klen)) == NULL)
+		if (mbidx_rec_read(&r.p, &r.left, m) == -1)
 			goto bad;
-		if (klen > 0)
-			m->key = xmemdup(p, klen);
 		idx->n++;
 		if (m->uid <= prev_uid || m->uid >= idx->uidnext ||
-		    m->modseq > idx->highestmodseq ||
-		    (m->flags & ~(MAILBOX_FLAGS_ALL | MBR_INTERNAL)) != 0 ||
-		    (nkw < 64 && (m->keywords >> nkw) != 0) ||
-		    klen > MBIDX_KEY_MAX || !key_valid(p, klen) ||
-		    m->wire_size > 2 * MAILBOX_MSG_MAX ||
-		    m->raw_size > MAILBOX_MSG_MAX + 4096 ||
-		    m->aux > m->raw_size || m->offset > UINT64_MAX / 2 ||
-		    m->cache_len > MAILBOX_CACHE_MAX)
+		    m->modseq > idx->highestmodseq || !mbidx_rec_ok(idx, m))
 			goto bad;
 		prev_uid = m->uid;
 	}
@@ -256,6 +277,35 @@ wr_uint(struct str *s, uint64_t v, size_t n)
 		fatalx("mbidx: index too large");
 }
 
+void
+mbidx_put(struct str *s, uint64_t v, size_t n)
+{
+	wr_uint(s, v, n);
+}
+
+void
+mbidx_rec_write(struct str *s, const struct mbidx_rec *m)
+{
+	size_t	 klen = m->key != NULL ? strlen(m->key) : 0;
+
+	wr_uint(s, m->uid, 4);
+	wr_uint(s, m->flags, 4);
+	wr_uint(s, m->keywords, 8);
+	wr_uint(s, m->modseq, 8);
+	wr_uint(s, (uint64_t)m->idate, 8);
+	wr_uint(s, m->wire_size, 8);
+	wr_uint(s, m->raw_size, 8);
+	wr_uint(s, m->offset, 8);
+	wr_uint(s, m->hash, 8);
+	wr_uint(s, 0, 8);		/* cache slot: reserved */
+	wr_uint(s, 0, 4);
+	wr_uint(s, m->aux, 4);
+	BUZ_ASSERT(klen <= MBIDX_KEY_MAX);
+	wr_uint(s, klen, 2);
+	if (klen > 0 && str_append(s, m->key, klen) == -1)
+		fatalx("mbidx: out of memory");
+}
+
 void *
 mbidx_serialize(const struct mbidx *idx, size_t *len_r)
 {
@@ -273,7 +323,7 @@ mbidx_serialize(const struct mbidx *idx, size_t *len_r)
 	wr_uint(&s, idx->uidnext, 4);
 	wr_uint(&s, idx->highestmodseq, 8);
 	wr_uint(&s, idx->expunge_floor, 8);
-	wr_uint(&s, idx->cache_id, 8);
+	wr_uint(&s, idx->log_id, 8);
 	wr_uint(&s, idx->st_ino, 8);
 	wr_uint(&s, idx->st_size, 8);
 	wr_uint(&s, (uint64_t)idx->st_mtime_ns, 8);
@@ -285,27 +335,8 @@ mbidx_serialize(const struct mbidx *idx, size_t *len_r)
 		if (str_append(&s, idx->keywords[i], klen) == -1)
 			fatalx("mbidx: out of memory");
 	}
-	for (i = 0; i < idx->n; i++) {
-		const struct mbidx_rec *m = &idx->recs[i];
-
-		wr_uint(&s, m->uid, 4);
-		wr_uint(&s, m->flags, 4);
-		wr_uint(&s, m->keywords, 8);
-		wr_uint(&s, m->modseq, 8);
-		wr_uint(&s, (uint64_t)m->idate, 8);
-		wr_uint(&s, m->wire_size, 8);
-		wr_uint(&s, m->raw_size, 8);
-		wr_uint(&s, m->offset, 8);
-		wr_uint(&s, m->hash, 8);
-		wr_uint(&s, m->cache_off, 8);
-		wr_uint(&s, m->cache_len, 4);
-		wr_uint(&s, m->aux, 4);
-		klen = m->key != NULL ? strlen(m->key) : 0;
-		BUZ_ASSERT(klen <= MBIDX_KEY_MAX);
-		wr_uint(&s, klen, 2);
-		if (klen > 0 && str_append(&s, m->key, klen) == -1)
-			fatalx("mbidx: out of memory");
-	}
+	for (i = 0; i < idx->n; i++)
+		mbidx_rec_write(&s, &idx->recs[i]);
 	for (i = 0; i < idx->n_exp; i++) {
 		wr_uint(&s, idx->exp[i].uid, 4);
 		wr_uint(&s, idx->exp[i].modseq, 8);
@@ -443,6 +474,12 @@ mbidx_find(const struct mbidx *idx, uint32_t uid)
 void
 mbidx_expunge_at(struct mbidx *idx, size_t i)
 {
+	mbidx_expunge_with(idx, i, ++idx->highestmodseq);
+}
+
+void
+mbidx_expunge_with(struct mbidx *idx, size_t i, uint64_t modseq)
+{
 	struct mbidx_rec *m = &idx->recs[i];
 
 	BUZ_ASSERT(i < idx->n);
@@ -461,7 +498,7 @@ mbidx_expunge_at(struct mbidx *idx, size_t i)
 		    sizeof(*idx->exp));
 	}
 	idx->exp[idx->n_exp].uid = m->uid;
-	idx->exp[idx->n_exp].modseq = ++idx->highestmodseq;
+	idx->exp[idx->n_exp].modseq = modseq;
 	idx->n_exp++;
 	free(m->key);
 	free(m->fname);

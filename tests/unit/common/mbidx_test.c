@@ -15,7 +15,7 @@ sample(struct mbidx *idx)
 	mbidx_init(idx);
 	idx->uidvalidity = 1234;
 	idx->uidnext = 1;
-	idx->cache_id = 77;
+	idx->log_id = 77;
 	idx->st_ino = 5;
 	idx->st_size = 6;
 	idx->st_mtime_ns = 7;
