@@ -1324,3 +1324,110 @@ Test(mailbox, log_cut_at_every_length)
 	}
 	free(img);
 }
+
+/* Two sessions expunging and flagging, one appending, one delivering. */
+static void
+mixed_child(int role)
+{
+	struct mailbox *mb = mailbox_open(&loc, "INBOX", 0, NULL);
+	struct mailbox_msg m;
+	char	 p[4096], name[64];
+	unsigned int expunged = 0;
+	uint32_t i, prev;
+	FILE	*out;
+	int	 it;
+
+	if (mb == NULL)
+		_exit(2);
+	for (it = 0; it < CONC_ITER; it++) {
+		switch (role) {
+		case 0:		/* expunges the first message now and then */
+			if (mailbox_sync(mb, NULL, NULL) == -1)
+				_exit(3);
+			if (it % 3 == 0 && mailbox_count(mb) > 0) {
+				if (mailbox_msg(mb, 1, &m) == -1 ||
+				    mailbox_expunge(mb, &m.uid, 1, NULL) == -1)
+					_exit(4);
+				expunged++;
+			}
+			break;
+		case 1:		/* flags the last message */
+			if (mailbox_sync(mb, NULL, NULL) == -1)
+				_exit(3);
+			if (mailbox_count(mb) > 0 &&
+			    (mailbox_msg(mb, mailbox_count(mb), &m) == -1 ||
+			    mailbox_store(mb, &m.uid, 1, MAILBOX_FLAGS_ADD,
+			    MAILBOX_SEEN, NULL, 0, 0, NULL, NULL, NULL) == -1))
+				_exit(5);
+			break;
+		case 2:		/* IMAP APPEND */
+			if (mailbox_append(mb, "Subject: ap\r\n\r\nx\r\n", 18,
+			    0, NULL, 0, 0, NULL, NULL) == -1)
+				_exit(6);
+			break;
+		default:	/* the MDA */
+			(void)str_printf(name, sizeof(name), "%06d.D%d.host",
+			    it, (int)getpid());
+			tl_deliver(root, name, "Subject: x\n\nbody\n");
+			break;
+		}
+		for (i = 1, prev = 0; i <= mailbox_count(mb); i++) {
+			if (mailbox_msg(mb, i, &m) == -1 || m.uid <= prev)
+				_exit(7);
+			prev = m.uid;
+		}
+	}
+	if (role == 0) {
+		if (!str_printf(p, sizeof(p), "%s/expunged", root) ||
+		    (out = fopen(p, "w")) == NULL)
+			_exit(8);
+		fprintf(out, "%u\n", expunged);
+		fclose(out);
+	}
+	mailbox_close(&mb);
+	_exit(0);
+}
+
+Test(mailbox, concurrent_mixed)
+{
+	struct mailbox *mb;
+	struct mailbox_msg m;
+	pid_t	 pids[4];
+	char	 p[4096];
+	unsigned int expunged = 0;
+	uint32_t i;
+	int	 k, status;
+	FILE	*in;
+
+	mb = open_inbox(0);
+	mailbox_close(&mb);
+	for (k = 0; k < 4; k++) {
+		pids[k] = fork();
+		cr_assert_neq(pids[k], -1);
+		if (pids[k] == 0)
+			mixed_child(k);
+	}
+	for (k = 0; k < 4; k++) {
+		cr_assert_eq(waitpid(pids[k], &status, 0), pids[k]);
+		cr_assert(WIFEXITED(status));
+		cr_assert_eq(WEXITSTATUS(status), 0, "child %d", k);
+	}
+	cr_assert(str_printf(p, sizeof(p), "%s/expunged", root));
+	in = fopen(p, "r");
+	cr_assert_not_null(in);
+	cr_assert_eq(fscanf(in, "%u", &expunged), 1);
+	fclose(in);
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_count(mb), 2 * CONC_ITER - expunged,
+	    "lost or doubled mail: %u + %u - %u != %u", CONC_ITER, CONC_ITER,
+	    expunged, mailbox_count(mb));
+	for (i = 2; i <= mailbox_count(mb); i++)
+		cr_assert_gt(uid_at(mb, i), uid_at(mb, i - 1));
+	cr_assert_eq(mailbox_msg(mb, mailbox_count(mb), &m), 0);
+	cr_assert_lt(m.uid, mailbox_uidnext(mb));
+	mailbox_close(&mb);
+	/* a cold reader (index + log from scratch) agrees */
+	mb = open_inbox(0);
+	cr_assert_eq(mailbox_count(mb), 2 * CONC_ITER - expunged);
+	mailbox_close(&mb);
+}
