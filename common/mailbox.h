@@ -10,11 +10,13 @@
  * protocol can send EXPUNGE/EXISTS/FETCH FLAGS at the moment it chooses.
  *
  * Storage stays readable by other tools: Maildir keeps flags in file names
- * (":2,DFRST"), mbox is plain mboxrd.  Beside each folder an index
- * (docs/mailbox.md) holds UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and per
- * message its UID, storage key, wire size, internal date, flags, keywords,
- * modseq and a cache slot.  A lost or corrupt index is rebuilt from the
- * store with a new UIDVALIDITY.
+ * (":2,DFRST"), mbox is plain mboxrd.  Beside each folder an index and
+ * its change log (docs/mailbox.md) hold UIDVALIDITY, UIDNEXT,
+ * HIGHESTMODSEQ and per message its UID, storage key, wire size, internal
+ * date, flags, keywords and modseq; a cache file holds parsed data.  A
+ * lost or corrupt index is rebuilt from the store with a new UIDVALIDITY.
+ * A session keeps what it read between calls, so a sync costs about as
+ * much as the changes since the last one.
  *
  * Locking (lock order, outermost first): POP3 maildrop lock (held for a
  * whole POP3 session) -> index lock (held only inside one call) -> mbox
@@ -22,6 +24,7 @@
  * into a Maildir and only the mbox lock into an mbox; it never needs the
  * index.  No lock is held between calls except the POP3 lock, so one
  * process may serve many sessions on one folder from one event loop.
+ * Locks are OFD locks: do not fork() while inside a call.
  *
  * Folder names (mailbox_name_valid()): "INBOX" (any case) is the root
  * folder.  Others are printable ASCII (0x20..0x7e) without '/', '\\' or
