@@ -1,27 +1,47 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mailbox_cache.c - per-message blobs (ENVELOPE, BODYSTRUCTURE) for imapd
+ *
+ * buzon.cache: "BZCACHE1", u32 UIDVALIDITY, u32 generation, then records
+ * u32 uid, u32 length, u64 FNV-1a of the data, the data.  Append-only
+ * under an OFD lock; a later record for a UID replaces earlier ones.
  */
 #include "config.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailbox_private.h"
 #include "mem.h"
 
 #define CACHE_MAGIC	"BZCACHE1"
+/* Past this size the cache starts over: stale blobs are never reclaimed
+ * one by one, and re-parsing is the only cost of losing them. */
+#define CACHE_FILE_MAX	(64 * 1024 * 1024)
 
-/* ---- cache ----
- *
- * buzon.cache is append-only: a 16-byte header ("BZCACHE1", u32
- * uidvalidity, u32 0) then records of u32 uid, u32 length, u64 FNV-1a of
- * the data, the data.  Readers index it into the view's records as they go;
- * a record whose hash does not match (torn write) ends the scan.  The index
- * never points into it, so losing it costs only re-parsing. */
+static uint32_t
+get32(const void *p)
+{
+	const unsigned char *b = p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	    (uint32_t)b[3] << 24;
+}
+
+static uint64_t
+get64(const void *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32((const char *)p + 4) << 32;
+}
+
+/* Readers index the file into the view's records as they go; a record
+ * whose hash does not match (torn write) ends the scan.  The index never
+ * points into it, so losing it costs only re-parsing. */
 
 static void
 cache_scan(struct mailbox *mb, int fd, off_t size)
@@ -62,13 +82,47 @@ cache_scan(struct mailbox *mb, int fd, off_t size)
 	}
 }
 
+/* Forget where our view thinks blobs are: the file started over. */
+static void
+cache_forget(struct mailbox *mb, uint32_t gen)
+{
+	size_t	 j;
+
+	for (j = 0; j < mb->view.n; j++)
+		mb->view.recs[j].cache_off = 0;
+	mb->cache_scanned = 16;
+	mb->cache_gen = gen;
+}
+
+/* Write a fresh header with a new generation (file locked by caller). */
+static int
+cache_restart(struct mailbox *mb, int fd)
+{
+	unsigned char h[16];
+	uint32_t gen = 0;
+	int	 i;
+
+	while (gen == 0 || gen == mb->cache_gen)
+		if (getrandom(&gen, sizeof(gen), 0) != (ssize_t)sizeof(gen))
+			gen = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^
+			    (mb->cache_gen + 1);
+	memcpy(h, CACHE_MAGIC, 8);
+	for (i = 0; i < 4; i++) {
+		h[8 + i] = (unsigned char)(mb->view.uidvalidity >> (8 * i));
+		h[12 + i] = (unsigned char)(gen >> (8 * i));
+	}
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, h, 16, 0) != 16)
+		return -1;
+	cache_forget(mb, gen);
+	return 0;
+}
+
 static int
 cache_open(struct mailbox *mb, bool create)
 {
 	unsigned char h[16];
 	struct stat st;
-	uint32_t v = 0;
-	int	 fd, i;
+	int	 fd;
 
 	fd = open(mb->cache_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC |
 	    (create ? O_CREAT : 0), 0600);
@@ -79,26 +133,14 @@ cache_open(struct mailbox *mb, bool create)
 		return -1;
 	}
 	if (st.st_size >= 16 && pread(fd, h, 16, 0) == 16 &&
-	    memcmp(h, CACHE_MAGIC, 8) == 0) {
-		for (i = 0; i < 4; i++)
-			v |= (uint32_t)h[8 + i] << (8 * i);
-		if (v == mb->view.uidvalidity) {
-			if ((uint64_t)st.st_size < mb->cache_scanned)
-				mb->cache_scanned = 0;	/* started over */
-			return fd;
-		}
+	    memcmp(h, CACHE_MAGIC, 8) == 0 &&
+	    get32(h + 8) == mb->view.uidvalidity) {
+		if (get32(h + 12) != mb->cache_gen)
+			cache_forget(mb, get32(h + 12));
+		return fd;
 	}
-	mb->cache_scanned = 0;
-	if (!create || mailbox_lock_fd(fd, true) == -1) {
-		close(fd);
-		return -1;
-	}
-	/* Wrong or empty: start it over (under its own lock). */
-	memcpy(h, CACHE_MAGIC, 8);
-	for (i = 0; i < 4; i++)
-		h[8 + i] = (unsigned char)(mb->view.uidvalidity >> (8 * i));
-	memset(h + 12, 0, 4);
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, h, 16, 0) != 16) {
+	if (!create || mailbox_lock_fd(fd, true) == -1 ||
+	    cache_restart(mb, fd) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -132,8 +174,20 @@ mailbox_cache_put(struct mailbox *mb, uint32_t uid, const void *data,
 	memcpy(buf + 16, data, len);
 	/* One write under the lock keeps records whole and in place. */
 	if (mailbox_lock_fd(fd, true) == -1 ||
-	    (end = lseek(fd, 0, SEEK_END)) == -1 ||
-	    pwrite(fd, buf, 16 + len, end) != (ssize_t)(16 + len)) {
+	    (end = lseek(fd, 0, SEEK_END)) == -1) {
+		free(buf);
+		close(fd);
+		return -1;
+	}
+	if (end > CACHE_FILE_MAX) {
+		if (cache_restart(mb, fd) == -1) {
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		end = 16;
+	}
+	if (pwrite(fd, buf, 16 + len, end) != (ssize_t)(16 + len)) {
 		free(buf);
 		close(fd);
 		return -1;
@@ -153,7 +207,7 @@ mailbox_cache_get(struct mailbox *mb, uint32_t uid, void **data_r,
 	struct stat st;
 	void	*buf;
 	ssize_t	 k;
-	int	 fd;
+	int	 fd, tries;
 
 	*data_r = NULL;
 	*len_r = 0;
@@ -162,22 +216,32 @@ mailbox_cache_get(struct mailbox *mb, uint32_t uid, void **data_r,
 	m = &mb->view.recs[k];
 	if ((fd = cache_open(mb, false)) == -1)
 		return 0;
-	/* Only the part written since we last looked is read. */
-	if (m->cache_off == 0 && fstat(fd, &st) == 0 &&
-	    (uint64_t)st.st_size > mb->cache_scanned)
-		cache_scan(mb, fd, st.st_size);
-	if (m->cache_off == 0) {
-		close(fd);
-		return 0;
-	}
-	buf = xmalloc((size_t)m->cache_len + 1);
-	if (pread(fd, buf, m->cache_len, (off_t)m->cache_off) !=
-	    (ssize_t)m->cache_len) {
+	buf = NULL;
+	for (tries = 0; tries < 2; tries++) {
+		/* Only the part written since we last looked is read. */
+		if (m->cache_off == 0 && fstat(fd, &st) == 0 &&
+		    (uint64_t)st.st_size > mb->cache_scanned)
+			cache_scan(mb, fd, st.st_size);
+		if (m->cache_off == 0)
+			break;
+		/* Check the record: a writer may have replaced it. */
+		buf = xmalloc((size_t)m->cache_len + 16);
+		if (m->cache_off >= 32 && pread(fd, buf,
+		    (size_t)m->cache_len + 16, (off_t)m->cache_off - 16) ==
+		    (ssize_t)m->cache_len + 16 && get32(buf) == uid &&
+		    get32((char *)buf + 4) == m->cache_len &&
+		    get64((char *)buf + 8) == mbidx_hash((char *)buf + 16,
+		    m->cache_len, 0))
+			break;
 		free(buf);
-		close(fd);
+		buf = NULL;
 		m->cache_off = 0;
+	}
+	if (buf == NULL) {
+		close(fd);
 		return 0;
 	}
+	memmove(buf, (char *)buf + 16, m->cache_len);
 	close(fd);
 	*data_r = buf;
 	*len_r = m->cache_len;

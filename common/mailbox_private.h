@@ -167,6 +167,7 @@ struct mailbox {
 	int		 pop3_fd;
 	unsigned int	 append_seq;
 	uint64_t	 cache_scanned;	/* cache file read up to here */
+	uint32_t	 cache_gen;	/* ... in this generation of it */
 	/* The index as on disk (index file + log up to log_pos), kept
 	 * between calls so that a refresh reads only the log's new tail. */
 	struct mbidx	 disk;

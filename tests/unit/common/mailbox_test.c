@@ -529,6 +529,23 @@ Test(mailbox, cache_blobs)
 	cr_assert_eq(len, 2);
 	free(data);
 	cr_assert_eq(mailbox_cache_get(b, 9, &data, &len), 0);
+	/* started over under b: b must not hand out uid 2's blob for 1 */
+	{
+		char	 p[4096], *img;
+		size_t	 ilen;
+
+		cr_assert(str_printf(p, sizeof(p), "%s/buzon.cache", root));
+		img = tl_read(p, &ilen);
+		img[12] ^= 1;		/* what a restart does: new generation */
+		tl_write(p, img, 16);
+		free(img);
+	}
+	cr_assert_eq(mailbox_cache_put(a, 2, "ENVELOPE-2b", 11), 0);
+	cr_assert_eq(mailbox_cache_put(a, 2, "ENVELOPE-2c", 11), 0);
+	cr_assert_eq(mailbox_cache_get(b, 1, &data, &len), 0);
+	cr_assert_eq(mailbox_cache_get(b, 2, &data, &len), 1);
+	cr_assert_eq(memcmp(data, "ENVELOPE-2c", 11), 0);
+	free(data);
 	mailbox_close(&a);
 	mailbox_close(&b);
 }
