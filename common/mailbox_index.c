@@ -72,6 +72,8 @@ index_log_id(const char *path, uint64_t *id_r)
 	return 0;
 }
 
+#define LOG_READ_MAX	((uint64_t)256 * 1024 * 1024)
+
 /* Start mb->disk over as an empty folder with a new UIDVALIDITY. */
 static void
 disk_rebuild(struct mailbox *mb)
@@ -109,8 +111,15 @@ log_catch_up(struct mailbox *mb)
 		close(fd);		/* not ours: the index has it all */
 		return 0;
 	}
+	/* Compaction keeps the log near the index's size; one far bigger
+	 * was not written by us: ignore it, the next write starts over. */
+	if ((uint64_t)st.st_size < mb->log_pos ||
+	    (uint64_t)st.st_size - mb->log_pos > LOG_READ_MAX) {
+		close(fd);
+		return 0;
+	}
 	mb->log_ok = true;
-	if ((uint64_t)st.st_size <= mb->log_pos) {
+	if ((uint64_t)st.st_size == mb->log_pos) {
 		close(fd);
 		return 0;
 	}
