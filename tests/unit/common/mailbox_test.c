@@ -338,7 +338,7 @@ Test(mailbox, cache_blobs)
 
 		cr_assert(str_printf(p, sizeof(p), "%s/buzon.cache", root));
 		img = tl_read(p, &ilen);
-		img[12] ^= 1;		/* what a restart does: new generation */
+		img[12] ^= 1;	/* a restart: new generation */
 		tl_write(p, img, 16);
 		free(img);
 	}
