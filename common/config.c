@@ -95,6 +95,19 @@ const struct conf_param config_params[] = {
 	CONF_BOOL("apop_enable", "yes", S, apop_enable,
 	    "offer POP3 APOP (for users given an APOP secret)"),
 
+	/* POP3 */
+	CONF_TIME("pop3_timeout", "10m", 1 * SEC, 86400 * SEC, S, pop3_timeout,
+	    "idle time before a POP3 session is closed (RFC 1939: 10m+)"),
+	CONF_UINT("pop3_max_errors", "10", 1, 1000, S, pop3_max_errors,
+	    "bad POP3 commands in one session before it is closed"),
+	CONF_BOOL("pop3_plaintext_loopback", "yes", S,
+	    pop3_plaintext_loopback,
+	    "allow POP3 logins without TLS from loopback clients"),
+	CONF_BOOL("pop3_mark_seen", "yes", S, pop3_mark_seen,
+	    "flag messages fetched with RETR \\Seen at QUIT"),
+	CONF_UINT("pop3_max_line", "2048", 255, 65536, S, pop3_max_line,
+	    "longest POP3 command line in bytes (AUTH lines: 4096+)"),
+
 	/* DNS and SPF */
 	CONF_PATH("dns_local_data", "", S, dns_local_data,
 	    "zone-file lines answered locally; alone: nothing else resolves"),

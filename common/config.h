@@ -70,6 +70,13 @@ struct config {
 	uint64_t	 auth_lockout_time;	/* ms */
 	bool		 apop_enable;
 
+	/* POP3 (docs/pop3d.md) */
+	uint64_t	 pop3_timeout;		/* ms */
+	unsigned int	 pop3_max_errors;
+	bool		 pop3_plaintext_loopback;
+	bool		 pop3_mark_seen;
+	unsigned int	 pop3_max_line;
+
 	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
 	char		*dns_local_data;	/* "": none */
 	struct conf_list dns_forwarders;	/* empty: system resolver */

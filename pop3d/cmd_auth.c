@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_auth.c - the AUTHORIZATION state: USER/PASS and APOP (RFC 1939
+ * section 7), AUTH with SASL PLAIN and LOGIN (RFC 5034)
+ *
+ * Every way in ends in pop3_login(): one accounts_authenticate() call
+ * (throttle, password or APOP digest, throttle record), then the maildrop
+ * is opened and locked.  The answer waits for the throttle's delay on a
+ * timer, never in a sleep, so other sessions go on meanwhile.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "accounts.h"
+#include "auth.h"
+#include "log.h"
+#include "pop3d.h"
+#include "str.h"
+
+void
+pop3_auth_release(struct session *s)
+{
+	auth_sasl_release(&s->sasl);
+	s->cont = NULL;
+	s->cont_secret = false;
+}
+
+static void
+pop3_login(struct session *s, const char *user, const char *secret,
+    const char *apop_ts)
+{
+	struct pop3d			*srv = s->srv;
+	struct accounts_user		 u;
+	enum accounts_auth_result	 r;
+	uint64_t			 delay = 0;
+	char				 reply[256], safe[POP3_USER_MAX + 1];
+
+	(void)str_sanitize(safe, sizeof(safe), user, strlen(user));
+	r = accounts_authenticate(srv->accounts, srv->throttle, s->ip, user,
+	    secret, apop_ts, &u, &delay);
+	switch (r) {
+	case ACCOUNTS_AUTH_OK:
+		if (maildrop_open(&s->drop, srv->accounts, &u, s->id, reply,
+		    sizeof(reply)) == -1) {
+			log_info(s->id, "login refused user=%s reason=\"%s\"",
+			    safe, reply);
+			pop3_reply(s, "%s", reply);
+			break;
+		}
+		(void)str_copy(s->login, u.address, sizeof(s->login));
+		log_info(s->id, "login user=%s method=%s tls=%s messages=%u "
+		    "size=%llu", s->login, apop_ts != NULL ? "apop" : "password",
+		    s->is_tls ? "yes" : "no", s->drop.count,
+		    (unsigned long long)s->drop.size);
+		session_set_state(s, POP3_TRANSACTION);
+		pop3_reply(s, "+OK Logged in.");
+		break;
+	case ACCOUNTS_AUTH_FAILED:
+		log_info(s->id, "login failed user=%s address=%s", safe, s->ip);
+		pop3_reply(s, "-ERR [AUTH] Authentication failed.");
+		break;
+	case ACCOUNTS_AUTH_THROTTLED:
+		log_info(s->id, "login throttled user=%s address=%s", safe,
+		    s->ip);
+		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
+		    "again later.");
+		break;
+	case ACCOUNTS_AUTH_TEMPFAIL:
+	default:
+		log_warn(s->id, "login tempfail user=%s", safe);
+		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication "
+		    "failure.");
+		break;
+	}
+	explicit_bzero(&u, sizeof(u));
+	s->user[0] = '\0';
+	if (delay > 0)
+		session_resume_after(s, delay);
+}
+
+void
+cmd_user(struct session *s, char *arg)
+{
+	char	*argv[2];
+	int	 n;
+
+	n = pop3_args(arg, argv, 1);
+	if (n != 1) {
+		pop3_error(s, "-ERR USER takes one argument: the user name.");
+		return;
+	}
+	if (!str_copy(s->user, argv[0], sizeof(s->user))) {
+		s->user[0] = '\0';
+		pop3_error(s, "-ERR User name too long.");
+		return;
+	}
+	pop3_reply(s, "+OK");
+}
+
+/* The password is the rest of the line: it may hold spaces. */
+void
+cmd_pass(struct session *s, char *arg)
+{
+	size_t	 len = strlen(arg);
+
+	if (s->user[0] == '\0') {
+		explicit_bzero(arg, len);
+		pop3_error(s, "-ERR No username given.");
+		return;
+	}
+	if (len == 0 || len > AUTH_PASS_MAX) {
+		explicit_bzero(arg, len);
+		pop3_error(s, "-ERR PASS takes one argument: the password.");
+		return;
+	}
+	pop3_login(s, s->user, arg, NULL);
+	explicit_bzero(arg, len);
+}
+
+void
+cmd_apop(struct session *s, char *arg)
+{
+	char	*argv[3];
+
+	if (!s->srv->conf.apop_enable || s->timestamp[0] == '\0') {
+		pop3_error(s, "-ERR APOP not enabled.");
+		return;
+	}
+	if (pop3_args(arg, argv, 2) != 2) {
+		pop3_error(s, "-ERR APOP takes two arguments: name and "
+		    "digest.");
+		return;
+	}
+	if (strlen(argv[0]) > POP3_USER_MAX ||
+	    strlen(argv[1]) != AUTH_APOP_DIGEST_LEN) {
+		pop3_reply(s, "-ERR [AUTH] Authentication failed.");
+		return;
+	}
+	pop3_login(s, argv[0], argv[1], s->timestamp);
+}
+
+static void	auth_cont(struct session *, char *, size_t);
+
+static void
+auth_result(struct session *s, enum auth_sasl_result r, const char *chal)
+{
+	switch (r) {
+	case AUTH_SASL_CONTINUE:
+		pop3_reply(s, "+ %s", chal);
+		s->cont = auth_cont;
+		s->cont_secret = true;
+		return;
+	case AUTH_SASL_DONE:
+		s->cont = NULL;
+		s->cont_secret = false;
+		pop3_login(s, s->sasl.authcid, s->sasl.passwd, NULL);
+		break;
+	case AUTH_SASL_CANCELLED:
+		pop3_reply(s, "-ERR Authentication aborted.");
+		break;
+	case AUTH_SASL_BAD:
+	default:
+		pop3_error(s, "-ERR [AUTH] %s", s->sasl.error != NULL ?
+		    s->sasl.error : "Invalid response.");
+		break;
+	}
+	pop3_auth_release(s);
+}
+
+static void
+auth_cont(struct session *s, char *line, size_t len)
+{
+	enum auth_sasl_result	 r;
+	const char		*chal = NULL;
+
+	r = auth_sasl_step(&s->sasl, line, len, &chal);
+	explicit_bzero(line, len);
+	auth_result(s, r, chal);
+}
+
+void
+cmd_auth(struct session *s, char *arg)
+{
+	enum auth_sasl_mech	 mech;
+	enum auth_sasl_result	 r;
+	const char		*chal = NULL;
+	char			*argv[3];
+	int			 n;
+
+	n = pop3_args(arg, argv, 2);
+	if (n == 0) {
+		/* RFC 1734 style: list the mechanisms. */
+		pop3_reply(s, "+OK");
+		pop3_reply_line(s, "PLAIN");
+		pop3_reply_line(s, "LOGIN");
+		pop3_reply(s, ".");
+		return;
+	}
+	if (n == -1) {
+		pop3_error(s, "-ERR Invalid AUTH arguments.");
+		return;
+	}
+	if (auth_sasl_mech_parse(argv[0], &mech) == -1) {
+		pop3_error(s, "-ERR Unsupported authentication mechanism.");
+		return;
+	}
+	r = auth_sasl_begin(&s->sasl, mech, n == 2 ? argv[1] : NULL, &chal);
+	if (n == 2)
+		explicit_bzero(argv[1], strlen(argv[1]));
+	auth_result(s, r, chal);
+}

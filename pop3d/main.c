@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - buzon-pop3d: the POP3 server on the pop3 and pop3s listeners
+ * the supervisor hands over
+ *
+ * Usage: buzon-pop3d [-c FILE]; normally started by `buzon run`.  All the
+ * work is in server.c (setup), session.c and the command files.
+ */
+#include "config.h"
+
+#include "pop3d.h"
+#include "service.h"
+
+int
+main(int argc, char **argv)
+{
+	static struct pop3d	 srv;
+	const struct service	 svc = {
+		.name = "buzon-pop3d",
+		.accept = session_accept,
+		.init = pop3d_init,
+		.reload = pop3d_reload,
+		.shutdown = pop3d_shutdown,
+		.data = &srv,
+	};
+
+	return service_main(&svc, argc, argv);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c - buzon-pop3d's process-wide state: settings from buzon.conf,
+ * the TLS context, the accounts maps and the login throttle; reload and
+ * shutdown for service.h
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "accounts_config.h"
+#include "auth.h"
+#include "event.h"
+#include "log.h"
+#include "pop3d.h"
+#include "service.h"
+#include "str.h"
+#include "tls.h"
+
+void
+pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
+{
+	memset(c, 0, sizeof(*c));
+	c->hostname = cfg->hostname;
+	c->timeout = cfg->pop3_timeout;
+	c->max_errors = cfg->pop3_max_errors;
+	c->max_line = cfg->pop3_max_line;
+	c->plaintext_loopback = cfg->pop3_plaintext_loopback;
+	c->mark_seen = cfg->pop3_mark_seen;
+	c->apop_enable = cfg->apop_enable;
+}
+
+static SSL_CTX *
+tls_ctx(const struct config *cfg)
+{
+	struct fail	 f;
+	SSL_CTX		*ctx;
+
+	ctx = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &f);
+	if (ctx == NULL)
+		log_warn("-", "tls off: no STLS, no pop3s reason=\"%s\"",
+		    f.text);
+	return ctx;
+}
+
+int
+pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
+{
+	struct pop3d			*srv = data;
+	struct accounts_conf		 ac;
+	struct auth_throttle_conf	 tc;
+	char				 path[PATH_MAX];
+	char				 err[512];
+
+	memset(srv, 0, sizeof(*srv));
+	srv->loop = loop;
+	pop3d_conf_from(&srv->conf, cfg);
+	srv->tls_ctx = tls_ctx(cfg);
+	accounts_config(cfg, &ac);
+	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
+		log_error("-", "accounts: %s", err);
+		return -1;
+	}
+	auth_throttle_config(cfg, &tc);
+	(void)str_copy(err, "state_dir too long", sizeof(err));
+	if (auth_throttle_path(cfg, path, sizeof(path)) == -1)
+		srv->throttle = NULL;
+	else
+		srv->throttle = auth_throttle_open(path, &tc, err, sizeof(err));
+	if (srv->throttle == NULL)
+		log_warn("-", "auth throttle off: %s", err);
+	log_info("-", "pop3d ready hostname=%s tls=%s apop=%s",
+	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
+	    srv->conf.apop_enable ? "yes" : "no");
+	return 0;
+}
+
+int
+pop3d_reload(const struct config *cfg, void *data)
+{
+	struct pop3d	*srv = data;
+	SSL_CTX		*ctx;
+
+	pop3d_conf_from(&srv->conf, cfg);
+	/* Sessions in TLS keep the old context alive (refcounted). */
+	ctx = tls_ctx(cfg);
+	tls_ctx_free(&srv->tls_ctx);
+	srv->tls_ctx = ctx;
+	log_info("-", "reloaded");
+	return 0;
+}
+
+unsigned int
+pop3d_shutdown(void *data)
+{
+	struct pop3d	*srv = data;
+
+	session_shutdown(srv);
+	if (srv->nsessions == 0) {
+		tls_ctx_free(&srv->tls_ctx);
+		accounts_close(&srv->accounts);
+		auth_throttle_close(&srv->throttle);
+	}
+	return srv->nsessions;
+}

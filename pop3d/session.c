@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session.c - one POP3 connection on the event loop: the only file that
+ * touches the socket
+ *
+ * Input: every complete line buffered is handled in turn (RFC 2449
+ * PIPELINING), replies collect in s->out and go to the stream whenever
+ * the input runs dry.  A RETR or TOP starts a transfer (s->xfer): input
+ * waits while the message goes out in 64 KiB pieces, each produced only
+ * when the stream has drained below POP3_OUT_HIGH, so a big message or a
+ * slow client costs a bounded amount of memory.  STLS flushes its +OK,
+ * then stream_starttls() drops whatever the client pipelined (RFC 2595
+ * section 4, like RFC 3207 4.2) and the handshake runs without blocking.
+ *
+ * Over-long lines are skipped to their end and answered "-ERR Line too
+ * long." (a bad command), so the session stays in step.  One timer per
+ * session: pop3_timeout without input, and without output progress during
+ * a transfer.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "log.h"
+#include "mailbox.h"
+#include "mem.h"
+#include "net.h"
+#include "pop3d.h"
+#include "stream.h"
+#include "str.h"
+#include "tls.h"
+
+#define SESSION_IN_MAX		(POP3_AUTH_LINE_MAX + 4096)
+#define SESSION_OUT_MAX		(POP3_OUT_HIGH + POP3_XFER_BUF + 64 * 1024)
+#define SESSION_REPLY_MAX	(1024u * 1024)	/* queued replies (LIST) */
+#define SESSION_REPLY_CHUNK	(16u * 1024)
+
+static void	session_io(int, unsigned int, void *);
+static void	session_run(struct session *);
+
+void
+session_set_state(struct session *s, enum pop3_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug(s->id, "state %s -> %s", pop3_state_name(s->state),
+	    pop3_state_name(st));
+	s->state = st;
+}
+
+static bool
+wants_input(const struct session *s)
+{
+	return s->state != POP3_CLOSING && !s->suspended &&
+	    !s->want_starttls && !s->handshaking && !s->xfer_active &&
+	    stream_output_pending(s->st) < POP3_OUT_HIGH;
+}
+
+/* Move queued replies to the stream and send what the socket takes. */
+static int
+session_flush(struct session *s)
+{
+	size_t	 n;
+
+	while (s->out.len > 0) {
+		n = s->out.len;
+		if (n > SESSION_OUT_MAX - stream_output_pending(s->st))
+			n = SESSION_OUT_MAX - stream_output_pending(s->st);
+		if (n == 0)
+			break;	/* the rest waits for the socket */
+		if (stream_write(s->st, s->out.data, n) == -1) {
+			log_warn(s->id, "output buffer full");
+			return -1;
+		}
+		str_consume(&s->out, n);
+		if (stream_flush(s->st) == -1)
+			return -1;
+	}
+	return stream_flush(s->st) == -1 ? -1 : 0;
+}
+
+static void
+xfer_end(struct session *s)
+{
+	s->xfer_active = false;
+	pop3_xfer_release(&s->xfer);
+	mailbox_stream_close(&s->mstream);
+}
+
+void
+session_start_xfer(struct session *s)
+{
+	s->xfer_active = true;
+}
+
+/* Produce message bytes while the stream has room: 1 done, 0 waiting
+ * for the socket, -1 failed (the response cannot be finished). */
+static int
+session_pump(struct session *s)
+{
+	char	 buf[POP3_XFER_BUF];
+	size_t	 len;
+	int	 r;
+
+	if (session_flush(s) == -1)
+		return -1;
+	if (s->out.len > 0)
+		return 0;
+	while (stream_output_pending(s->st) < POP3_OUT_HIGH) {
+		r = pop3_xfer_produce(&s->xfer, buf, sizeof(buf), &len);
+		if (len > 0 && stream_write(s->st, buf, len) == -1) {
+			log_warn(s->id, "output buffer full");
+			return -1;
+		}
+		s->bytes_out += len;
+		if (r == -1) {
+			log_error(s->id, "message read failed");
+			return -1;
+		}
+		if (stream_flush(s->st) == -1)
+			return -1;
+		if (r == 1) {
+			xfer_end(s);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+session_handshake(struct session *s)
+{
+	char	 desc[160];
+	int	 r;
+
+	r = stream_handshake(s->st);
+	if (r == STREAM_AGAIN) {
+		if (event_io_set(s->io, stream_events(s->st)) == -1)
+			session_free(&s, "event error");
+		return;
+	}
+	if (r == -1) {
+		session_free(&s, "tls handshake failed");
+		return;
+	}
+	s->handshaking = false;
+	s->is_tls = true;
+	tls_describe(stream_ssl(s->st), desc, sizeof(desc));
+	log_info(s->id, "tls established %s", desc);
+	event_timer_reset(s->timer, s->srv->conf.timeout);
+	if (s->is_pop3s)
+		pop3_greet(s);
+	/* After STLS: nothing learnt before TLS counts (RFC 2595 4). */
+	s->user[0] = '\0';
+	session_run(s);
+}
+
+/* After handling input: write, close, start TLS, choose events.  -1 when
+ * the session is gone. */
+static int
+session_update(struct session *s)
+{
+	unsigned int	 ev;
+
+	if (!s->suspended && !s->xfer_active && session_flush(s) == -1) {
+		session_free(&s, "write error");
+		return -1;
+	}
+	if (s->state == POP3_CLOSING && s->out.len == 0 &&
+	    stream_output_pending(s->st) == 0) {
+		session_free(&s, "quit");
+		return -1;
+	}
+	if (s->want_starttls && s->out.len == 0 &&
+	    stream_output_pending(s->st) == 0) {
+		s->want_starttls = false;
+		if (stream_starttls(s->st, s->srv->tls_ctx, true, NULL) == -1) {
+			session_free(&s, "starttls failed");
+			return -1;
+		}
+		s->handshaking = true;
+		session_handshake(s);
+		return -1;	/* it runs the session on from here */
+	}
+	if (wants_input(s))
+		ev = stream_events(s->st);
+	else
+		ev = stream_output_pending(s->st) > 0 || s->out.len > 0 ?
+		    EVENT_WRITE : 0;
+	if (event_io_set(s->io, ev) == -1) {
+		session_free(&s, "event error");
+		return -1;
+	}
+	return 0;
+}
+
+/* Handle one line of buffered input: 1 done, 0 need more. */
+static int
+session_input(struct session *s)
+{
+	char	*line;
+	size_t	 len, max;
+	int	 r;
+
+	if (s->skipping) {
+		if (stream_skip_line(s->st) == 0)
+			return 0;
+		s->skipping = false;
+		pop3_auth_release(s);
+		pop3_error(s, "-ERR Line too long.");
+		return 1;
+	}
+	max = s->srv->conf.max_line;
+	if (max < POP3_AUTH_LINE_MAX && s->state == POP3_AUTHORIZATION)
+		max = POP3_AUTH_LINE_MAX;	/* AUTH; others checked later */
+	r = stream_read_line(s->st, max, &line, &len, NULL);
+	if (r == 0)
+		return 0;
+	if (r == -1) {
+		s->skipping = true;
+		return 1;
+	}
+	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
+	    s->cont_secret ? LOG_TRACE_SECRET : 0);
+	if (s->cont != NULL)
+		s->cont(s, line, len);
+	else
+		pop3_dispatch(s, line, len);
+	return 1;
+}
+
+static void
+session_run(struct session *s)
+{
+	int	 r;
+
+	for (;;) {
+		if (s->xfer_active) {
+			if ((r = session_pump(s)) == -1) {
+				session_free(&s, "write error");
+				return;
+			}
+			if (r == 0)
+				break;
+		}
+		if (!wants_input(s) || session_input(s) == 0)
+			break;
+		if (s->out.len >= SESSION_REPLY_CHUNK && !s->suspended &&
+		    !s->xfer_active && session_flush(s) == -1) {
+			session_free(&s, "write error");
+			return;
+		}
+	}
+	(void)session_update(s);
+}
+
+static void
+session_io(int fd, unsigned int events, void *arg)
+{
+	struct session	*s = arg;
+	size_t		 before;
+	ssize_t		 n;
+	int		 i;
+
+	(void)fd;
+	if (s->handshaking) {
+		session_handshake(s);
+		return;
+	}
+	if (events & EVENT_WRITE) {
+		before = stream_output_pending(s->st);
+		if (stream_flush(s->st) == -1) {
+			session_free(&s, "write error");
+			return;
+		}
+		if (stream_output_pending(s->st) < before)
+			event_timer_reset(s->timer, s->srv->conf.timeout);
+	}
+	if ((events & EVENT_READ) && wants_input(s)) {
+		/* Read what is there (TLS gives one record per call). */
+		for (i = 0; i < 8; i++) {
+			n = stream_fill(s->st);
+			if (n == STREAM_AGAIN)
+				break;
+			if (n == 0) {
+				session_free(&s, "disconnect");
+				return;
+			}
+			if (n < 0) {
+				if (stream_input_pending(s->st) > 0)
+					break;	/* buffer full: use it */
+				session_free(&s, "read error");
+				return;
+			}
+			event_timer_reset(s->timer, s->srv->conf.timeout);
+		}
+	}
+	session_run(s);
+}
+
+static void
+session_timeout(void *arg)
+{
+	struct session	*s = arg;
+
+	if (!s->handshaking && !s->xfer_active) {
+		pop3_reply(s, "-ERR Disconnected for inactivity.");
+		(void)session_flush(s);
+	}
+	session_free(&s, "timeout");
+}
+
+static void
+session_resume_cb(void *arg)
+{
+	struct session	*s = arg;
+
+	s->suspended = false;
+	session_run(s);
+}
+
+void
+session_resume_after(struct session *s, uint64_t ms)
+{
+	s->suspended = true;
+	if (s->resume_timer == NULL)
+		s->resume_timer = event_timer_add(s->srv->loop, ms,
+		    session_resume_cb, s);
+	else
+		event_timer_reset(s->resume_timer, ms);
+}
+
+void
+session_accept(int fd, const struct net_addr *peer, const char *listener,
+    void *data)
+{
+	static unsigned int	 counter;
+	struct pop3d		*srv = data;
+	struct session		*s;
+	bool			 pop3s = strcmp(listener, "pop3s") == 0;
+	char			 ip[NET_ADDRSTRLEN];
+
+	net_addr_str(peer, ip, sizeof(ip));
+	if (srv->stopping || (pop3s && srv->tls_ctx == NULL)) {
+		log_warn("-", "refused address=%s reason=\"%s\"", ip,
+		    srv->stopping ? "shutting down" : "no TLS certificate");
+		(void)close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	s->peer = *peer;
+	(void)str_copy(s->ip, ip, sizeof(s->ip));
+	s->is_pop3s = pop3s;
+	s->state = POP3_AUTHORIZATION;
+	s->is_loopback = net_addr_is_loopback(peer);
+	(void)str_printf(s->id, sizeof(s->id), "%06lx%04x",
+	    (unsigned long)time(NULL) & 0xffffffUL, ++counter & 0xffffu);
+	str_init(&s->out, SESSION_REPLY_MAX);
+	s->st = stream_new(fd, SESSION_IN_MAX, SESSION_OUT_MAX);
+	s->io = event_io_add(srv->loop, fd, 0, session_io, s);
+	s->timer = event_timer_add(srv->loop, srv->conf.timeout,
+	    session_timeout, s);
+	s->next = srv->sessions;
+	if (srv->sessions != NULL)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	log_info(s->id, "connect address=%s listener=%s", s->ip, listener);
+	if (s->io == NULL) {
+		session_free(&s, "event error");
+		return;
+	}
+	if (pop3s) {
+		if (stream_starttls(s->st, srv->tls_ctx, true, NULL) == -1) {
+			session_free(&s, "tls setup failed");
+			return;
+		}
+		s->handshaking = true;
+		session_handshake(s);
+		return;
+	}
+	pop3_greet(s);
+	(void)session_update(s);
+}
+
+void
+session_free(struct session **sp, const char *reason)
+{
+	struct session	*s = *sp;
+	struct pop3d	*srv;
+
+	if (s == NULL)
+		return;
+	*sp = NULL;
+	srv = s->srv;
+	log_info(s->id, "disconnect address=%s reason=%s user=%s retr=%u "
+	    "bytes=%llu errors=%u", s->ip, reason,
+	    s->login[0] != '\0' ? s->login : "-", s->nretr,
+	    (unsigned long long)s->bytes_out, s->errors);
+	s->state = POP3_CLOSING;
+	if (s->xfer_active)
+		xfer_end(s);
+	/* A session that did not QUIT changes nothing (RFC 1939 6). */
+	maildrop_close(&s->drop);
+	pop3_auth_release(s);
+	explicit_bzero(s->user, sizeof(s->user));
+	event_io_del(&s->io);
+	event_timer_del(&s->timer);
+	event_timer_del(&s->resume_timer);
+	stream_free(&s->st);
+	(void)close(s->fd);
+	str_release(&s->out);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	srv->nsessions--;
+	free(s);
+}
+
+/* Stop: every session is told and closed at once.  Nothing is lost: a
+ * session cut before QUIT deletes nothing. */
+void
+session_shutdown(struct pop3d *srv)
+{
+	struct session	*s, *next;
+
+	srv->stopping = true;
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (!s->handshaking && !s->xfer_active) {
+			pop3_reply(s, "-ERR [SYS/TEMP] Server shutting down.");
+			(void)session_flush(s);
+		}
+		session_free(&s, "shutdown");
+	}
+}
