@@ -1,0 +1,595 @@
+# SPDX-License-Identifier: MIT
+"""buzon-pop3d end to end: the teaching transcript byte for byte, APOP,
+AUTH, STLS and pop3s, TOP, DELE/RSET, the UPDATE state, [IN-USE], UIDL
+stability, Maildir and mbox users, pipelining, limits, and real clients
+(python's poplib, fetchmail when installed)."""
+
+import base64
+import hashlib
+import os
+import poplib
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import buzontest
+from buzontest import Instance, LineClient
+
+DOMAIN = "example.test"
+PASSWORD = "correct horse"
+GREETING = re.compile(r"^\+OK buzon POP3 ready (<\d+\.\d+\.\d+@[^>]+>)$")
+
+
+def need_pop3d(cls):
+    if not buzontest.have_buzon():
+        return unittest.skip("buzon not built")(cls)
+    if "buzon-pop3d" not in buzontest.built_daemons():
+        return unittest.skip("buzon-pop3d not built")(cls)
+    return cls
+
+
+def message(n, body_lines=3, extra=""):
+    """A small LF-only message, as an MDA stores it."""
+    body = "".join("line %d of message %d\n" % (i, n)
+                   for i in range(1, body_lines + 1))
+    return ("From: sender@example.org\nTo: user@example.test\n"
+            "Subject: message %d\nMessage-ID: <%d@example.org>\n\n%s%s" %
+            (n, n, body, extra))
+
+
+def wire(text):
+    """The wire form of an LF-only message: CRLF line ends."""
+    return text.replace("\n", "\r\n").encode()
+
+
+def stuffed(data):
+    """Byte-stuff wire bytes the way RETR sends them."""
+    out = []
+    for line in data.split(b"\r\n"):
+        out.append(b"." + line if line.startswith(b".") else line)
+    return b"\r\n".join(out)
+
+
+class Pop3Base(unittest.TestCase):
+    """One instance per class; each test gets its own user."""
+
+    overrides = {}
+    counter = 0
+
+    @classmethod
+    def setUpClass(cls):
+        settings = {"trace": "yes", "auth_failure_delay": "0",
+                    "pop3_max_errors": "5"}
+        settings.update(cls.overrides)
+        cls.inst = Instance(listeners=["pop3", "pop3s"], overrides=settings)
+        cls.run_ok("domain", "add", DOMAIN)
+        cls.inst.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+
+    @classmethod
+    def run_ok(cls, *args, input=None):
+        r = cls.inst.cli(*args, input=input)
+        if r.returncode != 0:
+            raise AssertionError("%s: %s%s" % (args, r.stdout, r.stderr))
+        return r.stdout
+
+    def tearDown(self):
+        reports = self.inst.sanitizer_reports()
+        self.assertFalse(reports, reports)
+
+    def new_user(self, mbox=False, messages=()):
+        """Add a user with the given messages (texts) in the INBOX."""
+        Pop3Base.counter += 1
+        addr = "u%d@%s" % (Pop3Base.counter, DOMAIN)
+        self.run_ok("user", "add", addr, "--password-stdin",
+                    *(["--mbox"] if mbox else []), input=PASSWORD + "\n")
+        for text in messages:
+            self.deliver(addr, text, mbox)
+        return addr
+
+    def mail_dir(self, addr):
+        local, domain = addr.split("@")
+        return os.path.join(self.inst.dir, "mail", domain, local)
+
+    def deliver(self, addr, text, mbox=False):
+        """Put a message into the INBOX the way an MDA does: Maildir
+        tmp/ then rename into new/, or an mbox "From " line and >From
+        quoting."""
+        d = self.mail_dir(addr)
+        if mbox:
+            body = re.sub(r"(?m)^(>*From )", r">\1", text)
+            if not body.endswith("\n"):
+                body += "\n"
+            with open(os.path.join(d, "INBOX"), "a") as f:
+                f.write("From sender@example.org Mon Nov 23 00:00:00 2026\n"
+                        "%s\n" % body)
+        else:
+            Pop3Base.counter += 1
+            name = "%d.M%dP%d.test" % (time.time(), Pop3Base.counter,
+                                       os.getpid())
+            tmp = os.path.join(d, "tmp", name)
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.rename(tmp, os.path.join(d, "new", name))
+        buzontest.chown_tree(d)
+
+    def login(self, addr, port="pop3"):
+        c = self.inst.connect(port)
+        c.expect(GREETING)
+        c.command("USER " + addr, "+OK")
+        c.command("PASS " + PASSWORD, "+OK Logged in.")
+        return c
+
+    def multiline(self, c):
+        """Read a multi-line body up to the "." line (lines unstuffed)."""
+        lines = []
+        while True:
+            line = c.readline()
+            if line == ".":
+                return lines
+            self.assertFalse(c.transcript[-1].startswith("S(eof)"),
+                             "EOF in a multi-line response")
+            lines.append(line[1:] if line.startswith(".") else line)
+
+    def raw_until(self, sock, end, limit=10 * 1024 * 1024):
+        data = b""
+        while not data.endswith(end):
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, "EOF after %r" % data[-200:])
+            data += chunk
+            self.assertLess(len(data), limit)
+        return data
+
+
+@need_pop3d
+class Transcript(Pop3Base):
+    def test_seed_transcript_bytes(self):
+        """The course's session: USER/PASS, STAT, LIST, RETR, DELE, QUIT,
+        checked byte for byte over a raw socket."""
+        m1, m2 = message(1), message(2, extra=".hidden dot\n")
+        addr = self.new_user(messages=[m1, m2])
+        w1, w2 = wire(m1), wire(m2)
+        s = socket.create_connection(("127.0.0.1", self.inst.port("pop3")),
+                                     timeout=5)
+        try:
+            greeting = self.raw_until(s, b"\r\n")
+            self.assertRegex(greeting.decode(), GREETING.pattern[:-1])
+            steps = [
+                (b"USER %s\r\n" % addr.encode(), b"+OK\r\n"),
+                (b"PASS %s\r\n" % PASSWORD.encode(), b"+OK Logged in.\r\n"),
+                (b"STAT\r\n", b"+OK 2 %d\r\n" % (len(w1) + len(w2))),
+                (b"LIST\r\n", b"+OK 2 messages:\r\n1 %d\r\n2 %d\r\n.\r\n" %
+                 (len(w1), len(w2))),
+                (b"RETR 2\r\n", b"+OK %d octets\r\n" % len(w2) +
+                 stuffed(w2) + b".\r\n"),
+                (b"DELE 1\r\n", b"+OK Marked to be deleted.\r\n"),
+                (b"LIST 1\r\n", b"-ERR Message is deleted.\r\n"),
+                (b"LIST 3\r\n", b"-ERR There's no message 3.\r\n"),
+                (b"STAT\r\n", b"+OK 1 %d\r\n" % len(w2)),
+                (b"QUIT\r\n", b"+OK Logging out, messages deleted.\r\n"),
+            ]
+            for send, want in steps:
+                s.sendall(send)
+                got = b""
+                while len(got) < len(want):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+                self.assertEqual(got, want, send)
+            self.assertEqual(s.recv(100), b"")	# server closed
+        finally:
+            s.close()
+        # message 1 is gone, message 2 is left and now \Seen (",S")
+        c = self.login(addr)
+        c.command("STAT", "+OK 1 %d" % len(w2))
+        c.command("QUIT", "+OK Logging out.")
+        cur = os.listdir(os.path.join(self.mail_dir(addr), "cur"))
+        self.assertEqual(len(cur), 1)
+        self.assertTrue(cur[0].endswith(":2,S"), cur)
+
+    def test_trace_shows_session_with_password_masked(self):
+        addr = self.new_user(messages=[message(1)])
+        start = self.inst.log_size()
+        c = self.login(addr)
+        c.command("QUIT", "+OK Logging out.")
+        self.inst.wait_log(r"C: PASS \*\*\*\*", start=start)
+        self.assertNotIn(PASSWORD, self.inst.log_text()[start:])
+        self.inst.wait_log(r"S: \+OK Logged in\.", start=start)
+
+    def test_capa(self):
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("CAPA", "+OK")
+        self.assertEqual(self.multiline(c), [
+            "CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING",
+            "AUTH-RESP-CODE", "STLS", "USER", "SASL PLAIN LOGIN",
+            "IMPLEMENTATION buzon"])
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_bad_commands_then_too_many(self):
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("HELO x", "-ERR Unknown command: HELO")
+        c.command("STAT", "-ERR Unknown command: STAT (log in first)")
+        c.command("CAPA", "+OK")
+        self.multiline(c)
+        c.command("x" * 5000, "-ERR Line too long.")
+        c.command("BOGUS", "-ERR Unknown command: BOGUS")
+        c.send("BOGUS")
+        c.expect("-ERR Unknown command: BOGUS")
+        c.expect("-ERR Too many bad commands.")
+        self.assertEqual(c.readline(), "")
+
+    def test_wrong_password(self):
+        addr = self.new_user()
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("USER " + addr, "+OK")
+        c.command("PASS wrong", "-ERR [AUTH] Authentication failed.")
+        c.command("PASS " + PASSWORD, "-ERR No username given.")
+        c.command("USER nobody@" + DOMAIN, "+OK")
+        c.command("PASS " + PASSWORD, "-ERR [AUTH] Authentication failed.")
+        c.command("USER " + addr, "+OK")
+        c.command("PASS " + PASSWORD, "+OK Logged in.")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_apop(self):
+        addr = self.new_user(messages=[message(1)])
+        secret = "apop secret"
+        self.run_ok("user", "apop", "enable", addr, "--password-stdin",
+                    input=secret + "\n")
+        c = self.inst.connect("pop3")
+        ts = GREETING.match(c.readline()).group(1)
+        bad = hashlib.md5((ts + "wrong").encode()).hexdigest()
+        c.command("APOP %s %s" % (addr, bad),
+                  "-ERR [AUTH] Authentication failed.")
+        # the login password is not the APOP secret
+        c.command("APOP %s %s" % (addr, hashlib.md5(
+            (ts + PASSWORD).encode()).hexdigest()),
+            "-ERR [AUTH] Authentication failed.")
+        good = hashlib.md5((ts + secret).encode()).hexdigest()
+        c.command("APOP %s %s" % (addr, good), "+OK Logged in.")
+        c.command("STAT", "+OK 1 ")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_apop_greetings_differ(self):
+        stamps = set()
+        for _ in range(3):
+            with self.inst.connect("pop3") as c:
+                stamps.add(GREETING.match(c.readline()).group(1))
+        self.assertEqual(len(stamps), 3)
+
+    def test_auth_plain_and_login(self):
+        addr = self.new_user(messages=[message(1)])
+        ir = base64.b64encode(("\0%s\0%s" % (addr, PASSWORD)).encode())
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("AUTH", "+OK")
+        self.assertEqual(self.multiline(c), ["PLAIN", "LOGIN"])
+        c.command("AUTH PLAIN " + ir.decode(), "+OK Logged in.")
+        c.command("QUIT", "+OK Logging out.")
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("AUTH PLAIN", "+ ")
+        c.command(ir.decode(), "+OK Logged in.")
+        c.command("QUIT", "+OK Logging out.")
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("AUTH LOGIN", "+ VXNlcm5hbWU6")
+        c.command(base64.b64encode(addr.encode()).decode(),
+                  "+ UGFzc3dvcmQ6")
+        c.command(base64.b64encode(b"nope").decode(),
+                  "-ERR [AUTH] Authentication failed.")
+        c.command("AUTH LOGIN", "+ VXNlcm5hbWU6")
+        c.command("*", "-ERR Authentication aborted.")
+        c.command("AUTH LOGIN " + base64.b64encode(addr.encode()).decode(),
+                  "+ UGFzc3dvcmQ6")
+        c.command(base64.b64encode(PASSWORD.encode()).decode(),
+                  "+OK Logged in.")
+        c.command("QUIT", "+OK Logging out.")
+
+
+@need_pop3d
+class Transaction(Pop3Base):
+    overrides = {"pop3_max_errors": "20"}
+
+    def test_top(self):
+        m = message(1, body_lines=5, extra=".dotted\n")
+        addr = self.new_user(messages=[m])
+        head, body = m.split("\n\n", 1)
+        c = self.login(addr)
+        c.command("TOP 1 0", "+OK")
+        self.assertEqual(self.multiline(c), head.split("\n") + [""])
+        c.command("TOP 1 2", "+OK")
+        self.assertEqual(self.multiline(c), head.split("\n") + [""] +
+                         body.split("\n")[:2])
+        c.command("TOP 1 100", "+OK")
+        self.assertEqual(self.multiline(c), head.split("\n") + [""] +
+                         body.split("\n")[:-1])
+        c.command("TOP 1", "-ERR Expected two arguments")
+        c.command("TOP 1 x", "-ERR Invalid line count: x")
+        c.command("TOP 2 0", "-ERR There's no message 2.")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_top_does_not_mark_seen(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        c.command("TOP 1 0", "+OK")
+        self.multiline(c)
+        c.command("QUIT", "+OK Logging out.")
+        cur = os.listdir(os.path.join(self.mail_dir(addr), "cur"))
+        self.assertFalse(cur[0].endswith("S"), cur)
+
+    def test_dele_rset(self):
+        addr = self.new_user(messages=[message(1), message(2)])
+        c = self.login(addr)
+        c.command("DELE 1", "+OK Marked to be deleted.")
+        c.command("DELE 1", "-ERR Message is deleted.")
+        c.command("RETR 1", "-ERR Message is deleted.")
+        c.command("STAT", "+OK 1 ")
+        c.command("RSET", "+OK")
+        c.command("STAT", "+OK 2 ")
+        c.command("QUIT", "+OK Logging out.")
+        c = self.login(addr)
+        c.command("STAT", "+OK 2 ")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_dele_then_dropped_connection(self):
+        addr = self.new_user(messages=[message(1), message(2)])
+        c = self.login(addr)
+        c.command("DELE 1", "+OK Marked to be deleted.")
+        c.command("DELE 2", "+OK Marked to be deleted.")
+        c.close()
+        self.inst.wait_log(r"reason=disconnect user=%s" % re.escape(addr))
+        c = self.login(addr)
+        c.command("STAT", "+OK 2 ")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_in_use(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        c2 = self.inst.connect("pop3")
+        c2.expect(GREETING)
+        c2.command("USER " + addr, "+OK")
+        c2.command("PASS " + PASSWORD,
+                   "-ERR [IN-USE] Mailbox is locked by another POP3 "
+                   "session.")
+        c.command("QUIT", "+OK Logging out.")
+        c2.command("USER " + addr, "+OK")
+        c2.command("PASS " + PASSWORD, "+OK Logged in.")
+        c2.command("QUIT", "+OK Logging out.")
+
+    def test_view_fixed_at_login(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        self.deliver(addr, message(2))
+        c.command("STAT", "+OK 1 ")
+        c.command("LIST 2", "-ERR There's no message 2.")
+        c.command("NOOP", "+OK")
+        c.command("STAT", "+OK 1 ")
+        c.command("QUIT", "+OK Logging out.")
+        c = self.login(addr)
+        c.command("STAT", "+OK 2 ")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_uidl_stable_across_sessions(self):
+        addr = self.new_user(messages=[message(1), message(2), message(3)])
+        c = self.login(addr)
+        c.command("UIDL", "+OK")
+        first = dict(l.split(" ") for l in self.multiline(c))
+        self.assertEqual(sorted(first), ["1", "2", "3"])
+        for u in first.values():
+            self.assertRegex(u, r"^[0-9A-F]{16}$")
+        self.assertEqual(len(set(first.values())), 3)
+        c.command("UIDL 2", "+OK 2 " + first["2"])
+        c.command("DELE 1", "+OK")
+        c.command("UIDL", "+OK")
+        self.assertEqual(sorted(self.multiline(c)),
+                         ["2 " + first["2"], "3 " + first["3"]])
+        c.command("QUIT", "+OK Logging out, messages deleted.")
+        self.deliver(addr, message(4))
+        c = self.login(addr)
+        c.command("UIDL", "+OK")
+        second = dict(l.split(" ") for l in self.multiline(c))
+        self.assertEqual(second["1"], first["2"])
+        self.assertEqual(second["2"], first["3"])
+        self.assertNotIn(second["3"], first.values())
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_message_number_syntax(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        for bad in ("RETR 0", "RETR -1", "RETR x", "LIST 1x",
+                    "DELE 99999999999"):
+            c.command(bad, "-ERR Invalid message number")
+        c.command("RETR", "-ERR Expected one argument")
+        c.command("RETR 1 2", "-ERR Expected one argument")
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_pipelining(self):
+        msgs = [message(i) for i in range(1, 6)]
+        addr = self.new_user(messages=msgs)
+        s = socket.create_connection(("127.0.0.1", self.inst.port("pop3")),
+                                     timeout=5)
+        try:
+            self.raw_until(s, b"\r\n")
+            batch = b"USER %s\r\nPASS %s\r\n" % (addr.encode(),
+                                                  PASSWORD.encode())
+            batch += b"".join(b"RETR %d\r\n" % i for i in range(1, 6))
+            batch += b"QUIT\r\n"
+            s.sendall(batch)
+            got = self.raw_until(s, b"+OK Logging out.\r\n")
+            want = b"+OK\r\n+OK Logged in.\r\n"
+            for m in msgs:
+                w = wire(m)
+                want += b"+OK %d octets\r\n%s.\r\n" % (len(w), w)
+            want += b"+OK Logging out.\r\n"
+            self.assertEqual(got, want)
+        finally:
+            s.close()
+
+    def test_big_message_streams(self):
+        big = message(1, body_lines=150000)	# ~4.5 MB
+        addr = self.new_user(messages=[big])
+        w = wire(big)
+        c = self.login(addr)
+        c.command("LIST 1", "+OK 1 %d" % len(w))
+        c.send("RETR 1")
+        c.expect("+OK %d octets" % len(w))
+        data, c.buf = c.buf, b""
+        while not data.endswith(b"\r\n.\r\n"):
+            chunk = c.sock.recv(1 << 20)
+            self.assertTrue(chunk)
+            data += chunk
+        self.assertEqual(len(data), len(w) + 3)
+        self.assertEqual(data[:-3], w)
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_mbox_user(self):
+        m1 = message(1, extra="From the start of a line\n.dot\n")
+        m2 = message(2)
+        addr = self.new_user(mbox=True, messages=[m1, m2])
+        c = self.login(addr)
+        c.command("STAT", "+OK 2 %d" % (len(wire(m1)) + len(wire(m2))))
+        c.command("RETR 1", "+OK %d octets" % len(wire(m1)))
+        self.assertEqual(self.multiline(c), m1.split("\n")[:-1])
+        c.command("UIDL", "+OK")
+        uidls = self.multiline(c)
+        c.command("DELE 1", "+OK Marked to be deleted.")
+        c.command("QUIT", "+OK Logging out, messages deleted.")
+        c = self.login(addr)
+        c.command("STAT", "+OK 1 %d" % len(wire(m2)))
+        c.command("UIDL 1", "+OK 1 " + uidls[1].split(" ")[1])
+        c.command("RETR 1", "+OK")
+        self.assertEqual(self.multiline(c), m2.split("\n")[:-1])
+        c.command("QUIT", "+OK Logging out.")
+        with open(os.path.join(self.mail_dir(addr), "INBOX")) as f:
+            self.assertNotIn("message 1", f.read())
+
+    def test_poplib(self):
+        msgs = [message(i, body_lines=i) for i in range(1, 4)]
+        addr = self.new_user(messages=msgs)
+        p = poplib.POP3("127.0.0.1", self.inst.port("pop3"), timeout=5)
+        try:
+            self.assertIn("buzon", p.getwelcome().decode())
+            caps = p.capa()
+            self.assertIn("UIDL", caps)
+            self.assertIn("STLS", caps)
+            p.user(addr)
+            p.pass_(PASSWORD)
+            count, size = p.stat()
+            self.assertEqual(count, 3)
+            self.assertEqual(size, sum(len(wire(m)) for m in msgs))
+            resp, lines, octets = p.retr(2)
+            self.assertEqual(resp, b"+OK %d octets" % len(wire(msgs[1])))
+            self.assertEqual(b"\n".join(lines) + b"\n", msgs[1].encode())
+            resp, lines, octets = p.top(3, 1)
+            self.assertEqual(lines[-1], b"line 1 of message 3")
+            self.assertEqual(len(p.uidl()[1]), 3)
+            p.dele(1)
+        finally:
+            p.quit()
+        p = poplib.POP3_SSL("127.0.0.1", self.inst.port("pop3s"), timeout=5,
+                            context=buzontest.client_tls_context())
+        try:
+            p.user(addr)
+            p.pass_(PASSWORD)
+            self.assertEqual(p.stat()[0], 2)
+        finally:
+            p.quit()
+
+    @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
+    def test_fetchmail(self):
+        msgs = [message(i) for i in range(1, 4)]
+        addr = self.new_user(messages=msgs)
+        tmp = tempfile.mkdtemp(prefix="buzon-fetchmail-")
+        try:
+            out = os.path.join(tmp, "out")
+            rc = os.path.join(tmp, "fetchmailrc")
+            mda = os.path.join(tmp, "mda.sh")
+            with open(mda, "w") as f:
+                f.write("#!/bin/sh\n{ cat; echo '--END--'; } >> '%s'\n" %
+                        out)
+            os.chmod(mda, 0o755)
+            with open(rc, "w") as f:
+                f.write('poll 127.0.0.1 protocol pop3 port %d auth password '
+                        'user "%s" password "%s" sslproto "" mda "%s"\n' %
+                        (self.inst.port("pop3"), addr, PASSWORD, mda))
+            os.chmod(rc, 0o600)
+            r = subprocess.run(
+                ["fetchmail", "-f", rc, "--nodetach", "--nosyslog",
+                 "--pidfile", os.path.join(tmp, "pid"), "-a", "-v"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                universal_newlines=True, timeout=60,
+                env=dict(os.environ, HOME=tmp, FETCHMAILHOME=tmp))
+            self.assertEqual(r.returncode, 0, r.stdout)
+            with open(out) as f:
+                got = f.read()
+            for i in range(1, 4):
+                self.assertIn("Subject: message %d" % i, got)
+            self.assertEqual(got.count("--END--"), 3)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        # fetchmail deletes what it fetched (no --keep)
+        c = self.login(addr)
+        c.command("STAT", "+OK 0 0")
+        c.command("QUIT", "+OK Logging out.")
+
+
+@need_pop3d
+class Tls(Pop3Base):
+    overrides = {"pop3_plaintext_loopback": "no", "pop3_timeout": "2s"}
+
+    def test_plaintext_refused_then_stls(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        c.command("CAPA", "+OK")
+        caps = self.multiline(c)
+        self.assertIn("STLS", caps)
+        self.assertNotIn("USER", caps)
+        refused = ("-ERR [AUTH] Plaintext authentication disallowed on "
+                   "non-secure (SSL/TLS) connections.")
+        c.command("USER " + addr, refused)
+        c.command("AUTH PLAIN", refused)
+        # pipelined after STLS: must be dropped, not run after the handshake
+        c.send_raw(b"STLS\r\nUSER injected\r\n")
+        c.expect("+OK Begin TLS negotiation now.")
+        c.starttls()
+        c.command("CAPA", "+OK")
+        caps = self.multiline(c)
+        self.assertNotIn("STLS", caps)
+        self.assertIn("USER", caps)
+        c.command("PASS " + PASSWORD, "-ERR No username given.")
+        c.command("STLS", "-ERR TLS is already active.")
+        c.command("USER " + addr, "+OK")
+        c.command("PASS " + PASSWORD, "+OK Logged in.")
+        c.command("RETR 1", "+OK")
+        self.multiline(c)
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_pop3s(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr, port="pop3s")
+        c.command("STAT", "+OK 1 %d" % len(wire(message(1))))
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_timeout(self):
+        c = self.inst.connect("pop3")
+        c.expect(GREETING)
+        t0 = time.time()
+        c.expect("-ERR Disconnected for inactivity.")
+        self.assertEqual(c.readline(), "")
+        self.assertLess(time.time() - t0, 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
