@@ -71,7 +71,7 @@ list_or_uidl(struct session *s, char *arg, bool uidl)
 {
 	struct pop3_maildrop	*d = &s->drop;
 	struct pop3_msg		*m;
-	char			 line[64], u[24];
+	char			 u[24];
 	uint32_t		 n;
 
 	if (arg[0] != '\0') {
@@ -89,20 +89,12 @@ list_or_uidl(struct session *s, char *arg, bool uidl)
 	else
 		pop3_reply(s, "+OK %" PRIu32 " messages:",
 		    d->count - d->ndeleted);
-	for (n = 1; n <= d->count; n++) {
-		m = &d->msgs[n - 1];
-		if (m->deleted)
-			continue;
-		if (uidl) {
-			pop3_uidl(m->uid, d->uidvalidity, u, sizeof(u));
-			(void)str_printf(line, sizeof(line), "%" PRIu32 " %s",
-			    n, u);
-		} else
-			(void)str_printf(line, sizeof(line), "%" PRIu32 " %"
-			    PRIu64, n, m->size);
-		pop3_reply_line(s, line);
-	}
-	pop3_reply(s, ".");
+	s->listing.d = d;
+	s->listing.next = 1;
+	s->listing.uidl = uidl;
+	s->listing.id = s->id;
+	pop3_xfer_init(&s->xfer, maildrop_list_read, &s->listing, false, 0);
+	session_start_xfer(s);
 }
 
 void

@@ -12,7 +12,9 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,4 +157,39 @@ ssize_t
 maildrop_read(void *ctx, void *buf, size_t len)
 {
 	return mailbox_stream_read(ctx, buf, len);
+}
+
+ssize_t
+maildrop_list_read(void *ctx, void *buf, size_t len)
+{
+	struct pop3_listing		*l = ctx;
+	const struct pop3_maildrop	*d = l->d;
+	const struct pop3_msg		*m;
+	char				*out = buf, u[24];
+	size_t				 n = 0;
+	int				 k;
+
+	/* a line is at most 10 + 1 + 20 + 2 bytes */
+	while (l->next <= d->count && len - n >= 40) {
+		m = &d->msgs[l->next - 1];
+		if (!m->deleted) {
+			if (l->uidl) {
+				pop3_uidl(m->uid, d->uidvalidity, u, sizeof(u));
+				k = snprintf(out + n, len - n, "%" PRIu32 " %s",
+				    l->next, u);
+			} else
+				k = snprintf(out + n, len - n, "%" PRIu32 " %"
+				    PRIu64, l->next, m->size);
+			BUZ_ASSERT(k > 0 && (size_t)k < len - n - 2);
+			log_trace(l->id, LOG_TRACE_SERVER, out + n, (size_t)k,
+			    0);
+			n += (size_t)k;
+			out[n++] = '\r';
+			out[n++] = '\n';
+		}
+		l->next++;
+	}
+	if (n == 0)
+		log_trace(l->id, LOG_TRACE_SERVER, ".", 1, 0);
+	return (ssize_t)n;
 }

@@ -220,6 +220,18 @@ struct mailbox_stream *maildrop_stream(struct pop3_maildrop *, uint32_t n);
 /* pop3_read_fn over a struct mailbox_stream. */
 ssize_t	 maildrop_read(void *ctx, void *buf, size_t len);
 
+/* The lines of LIST or UIDL without argument, produced as the socket
+ * drains (a maildrop of a million messages must not need its listing in
+ * memory).  Each line is traced under id. */
+struct pop3_listing {
+	const struct pop3_maildrop *d;
+	uint32_t	 next;		/* message number of the next line */
+	bool		 uidl;
+	const char	*id;
+};
+/* pop3_read_fn over a struct pop3_listing: whole lines only. */
+ssize_t	 maildrop_list_read(void *ctx, void *buf, size_t len);
+
 /* ---- server.c: the service callbacks (service.h) ---- */
 int	 pop3d_init(struct event_loop *, const struct config *, void *);
 int	 pop3d_reload(const struct config *, void *);
@@ -261,6 +273,7 @@ struct session {
 	struct auth_sasl	 sasl;
 	struct pop3_maildrop	 drop;
 	struct mailbox_stream	*mstream;	/* RETR/TOP in progress */
+	struct pop3_listing	 listing;	/* LIST/UIDL in progress */
 	struct pop3_xfer	 xfer;
 	bool			 xfer_active;
 	struct str		 out;		/* replies not yet written */

@@ -40,7 +40,7 @@
 
 #define SESSION_IN_MAX		(POP3_AUTH_LINE_MAX + 4096)
 #define SESSION_OUT_MAX		(POP3_OUT_HIGH + POP3_XFER_BUF + 64 * 1024)
-#define SESSION_REPLY_MAX	(1024u * 1024)	/* queued replies (LIST) */
+#define SESSION_REPLY_MAX	(256u * 1024)	/* queued replies */
 #define SESSION_REPLY_CHUNK	(16u * 1024)
 
 static void	session_io(int, unsigned int, void *);
@@ -193,8 +193,7 @@ session_update(struct session *s)
 	if (wants_input(s))
 		ev = stream_events(s->st);
 	else
-		ev = stream_output_pending(s->st) > 0 || s->out.len > 0 ?
-		    EVENT_WRITE : 0;
+		ev = stream_output_pending(s->st) > 0 ? EVENT_WRITE : 0;
 	if (event_io_set(s->io, ev) == -1) {
 		session_free(&s, "event error");
 		return -1;
@@ -331,6 +330,8 @@ void
 session_resume_after(struct session *s, uint64_t ms)
 {
 	s->suspended = true;
+	/* The idle timer counts from the answer, not from the question. */
+	event_timer_reset(s->timer, ms + s->srv->conf.timeout);
 	if (s->resume_timer == NULL)
 		s->resume_timer = event_timer_add(s->srv->loop, ms,
 		    session_resume_cb, s);

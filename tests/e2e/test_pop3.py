@@ -591,5 +591,40 @@ class Tls(Pop3Base):
         self.assertLess(time.time() - t0, 10)
 
 
+
+@need_pop3d
+class Throttle(Pop3Base):
+    """Its own instance: failed logins slow down every later login from
+    127.0.0.1 (the throttle counts per address too)."""
+
+    overrides = {"auth_failure_delay": "1s"}
+
+    def test_failed_login_waits_without_spinning(self):
+        """The answer to a failed login waits for the throttle's delay
+        on a timer: the daemon uses next to no CPU meanwhile."""
+        addr = self.new_user()
+        pid = int(re.findall(r"daemon=buzon-pop3d pid=(\d+) started",
+                             self.inst.log_text())[-1])
+
+        def cpu():
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf(
+                "SC_CLK_TCK")
+        c = self.login(addr, port="pop3s")
+        c.command("QUIT", "+OK")
+        c = self.inst.connect("pop3s")
+        c.expect(GREETING)
+        c.command("USER " + addr, "+OK")
+        c.command("PASS wrong", "-ERR [AUTH] Authentication failed.")
+        c.command("USER " + addr, "+OK")
+        # the second failure waits auth_failure_delay
+        before, t0 = cpu(), time.time()
+        c.command("PASS wrong", "-ERR [AUTH] Authentication failed.")
+        self.assertGreater(time.time() - t0, 0.9)
+        self.assertLess(cpu() - before, 0.5)
+        c.command("QUIT", "+OK Logging out.")
+
+
 if __name__ == "__main__":
     unittest.main()

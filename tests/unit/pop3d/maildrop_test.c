@@ -275,3 +275,39 @@ Test(maildrop, mbox_user)
 	free(got);
 	maildrop_close(&d);
 }
+
+/* LIST and UIDL lines come out whole, skip deleted messages, and fit any
+ * read size from 40 bytes up. */
+Test(maildrop, listing)
+{
+	struct pop3_maildrop	 d;
+	struct pop3_msg		 msgs[3] = {
+		{ 5, 100, false, false }, { 6, 2000, true, false },
+		{ 9, 30, false, false },
+	};
+	struct pop3_listing	 l;
+	char			 buf[64], all[256];
+	size_t			 n = 0;
+	ssize_t			 r;
+
+	memset(&d, 0, sizeof(d));
+	d.msgs = msgs;
+	d.count = 3;
+	d.uidvalidity = 0x10;
+	l = (struct pop3_listing){ &d, 1, false, "t" };
+	while ((r = maildrop_list_read(&l, buf, 40)) > 0) {
+		memcpy(all + n, buf, (size_t)r);
+		n += (size_t)r;
+	}
+	cr_assert_eq(r, 0);
+	all[n] = '\0';
+	cr_assert_str_eq(all, "1 100\r\n3 30\r\n");
+	l = (struct pop3_listing){ &d, 1, true, "t" };
+	n = 0;
+	while ((r = maildrop_list_read(&l, buf, sizeof(buf))) > 0) {
+		memcpy(all + n, buf, (size_t)r);
+		n += (size_t)r;
+	}
+	all[n] = '\0';
+	cr_assert_str_eq(all, "1 0000000500000010\r\n3 0000000900000010\r\n");
+}
