@@ -21,6 +21,9 @@
 
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,10 +113,18 @@ session_pump(struct session *s)
 	size_t	 len;
 	int	 r;
 
-	if (session_flush(s) == -1)
-		return -1;
-	if (s->out.len > 0)
-		return 0;
+	/* The +OK line goes out with the first piece of the message. */
+	if (s->out.len > 0) {
+		if (stream_output_pending(s->st) + s->out.len > SESSION_OUT_MAX
+		    - POP3_XFER_BUF) {
+			if (session_flush(s) == -1)
+				return -1;
+			return 0;
+		}
+		if (stream_write(s->st, s->out.data, s->out.len) == -1)
+			return -1;
+		str_clear(&s->out);
+	}
 	while (stream_output_pending(s->st) < POP3_OUT_HIGH) {
 		r = pop3_xfer_produce(&s->xfer, buf, sizeof(buf), &len);
 		if (len > 0 && stream_write(s->st, buf, len) == -1) {
@@ -348,6 +359,7 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 	struct session		*s;
 	bool			 pop3s = strcmp(listener, "pop3s") == 0;
 	char			 ip[NET_ADDRSTRLEN];
+	int			 one;
 
 	net_addr_str(peer, ip, sizeof(ip));
 	if (srv->stopping || (pop3s && srv->tls_ctx == NULL)) {
@@ -356,6 +368,12 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 		(void)close(fd);
 		return;
 	}
+	/* Replies are whole writes already; Nagle would only hold back the
+	 * last piece of each answer for the peer's delayed ACK. */
+	one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 &&
+	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+		log_debug("-", "TCP_NODELAY: %s", strerror(errno));
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	s->fd = fd;

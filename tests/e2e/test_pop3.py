@@ -436,6 +436,21 @@ class Transaction(Pop3Base):
         finally:
             s.close()
 
+    def test_lockstep_answers_are_not_delayed(self):
+        """One command at a time, as most clients work: each answer must
+        come at once, not after the client's delayed ACK (Nagle)."""
+        addr = self.new_user(messages=[message(i, body_lines=200)
+                                       for i in range(1, 4)])
+        c = self.login(addr)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        t0 = time.time()
+        for _ in range(20):
+            for i in range(1, 4):
+                c.command("RETR %d" % i, "+OK")
+                self.multiline(c)
+        self.assertLess(time.time() - t0, 1.0)
+        c.command("QUIT", "+OK Logging out.")
+
     def test_big_message_streams(self):
         big = message(1, body_lines=150000)	# ~4.5 MB
         addr = self.new_user(messages=[big])
