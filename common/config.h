@@ -58,6 +58,11 @@ struct config {
 	struct conf_list pop3s_listen;
 	struct conf_list imap_listen;
 	struct conf_list imaps_listen;
+
+	/* local delivery */
+	bool		 quota_exceeded_bounce;
+	uint64_t	 mailbox_lock_timeout;	/* ms */
+	uint64_t	 stale_lock_time;	/* ms */
 };
 
 extern const struct conf_param config_params[];

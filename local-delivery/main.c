@@ -332,6 +332,9 @@ run(struct cli *c)
 	c->ac.recipient_delimiter = "+";
 	deliver_conf_init(&c->dc);
 	c->dc.hostname = c->cfg.hostname;
+	c->dc.quota_bounce = c->cfg.quota_exceeded_bounce;
+	c->dc.lock_timeout = (unsigned int)(c->cfg.mailbox_lock_timeout / 1000);
+	c->dc.stale_lock_time = (unsigned int)(c->cfg.stale_lock_time / 1000);
 	if ((a = accounts_open(&c->ac, err, sizeof(err))) == NULL) {
 		fprintf(stderr, PROG ": 4.3.0 cannot open the accounts: %s\n",
 		    err);
