@@ -59,6 +59,17 @@ struct config {
 	struct conf_list imap_listen;
 	struct conf_list imaps_listen;
 
+	/* accounts and authentication (docs/accounts.md) */
+	char		*map_type;	/* "hash" | "btree" | "lmdb" */
+	char		*recipient_delimiter;	/* "": no sub-addresses */
+	bool		 local_part_case_sensitive;
+	unsigned int	 password_min_length;	/* 0: no policy */
+	uint64_t	 auth_failure_delay;	/* ms */
+	uint64_t	 auth_max_delay;	/* ms */
+	unsigned int	 auth_max_failures;	/* 0: never refuse */
+	uint64_t	 auth_lockout_time;	/* ms */
+	bool		 apop_enable;
+
 	/* local delivery */
 	bool		 quota_exceeded_bounce;
 	uint64_t	 mailbox_lock_timeout;	/* ms */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "accounts_config.h"
 #include "deliver.h"
 #include "log.h"
 #include "mem.h"
@@ -326,10 +327,7 @@ run(struct cli *c)
 		fprintf(stderr, PROG ": cannot read the message from stdin\n");
 		return rc;
 	}
-	memset(&c->ac, 0, sizeof(c->ac));
-	c->ac.state_dir = c->cfg.state_dir;
-	c->ac.map_type = "hash";
-	c->ac.recipient_delimiter = "+";
+	accounts_config(&c->cfg, &c->ac);
 	deliver_conf_init(&c->dc);
 	c->dc.hostname = c->cfg.hostname;
 	c->dc.quota_bounce = c->cfg.quota_exceeded_bounce;

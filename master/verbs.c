@@ -29,13 +29,13 @@ const struct verb verbs[] = {
 	    "prints every unknown key and bad value as FILE:LINE: message.\n"
 	    "Exits 0 when the file is valid, 1 otherwise.\n" },
 	{ "domain", verb_domain, "domain add|del|list",
-	    "manage the local mail domains", ADMIN_DOMAIN_HELP },
+	    "manage the local mail domains", admin_domain_help },
 	{ "user", verb_user, "user add|del|passwd|list|show|...",
-	    "manage mail users and their mailboxes", ADMIN_USER_HELP },
+	    "manage mail users and their mailboxes", admin_user_help },
 	{ "alias", verb_alias, "alias add|del|list",
-	    "manage aliases (forwarding, lists, catch-all)", ADMIN_ALIAS_HELP },
+	    "manage aliases (forwarding, lists, catch-all)", admin_alias_help },
 	{ "map", verb_map, "map compile [TYPE:]FILE",
-	    "turn a text table into a map file, like postmap", ADMIN_MAP_HELP },
+	    "turn a text table into a map file, like postmap", admin_map_help },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
