@@ -299,9 +299,19 @@ xf_byte(struct deliver_xform *x, struct deliver_out *o, char c)
 		x->at_bol = x->mboxrd;
 }
 
-static void
-xf_feed(struct deliver_xform *x, struct deliver_out *o, const char *p,
-    size_t n)
+void
+deliver_xform_init(struct deliver_xform *x, bool mboxrd, const char *loop_addr)
+{
+	memset(x, 0, sizeof(*x));
+	x->mboxrd = mboxrd;
+	x->at_bol = mboxrd;
+	x->in_header = true;
+	x->loop_addr = loop_addr;
+}
+
+void
+deliver_xform_feed(struct deliver_xform *x, struct deliver_out *o,
+    const char *p, size_t n)
 {
 	size_t	 i;
 
@@ -337,8 +347,8 @@ xf_feed(struct deliver_xform *x, struct deliver_out *o, const char *p,
 	}
 }
 
-static void
-xf_finish(struct deliver_xform *x, struct deliver_out *o)
+void
+deliver_xform_finish(struct deliver_xform *x, struct deliver_out *o)
 {
 	if (x->cr) {
 		x->cr = false;
@@ -377,14 +387,10 @@ deliver_copy(struct deliver_out *o, const struct deliver_rcpt *r,
 	put_str(o, r->address);
 	put_str(o, "\n");
 
-	memset(&x, 0, sizeof(x));
-	x.mboxrd = mboxrd;
-	x.at_bol = mboxrd;
-	x.in_header = true;
-	x.loop_addr = r->address;
+	deliver_xform_init(&x, mboxrd, r->address);
 	if (m->buf != NULL) {
-		xf_feed(&x, o, m->buf, m->len);
-		xf_finish(&x, o);
+		deliver_xform_feed(&x, o, m->buf, m->len);
+		deliver_xform_finish(&x, o);
 		if (x.loop)
 			return fail_set(f, false, "5.4.6",
 			    "mail forwarding loop for %s", r->address);
@@ -407,7 +413,7 @@ deliver_copy(struct deliver_out *o, const struct deliver_rcpt *r,
 			return fail_set(f, true, "4.3.0",
 			    "cannot read the message");
 		}
-		xf_feed(&x, o, chunk, (size_t)n);
+		deliver_xform_feed(&x, o, chunk, (size_t)n);
 		/* Stop early: the header is where a loop shows. */
 		if (x.loop)
 			break;
@@ -415,9 +421,9 @@ deliver_copy(struct deliver_out *o, const struct deliver_rcpt *r,
 			break;
 	}
 	free(chunk);
-	xf_finish(&x, o);
+	deliver_xform_finish(&x, o);
 	if (x.loop)
-		return fail_set(f, false, "5.4.6", "mail forwarding loop for %s",
-		    r->address);
+		return fail_set(f, false, "5.4.6",
+		    "mail forwarding loop for %s", r->address);
 	return 0;
 }

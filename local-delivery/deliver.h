@@ -85,7 +85,7 @@ struct deliver_rcpt {
 /* What one delivery did (optional out-parameter). */
 struct deliver_result {
 	uint64_t	 size;			/* bytes stored */
-	char		 name[DELIVER_NAME_MAX];	/* Maildir: name in new/ */
+	char		 name[DELIVER_NAME_MAX];	/* Maildir: in new/ */
 };
 
 struct deliver_batch;

@@ -199,7 +199,6 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 	uint64_t		 start;
 	int			 err;
 
-	(void)b;
 	if (fstat(fd, &st) == -1)
 		return deliver_fail_errno(f, errno, "cannot read the mailbox");
 	if (!S_ISREG(st.st_mode))

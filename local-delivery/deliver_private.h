@@ -31,7 +31,7 @@ struct deliver_xform {
 	bool		 cr;		/* a CR waits for the next byte */
 	bool		 at_bol;	/* undecided ">*From " prefix pending */
 	size_t		 gt;		/* '>' seen in that prefix */
-	size_t		 from;		/* bytes of "From " matched after them */
+	size_t		 from;		/* bytes of "From " matched next */
 	bool		 in_header;
 	bool		 hlong;		/* this header line outgrew hline */
 	size_t		 hlen;
@@ -51,6 +51,14 @@ void	 deliver_out_init(struct deliver_out *, int fd);
 void	 deliver_out_put(struct deliver_out *, const void *, size_t);
 /* 0, or -1 with errno set to the first error. */
 int	 deliver_out_flush(struct deliver_out *);
+
+/* The filter on its own (exposed for tests): feed any split of the input,
+ * then finish; the output does not depend on where it was split. */
+void	 deliver_xform_init(struct deliver_xform *, bool mboxrd,
+	    const char *loop_addr);
+void	 deliver_xform_feed(struct deliver_xform *, struct deliver_out *,
+	    const char *, size_t);
+void	 deliver_xform_finish(struct deliver_xform *, struct deliver_out *);
 
 /* Write the Return-Path and Delivered-To fields, then the filtered
  * message.  0, or -1 with f set: a read error is temporary 4.3.0, a loop

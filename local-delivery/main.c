@@ -58,7 +58,7 @@ usage(FILE *out)
 	    "\n"
 	    "Options:\n"
 	    "  -c FILE      config file (default: $BUZON_CONF, else %s)\n"
-	    "  -f SENDER    envelope sender; \"\" or \"<>\" for the null sender\n"
+	    "  -f SENDER    envelope sender; \"\" or \"<>\": the null sender\n"
 	    "  -d USER      recipient: an address, or a local part of this "
 	    "host's\n"
 	    "               domain (hostname)\n"
@@ -268,7 +268,8 @@ deliver_user(struct cli *c, struct accounts *a, struct deliver_batch *b,
 	case 0:
 		goto nouser;
 	default:
-		fprintf(stderr, PROG ": %s: 4.3.0 domain lookup failed\n", user);
+		fprintf(stderr, PROG ": %s: 4.3.0 domain lookup failed\n",
+		    user);
 		outcome(c, EX_TEMPFAIL);
 		return;
 	}

@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deliver.h"
+#include "deliver_private.h"
 #include "mem.h"
 #include "str.h"
 
@@ -466,8 +468,9 @@ Test(deliver, mbox_format_and_quoting)
 	struct deliver_rcpt	 r;
 	struct fail		 f;
 	char			*got, *body;
-	const char		*in = "Subject: q\r\n\r\nFrom me\r\n>From me\r\n"
-	    ">>From x\r\nFromage\r\n>Fro\r\nFrom\r\n> From y\r\n\r\nFrom ";
+	const char		*in = "Subject: q\r\n\r\nFrom me\r\n"
+	    ">From me\r\n>>From x\r\nFromage\r\n>Fro\r\nFrom\r\n> From y\r\n"
+	    "\r\nFrom ";
 	const char		*want = "Return-Path: <alice@example.com>\n"
 	    "Delivered-To: bob@example.org\nSubject: q\n\n>From me\n"
 	    ">>From me\n>>>From x\nFromage\n>Fro\nFrom\n> From y\n\n>From \n"
@@ -503,8 +506,8 @@ Test(deliver, mbox_null_sender_and_append)
 	char			*got, *second;
 
 	init_conf();
-	spit(path_in("mbox"), "From x Thu Jan  1 00:00:00 1970\nA: b\n\nold\n\n",
-	    44);
+	spit(path_in("mbox"), "From x Thu Jan  1 00:00:00 1970\nA: b\n\n"
+	    "old\n\n", 44);
 	m = buf_msg("Subject: n\n\nno newline");
 	r = rcpt_to(path_in("mbox"), DELIVER_MBOX);
 	r.sender = "";
@@ -781,4 +784,133 @@ Test(deliver, quota_maildirsize)
 	spit(path_in("md/maildirsize"), "100000S\nxx 1\n", 13);
 	cr_assert_eq(deliver(&conf, &r, &m, &res, &f), 0, "%s", f.text);
 	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0), 3);
+}
+
+/* ---- the content filter, split anywhere ---- */
+
+/* Run the filter over in, cut at the given points; the output. */
+static char *
+xform_run(const char *in, size_t len, bool mboxrd, const size_t *cuts,
+    size_t ncuts, bool *loop_r, size_t *outlen)
+{
+	struct deliver_xform	 x;
+	struct deliver_out	*o;
+	size_t			 i, from = 0, to;
+	char			*got;
+	FILE			*fp;
+
+	fp = tmpfile();
+	cr_assert_not_null(fp);
+	o = xmalloc(sizeof(*o));
+	deliver_out_init(o, fileno(fp));
+	deliver_xform_init(&x, mboxrd, "bob@example.org");
+	for (i = 0; i <= ncuts; i++) {
+		to = i < ncuts ? cuts[i] : len;
+		deliver_xform_feed(&x, o, in + from, to - from);
+		from = to;
+	}
+	deliver_xform_finish(&x, o);
+	cr_assert_eq(deliver_out_flush(o), 0);
+	*outlen = (size_t)o->written;
+	*loop_r = x.loop;
+	got = xmalloc(*outlen + 1);
+	rewind(fp);
+	cr_assert_eq(fread(got, 1, *outlen, fp), *outlen);
+	got[*outlen] = '\0';
+	fclose(fp);
+	free(o);
+	return got;
+}
+
+struct trickle_case {
+	char	 in[160];
+	bool	 mboxrd;
+	bool	 loop;
+	char	 want[160];
+};
+
+ParameterizedTestParameters(deliver, filter_trickle)
+{
+	static struct trickle_case cases[] = {
+		{ "A: b\r\n\r\nFrom x\r\n>>From y\r\nFro\r\rz\r\n>\r\n", true,
+		    false, "A: b\n\n>From x\n>>>From y\nFro\r\rz\n>\n" },
+		{ "A: b\r\n\r\nFrom x\r\n>>From y\r\nFro\r\rz\r\n>\r\n", false,
+		    false, "A: b\n\nFrom x\n>>From y\nFro\r\rz\n>\n" },
+		{ "From a\r\nDelivered-To: <bob@example.org>\r\n\r\n>From",
+		    true, true, ">From a\nDelivered-To: <bob@example.org>\n\n"
+		    ">From" },
+		{ "X: 1\nDELIVERED-TO:bob@EXAMPLE.org\n\nbody\r", false, true,
+		    "X: 1\nDELIVERED-TO:bob@EXAMPLE.org\n\nbody\r" },
+		{ "X: 1\n\nDelivered-To: bob@example.org\n>>>", true, false,
+		    "X: 1\n\nDelivered-To: bob@example.org\n>>>" },
+		{ "\r\n>From \r\n>>>>From", true, false,
+		    "\n>>From \n>>>>From" },
+	};
+	return cr_make_param_array(struct trickle_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Any cut, and byte by byte, gives the same bytes as one feed. */
+ParameterizedTest(struct trickle_case *c, deliver, filter_trickle)
+{
+	size_t	 len = strlen(c->in), i, outlen, cuts[160];
+	bool	 loop;
+	char	*got;
+
+	got = xform_run(c->in, len, c->mboxrd, NULL, 0, &loop, &outlen);
+	cr_assert_str_eq(got, c->want);
+	cr_assert_eq(loop, c->loop);
+	free(got);
+	for (i = 0; i <= len; i++) {
+		got = xform_run(c->in, len, c->mboxrd, &i, 1, &loop, &outlen);
+		cr_assert_str_eq(got, c->want, "cut at %zu", i);
+		cr_assert_eq(loop, c->loop, "cut at %zu", i);
+		free(got);
+	}
+	for (i = 0; i < len; i++)
+		cuts[i] = i;
+	got = xform_run(c->in, len, c->mboxrd, cuts, len, &loop, &outlen);
+	cr_assert_str_eq(got, c->want, "byte by byte");
+	cr_assert_eq(loop, c->loop);
+	free(got);
+}
+
+/* A reader holding the fcntl read lock makes a delivery wait for it. */
+Test(deliver, mbox_waits_for_reader_lock)
+{
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	struct flock		 fl;
+	struct timespec		 t0, t1;
+	int			 fd, pipefd[2], st;
+	pid_t			 pid;
+	char			 c;
+
+	init_conf();
+	spit(path_in("mbox"), "", 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		fd = open(path_in("mbox"), O_RDONLY);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		if (fd == -1 || fcntl(fd, F_SETLK, &fl) == -1)
+			_exit(1);
+		(void)!write(pipefd[1], "x", 1);
+		usleep(300000);
+		_exit(0);
+	}
+	cr_assert_eq(read(pipefd[0], &c, 1), 1);
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("mbox"), DELIVER_MBOX);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_geq((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000, 200);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }

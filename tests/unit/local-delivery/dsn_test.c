@@ -258,7 +258,8 @@ base_dsn(struct dsn *d, const struct deliver_msg *m)
 
 Test(dsn, too_large_leaves_out_alone)
 {
-	struct deliver_msg	 m = { "Subject: x\r\n\r\nbody\r\n", -1, 0, 20 };
+	struct deliver_msg	 m = { "Subject: x\r\n\r\nbody\r\n", -1, 0,
+	    20 };
 	struct dsn		 d;
 	struct str		 out;
 	struct fail		 f;
@@ -291,8 +292,10 @@ Test(dsn, unreadable_original)
 
 Test(dsn, from_fd_range_equals_buffer)
 {
-	const char		*msg = "Subject: x\r\nFrom: a@b\r\n\r\nbody\r\n";
-	struct deliver_msg	 mb = { NULL, -1, 0, 0 }, mf = { NULL, -1, 3, 0 };
+	const char		*msg = "Subject: x\r\nFrom: a@b\r\n\r\n"
+	    "body\r\n";
+	struct deliver_msg	 mb = { NULL, -1, 0, 0 };
+	struct deliver_msg	 mf = { NULL, -1, 3, 0 };
 	struct dsn		 d;
 	struct str		 a, b;
 	struct fail		 f;
