@@ -104,7 +104,14 @@ deliver_batch_commit(struct deliver_batch **bp, struct fail *f)
 	size_t			 i;
 	int			 rc = 0;
 
-	for (i = 0; b != NULL && i < b->ndirs; i++) {
+	if (b->failed) {
+		if (f != NULL)
+			*f = b->fail;
+		rc = -1;
+	}
+	if (deliver_maildir_flush(b, f) == -1)
+		rc = -1;
+	for (i = 0; i < b->ndirs; i++) {
 		if (deliver_fsync_dir(b->dirs[i]) == -1) {
 			log_error(NULL, "deliver fsync failed dir=%s error=%s",
 			    b->dirs[i], strerror(errno));
@@ -123,6 +130,8 @@ deliver_batch_free(struct deliver_batch **bp)
 
 	if (b == NULL)
 		return;
+	deliver_maildir_discard(b);
+	free(b->pend);
 	for (i = 0; i < b->ndirs; i++)
 		free(b->dirs[i]);
 	free(b->dirs);

@@ -15,7 +15,8 @@
  *
  * Maildir: the file is written under tmp/ (O_CREAT|O_EXCL|O_NOFOLLOW),
  * fsync'd, then linked into new/ under its final name and unlinked from
- * tmp/; new/ is fsync'd at deliver_batch_commit().  A missing Maildir
+ * tmp/, and new/ is fsync'd (the last three at deliver_batch_commit(),
+ * see below).  A missing Maildir
  * (and its cur, new, tmp) is created.  Names are
  *	SECONDS.M<usec>P<pid>Q<seq>.HOST,S=SIZE
  * (SIZE the file's bytes, Dovecot's ",S=" so readers need no stat()).
@@ -48,6 +49,7 @@
 
 #define DELIVER_NAME_MAX	256	/* a Maildir file name */
 #define DELIVER_ADDR_MAX	512	/* sender / recipient address */
+#define DELIVER_PENDING_MAX	64	/* Maildir files a batch keeps open */
 
 enum deliver_format {
 	DELIVER_MAILDIR,
@@ -94,12 +96,16 @@ struct deliver_batch;
 void	 deliver_conf_init(struct deliver_conf *);
 
 /*
- * A batch defers the directory fsyncs: deliver_batch_add() makes each
- * message durable as a file, and deliver_batch_commit() fsyncs every
- * directory touched once, so that the caller may count the messages as
- * delivered.  Until the commit succeeds they may vanish in a crash (and be
- * delivered again: duplicates are allowed, losses are not).  conf is
- * borrowed for the life of the batch.
+ * A batch defers the fsyncs: deliver_batch_add() writes a Maildir message
+ * to tmp/ (an mbox message is appended and fsync'd at once, under its
+ * locks), and deliver_batch_commit() fsyncs the pending files, links them
+ * into new/ and fsyncs every directory touched once; only then may the
+ * caller count the messages as delivered.  At most DELIVER_PENDING_MAX
+ * files wait; adding one more flushes them into new/ first.  Until the
+ * commit succeeds the messages may vanish in a crash (and be delivered
+ * again: duplicates are allowed, losses are not).  res->name and
+ * res->size are final at deliver_batch_add().  conf is borrowed for the
+ * life of the batch.
  */
 struct deliver_batch *deliver_batch_begin(const struct deliver_conf *);
 int	 deliver_batch_add(struct deliver_batch *, const struct deliver_rcpt *,
@@ -109,7 +115,8 @@ int	 deliver_batch_add(struct deliver_batch *, const struct deliver_rcpt *,
  * (temporary): then none of the batch's deliveries may be counted. */
 int	 deliver_batch_commit(struct deliver_batch **, struct fail *)
 	    __attribute__((warn_unused_result));
-/* Free without the directory fsyncs (accepts NULL). */
+/* Give the batch up (accepts NULL): Maildir messages not yet flushed are
+ * removed from tmp/, the rest stay without their directory fsync. */
 void	 deliver_batch_free(struct deliver_batch **);
 
 /* One message to one mailbox, durable on return 0 (begin, add, commit). */

@@ -320,11 +320,96 @@ tmp_open(struct deliver_batch *b, const struct deliver_rcpt *r, char *base,
 	return fail_set(f, true, "4.3.0", "no unique file name");
 }
 
+static void
+pending_release(struct deliver_pending *p)
+{
+	free(p->tmp);
+	free(p->dst);
+	free(p->newdir);
+	free(p->quota_dir);
+}
+
+void
+deliver_maildir_discard(struct deliver_batch *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->npend; i++) {
+		(void)close(b->pend[i].fd);
+		(void)unlink(b->pend[i].tmp);
+		pending_release(&b->pend[i]);
+	}
+	b->npend = 0;
+}
+
+/* Move one synced file into new/: link() refuses to replace a file,
+ * unlike rename(), which is only the fallback for file systems without
+ * hard links. */
+static int
+pending_link(struct deliver_pending *p, struct fail *f)
+{
+	if (link(p->tmp, p->dst) == 0) {
+		(void)unlink(p->tmp);
+		return 0;
+	}
+	if ((errno == EPERM || errno == ENOTSUP) && rename(p->tmp, p->dst) == 0)
+		return 0;
+	log_error(NULL, "deliver link failed file=%s error=%s", p->dst,
+	    strerror(errno));
+	(void)unlink(p->tmp);
+	return deliver_fail_errno(f, errno,
+	    "cannot move the message into new/");
+}
+
+int
+deliver_maildir_flush(struct deliver_batch *b, struct fail *f)
+{
+	struct deliver_pending	*p;
+	size_t			 i;
+	int			 rc = 0;
+
+	/* All the fsyncs first: after the first, the journal has usually
+	 * written the others' blocks too. */
+	for (i = 0; i < b->npend; i++) {
+		p = &b->pend[i];
+		if (fsync(p->fd) == -1) {
+			log_error(NULL, "deliver fsync failed file=%s error=%s",
+			    p->tmp, strerror(errno));
+			rc = deliver_fail_errno(f, errno,
+			    "cannot write the message");
+			(void)close(p->fd);
+			continue;
+		}
+		if (close(p->fd) == -1) {
+			rc = deliver_fail_errno(f, errno,
+			    "cannot write the message");
+			continue;
+		}
+		p->synced = true;
+	}
+	for (i = 0; i < b->npend; i++) {
+		p = &b->pend[i];
+		if (!p->synced)
+			(void)unlink(p->tmp);
+		else if (pending_link(p, f) == -1)
+			rc = -1;
+		else {
+			deliver_batch_dir(b, p->newdir);
+			if (p->quota_dir != NULL)
+				quota_add(p->quota_dir, p->size);
+		}
+		pending_release(p);
+	}
+	b->npend = 0;
+	return rc;
+}
+
 int
 deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
     const struct deliver_msg *m, struct deliver_result *res, struct fail *f)
 {
 	struct deliver_out	*o;
+	struct deliver_pending	*p;
 	char			 base[DELIVER_NAME_MAX], name[DELIVER_NAME_MAX];
 	char			 tmp[PATH_MAX], dst[PATH_MAX], newdir[PATH_MAX];
 	int			 fd, err;
@@ -341,19 +426,13 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 	deliver_out_init(o, fd);
 	if (deliver_copy(o, r, m, false, f) == -1)
 		goto fail;
-	if (deliver_out_flush(o) == -1 || fsync(fd) == -1) {
+	if (deliver_out_flush(o) == -1) {
 		err = errno;
 		log_error(NULL, "deliver write failed file=%s error=%s", tmp,
 		    strerror(err));
 		(void)deliver_fail_errno(f, err, "cannot write the message");
 		goto fail;
 	}
-	if (close(fd) == -1) {
-		fd = -1;
-		(void)deliver_fail_errno(f, errno, "cannot write the message");
-		goto fail;
-	}
-	fd = -1;
 	if (!str_printf(name, sizeof(name), "%s,S=%llu", base,
 	    (unsigned long long)o->written) ||
 	    !str_printf(newdir, sizeof(newdir), "%s/new", r->path) ||
@@ -361,28 +440,35 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 		(void)fail_set(f, true, "4.3.0", "path too long");
 		goto fail;
 	}
-	/* link() refuses to replace a file, unlike rename(). */
-	if (link(tmp, dst) == -1) {
-		if ((errno != EPERM && errno != ENOTSUP) ||
-		    rename(tmp, dst) == -1) {
-			log_error(NULL, "deliver link failed file=%s error=%s",
-			    dst, strerror(errno));
-			(void)deliver_fail_errno(f, errno,
-			    "cannot move the message into new/");
-			goto fail;
-		}
-	} else
-		(void)unlink(tmp);
-	deliver_batch_dir(b, newdir);
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Start the write-back now: the blocks get allocated here, so the
+	 * flush's fsyncs find little left to do and share one journal
+	 * commit instead of one each (ext4 delayed allocation). */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	/* The fsync and the link into new/ come at the flush. */
+	b->pend = xreallocarray(b->pend, b->npend + 1, sizeof(*b->pend));
+	p = &b->pend[b->npend++];
+	p->fd = fd;
+	p->tmp = xstrdup(tmp);
+	p->dst = xstrdup(dst);
+	p->newdir = xstrdup(newdir);
+	p->quota_dir = r->quota > 0 ? xstrdup(r->path) : NULL;
+	p->size = o->written;
+	p->synced = false;
 	res->size = o->written;
 	(void)str_copy(res->name, name, sizeof(res->name));
-	if (r->quota > 0)
-		quota_add(r->path, o->written);
 	free(o);
+	if (b->npend >= DELIVER_PENDING_MAX &&
+	    deliver_maildir_flush(b, &b->fail) == -1) {
+		b->failed = true;
+		if (f != NULL)
+			*f = b->fail;
+		return -1;
+	}
 	return 0;
 fail:
-	if (fd != -1)
-		(void)close(fd);
+	(void)close(fd);
 	(void)unlink(tmp);
 	free(o);
 	return -1;

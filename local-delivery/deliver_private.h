@@ -40,11 +40,26 @@ struct deliver_xform {
 	bool		 loop;		/* seen */
 };
 
+/* A Maildir message written to tmp/ whose fsync and link wait for the
+ * commit (so that one journal flush covers many files). */
+struct deliver_pending {
+	int		 fd;
+	char		*tmp;		/* path in tmp/ */
+	char		*dst;		/* final path in new/ */
+	char		*newdir;
+	char		*quota_dir;	/* maildirsize to update; NULL none */
+	uint64_t	 size;
+	bool		 synced;	/* flush: fsync'd and closed */
+};
+
 struct deliver_batch {
 	const struct deliver_conf *conf;
 	char		**dirs;		/* to fsync at commit */
 	size_t		 ndirs;
-	unsigned long	 seq;
+	struct deliver_pending *pend;
+	size_t		 npend;
+	bool		 failed;	/* an automatic flush failed */
+	struct fail	 fail;		/* ... with this */
 };
 
 void	 deliver_out_init(struct deliver_out *, int fd);
@@ -74,6 +89,12 @@ void	 deliver_batch_dir(struct deliver_batch *, const char *dir);
 /* fsync a directory by path: 0 or -1 (errno). */
 int	 deliver_fsync_dir(const char *dir);
 const char *deliver_hostname(const struct deliver_conf *);
+
+/* fsync every pending file, link it into new/, note new/ for the
+ * directory fsync.  0, or -1 with f set (files that failed are removed). */
+int	 deliver_maildir_flush(struct deliver_batch *, struct fail *);
+/* Close and remove every pending file (the batch is given up). */
+void	 deliver_maildir_discard(struct deliver_batch *);
 
 int	 deliver_maildir(struct deliver_batch *, const struct deliver_rcpt *,
 	    const struct deliver_msg *, struct deliver_result *, struct fail *);

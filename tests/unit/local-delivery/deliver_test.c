@@ -914,3 +914,37 @@ Test(deliver, mbox_waits_for_reader_lock)
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
+
+/* More messages than a batch keeps open: flushed on the way. */
+Test(deliver, batch_many_and_discard)
+{
+	struct deliver_batch	*b;
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	int			 i;
+
+	init_conf();
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("md"), DELIVER_MAILDIR);
+	b = deliver_batch_begin(&conf);
+	for (i = 0; i < DELIVER_PENDING_MAX * 2 + 5; i++)
+		cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	/* Before the commit only the flushed ones are in new/. */
+	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0),
+	    DELIVER_PENDING_MAX * 2);
+	cr_assert_eq(count_dir(path_in("md/tmp"), NULL, 0), 5);
+	cr_assert_eq(deliver_batch_commit(&b, &f), 0);
+	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0),
+	    DELIVER_PENDING_MAX * 2 + 5);
+	cr_assert_eq(count_dir(path_in("md/tmp"), NULL, 0), 0);
+	/* A batch freed without commit leaves nothing behind. */
+	b = deliver_batch_begin(&conf);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	deliver_batch_free(&b);
+	cr_assert_null(b);
+	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0),
+	    DELIVER_PENDING_MAX * 2 + 5);
+	cr_assert_eq(count_dir(path_in("md/tmp"), NULL, 0), 0);
+}
