@@ -179,12 +179,14 @@ scan_dir(const char *path, const char *sub, uint64_t *total)
 	return 0;
 }
 
-/* Rebuild maildirsize from a scan; *usage_r gets the total. */
+/* Rebuild maildirsize from a scan plus pending (bytes written but not in
+ * new/ yet); *usage_r gets the total. */
 static int
-quota_rebuild(const char *path, uint64_t quota, uint64_t *usage_r)
+quota_rebuild(const char *path, uint64_t quota, uint64_t pending,
+    uint64_t *usage_r)
 {
 	char		 tmp[PATH_MAX], dst[PATH_MAX], line[64];
-	uint64_t	 total = 0;
+	uint64_t	 total = pending;
 	int		 fd, len;
 
 	if (scan_dir(path, "cur", &total) == -1 ||
@@ -251,17 +253,22 @@ static int
 quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
     uint64_t size, struct fail *f)
 {
-	uint64_t	 usage = 0;
+	uint64_t	 usage = 0, pending = 0;
+	size_t		 i;
 	bool		 fresh = false;
 
+	/* A recount sees cur/ and new/: add what this batch still holds. */
+	for (i = 0; i < b->npend; i++)
+		if (strcmp(b->pend[i].maildir, r->path) == 0)
+			pending += b->pend[i].size;
 	if (quota_read(r->path, &usage) == 0) {
-		if (quota_rebuild(r->path, r->quota, &usage) == -1)
+		if (quota_rebuild(r->path, r->quota, pending, &usage) == -1)
 			return fail_set(f, true, "4.3.0",
 			    "cannot count the mailbox size");
 		fresh = true;
 	}
 	if (usage + size > r->quota && !fresh &&
-	    quota_rebuild(r->path, r->quota, &usage) == -1)
+	    quota_rebuild(r->path, r->quota, pending, &usage) == -1)
 		return fail_set(f, true, "4.3.0",
 		    "cannot count the mailbox size");
 	if (usage + size > r->quota)
@@ -326,7 +333,7 @@ pending_release(struct deliver_pending *p)
 	free(p->tmp);
 	free(p->dst);
 	free(p->newdir);
-	free(p->quota_dir);
+	free(p->maildir);
 }
 
 void
@@ -393,11 +400,8 @@ deliver_maildir_flush(struct deliver_batch *b, struct fail *f)
 			(void)unlink(p->tmp);
 		else if (pending_link(p, f) == -1)
 			rc = -1;
-		else {
+		else
 			deliver_batch_dir(b, p->newdir);
-			if (p->quota_dir != NULL)
-				quota_add(p->quota_dir, p->size);
-		}
 		pending_release(p);
 	}
 	b->npend = 0;
@@ -446,6 +450,10 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 	 * commit instead of one each (ext4 delayed allocation). */
 	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
+	/* Counted now: should the batch be given up, the count is too high,
+	 * which only costs a recount at the next refusal. */
+	if (r->quota > 0)
+		quota_add(r->path, o->written);
 	/* The fsync and the link into new/ come at the flush. */
 	b->pend = xreallocarray(b->pend, b->npend + 1, sizeof(*b->pend));
 	p = &b->pend[b->npend++];
@@ -453,7 +461,7 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 	p->tmp = xstrdup(tmp);
 	p->dst = xstrdup(dst);
 	p->newdir = xstrdup(newdir);
-	p->quota_dir = r->quota > 0 ? xstrdup(r->path) : NULL;
+	p->maildir = xstrdup(r->path);
 	p->size = o->written;
 	p->synced = false;
 	res->size = o->written;

@@ -47,7 +47,7 @@ struct deliver_pending {
 	char		*tmp;		/* path in tmp/ */
 	char		*dst;		/* final path in new/ */
 	char		*newdir;
-	char		*quota_dir;	/* maildirsize to update; NULL none */
+	char		*maildir;	/* the Maildir it goes to */
 	uint64_t	 size;
 	bool		 synced;	/* flush: fsync'd and closed */
 };

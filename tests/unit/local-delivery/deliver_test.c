@@ -948,3 +948,28 @@ Test(deliver, batch_many_and_discard)
 	    DELIVER_PENDING_MAX * 2 + 5);
 	cr_assert_eq(count_dir(path_in("md/tmp"), NULL, 0), 0);
 }
+
+/* Messages still pending in a batch count toward the quota. */
+Test(deliver, quota_counts_pending_batch)
+{
+	struct deliver_batch	*b;
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	char			 body[700];
+
+	init_conf();
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	memcpy(body, "Subject: q\n\n", 12);
+	m = buf_msg(body);
+	r = rcpt_to(path_in("md"), DELIVER_MAILDIR);
+	r.quota = 1600;		/* two of 762 bytes fit */
+	b = deliver_batch_begin(&conf);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0, "%s", f.text);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0, "%s", f.text);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	cr_assert_eq(deliver_batch_commit(&b, &f), 0);
+	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0), 2);
+}
