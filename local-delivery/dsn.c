@@ -119,6 +119,23 @@ clean(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* Keep only characters that are safe in a boundary and a Message-ID
+ * (RFC 2046 bchars without space, RFC 5322 dot-atom-text): others
+ * become '_'. */
+static void
+token(char *dst, size_t size, const char *src)
+{
+	size_t	 n;
+	char	 c;
+
+	for (n = 0; src[n] != '\0' && n + 1 < size && n < 200; n++) {
+		c = src[n];
+		dst[n] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ? c : '_';
+	}
+	dst[n] = '\0';
+}
+
 static const char *
 date(time_t t, char *buf, size_t size)
 {
@@ -128,7 +145,7 @@ date(time_t t, char *buf, size_t size)
 /* ---- part 1: for people ---- */
 
 static void
-human(const struct dsn *d, enum dsn_action worst, struct part *p)
+human(const struct dsn *d, enum dsn_action worst, bool full, struct part *p)
 {
 	char		 a[DSN_FIELD_MAX + 1], b[DSN_FIELD_MAX + 1];
 	char		 dt[RFC5322_DATE_MAX];
@@ -140,9 +157,9 @@ human(const struct dsn *d, enum dsn_action worst, struct part *p)
 	switch (worst) {
 	case DSN_FAILED:
 		pf(p, "Your message could not be delivered to one or more "
-		    "recipients.\r\nThe reasons are given below; the message "
-		    "%s is attached.\r\n", d->ret == DSN_RET_FULL ? "itself" :
-		    "header");
+		    "recipients.\r\nThe reasons are given below%s.\r\n",
+		    d->msg == NULL ? "" : full ? "; the message is attached" :
+		    "; the message header is attached");
 		break;
 	case DSN_DELAYED:
 		for (i = 0; i < d->nrcpts; i++)
@@ -353,6 +370,7 @@ dsn_render(const struct dsn *d, struct str *out, struct fail *f)
 	const char	*subject, *kind;
 	char		 boundary[256], dt[RFC5322_DATE_MAX];
 	char		 host[DSN_FIELD_MAX + 1], to[DSN_FIELD_MAX + 1];
+	char		 tid[201], thost[201];
 	size_t		 i, start = out->len;
 	bool		 full, eight;
 	int		 k, rc = -1;
@@ -376,7 +394,7 @@ dsn_render(const struct dsn *d, struct str *out, struct fail *f)
 		str_init(&p[k].s, out->max);
 		p[k].err = false;
 	}
-	human(d, worst, &p[0]);
+	human(d, worst, full, &p[0]);
 	status(d, &p[1]);
 	if (d->msg != NULL && original(d->msg, !full, &p[2]) == -1) {
 		log_error(d->id, "dsn cannot read the original");
@@ -389,9 +407,11 @@ dsn_render(const struct dsn *d, struct str *out, struct fail *f)
 	}
 	clean(host, sizeof(host), d->hostname);
 	clean(to, sizeof(to), d->sender);
+	token(tid, sizeof(tid), d->id);
+	token(thost, sizeof(thost), d->hostname);
 	for (k = 0; ; k++) {
-		if (!str_printf(boundary, sizeof(boundary), "%s.%lld/%.200s%s",
-		    d->id, (long long)d->now, host, k == 0 ? "" : "/") ||
+		if (!str_printf(boundary, sizeof(boundary), "%s.%lld/%s%s",
+		    tid, (long long)d->now, thost, k == 0 ? "" : "/") ||
 		    (k > 0 && !str_printf(boundary + strlen(boundary),
 		    sizeof(boundary) - strlen(boundary), "%d", k))) {
 			(void)fail_set(f, true, "4.3.0", "host name too long");
@@ -421,7 +441,7 @@ dsn_render(const struct dsn *d, struct str *out, struct fail *f)
 	    "Content-Type: text/plain; charset=%s\r\n"
 	    "\r\n",
 	    date(d->now, dt, sizeof(dt)), host, to, subject,
-	    (long long)d->now, d->id, kind, host, boundary,
+	    (long long)d->now, tid, kind, thost, boundary,
 	    eight ? "8bit" : "7bit", boundary,
 	    has_8bit(&p[0].s) ? "utf-8" : "us-ascii") == -1 ||
 	    str_append(out, p[0].s.data, p[0].s.len) == -1 ||

@@ -198,7 +198,7 @@ ParameterizedTestParameters(dsn, golden)
 		{ "bounce_hdrs" }, { "bounce_full" }, { "bounce_full_too_big" },
 		{ "delay" }, { "success" }, { "mixed" }, { "local_loop" },
 		{ "eightbit" }, { "boundary_clash" }, { "no_message" },
-		{ "hostile" }, { "no_header_end" },
+		{ "hostile" }, { "no_header_end" }, { "odd_tokens" },
 	};
 	return cr_make_param_array(struct golden_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
