@@ -252,12 +252,13 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 	if (!str_printf(lock, sizeof(lock), "%s.lock", r->path) ||
 	    !str_copy(dir, r->path, sizeof(dir)))
 		return fail_set(f, true, "4.3.0", "path too long");
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
+	if ((slash = strrchr(dir, '/')) == NULL)
 		(void)str_copy(dir, ".", sizeof(dir));
-	if (slash != NULL && dir[0] != '\0' && stat(dir, &st) == -1 &&
-	    mkdir(dir, 0700) == -1 && errno != EEXIST)
+	else if (slash == dir)
+		dir[1] = '\0';		/* "/mbox": the root */
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1 && mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return deliver_fail_errno(f, errno,
 		    "cannot create the mailbox directory");
 	deadline = now_mono() + (time_t)b->conf->lock_timeout;
