@@ -13,14 +13,17 @@
 
 #include <stdbool.h>
 
+struct config;
+
 #define EXIT_USAGE	2
 
 struct verb {
 	const char	*name;
-	int		(*fn)(const char *conf_path, int argc, char **argv);
+	int		(*fn)(const char *conf_path, int argc,
+			    char **argv);
 	const char	*synopsis;	/* "run [-c FILE]" */
 	const char	*summary;	/* one line for `buzon --help` */
-	const char	*help;		/* full text for `buzon VERB --help` */
+	const char	*help;		/* `buzon VERB --help` */
 };
 
 extern const struct verb verbs[];
@@ -33,5 +36,8 @@ int	verb_error(const char *verb, int code, const char *fmt, ...)
 /* Print the verb's help text. */
 void	verb_print_help(const struct verb *);
 const struct verb *verb_find(const char *name);
+/* Load the config for a verb: 0, or -1 after printing every
+ * "FILE:LINE: message" to stderr.  Always config_release() after. */
+int	verb_load_config(const char *path, struct config *);
 
 #endif
