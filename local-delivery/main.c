@@ -346,7 +346,7 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	log_init(PROG, false, LOG_LEVEL_WARN);
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -385,7 +385,6 @@ main(int argc, char **argv)
 			c.users[c.nusers++] = argv[i + 1];
 			break;
 		}
-		i++;
 	}
 	if (!have_sender || c.nusers == 0) {
 		usage(stderr);
