@@ -973,3 +973,35 @@ Test(deliver, quota_counts_pending_batch)
 	cr_assert_eq(deliver_batch_commit(&b, &f), 0);
 	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0), 2);
 }
+
+/* A recount takes ",S=" from the name, else the file size, in cur/ and
+ * new/, and ignores tmp/ and dot files. */
+Test(deliver, quota_recount_from_names_and_sizes)
+{
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	char			 big[1000], *got;
+
+	init_conf();
+	memset(big, 'x', sizeof(big));
+	cr_assert_eq(mkdir(path_in("md"), 0700), 0);
+	cr_assert_eq(mkdir(path_in("md/cur"), 0700), 0);
+	cr_assert_eq(mkdir(path_in("md/new"), 0700), 0);
+	cr_assert_eq(mkdir(path_in("md/tmp"), 0700), 0);
+	spit(path_in("md/cur/1.M1P1Q1.h:2,S"), big, sizeof(big));
+	spit(path_in("md/cur/2.M1P1Q1.h,S=500:2,S"), "x", 1);
+	spit(path_in("md/new/3.M1P1Q1.h,S=250"), "x", 1);
+	spit(path_in("md/tmp/4.M1P1Q1.h"), big, sizeof(big));
+	spit(path_in("md/cur/.hidden"), big, sizeof(big));
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("md"), DELIVER_MAILDIR);
+	r.quota = 1790;		/* 1750 used: the 67 bytes do not fit */
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	got = slurp(path_in("md/maildirsize"), NULL);
+	cr_assert_str_eq(got, "1790S\n1750 0\n");
+	free(got);
+	r.quota = 1900;
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+}
