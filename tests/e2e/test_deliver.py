@@ -234,5 +234,23 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(len(self.new_files("alice")), 1)
 
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_root_delivers_as_mail_owner(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(self.state):
+            for n in dirs + files:
+                os.lchown(os.path.join(root, n), nobody.pw_uid,
+                          nobody.pw_gid)
+        os.chown(self.state, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(self.dir, 0o755)
+        rc, err = self.deliver(["-f", "a@b.c", "-d", "alice", "-d", "bob"])
+        self.assertEqual(rc, EX_OK, err)
+        st = os.stat(self.new_files("alice")[0])
+        self.assertEqual((st.st_uid, st.st_gid),
+                         (nobody.pw_uid, nobody.pw_gid))
+        st = os.stat(os.path.join(self.maildir("bob"), "INBOX"))
+        self.assertEqual(st.st_uid, nobody.pw_uid)
+
 if __name__ == "__main__":
     unittest.main()
