@@ -230,6 +230,7 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 		goto fail;
 	}
 	res->size = o->written - start;
+	res->offset = (uint64_t)old;
 	free(o);
 	return 0;
 fail:

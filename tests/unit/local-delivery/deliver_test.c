@@ -500,6 +500,7 @@ Test(deliver, mbox_format_and_quoting)
 
 Test(deliver, mbox_null_sender_and_append)
 {
+	struct deliver_result	 res;
 	struct deliver_msg	 m;
 	struct deliver_rcpt	 r;
 	struct fail		 f;
@@ -511,7 +512,8 @@ Test(deliver, mbox_null_sender_and_append)
 	m = buf_msg("Subject: n\n\nno newline");
 	r = rcpt_to(path_in("mbox"), DELIVER_MBOX);
 	r.sender = "";
-	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	cr_assert_eq(deliver(&conf, &r, &m, &res, &f), 0, "%s", f.text);
+	cr_assert_eq(res.offset, 44);
 	got = slurp(path_in("mbox"), NULL);
 	second = got + 44;
 	cr_assert(strncmp(second, "From MAILER-DAEMON ", 19) == 0, "%s",
