@@ -193,7 +193,8 @@ count_suite()
 			fi
 		fi
 		[ "$k" -gt 0 ] && FAILED_LOGS+=("$log")
-	done < <(find "$dir" -name '*.trs' -not -path '*/_inst/*' | sort)
+	done < <(find "$dir" -path "$dir/buzon-*" -prune -o -name '*.trs' \
+	    -print | sort)
 	return $((found == 0))
 }
 
@@ -209,7 +210,7 @@ check_build()
 		FAILED_LOGS+=("$dir/build.out")
 		return 1
 	fi
-	find "$dir" -name '*.trs' -delete
+	find "$dir" -path "$dir/buzon-*" -prune -o -name '*.trs' -exec rm -f {} +
 	say "$label: make check"
 	make -C "$dir" -j"$JOBS" check >"$dir/check.out" 2>&1
 	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS): ' "$dir/check.out" >&2
