@@ -528,6 +528,7 @@ class Demo(unittest.TestCase):
         r"openssl s_client .*-connect 127\.0\.0\.1:(\d+))")
 
     def setUp(self):
+        self.addCleanup(os.close, buzontest.demo_lock())
         busy = [p for p in buzontest.DEMO_PORTS.values()
                 if not buzontest.port_is_free(p)]
         if busy:
