@@ -5,8 +5,9 @@
 #
 #   ./dev.sh demo   install missing packages, build, run `buzon demo`
 #   ./dev.sh test   install missing packages, build, run every test twice
-#                   (plain build, then ASan + UBSan build) and print the
-#                   totals; the last line is exactly "N passed, N failed"
+#                   (plain build, then ASan + UBSan build), make distcheck,
+#                   a short fuzz smoke run, and print the totals; the last
+#                   line is exactly "N passed, N failed"
 #
 # Works as root (a fresh machine) and as a normal user (sudo is used only
 # when a package or the system user is missing).  Needs no terminal:
@@ -31,8 +32,9 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libssl-dev libspf2-dev libdb-dev libunbound-dev liblmdb-dev libcrypt-dev
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
-# client programs the e2e tests call; add a tool here when a test uses it)
-TEST_PACKAGES=(libcriterion-dev python3)
+# client programs the e2e tests call: swaks, with Net::SSLeay for --tls;
+# add a tool here when a test uses it)
+TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
