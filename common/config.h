@@ -69,6 +69,16 @@ struct config {
 	unsigned int	 auth_max_failures;	/* 0: never refuse */
 	uint64_t	 auth_lockout_time;	/* ms */
 	bool		 apop_enable;
+
+	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
+	char		*dns_local_data;	/* "": none */
+	struct conf_list dns_forwarders;	/* empty: system resolver */
+	bool		 dns_dnssec;
+	char		*dns_trust_anchor;	/* "": Debian's root.key */
+	char		*smtpd_spf_policy;	/* "none" | "tag" | "reject-fail" */
+	bool		 smtpd_spf_reject_permerror;
+	uint64_t	 spf_timeout;		/* ms */
+	unsigned int	 spf_helpers;
 };
 
 extern const struct conf_param config_params[];

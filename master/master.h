@@ -82,8 +82,8 @@ int	 master_state_dirs(const char *state_dir, uid_t uid, gid_t gid,
 int	 priv_lookup(const char *user, uid_t *uid_r, gid_t *gid_r, char *err,
 	    size_t errsize);
 /* Running as root: become user for good (setgroups, setgid, setuid,
- * verified).  Not root: nothing.  Then PR_SET_NO_NEW_PRIVS.  0 or -1 with
- * err. */
+ * verified) and not dumpable.  Not root: nothing.  Then
+ * PR_SET_NO_NEW_PRIVS.  0 or -1 with err. */
 int	 priv_drop(const char *user, char *err, size_t errsize);
 
 /*
