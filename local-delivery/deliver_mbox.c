@@ -36,6 +36,15 @@
 #include "mem.h"
 #include "str.h"
 
+/* Open file description locks where there are (as common/mbox_lock.c):
+ * they conflict with classic fcntl locks both ways, and are not dropped
+ * when the process closes some other fd of the same file. */
+#ifdef F_OFD_SETLK
+#define MBOX_SETLK	F_OFD_SETLK
+#else
+#define MBOX_SETLK	F_SETLK
+#endif
+
 /* Pause between lock attempts: 10 ms doubling to 200 ms. */
 static void
 lock_pause(unsigned int *ms)
@@ -143,7 +152,7 @@ fcntl_take(int fd, int64_t deadline, struct fail *f)
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = F_WRLCK;
 		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
+		if (fcntl(fd, MBOX_SETLK, &fl) == 0)
 			return 0;
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return deliver_fail_errno(f, errno,
@@ -163,7 +172,7 @@ fcntl_release(int fd)
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_UNLCK;
 	fl.l_whence = SEEK_SET;
-	(void)fcntl(fd, F_SETLK, &fl);
+	(void)fcntl(fd, MBOX_SETLK, &fl);
 }
 
 /* "From SENDER DATE\n": no space may sit inside SENDER. */
@@ -187,6 +196,41 @@ from_line(struct deliver_out *o, const char *sender)
 		(void)str_copy(date, " Thu Jan  1 00:00:00 1970\n",
 		    sizeof(date));
 	deliver_out_put(o, date, strlen(date));
+}
+
+/* Open path and take its fcntl lock.  An expunge may have replaced the
+ * file by rename while we waited (a writer that does not hold the
+ * dotlock, or one whose directory allowed none): then the lock is on an
+ * unlinked inode, and we start over on the file the path names now.  fd,
+ * or -1 with f set. */
+static int
+mbox_open_locked(const char *path, int64_t deadline, struct fail *f)
+{
+	struct stat	 a, b;
+	int		 fd;
+
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd == -1) {
+			log_error(NULL, "deliver open failed mbox=%s error=%s",
+			    path, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot open the mailbox");
+		}
+		if (fcntl_take(fd, deadline, f) == -1) {
+			(void)close(fd);
+			return -1;
+		}
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return fd;
+		fcntl_release(fd);
+		(void)close(fd);
+		if (now_ms() >= deadline)
+			return fail_set(f, true, "4.2.0",
+			    "mailbox is locked, try again later");
+	}
 }
 
 static int
@@ -267,18 +311,12 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 	if (dotlock_take(b->conf, lock, deadline, f) == -1)
 		return -1;
 	created = lstat(r->path, &st) == -1 && errno == ENOENT;
-	fd = open(r->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_error(NULL, "deliver open failed mbox=%s error=%s",
-		    r->path, strerror(errno));
-		rc = deliver_fail_errno(f, errno, "cannot open the mailbox");
+	if ((fd = mbox_open_locked(r->path, deadline, f)) == -1) {
 		(void)unlink(lock);
-		return rc;
+		return -1;
 	}
-	if ((rc = fcntl_take(fd, deadline, f)) == 0) {
-		rc = mbox_append(b, r, m, fd, res, f);
-		fcntl_release(fd);
-	}
+	rc = mbox_append(b, r, m, fd, res, f);
+	fcntl_release(fd);
 	(void)close(fd);
 	(void)unlink(lock);
 	if (rc == 0 && created)

@@ -1007,3 +1007,46 @@ Test(deliver, quota_recount_from_names_and_sizes)
 	r.quota = 1900;
 	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
 }
+
+/* An expunge that renames a new file over the mbox while we wait for
+ * the lock: the message goes into the new file, not the unlinked one. */
+Test(deliver, mbox_replaced_while_waiting)
+{
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	struct flock		 fl;
+	int			 fd, pipefd[2], st;
+	pid_t			 pid;
+	char			 c, *got;
+
+	init_conf();
+	spit(path_in("mbox"), "OLD\n", 4);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		fd = open(path_in("mbox"), O_RDWR);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fd == -1 || fcntl(fd, F_SETLK, &fl) == -1)
+			_exit(1);
+		(void)!write(pipefd[1], "x", 1);
+		usleep(200000);
+		spit(path_in("mbox.new"), "NEW\n", 4);
+		if (rename(path_in("mbox.new"), path_in("mbox")) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(read(pipefd[0], &c, 1), 1);
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("mbox"), DELIVER_MBOX);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	got = slurp(path_in("mbox"), NULL);
+	cr_assert(strncmp(got, "NEW\nFrom alice@example.com ", 27) == 0,
+	    "%s", got);
+	free(got);
+}
