@@ -123,9 +123,10 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(len(files), 1)
         body = self.read(files[0])
         self.assertEqual(body, self.expected("alice@example.org"))
-        m = re.search(r",S=(\d+)$", files[0])
+        m = re.search(r",S=(\d+),W=(\d+)$", files[0])
         self.assertIsNotNone(m, files[0])
         self.assertEqual(int(m.group(1)), len(body))
+        self.assertEqual(int(m.group(2)), len(body.replace(b"\n", b"\r\n")))
         self.assertEqual(os.listdir(os.path.join(self.maildir("alice"),
                                                  "tmp")), [])
 

@@ -227,6 +227,9 @@ Test(deliver, maildir_content_and_name)
 	cr_assert_eq(deliver_maildir_name_size(name, &sz), 1);
 	cr_assert_eq(sz, len);
 	cr_assert_eq(res.size, len);
+	/* 7 lines, all LF: the wire size has 7 bytes more. */
+	cr_assert(str_printf(p, sizeof(p), ",S=%zu,W=%zu", len, len + 7));
+	cr_assert(strstr(name, p) != NULL, "%s", name);
 	free(got);
 }
 
@@ -1049,4 +1052,25 @@ Test(deliver, mbox_replaced_while_waiting)
 	cr_assert(strncmp(got, "NEW\nFrom alice@example.com ", 27) == 0,
 	    "%s", got);
 	free(got);
+}
+
+/* The wire size counts a bare LF as two bytes, a CRLF as it is, also
+ * across puts. */
+Test(deliver, out_wire_size)
+{
+	struct deliver_out	*o;
+	FILE			*fp;
+
+	fp = tmpfile();
+	cr_assert_not_null(fp);
+	o = xmalloc(sizeof(*o));
+	deliver_out_init(o, fileno(fp));
+	deliver_out_put(o, "\na\r\nb\r", 6);
+	deliver_out_put(o, "\n\n", 2);
+	deliver_out_put(o, "", 0);
+	cr_assert_eq(o->written, 8);
+	cr_assert_eq(o->wire, 10);	/* the first and the last LF */
+	cr_assert_eq(deliver_out_flush(o), 0);
+	free(o);
+	fclose(fp);
 }
