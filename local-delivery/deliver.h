@@ -89,7 +89,7 @@ struct deliver_rcpt {
 /* What one delivery did (optional out-parameter). */
 struct deliver_result {
 	uint64_t	 size;			/* bytes stored */
-	uint64_t	 offset;		/* mbox: where its From line is */
+	uint64_t	 offset;		/* mbox: its From line */
 	char		 name[DELIVER_NAME_MAX];	/* Maildir: in new/ */
 };
 

@@ -413,8 +413,9 @@ dsn_render(const struct dsn *d, struct str *out, struct fail *f)
 	token(thost, sizeof(thost), d->hostname);
 	for (k = 0; ; k++) {
 		/* RFC 2046 5.1.1: at most 70 characters. */
-		if (!str_printf(boundary, sizeof(boundary), "%.20s.%lld/%.30s%s",
-		    tid, (long long)d->now, thost, k == 0 ? "" : "/") ||
+		if (!str_printf(boundary, sizeof(boundary),
+		    "%.20s.%lld/%.30s%s", tid, (long long)d->now, thost,
+		    k == 0 ? "" : "/") ||
 		    (k > 0 && !str_printf(boundary + strlen(boundary),
 		    sizeof(boundary) - strlen(boundary), "%d", k))) {
 			(void)fail_set(f, true, "4.3.0", "host name too long");
