@@ -31,7 +31,8 @@
 #define CONFIG_DEFAULT_STATE	LOCALSTATEDIR "/lib/buzon"
 
 struct config {
-	char		*path;		/* the file this came from (absolute) */
+	char		*path;		/* the file this came from (absolute);
+					   "" for pure defaults */
 
 	/* general */
 	char		*hostname;	/* "" in the file: gethostname() */

@@ -38,7 +38,7 @@ ssize_t	 stream_fill(struct stream *);
 
 /* Take the next LF-terminated line off the input, CRLF or LF stripped and
  * NUL-terminated in place (a bare LF ending is flagged in *bare_lf_r, which
- * may be NULL).  Returns 1 with *line_r/*len_r set, 0 if no full line is
+ * may be NULL).  Returns 1 with *line_r and *len_r set, 0 if no full line is
  * buffered yet, -1 if the pending line already exceeds max_line (the caller
  * answers and closes; stream_skip_line() can drop it instead). */
 int	 stream_read_line(struct stream *, size_t max_line, char **line_r,
@@ -47,7 +47,7 @@ int	 stream_read_line(struct stream *, size_t max_line, char **line_r,
  * 0 if everything buffered was dropped and the line goes on. */
 int	 stream_skip_line(struct stream *);
 /* Take up to max buffered bytes (literals, BDAT chunks).  1 with
- * *data_r/*len_r set (len >= 1), 0 when nothing is buffered. */
+ * *data_r and *len_r set (len >= 1), 0 when nothing is buffered. */
 int	 stream_read_bytes(struct stream *, size_t max, const char **data_r,
 	    size_t *len_r);
 /* Take exactly n bytes if that many are buffered: 1, else 0.  n must not

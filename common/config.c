@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - the one table of buzon.conf keys, and what is derived after
+ * loading
+ *
+ * Add a key: a member in struct config (config.h), one line below, and an
+ * entry in docs/buzon.conf.5 (config_test checks that it is there).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mem.h"
+#include "str.h"
+
+#define S	struct config
+#define SEC	1000ULL		/* TIME bounds are in milliseconds */
+
+const struct conf_param config_params[] = {
+	/* general */
+	CONF_STRING("hostname", "", S, hostname,
+	    "this host's fully qualified name; empty: the system's host name"),
+	CONF_PATH("state_dir", CONFIG_DEFAULT_STATE, S, state_dir,
+	    "directory for the queue, mailboxes, maps, TLS files and run state"),
+	CONF_STRING("user", "buzon", S, user,
+	    "unprivileged user the daemons run as when started by root"),
+	CONF_ENUM("log_target", "syslog", "syslog|stderr", S, log_target,
+	    "where logs go: syslog (facility mail) or stderr"),
+	CONF_ENUM("log_level", "info", "debug|info|warn|error", S, log_level,
+	    "least severe level that is logged"),
+	CONF_BOOL("trace", "no", S, trace,
+	    "log every protocol line (C: and S:), credentials masked"),
+	CONF_PATH("pid_file", "", S, pid_file,
+	    "pid file of the master; empty: STATE/run/buzon.pid"),
+	CONF_PATH("daemon_directory", "", S, daemon_directory,
+	    "where the daemon programs live; empty: beside buzon, else the install directory"),
+	CONF_TIME("shutdown_grace", "10s", 1 * SEC, 600 * SEC, S, shutdown_grace,
+	    "how long daemons get to finish their work at stop"),
+	CONF_TIME("restart_delay_max", "60s", 1 * SEC, 3600 * SEC, S,
+	    restart_delay_max,
+	    "longest wait before restarting a daemon that keeps dying"),
+
+	/* TLS */
+	CONF_PATH("tls_cert", "", S, tls_cert,
+	    "PEM certificate chain; empty: STATE/tls/cert.pem"),
+	CONF_PATH("tls_key", "", S, tls_key,
+	    "PEM private key; empty: STATE/tls/key.pem"),
+
+	/* listeners */
+	CONF_ADDRS("smtp_listen", "*:25", S, smtp_listen,
+	    "SMTP relay and delivery (port 25); empty: off"),
+	CONF_ADDRS("submission_listen", "*:587", S, submission_listen,
+	    "message submission with STARTTLS (port 587); empty: off"),
+	CONF_ADDRS("submissions_listen", "*:465", S, submissions_listen,
+	    "message submission over TLS (port 465); empty: off"),
+	CONF_ADDRS("pop3_listen", "*:110", S, pop3_listen,
+	    "POP3 with STARTTLS (port 110); empty: off"),
+	CONF_ADDRS("pop3s_listen", "*:995", S, pop3s_listen,
+	    "POP3 over TLS (port 995); empty: off"),
+	CONF_ADDRS("imap_listen", "*:143", S, imap_listen,
+	    "IMAP with STARTTLS (port 143); empty: off"),
+	CONF_ADDRS("imaps_listen", "*:993", S, imaps_listen,
+	    "IMAP over TLS (port 993); empty: off"),
+	CONF_END
+};
+
+#undef S
+
+const char *
+config_path(const char *given)
+{
+	const char	*env;
+
+	if (given != NULL && given[0] != '\0')
+		return given;
+	env = getenv("BUZON_CONF");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return CONFIG_DEFAULT_PATH;
+}
+
+/* path made absolute against the working directory ("./" dropped). */
+static char *
+absolute(const char *path)
+{
+	struct str	 s;
+	char		 cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	while (path[0] == '.' && path[1] == '/') {
+		path += 2;
+		while (path[0] == '/')
+			path++;
+	}
+	str_init(&s, 0);
+	if (str_appendf(&s, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/",
+	    path) == -1)
+		panic("config: unbounded str failed");
+	return str_detach(&s, NULL);
+}
+
+/* Fill an empty path with STATE/rel. */
+static void
+derive(char **p, const char *state_dir, const char *rel)
+{
+	struct str	 s;
+
+	if ((*p)[0] != '\0')
+		return;
+	str_init(&s, 0);
+	if (str_appendf(&s, "%s/%s", state_dir, rel) == -1)
+		panic("config: unbounded str failed");
+	free(*p);
+	*p = str_detach(&s, NULL);
+}
+
+static int
+config_err(struct str *errs, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+config_err(struct str *errs, const char *name, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (errs == NULL)
+		return -1;
+	if (str_appendf(errs, "%s: ", name) == -1)
+		return -1;
+	va_start(ap, fmt);
+	if (str_vappendf(errs, fmt, ap) == -1) {
+		va_end(ap);
+		return -1;
+	}
+	va_end(ap);
+	if (str_append_c(errs, '\n') == -1)
+		return -1;
+	return -1;
+}
+
+int
+config_load(struct config *cfg, const char *path, struct str *errs)
+{
+	char		*base, *slash, host[256];
+	const char	*name;
+	int		 rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (path == NULL) {
+		cfg->path = xstrdup("");
+		name = "defaults";
+		rc = conf_defaults(config_params, cfg, NULL, errs);
+	} else {
+		if ((cfg->path = absolute(path)) == NULL) {
+			rc = config_err(errs, path, "cannot find the working "
+			    "directory: %s", strerror(errno));
+			cfg->path = xstrdup(path);
+			(void)conf_defaults(config_params, cfg, NULL, NULL);
+			return rc;
+		}
+		name = path;
+		base = xstrdup(cfg->path);
+		slash = strrchr(base, '/');
+		/* absolute() always gives a '/' */
+		slash[slash == base ? 1 : 0] = '\0';
+		rc = conf_load(config_params, cfg, path, base, errs);
+		free(base);
+	}
+
+	if (cfg->hostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			host[0] = '\0';
+		host[sizeof(host) - 1] = '\0';
+		free(cfg->hostname);
+		cfg->hostname = xstrdup(host);
+		if (host[0] == '\0')
+			rc = config_err(errs, name, "hostname: the system has "
+			    "no host name; set hostname");
+	}
+	if (cfg->state_dir[0] == '\0') {
+		rc = config_err(errs, name, "state_dir: must not be empty");
+		free(cfg->state_dir);
+		cfg->state_dir = xstrdup(CONFIG_DEFAULT_STATE);
+	}
+	derive(&cfg->pid_file, cfg->state_dir, "run/buzon.pid");
+	derive(&cfg->tls_cert, cfg->state_dir, "tls/cert.pem");
+	derive(&cfg->tls_key, cfg->state_dir, "tls/key.pem");
+	return rc;
+}
+
+void
+config_release(struct config *cfg)
+{
+	conf_release(config_params, cfg);
+	free(cfg->path);
+	cfg->path = NULL;
+}
+
+void
+config_apply_log(const struct config *cfg, const char *progname)
+{
+	enum log_level	 level = LOG_LEVEL_INFO;
+
+	if (log_level_parse(cfg->log_level, &level) == -1)
+		level = LOG_LEVEL_INFO;	/* conf checked it: cannot happen */
+	log_init(progname, strcmp(cfg->log_target, "syslog") == 0, level);
+	log_set_trace(cfg->trace);
+}
