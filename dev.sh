@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# dev.sh - the two commands that do everything on a fresh Debian 12 machine
+#
+#   ./dev.sh demo   install missing packages, build, run `buzon demo`
+#   ./dev.sh test   install missing packages, build, run every test twice
+#                   (plain build, then ASan + UBSan build) and print the
+#                   totals; the last line is exactly "N passed, N failed"
+#
+# Works as root (a fresh machine) and as a normal user (sudo is used only
+# when a package or the system user is missing).  Needs no terminal:
+# CI=true and a closed stdin are fine.
+#
+# Environment:
+#   JOBS=N            make -jN (default: nproc)
+#   BUZON_NO_ASAN=1   test: skip the sanitizer build
+#   BUZON_NO_APT=1    never call apt-get (report what is missing and stop)
+set -uo pipefail
+
+cd "$(dirname "$0")" || exit 1
+TOP=$(pwd)
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+# ---- every Debian package the project needs, in one place ----
+# to build and run
+BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
+	libssl-dev libspf2-dev libdb-dev libunbound-dev liblmdb-dev libcrypt-dev
+	openssl)
+# to run the tests (unit: Criterion; e2e: python3 standard library and the
+# client programs the e2e tests call; add a tool here when a test uses it)
+TEST_PACKAGES=(libcriterion-dev python3)
+# for talking to the demo by hand, as the demo's banner suggests
+DEMO_PACKAGES=(telnet)
+
+SYSTEM_USER=buzon
+
+say()
+{
+	printf '==> %s\n' "$*" >&2
+}
+
+die()
+{
+	printf 'dev.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		if sudo -n true 2>/dev/null; then
+			sudo -n "$@"
+		else
+			say "sudo $*"
+			sudo "$@"
+		fi
+	else
+		die "need root to run: $* (install sudo or run as root)"
+	fi
+}
+
+install_packages()
+{
+	local missing="" p status
+
+	for p in "$@"; do
+		status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)
+		case "$status" in
+		ii*) ;;
+		*) missing="$missing $p" ;;
+		esac
+	done
+	[ -z "$missing" ] && return 0
+	if ! command -v apt-get >/dev/null 2>&1 || [ -n "${BUZON_NO_APT:-}" ]; then
+		die "missing Debian packages:$missing"
+	fi
+	say "installing missing packages:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+	    </dev/null || die "apt-get update failed"
+	# shellcheck disable=SC2086 # one word per package
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $missing </dev/null ||
+	    die "apt-get install failed:$missing"
+}
+
+# The unprivileged user the daemons run as; only root can (and needs to)
+# create it: a non-root buzon never changes user.
+ensure_user()
+{
+	[ "$(id -u)" -eq 0 ] || return 0
+	getent passwd "$SYSTEM_USER" >/dev/null && return 0
+	say "creating system user $SYSTEM_USER"
+	useradd --system --no-create-home --shell /usr/sbin/nologin \
+	    "$SYSTEM_USER" || die "useradd $SYSTEM_USER failed"
+}
+
+# build DIR [configure options...]: bootstrap once, configure DIR out of
+# tree (again when the options changed), make.  Output goes to DIR/build.out
+# (make appends to it).
+build()
+{
+	local dir=$1 want have
+	shift
+
+	if [ -f "$TOP/config.status" ]; then
+		die "the source tree is configured in place; run 'make distclean' first"
+	fi
+	mkdir -p "$dir" || return 1
+	: >"$dir/build.out"
+	if [ ! -x "$TOP/configure" ]; then
+		say "bootstrap"
+		./bootstrap >>"$dir/build.out" 2>&1 || return 1
+	fi
+	want="$*"
+	have=$(cat "$dir/.dev-configure-args" 2>/dev/null)
+	if [ ! -f "$dir/Makefile" ] || [ "$want" != "$have" ]; then
+		say "configure $dir: $want"
+		(cd "$dir" && "$TOP/configure" "$@") >>"$dir/build.out" 2>&1 ||
+		    return 1
+		printf '%s' "$want" >"$dir/.dev-configure-args"
+	fi
+	say "make -j$JOBS in $dir"
+	make -C "$dir" -j"$JOBS" >>"$dir/build.out" 2>&1
+}
+
+# ---- test bookkeeping ----
+PASSED=0
+FAILED=0
+FAILED_LOGS=()
+
+# count_suite DIR: add the results of the last `make check` in DIR.  Each
+# test program leaves NAME.log and NAME.trs.  A Criterion program's log has a
+# "Synthesis" line; the e2e runner prints "e2e: N passed, N failed"; any other
+# program (or one that crashed before its summary) counts as one test.
+count_suite()
+{
+	local dir=$1 trs log res line p f c k
+	local found=0
+
+	while IFS= read -r trs; do
+		found=1
+		log=${trs%.trs}.log
+		res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+		line=$(grep -a '^\[====\] Synthesis:' "$log" 2>/dev/null | tail -n 1)
+		if [ -n "$line" ]; then
+			p=$(printf '%s' "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+			f=$(printf '%s' "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
+			c=$(printf '%s' "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+			PASSED=$((PASSED + ${p:-0}))
+			k=$((${f:-0} + ${c:-0}))
+			# a nonzero exit with all tests passing is still a failure
+			if [ "$k" -eq 0 ] && [ "$res" != PASS ] && [ "$res" != SKIP ]; then
+				k=1
+			fi
+			FAILED=$((FAILED + k))
+		else
+			line=$(grep -a -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null | tail -n 1)
+			if [ -n "$line" ]; then
+				p=$(printf '%s' "$line" | sed -n 's/^e2e: \([0-9]*\) passed.*/\1/p')
+				f=$(printf '%s' "$line" | sed -n 's/^e2e: [0-9]* passed, \([0-9]*\) failed.*/\1/p')
+				PASSED=$((PASSED + ${p:-0}))
+				k=${f:-0}
+				if [ "$k" -eq 0 ] && [ "$res" != PASS ] && [ "$res" != SKIP ]; then
+					k=1
+				fi
+				FAILED=$((FAILED + k))
+			else
+				case "$res" in
+				PASS|XFAIL) PASSED=$((PASSED + 1)); k=0 ;;
+				SKIP) k=0 ;;
+				*) FAILED=$((FAILED + 1)); k=1 ;;
+				esac
+			fi
+		fi
+		[ "$k" -gt 0 ] && FAILED_LOGS+=("$log")
+	done < <(find "$dir" -name '*.trs' -not -path '*/_inst/*' | sort)
+	return $((found == 0))
+}
+
+# check_build LABEL DIR [configure options...]: build and `make check`.
+check_build()
+{
+	local label=$1 dir=$2
+	shift 2
+
+	if ! build "$dir" "$@"; then
+		say "$label: build failed"
+		FAILED=$((FAILED + 1))
+		FAILED_LOGS+=("$dir/build.out")
+		return 1
+	fi
+	find "$dir" -name '*.trs' -delete
+	say "$label: make check"
+	make -C "$dir" -j"$JOBS" check >"$dir/check.out" 2>&1
+	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS): ' "$dir/check.out" >&2
+	if ! count_suite "$dir"; then
+		# make check stopped before running any test (a test program
+		# failed to build)
+		say "$label: make check ran no test"
+		FAILED=$((FAILED + 1))
+		FAILED_LOGS+=("$dir/check.out")
+	fi
+}
+
+cmd_test()
+{
+	install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+	ensure_user
+
+	check_build "build" "$TOP/_build" --enable-werror
+	if [ -z "${BUZON_NO_ASAN:-}" ]; then
+		check_build "sanitizer build" "$TOP/_build-asan" \
+		    --enable-werror --enable-sanitizers
+	fi
+
+	local log
+	if [ "${#FAILED_LOGS[@]}" -gt 0 ]; then
+		for log in "${FAILED_LOGS[@]}"; do
+			printf '\n---- %s (last 60 lines) ----\n' "${log#"$TOP"/}"
+			tail -n 60 "$log"
+		done
+		printf '\n'
+	fi
+	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+	[ "$FAILED" -eq 0 ]
+}
+
+cmd_demo()
+{
+	install_packages "${BUILD_PACKAGES[@]}" "${DEMO_PACKAGES[@]}"
+	ensure_user
+	if ! build "$TOP/_build" --enable-werror; then
+		tail -n 40 "$TOP/_build/build.out" >&2
+		die "build failed (full log: _build/build.out)"
+	fi
+	exec "$TOP/_build/master/buzon" demo --dir "$TOP/buzon-demo" "$@"
+}
+
+usage()
+{
+	cat <<EOF
+usage: ./dev.sh demo [ARGS...]   install, build and run buzon demo (./buzon-demo)
+       ./dev.sh test             install, build and run every test (also
+                                 under ASan/UBSan); last line: N passed, N failed
+       ./dev.sh build            install and build only (_build)
+EOF
+}
+
+case "${1:-}" in
+demo)
+	shift
+	cmd_demo "$@"
+	;;
+test)
+	cmd_test
+	;;
+build)
+	install_packages "${BUILD_PACKAGES[@]}"
+	if ! build "$TOP/_build" --enable-werror; then
+		tail -n 40 "$TOP/_build/build.out" >&2
+		die "build failed (full log: _build/build.out)"
+	fi
+	;;
+-h|--help|help)
+	usage
+	;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,533 @@
+# SPDX-License-Identifier: MIT
+"""buzontest - start a buzon instance in a temp dir and talk to it.
+
+Python 3 standard library only.  The programs come from the build tree in
+$BUZON_TOP_BUILDDIR (make check sets it), else ./_build at the top of the
+source tree.
+
+    with Instance(fixture=True) as b:
+        b.start()
+        with LineClient(b.port("smtp")) as c:
+            c.expect("+OK fixture smtp")
+
+An Instance is a fresh temp dir made by `buzon init`, with every listener
+moved to a free port on 127.0.0.1 and log_target = stderr.  It always
+cleans up: stop() on exit of the `with`, and at interpreter exit for any
+instance still alive; the temp dir is removed unless BUZON_E2E_KEEP is set.
+"""
+
+import atexit
+import errno
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP_SRCDIR = os.environ.get("BUZON_TOP_SRCDIR") or os.path.dirname(
+    os.path.dirname(HERE))
+TOP_BUILDDIR = os.environ.get("BUZON_TOP_BUILDDIR") or os.path.join(
+    TOP_SRCDIR, "_build")
+
+BUZON = os.path.join(TOP_BUILDDIR, "master", "buzon")
+FIXTURE = os.path.join(TOP_BUILDDIR, "tests", "e2e", "fixture",
+                       "buzon-fixtured")
+
+# Listener name -> the daemon that serves it.
+LISTENERS = {
+    "smtp": "buzon-smtpd",
+    "submission": "buzon-smtpd",
+    "submissions": "buzon-smtpd",
+    "pop3": "buzon-pop3d",
+    "pop3s": "buzon-pop3d",
+    "imap": "buzon-imapd",
+    "imaps": "buzon-imapd",
+}
+# The fixed ports of `buzon demo`.
+DEMO_PORTS = {
+    "smtp": 2525, "submission": 2587, "submissions": 2465,
+    "pop3": 2110, "pop3s": 2995, "imap": 2143, "imaps": 2993,
+}
+SYSTEM_USER = "buzon"
+
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+_live = set()
+_ports_given = set()
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def system_user():
+    """(uid, gid) of the buzon user, or None."""
+    try:
+        pw = pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        return None
+    return pw.pw_uid, pw.pw_gid
+
+
+def chown_tree(path):
+    """As root, give path and everything under it to the buzon user, so
+    the daemons can use it once they dropped root."""
+    ids = system_user()
+    if not is_root() or ids is None:
+        return
+    for root, dirs, files in os.walk(path):
+        os.lchown(root, *ids)
+        for n in dirs + files:
+            os.lchown(os.path.join(root, n), *ids)
+
+
+def have_buzon():
+    return os.access(BUZON, os.X_OK)
+
+
+def have_fixture():
+    return os.access(FIXTURE, os.X_OK)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free right now (and not handed out before
+    by this process)."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no free port")
+
+
+def port_is_free(port, host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def can_connect(port, host="127.0.0.1", timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what=None):
+    """Call predicate until it returns a true value (returned) or timeout
+    seconds passed (AssertionError naming what)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (
+                timeout, what or getattr(predicate, "__name__", "condition")))
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie still answers kill(0): look at its state
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def tail(text, lines=40):
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class LineClient:
+    """A tiny line-based client: CRLF on send, lines without CRLF on
+    read, every read bounded by timeout."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.transcript = []
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def readline(self):
+        """The next line (str, without the line end); "" at EOF."""
+        while b"\n" not in self.buf:
+            data = self.sock.recv(4096)
+            if not data:
+                line, self.buf = self.buf, b""
+                self.transcript.append("S(eof): " + line.decode("latin-1"))
+                return line.decode("latin-1")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        line = line.rstrip(b"\r").decode("latin-1")
+        self.transcript.append("S: " + line)
+        return line
+
+    def send(self, line):
+        self.transcript.append("C: " + line)
+        self.sock.sendall(line.encode("latin-1") + b"\r\n")
+
+    def expect(self, pattern):
+        """Read one line and check it starts with pattern (str) or matches
+        it (compiled regex); returns the line."""
+        line = self.readline()
+        if hasattr(pattern, "search"):
+            ok = pattern.search(line) is not None
+        else:
+            ok = line.startswith(pattern)
+        if not ok:
+            raise AssertionError("expected %r, got %r\n%s" % (
+                getattr(pattern, "pattern", pattern), line,
+                "\n".join(self.transcript)))
+        return line
+
+    def command(self, line, pattern):
+        self.send(line)
+        return self.expect(pattern)
+
+
+def set_conf_lines(text, settings):
+    """Return config text with each key of settings (dict key -> value or
+    None to leave it out) set: an existing uncommented "key = ..." line
+    (and its continuation lines) is replaced, else the line is appended."""
+    lines = text.splitlines()
+    out = []
+    done = set()
+    skipping = False
+    for line in lines:
+        if skipping and line[:1] in (" ", "\t") and line.strip():
+            continue
+        skipping = False
+        m = re.match(r"^([a-z0-9_]+)\s*=", line)
+        if m and m.group(1) in settings:
+            key = m.group(1)
+            skipping = True
+            if key not in done and settings[key] is not None:
+                out.append("%s = %s" % (key, settings[key]))
+            done.add(key)
+            continue
+        out.append(line)
+    extra = [k for k in settings if k not in done and settings[k] is not None]
+    if extra:
+        out.append("")
+        out.append("# set by the e2e harness")
+        for k in extra:
+            out.append("%s = %s" % (k, settings[k]))
+    return "\n".join(out) + "\n"
+
+
+class Instance:
+    """One buzon instance in a fresh temp dir.
+
+    demo:       `buzon init --demo` instead of `buzon init`
+    fixture:    run the test fixture daemon in place of buzon-smtpd,
+                buzon-pop3d and buzon-imapd (daemon_directory points at a
+                temp dir holding copies of it under those names)
+    listeners:  names of the listeners to enable (default: all seven);
+                the others are set empty (service off)
+    overrides:  dict of more "key = value" settings (None removes a key)
+    """
+
+    def __init__(self, demo=False, fixture=False, listeners=None,
+                 overrides=None, init=True):
+        if not have_buzon():
+            raise RuntimeError("%s not built" % BUZON)
+        self.tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
+        self.dir = os.path.join(self.tmp, "inst")
+        self.conf = os.path.join(self.dir, "buzon.conf")
+        self.log_path = os.path.join(self.tmp, "buzon.log")
+        self.proc = None
+        self.ports = {}
+        self.fixture = fixture
+        self.listeners = list(LISTENERS) if listeners is None else list(
+            listeners)
+        self.overrides = dict(overrides or {})
+        self._log = None
+        _live.add(self)
+        if is_root():
+            os.chmod(self.tmp, 0o755)
+        if init:
+            self.init(demo)
+
+    # ---- setup ----
+
+    def init(self, demo=False):
+        args = ["init"] + (["--demo"] if demo else []) + [self.dir]
+        r = subprocess.run([BUZON] + args, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=60,
+                           env=self.env())
+        if r.returncode != 0:
+            raise RuntimeError("buzon %s: exit %d\n%s%s" % (
+                " ".join(args), r.returncode, r.stdout, r.stderr))
+        self.init_output = r.stdout
+        settings = {}
+        for name in LISTENERS:
+            if name in self.listeners:
+                self.ports[name] = free_port()
+                settings[name + "_listen"] = "127.0.0.1:%d" % self.ports[name]
+            else:
+                settings[name + "_listen"] = ""
+        settings["log_target"] = "stderr"
+        if self.fixture:
+            settings["daemon_directory"] = self.make_fixture_dir()
+        settings.update(self.overrides)
+        self.write_settings(settings)
+
+    def make_fixture_dir(self):
+        """A directory with the fixture daemon under each daemon's name.
+        Copies, not symlinks: as root the daemons run as the buzon user,
+        which may not be able to reach the build tree."""
+        if not have_fixture():
+            raise RuntimeError("%s not built" % FIXTURE)
+        d = os.path.join(self.tmp, "daemons")
+        os.mkdir(d)
+        for prog in sorted(set(LISTENERS.values())):
+            shutil.copy2(FIXTURE, os.path.join(d, prog))
+        return d
+
+    def write_settings(self, settings):
+        with open(self.conf) as f:
+            text = f.read()
+        text = set_conf_lines(text, settings)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        chown_tree(self.tmp)
+
+    def read_conf(self):
+        with open(self.conf) as f:
+            return f.read()
+
+    def env(self):
+        e = dict(os.environ)
+        e.pop("BUZON_CONF", None)
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        return e
+
+    def port(self, name):
+        return self.ports[name]
+
+    @property
+    def pid_file(self):
+        v = self.overrides.get("pid_file")
+        return v if v else os.path.join(self.dir, "run", "buzon.pid")
+
+    # ---- running ----
+
+    def start(self, wait=True):
+        """Run `buzon -c CONF run` in the background (stdout and stderr to
+        the log) and wait until every enabled listener accepts a
+        connection (raises with the log tail if not within 15 s)."""
+        if self.proc is not None:
+            raise RuntimeError("already started")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BUZON, "-c", self.conf, "run"], stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env(),
+            start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        pending = [self.ports[n] for n in self.listeners]
+        while pending:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(
+                    "buzon run exited with %s before it was ready:\n%s" % (
+                        self.proc.returncode, tail(self.log_text())))
+            pending = [p for p in pending if not can_connect(p)]
+            if not pending:
+                break
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    "buzon run not ready after %.0fs (ports %s do not "
+                    "answer):\n%s" % (timeout, pending,
+                                      tail(self.log_text())))
+            time.sleep(0.05)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, wait (bounded), then SIGKILL the whole process group.
+        Returns the exit status of buzon run (None if never started)."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5)
+            rc = self.proc.returncode
+            self._kill_group(self.proc.pid)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return rc
+
+    @staticmethod
+    def _kill_group(pgid):
+        """Leave no daemon behind: SIGKILL whatever is left in the group
+        buzon run started."""
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        except OSError as e:
+            if e.errno != errno.ESRCH:
+                raise
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            self._kill_pid_file()
+            _live.discard(self)
+            if os.environ.get("BUZON_E2E_KEEP"):
+                sys.stderr.write("kept %s\n" % self.tmp)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _kill_pid_file(self):
+        """A `buzon start` daemonizes out of our process group: stop it
+        through its pid file."""
+        try:
+            with open(self.pid_file) as f:
+                pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if pid <= 1 or not pid_alive(pid):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not pid_alive(pid), 5, what="pid %d" % pid)
+        except (OSError, AssertionError):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # ---- looking at it ----
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """Wait until the log (from offset start) matches pattern (regex
+        str); returns the match."""
+        rx = re.compile(pattern, re.M)
+
+        def found():
+            return rx.search(self.log_text(), start)
+        try:
+            return wait_for(found, timeout, what="log line /%s/" % pattern)
+        except AssertionError as e:
+            raise AssertionError("%s\nlog:\n%s" % (e, tail(self.log_text())))
+
+    def log_size(self):
+        return len(self.log_text())
+
+    def cli(self, *args, input=None, timeout=30):
+        """Run `buzon -c CONF ARGS...`; CompletedProcess with text
+        stdout/stderr."""
+        return subprocess.run(
+            [BUZON, "-c", self.conf] + list(args), input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, timeout=timeout, env=self.env())
+
+
+def buzon(*args, input=None, timeout=30, env=None):
+    """Run the buzon binary with args (no -c added)."""
+    e = dict(os.environ)
+    e.pop("BUZON_CONF", None)
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+    if env:
+        e.update(env)
+    return subprocess.run(
+        [BUZON] + list(args), input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=timeout, env=e)
+
+
+def has_verb(name):
+    """True when the built buzon knows the verb (others exit 2 with
+    'unknown verb')."""
+    if not have_buzon():
+        return False
+    r = buzon(name, "--help")
+    return not (r.returncode == 2 and "unknown verb" in r.stderr)
+
+
+@atexit.register
+def _cleanup_all():
+    for inst in list(_live):
+        try:
+            inst.cleanup()
+        except Exception as e:  # never let one stop the others
+            sys.stderr.write("buzontest cleanup: %s\n" % e)

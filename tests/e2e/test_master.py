@@ -1,0 +1,427 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of `buzon`, the command and supervisor (master/).
+
+The supervisor tests run the fixture daemon (tests/e2e/fixture) in place of
+the real daemons: it greets every connection with
+"+OK fixture LISTENER pid PID".  A test whose verb or program is not built
+yet is skipped, not failed.
+"""
+
+import os
+import re
+import select
+import signal
+import subprocess
+import tempfile
+import time
+import shutil
+import unittest
+
+import buzontest
+from buzontest import (Instance, LineClient, buzon, has_verb, pid_alive,
+                       tail, wait_for)
+
+GREETING = re.compile(r"^\+OK fixture (\S+) pid (\d+)")
+
+
+def need_verbs(*names):
+    missing = [n for n in names if not has_verb(n)]
+    if missing:
+        return unittest.skip("buzon has no verb %s yet" % ", ".join(missing))
+    return lambda f: f
+
+
+def need_fixture(f):
+    if not buzontest.have_fixture():
+        return unittest.skip("fixture daemon not built")(f)
+    return f
+
+
+def greet(port):
+    """Connect, read the fixture's greeting: (listener name, pid)."""
+    with LineClient(port) as c:
+        m = c.expect(GREETING)
+    m = GREETING.match(m)
+    return m.group(1), int(m.group(2))
+
+
+class Command(unittest.TestCase):
+    """The command line: help, usage errors."""
+
+    def setUp(self):
+        if not buzontest.have_buzon():
+            self.skipTest("buzon not built")
+
+    def test_help(self):
+        r = buzon("--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("usage: buzon", r.stdout)
+        self.assertIn("config check", r.stdout)
+
+    def test_verb_help(self):
+        for verb in ("config", "init", "run", "start", "stop", "status",
+                     "reload", "demo"):
+            with self.subTest(verb=verb):
+                if not has_verb(verb):
+                    continue
+                r = buzon(verb, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("usage:", r.stdout)
+                self.assertIn(verb, r.stdout)
+                self.assertGreater(len(r.stdout.splitlines()), 2)
+
+    def test_unknown_verb(self):
+        r = buzon("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("frobnicate", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_no_verb(self):
+        r = buzon()
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage", r.stderr)
+
+    def test_unknown_option(self):
+        r = buzon("--frobnicate", "config", "check")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--frobnicate", r.stderr)
+
+    def test_version(self):
+        r = buzon("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^buzon \d+\.\d+")
+
+
+class ConfigCheck(unittest.TestCase):
+    """`buzon config check`: exit 0, or exit 1 naming every bad line."""
+
+    def setUp(self):
+        if not buzontest.have_buzon():
+            self.skipTest("buzon not built")
+        self.tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def write(self, text, name="buzon.conf"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check(self, path, via_env=False):
+        if via_env:
+            return buzon("config", "check", env={"BUZON_CONF": path})
+        return buzon("-c", path, "config", "check")
+
+    def test_empty_file_is_valid(self):
+        path = self.write("")
+        r = self.check(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+
+    def test_good_file(self):
+        path = self.write(
+            "# a comment\n"
+            "\n"
+            "log_level = debug\n"
+            "trace = yes   # inline comment\n"
+            "shutdown_grace = 5s\n"
+            "smtp_listen = 127.0.0.1:2525, [::1]:2525\n"
+            "imap_listen =\n")
+        r = self.check(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_conf_from_environment(self):
+        path = self.write("bogus_key = 1\n")
+        r = self.check(path, via_env=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:1:" % path, r.stderr)
+
+    def test_every_bad_line_named(self):
+        path = self.write(
+            "log_level = debug\n"           # 1 good
+            "bogus_key = 1\n"               # 2 unknown key
+            "# comment\n"                   # 3
+            "trace = perhaps\n"             # 4 bad bool
+            "\n"                            # 5
+            "shutdown_grace = soon\n"       # 6 bad time
+            "this line has no equals\n"     # 7 syntax
+            "log_level = info\n"            # 8 duplicate
+            "smtp_listen = 127.0.0.1:99999\n")  # 9 bad port
+        r = self.check(path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        for line in (2, 4, 6, 7, 8, 9):
+            self.assertIn("%s:%d:" % (path, line), r.stderr)
+        for line in (1, 3, 5):
+            self.assertNotIn("%s:%d:" % (path, line), r.stderr)
+        self.assertIn("bogus_key", r.stderr)
+
+    def test_missing_file(self):
+        path = os.path.join(self.tmp, "nonexistent.conf")
+        r = self.check(path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path, r.stderr)
+
+    def test_usage(self):
+        r = buzon("-c", self.write(""), "config", "frob")
+        self.assertEqual(r.returncode, 2)
+
+
+@need_verbs("init")
+class Init(unittest.TestCase):
+    """`buzon init DIR` builds an instance directory."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_creates_tree(self):
+        d = os.path.join(self.tmp, "inst")
+        r = buzon("init", d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conf = os.path.join(d, "buzon.conf")
+        self.assertTrue(os.path.isfile(conf))
+        for sub in ("tls", "spool", "mail"):
+            self.assertTrue(os.path.isdir(os.path.join(d, sub)), sub)
+        with open(conf) as f:
+            text = f.read()
+        # every default written out, commented
+        self.assertRegex(text, r"(?m)^#\s*smtp_listen\s*=")
+        self.assertRegex(text, r"(?m)^#\s*log_level\s*=")
+        r = buzon("-c", conf, "config", "check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        certs = []
+        for root, _, files in os.walk(os.path.join(d, "tls")):
+            for n in files:
+                with open(os.path.join(root, n), "rb") as f:
+                    data = f.read()
+                if b"BEGIN CERTIFICATE" in data:
+                    certs.append(os.path.join(root, n))
+                if b"PRIVATE KEY" in data:
+                    mode = os.stat(os.path.join(root, n)).st_mode
+                    self.assertEqual(mode & 0o077, 0, "key readable by others")
+        self.assertTrue(certs, "no certificate under tls/")
+        if shutil.which("openssl"):
+            o = subprocess.run(["openssl", "x509", "-noout", "-subject",
+                                "-in", certs[0]], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE,
+                               universal_newlines=True)
+            self.assertEqual(o.returncode, 0, o.stderr)
+
+    def test_refuses_existing_dir(self):
+        d = os.path.join(self.tmp, "inst")
+        os.mkdir(d)
+        keep = os.path.join(d, "buzon.conf")
+        with open(keep, "w") as f:
+            f.write("mine\n")
+        r = buzon("init", d)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(d, r.stderr)
+        with open(keep) as f:
+            self.assertEqual(f.read(), "mine\n")
+
+    def test_demo(self):
+        d = os.path.join(self.tmp, "inst")
+        r = buzon("init", "--demo", d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = buzon("-c", os.path.join(d, "buzon.conf"), "config", "check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_usage(self):
+        r = buzon("init")
+        self.assertEqual(r.returncode, 2)
+
+
+@need_verbs("init", "run")
+@need_fixture
+class Supervisor(unittest.TestCase):
+    """`buzon run` with the fixture daemon behind every listener."""
+
+    def setUp(self):
+        self.b = Instance(fixture=True)
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+
+    def assert_serving(self):
+        pids = {}
+        for name in buzontest.LISTENERS:
+            got, pid = greet(self.b.port(name))
+            self.assertEqual(got, name)
+            pids[name] = pid
+        return pids
+
+    def test_every_listener_answers(self):
+        pids = self.assert_serving()
+        # one daemon per program, serving all its listeners
+        self.assertEqual(pids["smtp"], pids["submission"])
+        self.assertEqual(pids["pop3"], pids["pop3s"])
+        self.assertEqual(pids["imap"], pids["imaps"])
+        self.assertEqual(len(set(pids.values())), 3)
+        self.assertNotIn(self.b.pid, pids.values())
+
+    def test_pid_file(self):
+        wait_for(lambda: os.path.exists(self.b.pid_file), 5,
+                 what="pid file")
+        with open(self.b.pid_file) as f:
+            self.assertEqual(int(f.read().split()[0]), self.b.pid)
+
+    def test_killed_daemon_restarts(self):
+        _, old = greet(self.b.port("smtp"))
+        start = self.b.log_size()
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(old), 5, what="old daemon gone")
+
+        def new_pid():
+            try:
+                _, pid = greet(self.b.port("smtp"))
+            except (OSError, AssertionError):
+                return None
+            return pid if pid != old else None
+        new = wait_for(new_pid, 10, what="a new smtp daemon")
+        self.assertNotEqual(new, old)
+        self.b.wait_log(r"(?i)restart", start=start)
+        self.assertIn(str(old), self.b.log_text()[start:])
+        # the others were left alone
+        self.assert_serving()
+
+    def test_reload(self):
+        before = self.assert_serving()
+        start = self.b.log_size()
+        self.b.signal(signal.SIGHUP)
+        self.b.wait_log(r"(?i)reload", start=start)
+        self.assertTrue(self.b.running())
+        after = self.assert_serving()
+        self.assertEqual(set(before), set(after))
+
+    def test_bad_config_on_reload_keeps_serving(self):
+        self.assert_serving()
+        with open(self.b.conf, "a") as f:
+            f.write("bogus_key = 1\n")
+        nlines = len(self.b.read_conf().splitlines())
+        start = self.b.log_size()
+        self.b.signal(signal.SIGHUP)
+        self.b.wait_log(r"buzon\.conf:%d:" % nlines, start=start)
+        time.sleep(0.2)
+        self.assertTrue(self.b.running(), tail(self.b.log_text()))
+        self.assert_serving()
+
+    def test_sigterm_stops_cleanly(self):
+        pids = self.assert_serving()
+        wait_for(lambda: os.path.exists(self.b.pid_file), 5,
+                 what="pid file")
+        rc = self.b.stop()
+        self.assertEqual(rc, 0, tail(self.b.log_text()))
+        self.assertFalse(os.path.exists(self.b.pid_file))
+        for pid in set(pids.values()):
+            wait_for(lambda: not pid_alive(pid), 5,
+                     what="daemon %d gone" % pid)
+        for name in buzontest.LISTENERS:
+            self.assertFalse(buzontest.can_connect(self.b.port(name)))
+
+
+@need_verbs("init", "start", "status", "stop")
+@need_fixture
+class StartStop(unittest.TestCase):
+    """`buzon start|status|stop` around a background supervisor."""
+
+    def setUp(self):
+        self.b = Instance(fixture=True, listeners=["smtp", "imap"])
+        self.addCleanup(self.b.cleanup)
+
+    def test_start_status_stop(self):
+        b = self.b
+        r = b.cli("status")
+        self.assertNotEqual(r.returncode, 0, "status before start")
+        r = b.cli("start")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: os.path.exists(b.pid_file), 10, what="pid file")
+        b.wait_ready()
+        self.assertEqual(greet(b.port("smtp"))[0], "smtp")
+        with open(b.pid_file) as f:
+            pid = int(f.read().split()[0])
+        r = b.cli("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(str(pid), r.stdout + r.stderr)
+        r = b.cli("start")
+        self.assertNotEqual(r.returncode, 0, "second start succeeded")
+        r = b.cli("stop")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: not pid_alive(pid), 10, what="supervisor gone")
+        self.assertFalse(os.path.exists(b.pid_file))
+        self.assertFalse(buzontest.can_connect(b.port("smtp")))
+        r = b.cli("status")
+        self.assertNotEqual(r.returncode, 0, "status after stop")
+
+    def test_stop_when_not_running(self):
+        r = self.b.cli("stop")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertTrue(r.stderr.strip())
+
+
+@need_verbs("demo")
+class Demo(unittest.TestCase):
+    """`buzon demo` prints how to talk to each service."""
+
+    CONNECT = re.compile(
+        r"(telnet 127\.0\.0\.1 (\d+)|"
+        r"openssl s_client .*-connect 127\.0\.0\.1:(\d+))")
+
+    def setUp(self):
+        busy = [p for p in buzontest.DEMO_PORTS.values()
+                if not buzontest.port_is_free(p)]
+        if busy:
+            self.skipTest("demo ports in use: %s" % busy)
+        self.tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        if buzontest.is_root():
+            os.chmod(self.tmp, 0o755)
+            buzontest.chown_tree(self.tmp)
+
+    def test_demo_prints_connection_lines(self):
+        d = os.path.join(self.tmp, "demo")
+        p = subprocess.Popen([buzontest.BUZON, "demo", "--dir", d],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        out = b""
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and p.poll() is None:
+                ready, _, _ = select.select([p.stdout], [], [], 0.2)
+                if ready:
+                    chunk = os.read(p.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                text = out.decode("utf-8", "replace")
+                if (self.CONNECT.search(text) and
+                        "openssl s_client" in text and
+                        text.endswith("\n")):
+                    # give it a moment to print the rest
+                    time.sleep(0.3)
+                    break
+            text = out.decode("utf-8", "replace")
+            self.assertIsNone(p.poll(), "demo exited:\n" + text)
+            ports = set()
+            for m in self.CONNECT.finditer(text):
+                ports.add(int(m.group(2) or m.group(3)))
+            self.assertTrue(ports, "no connection lines:\n" + text)
+            self.assertTrue(ports <= set(buzontest.DEMO_PORTS.values()),
+                            text)
+            self.assertTrue(os.path.isfile(os.path.join(d, "buzon.conf")))
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(10), 0, text)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.stdout.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
