@@ -29,6 +29,7 @@
 #define CONF_MAX_LINE	4096
 #define CONF_MAX_FILE	(1024 * 1024)
 #define CONF_SHOW	80	/* bytes of a bad value quoted in a message */
+#define CONF_MAX_ERRORS	100	/* then stop reading the file */
 
 struct conf_ctx {
 	const struct conf_param	*params;
@@ -36,7 +37,8 @@ struct conf_ctx {
 	const char		*name;
 	const char		*base_dir;
 	struct str		*errs;
-	size_t			*seen;		/* per param: line it was set on */
+	size_t			*seen;		/* per param: line setting it */
+	size_t			 nerrs;
 	int			 rc;
 };
 
@@ -49,8 +51,16 @@ conf_err(struct conf_ctx *c, size_t line, const char *fmt, ...)
 	va_list	 ap;
 
 	c->rc = -1;
-	if (c->errs == NULL)
+	c->nerrs++;
+	if (c->errs == NULL || c->nerrs > CONF_MAX_ERRORS + 1)
 		return;
+	if (c->nerrs == CONF_MAX_ERRORS + 1) {
+		/* said once; parse() stops reading after it */
+		if (str_appendf(c->errs, "%s: more than %d errors, stopped "
+		    "reading\n", c->name, CONF_MAX_ERRORS) == -1)
+			c->rc = -1;
+		return;
+	}
 	/* A full errs buffer loses messages, but rc still says "bad". */
 	if (line > 0) {
 		if (str_appendf(c->errs, "%s:%zu: ", c->name, line) == -1)
@@ -133,7 +143,8 @@ conf_parse_size(const char *s, uint64_t *bytes_r, char *err, size_t errsize)
 		return 0;
 	case 0:
 		(void)str_printf(err, errsize, "'%s' is not a size "
-		    "(use a number with optional k, M, G)", show(q, sizeof(q), s));
+		    "(use a number with optional k, M, G)",
+		    show(q, sizeof(q), s));
 		return -1;
 	default:
 		(void)str_printf(err, errsize, "'%s' is too large",
@@ -258,8 +269,9 @@ is_hostname(const char *h)
 			if (label == 0 || prev == '-')
 				return false;
 			label = 0;
-		} else if ((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
-		    (*h >= '0' && *h <= '9') || (*h == '-' && label > 0)) {
+		} else if ((*h >= 'a' && *h <= 'z') ||
+		    (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+		    (*h == '-' && label > 0)) {
 			if (++label > 63)
 				return false;
 		} else
@@ -336,7 +348,8 @@ check_hostport(const char *s, char *err, size_t errsize)
 		}
 	}
 	if (strnum_uint(port, 1, 65535, &pnum) == -1) {
-		(void)str_printf(err, errsize, "port must be a number in 1..65535");
+		(void)str_printf(err, errsize,
+		    "port must be a number in 1..65535");
 		return -1;
 	}
 	return 0;
@@ -391,7 +404,8 @@ make_path(const char *v, const char *base_dir)
 	struct str	 s;
 	size_t		 n;
 
-	if (v[0] == '\0' || v[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
+	if (v[0] == '\0' || v[0] == '/' || base_dir == NULL ||
+	    base_dir[0] == '\0')
 		return xstrdup(v);
 	str_init(&s, 0);
 	n = strlen(base_dir);
@@ -472,8 +486,8 @@ set_value(struct conf_ctx *c, const struct conf_param *p, const char *v,
 	case CONF_T_ENUM:
 		if (p->type == CONF_T_ENUM && !enum_has(p->choices, v)) {
 			enum_choices(why, sizeof(why), p->choices);
-			(void)str_printf(err, errsize,
-			    "'%s' is not one of: %s", show(q, sizeof(q), v), why);
+			(void)str_printf(err, errsize, "'%s' is not one of: %s",
+			    show(q, sizeof(q), v), why);
 			return -1;
 		}
 		if (replace)
@@ -488,7 +502,8 @@ set_value(struct conf_ctx *c, const struct conf_param *p, const char *v,
 			return -1;
 		}
 		bounds(p, &lo, &hi);
-		if (strnum_uint(v, (unsigned int)lo, (unsigned int)hi, &u) == -1) {
+		if (strnum_uint(v, (unsigned int)lo, (unsigned int)hi,
+		    &u) == -1) {
 			range_msg(range, sizeof(range), p, lo, hi);
 			(void)str_printf(err, errsize,
 			    "'%s' is out of range (%s)", show(q, sizeof(q), v),
@@ -530,14 +545,15 @@ set_value(struct conf_ctx *c, const struct conf_param *p, const char *v,
 			(void)str_printf(err, errsize, "bad list");
 			return -1;
 		}
-		for (i = 0; p->type == CONF_T_ADDRS && i < l.count; i++)
-			if (check_hostport(l.items[i], why, sizeof(why)) == -1) {
-				(void)str_printf(err, errsize,
-				    "'%s' is not a host:port: %s",
-				    show(q, sizeof(q), l.items[i]), why);
-				conf_list_release(&l);
-				return -1;
-			}
+		for (i = 0; p->type == CONF_T_ADDRS && i < l.count; i++) {
+			if (check_hostport(l.items[i], why, sizeof(why)) == 0)
+				continue;
+			(void)str_printf(err, errsize,
+			    "'%s' is not a host:port: %s",
+			    show(q, sizeof(q), l.items[i]), why);
+			conf_list_release(&l);
+			return -1;
+		}
 		if (replace)
 			conf_list_release(dst);
 		*(struct conf_list *)dst = l;
@@ -597,7 +613,8 @@ int
 conf_defaults(const struct conf_param *params, void *obj, const char *base_dir,
     struct str *errs)
 {
-	struct conf_ctx	 c = { params, obj, "defaults", base_dir, errs, NULL, 0 };
+	struct conf_ctx	 c = { params, obj, "defaults", base_dir, errs, NULL,
+	    0, 0 };
 
 	return defaults(&c);
 }
@@ -631,8 +648,8 @@ conf_release(const struct conf_param *params, void *obj)
  * Keys.
  */
 
-/* Edit distance (Damerau: adjacent swaps count 1), capped at a small limit
- * to keep suggestions cheap. */
+/* Edit distance, an adjacent swap counting as one edit (optimal string
+ * alignment).  Keys are short; longer strings are "far". */
 static size_t
 distance(const char *a, const char *b)
 {
@@ -717,7 +734,8 @@ entry(struct conf_ctx *c, size_t line, char *text)
 	if (p->key == NULL) {
 		near = near_key(c->params, key);
 		if (near != NULL)
-			conf_err(c, line, "unknown key '%s' (did you mean '%s'?)",
+			conf_err(c, line,
+			    "unknown key '%s' (did you mean '%s'?)",
 			    show(q, sizeof(q), key), near->key);
 		else
 			conf_err(c, line, "unknown key '%s'",
@@ -764,7 +782,7 @@ parse(struct conf_ctx *c, const char *buf, size_t len)
 
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 		buf += 3;	/* a UTF-8 byte order mark */
-	while (buf < end) {
+	while (buf < end && c->nerrs <= CONF_MAX_ERRORS) {
 		lineno++;
 		nl = memchr(buf, '\n', (size_t)(end - buf));
 		n = nl != NULL ? (size_t)(nl - buf) : (size_t)(end - buf);
@@ -825,7 +843,7 @@ int
 conf_load_buf(const struct conf_param *params, void *obj, const char *name,
     const char *buf, size_t len, const char *base_dir, struct str *errs)
 {
-	struct conf_ctx	 c = { params, obj, name, base_dir, errs, NULL, 0 };
+	struct conf_ctx	 c = { params, obj, name, base_dir, errs, NULL, 0, 0 };
 
 	if (defaults(&c) == -1)
 		return -1;
@@ -841,7 +859,7 @@ int
 conf_load(const struct conf_param *params, void *obj, const char *path,
     const char *base_dir, struct str *errs)
 {
-	struct conf_ctx	 c = { params, obj, path, base_dir, errs, NULL, 0 };
+	struct conf_ctx	 c = { params, obj, path, base_dir, errs, NULL, 0, 0 };
 	char		*buf;
 	size_t		 len = 0;
 	ssize_t		 r = 0;

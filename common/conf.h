@@ -20,7 +20,8 @@
  *
  * Unknown keys, duplicate keys, bad values and out-of-range numbers are
  * errors "FILE:LINE: message"; conf_load() reports every one of them, not
- * just the first.  Keys absent from the file take their defaults.
+ * just the first (after 100 it says so and stops reading).  Keys absent
+ * from the file take their defaults.
  */
 #ifndef BUZON_CONF_H
 #define BUZON_CONF_H

@@ -39,14 +39,14 @@ struct stream {
 	SSL		*ssl;
 	char		*in;
 	size_t		 in_max, in_off, in_len;
-	size_t		 in_scan;	/* bytes of pending line without LF */
-	char		*out;		/* out_max + 1 bytes: vsnprintf's NUL */
+	size_t		 in_scan;	/* pending bytes known to hold no LF */
+	char		*out;		/* out_max + 1 bytes: room for a NUL */
 	size_t		 out_max, out_off, out_len;
-	int		 tls_wlen;	/* SSL_write to repeat after WANT_* */
+	int		 tls_wlen;	/* SSL_write length to repeat */
 	unsigned int	 rd_want;	/* EVENT_* the last SSL_read wanted */
 	unsigned int	 wr_want;	/* EVENT_* the last SSL_write wanted */
 	unsigned int	 hs_want;	/* EVENT_* the handshake wants */
-	bool		 use_send;	/* fd is a socket: send(MSG_NOSIGNAL) */
+	bool		 use_send;	/* fd is a socket: send() */
 };
 
 struct stream *
@@ -112,10 +112,7 @@ stream_ssl_result(struct stream *s, int ret, unsigned int *want,
 		*want = 0;
 		return 0;
 	case SSL_ERROR_SYSCALL:
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			*want = EVENT_READ;
-			return STREAM_AGAIN;
-		}
+		/* EAGAIN and EINTR come back as WANT_* from the socket BIO. */
 		log_debug("-", "tls %s failed errno=%s", op,
 		    errno != 0 ? strerror(errno) : "eof");
 		ERR_clear_error();
@@ -198,7 +195,8 @@ stream_read_line(struct stream *s, size_t max_line, char **line_r,
 	if (!bare)
 		len--;
 	if (len > max_line) {
-		s->in_scan = (size_t)(lf - base);	/* stays -1 until skipped */
+		/* Stays -1 until skipped. */
+		s->in_scan = (size_t)(lf - base);
 		return -1;
 	}
 	base[len] = '\0';
@@ -391,6 +389,8 @@ int
 stream_starttls(struct stream *s, SSL_CTX *ctx, bool is_server,
     const char *sni_host)
 {
+	char	 host[256];
+
 	BUZ_ASSERT(s->ssl == NULL);
 	/* RFC 3207 section 4.2: nothing the client sent before the TLS
 	 * handshake may be taken as a command after it. */
@@ -409,8 +409,12 @@ stream_starttls(struct stream *s, SSL_CTX *ctx, bool is_server,
 	else {
 		SSL_set_connect_state(s->ssl);
 		if (sni_host != NULL && *sni_host != '\0') {
-			if (!stream_is_ip_literal(sni_host) &&
-			    SSL_set_tlsext_host_name(s->ssl, sni_host) != 1)
+			/* A DNS name has at most 253 bytes; the copy also
+			 * suits the macro's non-const argument. */
+			if (!str_copy(host, sni_host, sizeof(host)))
+				goto fail;
+			if (!stream_is_ip_literal(host) &&
+			    SSL_set_tlsext_host_name(s->ssl, host) != 1)
 				goto fail;
 			/* RFC 6125 name check when the context verifies. */
 			if ((SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) &&
@@ -472,7 +476,7 @@ stream_events(const struct stream *s)
 	 * there is room for it. */
 	if (s->ssl != NULL && s->rd_want == EVENT_WRITE)
 		ev |= EVENT_WRITE;
-	else if (s->in_off + s->in_len < s->in_max || s->in_off > 0)
+	else if (s->in_len < s->in_max)
 		ev |= EVENT_READ;
 	/* Write side: pending output, or what SSL_write last waited for. */
 	if (s->out_len > 0) {

@@ -13,6 +13,8 @@
  *
  * The same stream works blocking (clients, tools: every call waits) or
  * non-blocking (daemons: STREAM_AGAIN says wait for stream_events()).
+ * Plain writes never raise SIGPIPE; OpenSSL's writes can, so programs that
+ * use TLS streams ignore SIGPIPE (a dead peer is then -1 with EPIPE).
  */
 #ifndef BUZON_STREAM_H
 #define BUZON_STREAM_H
@@ -33,20 +35,24 @@ int	 stream_fd(const struct stream *);
 
 /* Read what the socket has into the input buffer.  Returns bytes read (> 0),
  * 0 at end of file, -1 on error (or the input buffer already full),
- * STREAM_AGAIN when nothing is ready. */
+ * STREAM_AGAIN when nothing is ready.  Before waiting for EVENT_READ, call
+ * it until STREAM_AGAIN: with TLS, OpenSSL may hold decrypted bytes that
+ * did not fit, and the fd shows nothing of them. */
 ssize_t	 stream_fill(struct stream *);
 
 /* Take the next LF-terminated line off the input, CRLF or LF stripped and
  * NUL-terminated in place (a bare LF ending is flagged in *bare_lf_r, which
  * may be NULL).  Returns 1 with *line_r and *len_r set, 0 if no full line is
  * buffered yet, -1 if the pending line already exceeds max_line (the caller
- * answers and closes; stream_skip_line() can drop it instead). */
+ * answers and closes; stream_skip_line() can drop it instead).  max_line
+ * counts the line without its CRLF or LF.  A -1 repeats until skipped. */
 int	 stream_read_line(struct stream *, size_t max_line, char **line_r,
 	    size_t *len_r, bool *bare_lf_r);
 /* Drop buffered input up to and including the next LF; 1 if one was found,
- * 0 if everything buffered was dropped and the line goes on. */
+ * 0 if everything buffered was dropped and the line goes on (call it again
+ * after the next stream_fill() until it returns 1). */
 int	 stream_skip_line(struct stream *);
-/* Take up to max buffered bytes (literals, BDAT chunks).  1 with
+/* Take up to max (> 0) buffered bytes (literals, BDAT chunks).  1 with
  * *data_r and *len_r set (len >= 1), 0 when nothing is buffered. */
 int	 stream_read_bytes(struct stream *, size_t max, const char **data_r,
 	    size_t *len_r);
@@ -70,6 +76,9 @@ size_t	 stream_output_pending(const struct stream *);
 /* Begin TLS on this stream as server (or client).  Any input already
  * buffered is discarded first: bytes a client pipelined after STARTTLS
  * must never be read as commands (RFC 3207 section 4.2, CVE-2011-0411).
+ * Output must be flushed before (the plain-text reply to STARTTLS), else
+ * -1.  A client's sni_host (may be NULL) is sent as SNI unless it is an
+ * address, and checked against the certificate when the context verifies.
  * Then drive the handshake with stream_handshake().  0 or -1. */
 int	 stream_starttls(struct stream *, SSL_CTX *, bool is_server,
 	    const char *sni_host);

@@ -116,6 +116,9 @@ tls_server_ctx_new(const char *cert_file, const char *key_file,
 	if ((ctx = tls_ctx_common(TLS_server_method(), f)) == NULL)
 		return NULL;
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Built-in DH groups sized to the key, for TLS 1.2 clients without
+	 * ECDHE. */
+	(void)SSL_CTX_set_dh_auto(ctx, 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		fail_set(f, true, "4.7.0", "cannot load TLS certificate %s: %s",
 		    cert_file, tls_err(ebuf, sizeof(ebuf)));
@@ -368,6 +371,9 @@ tls_selfsigned_write(const char *cert_file, const char *key_file,
 	if (!tls_cn_is_valid(cn))
 		return fail_set(f, false, "5.7.0",
 		    "invalid name for a certificate: use a host name");
+	if (strcmp(cert_file, key_file) == 0)
+		return fail_set(f, false, "5.7.0",
+		    "certificate and key need two different files");
 	ERR_clear_error();
 	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
 	    (x = tls_make_cert(pkey, cn)) == NULL) {

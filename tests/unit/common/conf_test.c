@@ -824,3 +824,40 @@ Test(conf, bad_defaults_are_reported)
 	str_release(&errs);
 }
 #undef T
+
+Test(conf, error_count_is_bounded)
+{
+	struct str	 in;
+	size_t		 i, lines = 0;
+	const char	*p;
+
+	str_init(&in, 0);
+	for (i = 0; i < 150; i++)
+		cr_assert_eq(str_appendf(&in, "bad%zu = 1\n", i), 0);
+	cr_assert_eq(str_append_str(&in, "count = 5\n"), 0);
+	cr_assert_eq(load(str_c(&in)), -1);
+	for (p = str_c(&errs); (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	cr_assert_eq(lines, 101);
+	cr_assert(strstr(str_c(&errs), "t.conf:100: unknown key 'bad99'\n"
+	    "t.conf: more than 100 errors, stopped reading\n") != NULL);
+	cr_assert_eq(obj.count, 10);	/* not reached */
+	done();
+	str_release(&in);
+}
+
+Test(conf, hundred_errors_are_all_shown)
+{
+	struct str	 in;
+	size_t		 i;
+
+	str_init(&in, 0);
+	for (i = 0; i < 100; i++)
+		cr_assert_eq(str_appendf(&in, "bad%zu = 1\n", i), 0);
+	cr_assert_eq(str_append_str(&in, "count = 5\n"), 0);
+	cr_assert_eq(load(str_c(&in)), -1);
+	cr_assert_null(strstr(str_c(&errs), "stopped"));
+	cr_assert_eq(obj.count, 5);
+	done();
+	str_release(&in);
+}

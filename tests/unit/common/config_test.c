@@ -239,6 +239,54 @@ Test(config, apply_log_filters_level, .fini = cleanup, .init = cr_redirect_stder
 	cr_assert_stderr_eq_str("");
 }
 
+/* Every key of the table holds the same value in a and b. */
+static void
+assert_same(const struct config *a, const struct config *b)
+{
+	const struct conf_param	*p;
+	const char		*pa, *pb;
+	size_t			 i;
+
+	for (p = config_params; p->key != NULL; p++) {
+		pa = (const char *)a + p->offset;
+		pb = (const char *)b + p->offset;
+		switch (p->type) {
+		case CONF_T_STRING:
+		case CONF_T_PATH:
+		case CONF_T_ENUM:
+			cr_assert_str_eq(*(char *const *)pa, *(char *const *)pb,
+			    "%s", p->key);
+			break;
+		case CONF_T_UINT:
+			cr_assert_eq(*(const unsigned int *)pa,
+			    *(const unsigned int *)pb, "%s", p->key);
+			break;
+		case CONF_T_SIZE:
+			cr_assert_eq(*(const size_t *)pa, *(const size_t *)pb,
+			    "%s", p->key);
+			break;
+		case CONF_T_TIME:
+			cr_assert_eq(*(const uint64_t *)pa,
+			    *(const uint64_t *)pb, "%s", p->key);
+			break;
+		case CONF_T_BOOL:
+			cr_assert_eq(*(const bool *)pa, *(const bool *)pb,
+			    "%s", p->key);
+			break;
+		case CONF_T_LIST:
+		case CONF_T_ADDRS:
+			cr_assert_eq(((const struct conf_list *)pa)->count,
+			    ((const struct conf_list *)pb)->count, "%s", p->key);
+			for (i = 0; i < ((const struct conf_list *)pa)->count; i++)
+				cr_assert_str_eq(
+				    ((const struct conf_list *)pa)->items[i],
+				    ((const struct conf_list *)pb)->items[i],
+				    "%s", p->key);
+			break;
+		}
+	}
+}
+
 Test(config, defaults_write_and_read_back, .fini = cleanup)
 {
 	char		*buf = NULL;
@@ -255,22 +303,17 @@ Test(config, defaults_write_and_read_back, .fini = cleanup)
 	str_init(&errs, 0);
 	cr_assert_eq(config_load(&cfg, path, &errs), 0, "%s", str_c(&errs));
 	cr_assert_eq(config_load(&def, NULL, &errs), 0);
-	cr_assert_str_eq(cfg.state_dir, def.state_dir);
-	cr_assert_str_eq(cfg.pid_file, def.pid_file);
-	cr_assert_str_eq(cfg.tls_key, def.tls_key);
-	cr_assert_str_eq(cfg.log_level, def.log_level);
-	cr_assert_eq(cfg.shutdown_grace, def.shutdown_grace);
-	cr_assert_eq(cfg.smtp_listen.count, def.smtp_listen.count);
+	assert_same(&cfg, &def);
 	config_release(&def);
 }
 
-Test(config, every_key_is_documented)
+static char *
+read_man(void)
 {
-	const char		*top = getenv("BUZON_TOP_SRCDIR");
-	const struct conf_param	*p;
-	char			 path[4096], want[128], *buf;
-	FILE			*fp;
-	long			 size;
+	const char	*top = getenv("BUZON_TOP_SRCDIR");
+	char		 path[4096], *buf;
+	FILE		*fp;
+	long		 size;
 
 	cr_assert_not_null(top, "BUZON_TOP_SRCDIR is not set");
 	(void)snprintf(path, sizeof(path), "%s/docs/buzon.conf.5", top);
@@ -283,6 +326,14 @@ Test(config, every_key_is_documented)
 	cr_assert_not_null(buf);
 	cr_assert_eq(fread(buf, 1, (size_t)size, fp), (size_t)size);
 	fclose(fp);
+	return buf;
+}
+
+Test(config, every_key_is_documented)
+{
+	const struct conf_param	*p;
+	char			 want[128], *buf = read_man();
+
 	for (p = config_params; p->key != NULL; p++) {
 		/* each key is an entry of its own: ".TP\n.B key\n" */
 		(void)snprintf(want, sizeof(want), "\n.TP\n.B %s\n", p->key);
@@ -293,6 +344,57 @@ Test(config, every_key_is_documented)
 			cr_expect(strstr(buf, want) != NULL);
 		}
 	}
+	free(buf);
+}
+
+Test(config, documented_defaults_match)
+{
+	const struct conf_param	*p;
+	char			*buf = read_man(), want[128], *entry;
+	const char		*start, *end;
+
+	for (p = config_params; p->key != NULL; p++) {
+		(void)snprintf(want, sizeof(want), "\n.TP\n.B %s\n", p->key);
+		start = strstr(buf, want);
+		cr_assert_not_null(start, "%s is not documented", p->key);
+		start += strlen(want);
+		/* the entry runs to the next .TP or .SH */
+		for (end = start; *end != '\0' && strncmp(end, "\n.TP", 5) != 0 &&
+		    strncmp(end, "\n.SH", 5) != 0; end++)
+			continue;
+		entry = strndup(start, (size_t)(end - start));
+		cr_assert_not_null(entry);
+		if (p->def[0] == '\0')
+			cr_expect(strstr(entry, "default empty") != NULL,
+			    "%s: default should read \"default empty\"", p->key);
+		else if (p->def[0] != '/')
+			cr_expect(strstr(entry, p->def) != NULL,
+			    "%s: default %s is not in its entry", p->key, p->def);
+		free(entry);
+	}
+	free(buf);
+}
+
+Test(config, man_page_example_is_valid)
+{
+	char		*buf = read_man(), *ex, *end;
+	struct config	 c;
+
+	ex = strstr(buf, ".SH EXAMPLES");
+	cr_assert_not_null(ex);
+	ex = strstr(ex, "\n.EX\n");
+	cr_assert_not_null(ex);
+	ex += 5;
+	end = strstr(ex, "\n.EE\n");
+	cr_assert_not_null(end);
+	end[1] = '\0';
+	str_init(&errs, 0);
+	cr_assert_eq(conf_load_buf(config_params, &c, "example", ex,
+	    strlen(ex), "/etc/buzon", &errs), 0, "%s", str_c(&errs));
+	cr_assert_str_eq(c.state_dir, "/etc/buzon/state");
+	cr_assert_eq(c.imap_listen.count, 2);
+	conf_release(config_params, &c);
+	str_release(&errs);
 	free(buf);
 }
 

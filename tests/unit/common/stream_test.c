@@ -644,6 +644,34 @@ Test(stream_tls, handshake_and_lines)
 	stream_free(&cli);
 }
 
+/* One TLS record per byte: lines must come out the same as in plain. */
+Test(stream_tls, trickle_records)
+{
+	static const char input[] = "HELO a\r\nMAIL FROM:<x>\n\r\nx\r";
+	struct stream	*srv, *cli;
+	struct reader	 r;
+	size_t		 i;
+	ssize_t		 n;
+
+	tls_pair(&srv, &cli, 256);
+	memset(&r, 0, sizeof(r));
+	r.s = srv;
+	r.max_line = 64;
+	str_init(&r.out, 0);
+	for (i = 0; i < sizeof(input) - 1; i++) {
+		cr_assert_eq(stream_write(cli, input + i, 1), 0);
+		cr_assert_eq(stream_flush(cli), 1);
+		while ((n = stream_fill(srv)) > 0)
+			reader_drain(&r);
+		cr_assert_eq(n, STREAM_AGAIN);
+	}
+	cr_assert_str_eq(str_c(&r.out), "HELO a|0;MAIL FROM:<x>|1;|0;");
+	cr_assert_eq(stream_input_pending(srv), 2);
+	str_release(&r.out);
+	stream_free(&srv);
+	stream_free(&cli);
+}
+
 Test(stream_tls, tls12_only_client)
 {
 	struct stream	*srv, *cli;
@@ -691,6 +719,16 @@ Test(stream_tls, bulk_with_backpressure)
 	cr_assert_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz,
 	    sizeof(sz)), 0);
 	tls_pair(&srv, &cli, 1000);
+	/* First the client does not read, until the server has to wait. */
+	while (fl != STREAM_AGAIN && sent < total) {
+		while (sent < total &&
+		    stream_printf(srv, "line %06d\r\n", sent) == 0)
+			sent++;
+		fl = stream_flush(srv);
+		cr_assert_neq(fl, -1);
+	}
+	cr_assert_eq(fl, STREAM_AGAIN);
+	cr_assert_eq(stream_events(srv) & EVENT_WRITE, EVENT_WRITE);
 	for (i = 0; i < 100000 && got < total; i++) {
 		while (sent < total &&
 		    stream_printf(srv, "line %06d\r\n", sent) == 0)
@@ -862,6 +900,20 @@ Test(stream_tls, starttls_with_unflushed_output)
 	stream_free(&srv);
 }
 
+Test(stream_tls, sni_too_long)
+{
+	struct stream	*cli = stream_new(fds[1], 256, 256);
+	char		 name[300];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_eq(stream_starttls(cli, cctx, false, name), -1);
+	cr_assert(!stream_is_tls(cli));
+	name[253] = '\0';
+	cr_assert_eq(stream_starttls(cli, cctx, false, name), 0);
+	stream_free(&cli);
+}
+
 Test(stream_tls, peer_close_is_eof)
 {
 	struct stream	*srv, *cli;
@@ -879,6 +931,26 @@ Test(stream_tls, peer_close_is_eof)
 	for (i = 0, n = STREAM_AGAIN; i < 10 && n == STREAM_AGAIN; i++)
 		n = stream_fill(srv);
 	cr_assert_eq(n, 0, "fill %zd", n);
+	stream_free(&srv);
+}
+
+Test(stream_tls, write_to_closed_peer)
+{
+	struct stream	*srv, *cli;
+	char		 chunk[1000];
+	int		 i, rc = 1;
+
+	cr_assert_neq(signal(SIGPIPE, SIG_IGN), SIG_ERR);
+	tls_pair(&srv, &cli, 4096);
+	stream_free(&cli);
+	(void)close(fds[1]);
+	fds[1] = -1;
+	memset(chunk, 'x', sizeof(chunk));
+	for (i = 0; i < 100 && rc == 1; i++) {
+		cr_assert_eq(stream_write(srv, chunk, sizeof(chunk)), 0);
+		rc = stream_flush(srv);
+	}
+	cr_assert_eq(rc, -1);
 	stream_free(&srv);
 }
 

@@ -241,6 +241,16 @@ Test(tls, selfsigned_rejects_bad_names)
 	cr_assert_eq(count_dir_entries(), 0);
 }
 
+Test(tls, selfsigned_one_file_for_both)
+{
+	struct fail	 f;
+
+	cr_assert_eq(tls_selfsigned_write(cert, cert, "mx.example", &f), -1);
+	cr_assert_str_eq(f.text,
+	    "certificate and key need two different files");
+	cr_assert_eq(count_dir_entries(), 0);
+}
+
 Test(tls, selfsigned_missing_directory)
 {
 	struct fail	 f;
@@ -298,7 +308,8 @@ Test(tls, server_ctx_missing_files)
 Test(tls, server_ctx_mismatched_key)
 {
 	struct fail	 f;
-	char		 c2[PATH_MAX], k2[PATH_MAX], want[2 * PATH_MAX + 64];
+	char		 c2[PATH_MAX], k2[PATH_MAX];
+	char		 want[2 * PATH_MAX + 64];
 
 	cr_assert(str_printf(c2, sizeof(c2), "%s/cert2.pem", dir));
 	cr_assert(str_printf(k2, sizeof(k2), "%s/key2.pem", dir));
