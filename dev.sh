@@ -99,6 +99,16 @@ ensure_user()
 	    "$SYSTEM_USER" || die "useradd $SYSTEM_USER failed"
 }
 
+# A fresh checkout, or configure.ac or an automake fragment changed since
+# the last bootstrap.
+needs_bootstrap()
+{
+	[ -x "$TOP/configure" ] && [ -f "$TOP/Makefile.in" ] || return 0
+	[ "$TOP/configure.ac" -nt "$TOP/configure" ] && return 0
+	[ -n "$(find "$TOP" -path "$TOP/_*" -prune -o -name '*.am' \
+	    -newer "$TOP/Makefile.in" -print -quit)" ]
+}
+
 # build DIR [configure options...]: bootstrap once, configure DIR out of
 # tree (again when the options changed), make.  Output goes to DIR/build.out
 # (make appends to it).
@@ -112,7 +122,7 @@ build()
 	fi
 	mkdir -p "$dir" || return 1
 	: >"$dir/build.out"
-	if [ ! -x "$TOP/configure" ]; then
+	if needs_bootstrap; then
 		say "bootstrap"
 		./bootstrap >>"$dir/build.out" 2>&1 || return 1
 	fi
@@ -238,7 +248,34 @@ cmd_demo()
 		tail -n 40 "$TOP/_build/build.out" >&2
 		die "build failed (full log: _build/build.out)"
 	fi
+	if [ "$(id -u)" -eq 0 ] &&
+	    ! runuser -u "$SYSTEM_USER" -- test -x "$TOP/_build/master"; then
+		demo_staged "$@"
+	fi
 	exec "$TOP/_build/master/buzon" demo --dir "$TOP/buzon-demo" "$@"
+}
+
+# As root, the daemons run as the buzon user, which cannot reach a tree it
+# may not enter (a checkout under /root): run the demo from copies of the
+# programs in STAGE, with the demo directory there too.
+STAGE=/var/tmp/buzon-dev
+demo_staged()
+{
+	local prog
+
+	say "user $SYSTEM_USER cannot reach $TOP: running from $STAGE"
+	rm -rf "${STAGE:?}/bin"
+	mkdir -p "$STAGE/bin" || die "cannot create $STAGE/bin"
+	chmod 755 "$STAGE" "$STAGE/bin"
+	for prog in master/buzon smtpd/buzon-smtpd queue/buzon-queued \
+	    local-delivery/buzon-deliver pop3d/buzon-pop3d imapd/buzon-imapd; do
+		if [ -x "$TOP/_build/$prog" ]; then
+			cp "$TOP/_build/$prog" "$STAGE/bin/" || die "cp $prog failed"
+		fi
+	done
+	BUZON_LIBEXEC=$STAGE/bin
+	export BUZON_LIBEXEC
+	exec "$STAGE/bin/buzon" demo --dir "$STAGE/buzon-demo" "$@"
 }
 
 usage()

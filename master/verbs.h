@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 
+struct config;
+
 #define EXIT_USAGE	2
 
 struct verb {
@@ -33,5 +35,8 @@ int	verb_error(const char *verb, int code, const char *fmt, ...)
 /* Print the verb's help text. */
 void	verb_print_help(const struct verb *);
 const struct verb *verb_find(const char *name);
+/* Load the config for a verb: 0, or -1 after printing every
+ * "FILE:LINE: message" to stderr.  Always config_release() after. */
+int	verb_load_config(const char *path, struct config *);
 
 #endif

@@ -49,6 +49,14 @@ LISTENERS = {
     "imap": "buzon-imapd",
     "imaps": "buzon-imapd",
 }
+# Daemon program -> its folder in the build tree.
+DAEMONS = {
+    "buzon-smtpd": "smtpd",
+    "buzon-queued": "queue",
+    "buzon-deliver": "local-delivery",
+    "buzon-pop3d": "pop3d",
+    "buzon-imapd": "imapd",
+}
 # The fixed ports of `buzon demo`.
 DEMO_PORTS = {
     "smtp": 2525, "submission": 2587, "submissions": 2465,
@@ -86,6 +94,18 @@ def chown_tree(path):
         os.lchown(root, *ids)
         for n in dirs + files:
             os.lchown(os.path.join(root, n), *ids)
+
+
+def stage_daemons(d):
+    """Copy the built daemons into a new directory d (returned).  As root
+    the daemons run as the buzon user, which may not reach the build tree
+    (a checkout under /root)."""
+    os.mkdir(d)
+    for prog, sub in sorted(DAEMONS.items()):
+        src = os.path.join(TOP_BUILDDIR, sub, prog)
+        if os.access(src, os.X_OK):
+            shutil.copy2(src, os.path.join(d, prog))
+    return d
 
 
 def have_buzon():
@@ -307,6 +327,8 @@ class Instance:
         settings["log_target"] = "stderr"
         if self.fixture:
             settings["daemon_directory"] = self.make_fixture_dir()
+        elif is_root():
+            settings["daemon_directory"] = self.make_daemon_dir()
         settings.update(self.overrides)
         self.write_settings(settings)
 
@@ -321,6 +343,9 @@ class Instance:
         for prog in sorted(set(LISTENERS.values())):
             shutil.copy2(FIXTURE, os.path.join(d, prog))
         return d
+
+    def make_daemon_dir(self):
+        return stage_daemons(os.path.join(self.tmp, "daemons"))
 
     def write_settings(self, settings):
         with open(self.conf) as f:

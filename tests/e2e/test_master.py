@@ -375,12 +375,17 @@ class Demo(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         if buzontest.is_root():
             os.chmod(self.tmp, 0o755)
-            buzontest.chown_tree(self.tmp)
 
     def test_demo_prints_connection_lines(self):
         d = os.path.join(self.tmp, "demo")
+        env = dict(os.environ)
+        env.pop("BUZON_CONF", None)
+        if buzontest.is_root():
+            env["BUZON_LIBEXEC"] = buzontest.stage_daemons(
+                os.path.join(self.tmp, "daemons"))
+            buzontest.chown_tree(self.tmp)
         p = subprocess.Popen([buzontest.BUZON, "demo", "--dir", d],
-                             stdin=subprocess.DEVNULL,
+                             env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT,
                              start_new_session=True)
