@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin_help.h"
 #include "config.h"
 #include "str.h"
 #include "verbs.h"
@@ -23,6 +24,10 @@ int	verb_reload(const char *, int, char **);
 int	verb_status(const char *, int, char **);
 int	verb_init(const char *, int, char **);
 int	verb_demo(const char *, int, char **);
+int	verb_domain(const char *, int, char **);
+int	verb_user(const char *, int, char **);
+int	verb_alias(const char *, int, char **);
+int	verb_map(const char *, int, char **);
 
 const struct verb verbs[] = {
 	{ "run", verb_run, "run",
@@ -122,6 +127,14 @@ const struct verb verbs[] = {
 	    "Reads the config file (-c FILE, $BUZON_CONF or the default) and\n"
 	    "prints every unknown key and bad value as FILE:LINE: message.\n"
 	    "Exits 0 when the file is valid, 1 otherwise.\n" },
+	{ "domain", verb_domain, "domain add|del|list",
+	    "manage the local mail domains", ADMIN_DOMAIN_HELP },
+	{ "user", verb_user, "user add|del|passwd|list|show|...",
+	    "manage mail users and their mailboxes", ADMIN_USER_HELP },
+	{ "alias", verb_alias, "alias add|del|list",
+	    "manage aliases (forwarding, lists, catch-all)", ADMIN_ALIAS_HELP },
+	{ "map", verb_map, "map compile [TYPE:]FILE",
+	    "turn a text table into a map file, like postmap", ADMIN_MAP_HELP },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

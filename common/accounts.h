@@ -1,0 +1,213 @@
+/*
+ * accounts.h - local domains, users and aliases: the one module daemons ask
+ *
+ * "Is this domain ours?", "who is this user, where is their mail, may they
+ * log in?", "where does mail for this address go?".  Three maps under
+ * STATE/maps (see maps.h for the type:path scheme and concurrency):
+ *
+ *   domains   key: domain, lower case           value: "1"
+ *   users     key: normalised address           value: a user record
+ *   aliases   key: normalised address, a bare   value: targets separated
+ *             local part (any local domain) or         by commas
+ *             "@domain" (catch-all)
+ *
+ * A user record is tab-separated and versioned (accounts_user_format()):
+ *   "1" TAB hash TAB apop-secret-hex TAB mailbox TAB format TAB quota TAB
+ *   enabled
+ * Readers refuse versions they do not know (a lookup error, not "no such
+ * user"), so a newer writer never gets misread.
+ *
+ * Addresses are normalised before every lookup: the domain is lower-cased,
+ * the local part too unless local_part_case_sensitive, and a sub-address
+ * ("alice+lists") is cut at the first recipient delimiter character.
+ *
+ * Every lookup answers 1 found, 0 not found, -1 failed; -1 is a temporary
+ * failure for the caller (4xx, [SYS/TEMP], NO [UNAVAILABLE]), never "no such
+ * user".  The settings are passed in (struct accounts_conf), so this module
+ * does not depend on the config file loader.
+ */
+#ifndef BUZON_ACCOUNTS_H
+#define BUZON_ACCOUNTS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "fail.h"
+#include "str.h"
+
+#define ACCOUNTS_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1 */
+#define ACCOUNTS_DOMAIN_MAX	255	/* RFC 5321 4.5.3.1.2 */
+#define ACCOUNTS_ADDR_MAX	(ACCOUNTS_LOCAL_MAX + 1 + ACCOUNTS_DOMAIN_MAX + 1)
+#define ACCOUNTS_ALIAS_DEPTH	10	/* nested alias expansions */
+#define ACCOUNTS_ALIAS_FANOUT	1000	/* addresses one resolve may yield */
+
+struct accounts_conf {
+	const char	*state_dir;	/* maps in STATE/maps, mail in STATE/mail */
+	const char	*map_type;	/* "hash" (NULL), "btree" or "lmdb" */
+	const char	*recipient_delimiter; /* "+" ; NULL or "": none */
+	bool		 local_part_case_sensitive;
+};
+
+enum accounts_format {
+	ACCOUNTS_MAILDIR,
+	ACCOUNTS_MBOX,
+};
+
+struct accounts_user {
+	char		 address[ACCOUNTS_ADDR_MAX];	/* normalised */
+	char		 hash[AUTH_HASH_MAX];		/* crypt(3) */
+	char		 apop_secret[AUTH_PASS_MAX + 1];	/* "": APOP off */
+	char		 mailbox[PATH_MAX];	/* relative to STATE/mail */
+	enum accounts_format format;
+	uint64_t	 quota;			/* bytes; 0: none */
+	bool		 enabled;
+};
+
+/* One place mail for an address goes. */
+struct accounts_target {
+	char		*address;	/* as resolved (local: user's address) */
+	bool		 is_local;	/* a user of ours; false: relay it */
+};
+
+struct accounts_targets {
+	struct accounts_target *items;
+	size_t		 count;
+};
+
+struct accounts;
+
+/* ---- syntax and names (no maps needed) ---- */
+
+/* RFC 5321 Mailbox: Local-part "@" Domain, with a Dot-string or
+ * Quoted-string local part; allow_literal also takes "[192.0.2.1]" and
+ * "[IPv6:...]" as the domain. */
+bool	 accounts_address_valid(const char *, bool allow_literal);
+/* RFC 5321 Domain: LDH labels of at most 63, at most 255 in all. */
+bool	 accounts_domain_valid(const char *);
+/* Normalise address into out (ACCOUNTS_ADDR_MAX): domain lower-cased,
+ * local part lower-cased unless case-sensitive, sub-address cut unless
+ * keep_detail.  0, or -1 when address is not valid RFC 5321. */
+int	 accounts_normalize(const struct accounts_conf *, const char *address,
+	    bool keep_detail, char *out, size_t outsize)
+	    __attribute__((warn_unused_result));
+/* "type:STATE/maps/NAME" for name "domains", "users" or "aliases". */
+int	 accounts_map_spec(const struct accounts_conf *, const char *name,
+	    char *out, size_t outsize) __attribute__((warn_unused_result));
+/* The absolute path of u's mailbox: STATE/mail/MAILBOX.  0 or -1. */
+int	 accounts_mail_path(const struct accounts_conf *,
+	    const struct accounts_user *, char *out, size_t outsize)
+	    __attribute__((warn_unused_result));
+
+/* ---- user records ---- */
+
+/* Fill u with the defaults for a new user at a normalised address:
+ * mailbox DOMAIN/LOCALPART, Maildir, no quota, enabled, no hash. */
+void	 accounts_user_init(struct accounts_user *, const char *address);
+/* Serialise u into out (cleared first).  0, or -1 when a field holds a
+ * tab or newline or does not fit. */
+int	 accounts_user_format(const struct accounts_user *, struct str *out)
+	    __attribute__((warn_unused_result));
+/* Parse a record; u->address is left alone.  0, or -1 (unknown version,
+ * wrong field count, bad value). */
+int	 accounts_user_parse(const char *val, size_t len, struct accounts_user *)
+	    __attribute__((warn_unused_result));
+/* Create u's mailbox: Maildir (cur, new, tmp) with the Maildir++ folders
+ * .Sent .Drafts .Trash .Junk, or a directory of mbox files INBOX, Sent,
+ * Drafts, Trash, Junk.  Existing parts are kept.  Made by root, the tree
+ * is given to the owner of STATE/mail.  0, or -1 with a message in err. */
+int	 accounts_mailbox_create(const struct accounts_conf *,
+	    const struct accounts_user *, char *err, size_t errsize);
+
+/* ---- lookups ---- */
+
+/* Open the three maps read-only (missing ones are empty).  The conf is
+ * copied.  NULL with a message in err. */
+struct accounts *accounts_open(const struct accounts_conf *, char *err,
+	    size_t errsize);
+void	 accounts_close(struct accounts **);
+const struct accounts_conf *accounts_conf(const struct accounts *);
+
+/* Is domain (any case) one of ours?  1/0/-1. */
+int	 accounts_is_local_domain(struct accounts *, const char *domain)
+	    __attribute__((warn_unused_result));
+/* Look up the user an address names (normalised first).  1 with u
+ * filled, 0 no such user (or not a valid address), -1 failed. */
+int	 accounts_user_lookup(struct accounts *, const char *address,
+	    struct accounts_user *u) __attribute__((warn_unused_result));
+/* Check a login: 1 the password is right and the user is enabled (u
+ * filled), 0 refused (unknown user, wrong password and disabled user all
+ * look the same and cost the same), -1 failed (tempfail). */
+int	 accounts_login(struct accounts *, const char *address,
+	    const char *password, struct accounts_user *u)
+	    __attribute__((warn_unused_result));
+/* Same for APOP: 0 also when the user has no APOP secret. */
+int	 accounts_login_apop(struct accounts *, const char *address,
+	    const char *timestamp, const char *digest, struct accounts_user *u)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Where mail for address goes, after aliases.  Rules, for each address:
+ * an alias for the exact address (with its sub-address, then without),
+ * for a local domain an alias for the bare local part, then the user of
+ * that name, then the domain's "@domain" catch-all; an address in a domain
+ * that is not ours is a remote target.  An alias naming itself (alice:
+ * alice, archive) means the user alice.  Expansion stops at
+ * ACCOUNTS_ALIAS_DEPTH nesting levels and ACCOUNTS_ALIAS_FANOUT targets,
+ * duplicates are dropped, and a target that is no user is skipped (logged).
+ * Returns 1 with t filled (release it), 0 no such local address, -1 with
+ * f filled: temporary (a lookup failed) or permanent (loop, too deep, too
+ * many, bad syntax).
+ */
+int	 accounts_resolve(struct accounts *, const char *address,
+	    struct accounts_targets *t, struct fail *f)
+	    __attribute__((warn_unused_result));
+void	 accounts_targets_release(struct accounts_targets *);
+
+/*
+ * ---- changes, for the admin verbs ----
+ * Each is one map edit (maps_edit_begin ... commit): serialised with other
+ * writers, invisible to readers until complete.  0, or -1 with a message
+ * for the admin in err ("unknown domain example.org", "user ... exists").
+ */
+
+enum accounts_user_op {
+	ACCOUNTS_SET_HASH,	/* arg: crypt(3) hash */
+	ACCOUNTS_ENABLE,
+	ACCOUNTS_DISABLE,
+	ACCOUNTS_SET_APOP,	/* arg: secret */
+	ACCOUNTS_CLEAR_APOP,
+};
+
+int	 accounts_domain_add(const struct accounts_conf *, const char *domain,
+	    char *err, size_t errsize) __attribute__((warn_unused_result));
+/* Refused while users or aliases of the domain remain. */
+int	 accounts_domain_del(const struct accounts_conf *, const char *domain,
+	    char *err, size_t errsize) __attribute__((warn_unused_result));
+/* Add u (u->address normalised, in a local domain, not yet a user). */
+int	 accounts_user_add(const struct accounts_conf *,
+	    const struct accounts_user *, char *err, size_t errsize)
+	    __attribute__((warn_unused_result));
+/* Remove the user (not the mailbox, which the admin removes by hand). */
+int	 accounts_user_del(const struct accounts_conf *, const char *address,
+	    char *err, size_t errsize) __attribute__((warn_unused_result));
+int	 accounts_user_change(const struct accounts_conf *, const char *address,
+	    enum accounts_user_op, const char *arg, char *err, size_t errsize)
+	    __attribute__((warn_unused_result));
+/* Normalise an alias source ("local", "local@domain", "@domain") into out.
+ * 0 or -1 (bad syntax). */
+int	 accounts_alias_key(const struct accounts_conf *, const char *source,
+	    char *out, size_t outsize) __attribute__((warn_unused_result));
+/* Add targets (comma-separated addresses) to source's alias, creating it;
+ * targets already there are not repeated. */
+int	 accounts_alias_add(const struct accounts_conf *, const char *source,
+	    const char *targets, char *err, size_t errsize)
+	    __attribute__((warn_unused_result));
+/* Remove one target (target non-NULL) or the whole alias. */
+int	 accounts_alias_del(const struct accounts_conf *, const char *source,
+	    const char *target, char *err, size_t errsize)
+	    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admin_domain.c - `buzon domain add|del|list`
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin.h"
+#include "maps.h"
+#include "mem.h"
+#include "str.h"
+#include "verbs.h"
+
+int	verb_domain(const char *, int, char **);
+
+
+int
+verb_domain(const char *conf_path, int argc, char **argv)
+{
+	struct admin	 a;
+	char		 err[512];
+	int		 rc;
+
+	if (argc < 2 || (strcmp(argv[1], "list") == 0 ? argc != 2 :
+	    argc != 3))
+		return verb_error("domain", EXIT_USAGE, "usage: buzon domain "
+		    "add DOMAIN | del DOMAIN | list");
+	if (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0 &&
+	    strcmp(argv[1], "list") != 0)
+		return verb_error("domain", EXIT_USAGE, "unknown action '%s' "
+		    "(add, del or list)", argv[1]);
+	if ((rc = admin_open("domain", conf_path, &a)) != 0)
+		return rc;
+	if (strcmp(argv[1], "list") == 0)
+		rc = admin_list_map("domain", &a, "domains", false, NULL);
+	else if (strcmp(argv[1], "add") == 0) {
+		if (accounts_domain_add(&a.ac, argv[2], err, sizeof(err)) == -1)
+			rc = verb_error("domain", 1, "%s", err);
+	} else if (accounts_domain_del(&a.ac, argv[2], err, sizeof(err)) == -1)
+		rc = verb_error("domain", 1, "%s", err);
+	admin_close(&a);
+	return rc;
+}

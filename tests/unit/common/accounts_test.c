@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accounts.h"
+#include "auth.h"
+#include "maps.h"
+#include "str.h"
+
+static char	 dir[64];
+static struct accounts_conf conf;
+
+static void
+setup(void)
+{
+	(void)str_copy(dir, "/tmp/accounts_test.XXXXXX", sizeof(dir));
+	cr_assert_not_null(mkdtemp(dir));
+	memset(&conf, 0, sizeof(conf));
+	conf.state_dir = dir;
+	conf.recipient_delimiter = "+";
+}
+
+static void
+teardown(void)
+{
+	char	 cmd[128];
+
+	(void)str_printf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)system(cmd);
+}
+
+TestSuite(accounts, .init = setup, .fini = teardown);
+
+/* ---- syntax ---- */
+
+struct addr_case {
+	char	 in[80];
+	bool	 valid;
+	bool	 literal_only;
+};
+
+ParameterizedTestParameters(accounts, address_syntax)
+{
+	static struct addr_case cases[] = {
+		{ "alice@example.test", true, false },
+		{ "Alice.B+x@Example.TEST", true, false },
+		{ "a!#$%&'*+-/=?^_`{|}~@x.y", true, false },
+		{ "\"a b@c\"@example.test", true, false },
+		{ "\"a\\\"b\"@example.test", true, false },
+		{ "user@[192.0.2.1]", true, true },
+		{ "user@[IPv6:2001:db8::1]", true, true },
+		{ "alice", false, false }, { "@example.test", false, false },
+		{ "alice@", false, false }, { ".alice@x.y", false, false },
+		{ "alice.@x.y", false, false }, { "a..b@x.y", false, false },
+		{ "a b@x.y", false, false }, { "a@b@x.y", false, false },
+		{ "alice@-x.y", false, false }, { "alice@x-.y", false, false },
+		{ "alice@x..y", false, false }, { "alice@x.y.", false, false },
+		{ "alice@x_y.z", false, false }, { "\"a\"b\"@x.y", false, false },
+		{ "al\x01ice@x.y", false, false },
+		{ "12345678901234567890123456789012345678901234567890123456789"
+		    "012345@x.y", false, false },
+	};
+	return cr_make_param_array(struct addr_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct addr_case *c, accounts, address_syntax)
+{
+	cr_assert_eq(accounts_address_valid(c->in, true), c->valid, "%s",
+	    c->in);
+	cr_assert_eq(accounts_address_valid(c->in, false),
+	    c->valid && !c->literal_only, "%s", c->in);
+}
+
+Test(accounts, domain_syntax)
+{
+	char	 label[80], longd[300];
+
+	cr_assert(accounts_domain_valid("example.test"));
+	cr_assert(accounts_domain_valid("a-b.c1"));
+	cr_assert(accounts_domain_valid("localhost"));
+	cr_assert_not(accounts_domain_valid(""));
+	cr_assert_not(accounts_domain_valid("ex ample.test"));
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	cr_assert_not(accounts_domain_valid(label));
+	label[63] = '\0';
+	cr_assert(accounts_domain_valid(label));
+	memset(longd, 'a', sizeof(longd));
+	for (size_t i = 50; i < sizeof(longd); i += 50)
+		longd[i] = '.';
+	longd[256] = '\0';
+	cr_assert_not(accounts_domain_valid(longd));
+}
+
+struct norm_case {
+	char	 in[64];
+	char	 delim[4];
+	bool	 cs;
+	bool	 keep;
+	char	 want[64];
+};
+
+ParameterizedTestParameters(accounts, normalize)
+{
+	static struct norm_case cases[] = {
+		{ "Alice@Example.TEST", "+", false, false, "alice@example.test" },
+		{ "Alice@Example.TEST", "+", true, false, "Alice@example.test" },
+		{ "alice+lists@example.test", "+", false, false,
+		    "alice@example.test" },
+		{ "alice+lists@example.test", "+", false, true,
+		    "alice+lists@example.test" },
+		{ "alice+a+b@example.test", "+", false, false,
+		    "alice@example.test" },
+		{ "alice-x@example.test", "+-", false, false,
+		    "alice@example.test" },
+		{ "alice+x@example.test", "", false, false,
+		    "alice+x@example.test" },
+		{ "+x@example.test", "+", false, false, "+x@example.test" },
+		{ "\"A+b\"@Example.test", "+", true, false,
+		    "\"A+b\"@example.test" },
+	};
+	return cr_make_param_array(struct norm_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct norm_case *c, accounts, normalize)
+{
+	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs };
+	char			 out[ACCOUNTS_ADDR_MAX];
+
+	cr_assert_eq(accounts_normalize(&ac, c->in, c->keep, out, sizeof(out)),
+	    0);
+	cr_assert_str_eq(out, c->want);
+}
+
+Test(accounts, normalize_rejects)
+{
+	char	 out[ACCOUNTS_ADDR_MAX];
+
+	cr_assert_eq(accounts_normalize(&conf, "no at sign", false, out,
+	    sizeof(out)), -1);
+	cr_assert_eq(accounts_normalize(&conf, "a@b", false, out, 3), -1);
+}
+
+/* ---- user records ---- */
+
+Test(accounts, record_round_trip)
+{
+	struct accounts_user	 u, v;
+	struct str		 rec;
+
+	accounts_user_init(&u, "alice@example.test");
+	cr_assert_str_eq(u.mailbox, "example.test/alice");
+	(void)str_copy(u.hash, "$y$j9T$abc$def", sizeof(u.hash));
+	(void)str_copy(u.apop_secret, "tan\tstaaf", sizeof(u.apop_secret));
+	u.format = ACCOUNTS_MBOX;
+	u.quota = 1048576;
+	u.enabled = false;
+	str_init(&rec, 0);
+	cr_assert_eq(accounts_user_format(&u, &rec), 0);
+	cr_assert_str_eq(str_c(&rec), "1\t$y$j9T$abc$def\t74616e097374616166\t"
+	    "example.test/alice\tmbox\t1048576\t0");
+	memset(&v, 0x55, sizeof(v));
+	cr_assert_eq(accounts_user_parse(rec.data, rec.len, &v), 0);
+	cr_assert_str_eq(v.hash, u.hash);
+	cr_assert_str_eq(v.apop_secret, "tan\tstaaf");
+	cr_assert_str_eq(v.mailbox, "example.test/alice");
+	cr_assert_eq(v.format, ACCOUNTS_MBOX);
+	cr_assert_eq(v.quota, 1048576);
+	cr_assert_not(v.enabled);
+	/* No field may smuggle a separator. */
+	(void)str_copy(u.hash, "$y$a\tb", sizeof(u.hash));
+	cr_assert_eq(accounts_user_format(&u, &rec), -1);
+	(void)str_copy(u.hash, "$y$", sizeof(u.hash));
+	(void)str_copy(u.mailbox, "../etc", sizeof(u.mailbox));
+	cr_assert_eq(accounts_user_format(&u, &rec), -1);
+	str_release(&rec);
+}
+
+struct rec_case {
+	char	 rec[96];
+};
+
+ParameterizedTestParameters(accounts, record_rejects)
+{
+	static struct rec_case cases[] = {
+		{ "2\th\t\td/a\tmaildir\t0\t1" },
+		{ "1\th\t\td/a\tmaildir\t0" },
+		{ "1\th\t\td/a\tmaildir\t0\t1\textra" },
+		{ "1\th\t\td/a\tmh\t0\t1" },
+		{ "1\th\t\td/a\tmaildir\t-1\t1" },
+		{ "1\th\t\td/a\tmaildir\t0\tyes" },
+		{ "1\th\t7\td/a\tmaildir\t0\t1" },
+		{ "1\th\t7g\td/a\tmaildir\t0\t1" },
+		{ "1\th\t00\td/a\tmaildir\t0\t1" },
+		{ "1\th\t\t/etc\tmaildir\t0\t1" },
+		{ "1\th\t\td/../../x\tmaildir\t0\t1" },
+		{ "1\th\t\t\tmaildir\t0\t1" },
+		{ "" },
+	};
+	return cr_make_param_array(struct rec_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct rec_case *c, accounts, record_rejects)
+{
+	struct accounts_user	 u;
+
+	cr_assert_eq(accounts_user_parse(c->rec, strlen(c->rec), &u), -1,
+	    "%s", c->rec);
+}
+
+/* ---- maps, admin changes and lookups ---- */
+
+static void
+add_user(const char *addr, const char *pw)
+{
+	struct accounts_user	 u;
+	char			 err[256];
+
+	accounts_user_init(&u, addr);
+	cr_assert_eq(auth_hash_password(pw, AUTH_HASH_SHA512, u.hash,
+	    sizeof(u.hash)), 0);
+	cr_assert_eq(accounts_user_add(&conf, &u, err, sizeof(err)), 0, "%s",
+	    err);
+}
+
+static void
+add_alias(const char *src, const char *targets)
+{
+	char	 err[256];
+
+	cr_assert_eq(accounts_alias_add(&conf, src, targets, err, sizeof(err)),
+	    0, "%s", err);
+}
+
+static struct accounts *
+aopen(void)
+{
+	struct accounts	*a;
+	char		 err[256];
+
+	a = accounts_open(&conf, err, sizeof(err));
+	cr_assert_not_null(a, "%s", err);
+	return a;
+}
+
+Test(accounts, domains_and_users)
+{
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256];
+
+	a = aopen();			/* no maps yet: all empty */
+	cr_assert_eq(accounts_is_local_domain(a, "example.test"), 0);
+	cr_assert_eq(accounts_domain_add(&conf, "Example.TEST", err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), -1);
+	cr_assert_str_eq(err, "domain example.test exists");
+	cr_assert_eq(accounts_domain_add(&conf, "bad domain", err,
+	    sizeof(err)), -1);
+	cr_assert_eq(accounts_is_local_domain(a, "EXAMPLE.test"), 1);
+
+	add_user("alice@example.test", "pw1");
+	accounts_user_init(&u, "alice@example.test");
+	cr_assert_eq(accounts_user_add(&conf, &u, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "user alice@example.test exists");
+	accounts_user_init(&u, "carol@other.test");
+	cr_assert_eq(accounts_user_add(&conf, &u, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "unknown domain other.test") != NULL, "%s", err);
+	accounts_user_init(&u, "ca rol@example.test");
+	cr_assert_eq(accounts_user_add(&conf, &u, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "invalid address") != NULL, "%s", err);
+
+	cr_assert_eq(accounts_user_lookup(a, "Alice+x@EXAMPLE.test", &u), 1);
+	cr_assert_str_eq(u.address, "alice@example.test");
+	cr_assert_str_eq(u.mailbox, "example.test/alice");
+	cr_assert(u.enabled);
+	cr_assert_eq(accounts_user_lookup(a, "bob@example.test", &u), 0);
+	cr_assert_eq(accounts_user_lookup(a, "not an address", &u), 0);
+
+	/* The domain cannot go while it has users. */
+	cr_assert_eq(accounts_domain_del(&conf, "example.test", err,
+	    sizeof(err)), -1);
+	cr_assert(strstr(err, "still has 1 users") != NULL, "%s", err);
+	cr_assert_eq(accounts_user_del(&conf, "alice@example.test", err,
+	    sizeof(err)), 0);
+	cr_assert_eq(accounts_user_del(&conf, "alice@example.test", err,
+	    sizeof(err)), -1);
+	cr_assert_str_eq(err, "no such user alice@example.test");
+	cr_assert_eq(accounts_domain_del(&conf, "example.test", err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(accounts_domain_del(&conf, "example.test", err,
+	    sizeof(err)), -1);
+	cr_assert_str_eq(err, "unknown domain example.test");
+	cr_assert_eq(accounts_is_local_domain(a, "example.test"), 0);
+	accounts_close(&a);
+	cr_assert_null(a);
+}
+
+Test(accounts, logins)
+{
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256];
+	const char		*ts = "<1896.697170952@dbc.mtview.ca.us>";
+	const char		*dg = "c4c9334bac560ecc979e58001b3e22fb";
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	add_user("alice@example.test", "right");
+	a = aopen();
+	cr_assert_eq(accounts_login(a, "alice@example.test", "right", &u), 1);
+	cr_assert_str_eq(u.address, "alice@example.test");
+	cr_assert_eq(accounts_login(a, "ALICE@example.test", "right", &u), 1);
+	cr_assert_eq(accounts_login(a, "alice@example.test", "wrong", &u), 0);
+	cr_assert_eq(accounts_login(a, "nobody@example.test", "right", &u), 0);
+	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
+	    ACCOUNTS_DISABLE, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(accounts_login(a, "alice@example.test", "right", &u), 0);
+	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
+	    ACCOUNTS_ENABLE, NULL, err, sizeof(err)), 0);
+	cr_assert_eq(accounts_login(a, "alice@example.test", "right", &u), 1);
+
+	/* APOP only once enabled with its own secret. */
+	cr_assert_eq(accounts_login_apop(a, "alice@example.test", ts, dg, &u),
+	    0);
+	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
+	    ACCOUNTS_SET_APOP, "tanstaaf", err, sizeof(err)), 0);
+	cr_assert_eq(accounts_login_apop(a, "alice@example.test", ts, dg, &u),
+	    1);
+	cr_assert_str_eq(u.apop_secret, "tanstaaf");
+	cr_assert_eq(accounts_login_apop(a, "bob@example.test", ts, dg, &u), 0);
+	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
+	    ACCOUNTS_CLEAR_APOP, NULL, err, sizeof(err)), 0);
+	cr_assert_eq(accounts_login_apop(a, "alice@example.test", ts, dg, &u),
+	    0);
+	/* The password survived every change. */
+	cr_assert_eq(accounts_login(a, "alice@example.test", "right", &u), 1);
+	cr_assert_eq(accounts_user_change(&conf, "nobody@example.test",
+	    ACCOUNTS_ENABLE, NULL, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "no such user nobody@example.test");
+	accounts_close(&a);
+}
+
+Test(accounts, broken_map_is_a_temporary_failure)
+{
+	struct accounts		*a;
+	struct accounts_user	 u;
+	struct maps_edit	*e;
+	struct accounts_targets	 t;
+	struct fail		 f;
+	char			 spec[256], err[256];
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	cr_assert_eq(accounts_map_spec(&conf, "users", spec, sizeof(spec)), 0);
+	e = maps_edit_begin(spec, 0, err, sizeof(err));
+	cr_assert_eq(maps_edit_put(e, "alice@example.test", "9\tfuture", 8,
+	    true), 0);
+	cr_assert_eq(maps_edit_commit(&e, err, sizeof(err)), 0);
+	a = aopen();
+	cr_assert_eq(accounts_user_lookup(a, "alice@example.test", &u), -1);
+	cr_assert_eq(accounts_login(a, "alice@example.test", "x", &u), -1);
+	cr_assert_eq(accounts_resolve(a, "alice@example.test", &t, &f), -1);
+	cr_assert(f.temp);
+	cr_assert_str_eq(f.code, "4.3.0");
+	accounts_close(&a);
+}
+
+static void
+expect_targets(struct accounts *a, const char *addr, const char *want)
+{
+	struct accounts_targets	 t;
+	struct fail		 f;
+	struct str		 got;
+	size_t			 i;
+
+	str_init(&got, 0);
+	cr_assert_eq(accounts_resolve(a, addr, &t, &f), 1, "%s: %s", addr,
+	    f.text);
+	for (i = 0; i < t.count; i++)
+		cr_assert_eq(str_appendf(&got, "%s%s%s", i > 0 ? " " : "",
+		    t.items[i].is_local ? "" : "remote:", t.items[i].address),
+		    0);
+	cr_assert_str_eq(str_c(&got), want, "%s", addr);
+	accounts_targets_release(&t);
+	cr_assert_eq(t.count, 0);
+	str_release(&got);
+}
+
+static void
+expect_fail(struct accounts *a, const char *addr, int want, const char *text)
+{
+	struct accounts_targets	 t;
+	struct fail		 f;
+
+	memset(&f, 0, sizeof(f));
+	cr_assert_eq(accounts_resolve(a, addr, &t, &f), want, "%s", addr);
+	if (want == -1) {
+		cr_assert_not(f.temp);
+		cr_assert(strstr(f.text, text) != NULL, "%s: %s", addr, f.text);
+	}
+	cr_assert_eq(t.count, 0);
+}
+
+Test(accounts, aliases)
+{
+	struct accounts	*a;
+	char		 err[256];
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	cr_assert_eq(accounts_domain_add(&conf, "other.test", err,
+	    sizeof(err)), 0);
+	add_user("alice@example.test", "x");
+	add_user("bob@example.test", "x");
+	add_user("carol@other.test", "x");
+	add_alias("team@example.test", "alice@example.test,bob@example.test");
+	add_alias("team@example.test", " bob@example.test , carol@Other.TEST");
+	add_alias("all@example.test", "team@example.test,friend@Remote.test");
+	add_alias("postmaster", "alice@example.test");
+	add_alias("alice@example.test", "alice@example.test,archive@remote.test");
+	add_alias("@other.test", "carol@other.test");
+	add_alias("loop1@example.test", "loop2@example.test");
+	add_alias("loop2@example.test", "loop1@example.test");
+	add_alias("ghost@example.test", "nobody@example.test");
+	add_alias("bob+lists@example.test", "lists@remote.test");
+	a = aopen();
+
+	expect_targets(a, "bob@example.test", "bob@example.test");
+	expect_targets(a, "Bob+Other@Example.test", "bob@example.test");
+	expect_targets(a, "bob+lists@example.test", "remote:lists@remote.test");
+	expect_targets(a, "team@example.test", "alice@example.test "
+	    "remote:archive@remote.test bob@example.test carol@other.test");
+	/* Fan-out through nested aliases, duplicates dropped. */
+	expect_targets(a, "all@example.test", "alice@example.test "
+	    "remote:archive@remote.test bob@example.test carol@other.test "
+	    "remote:friend@remote.test");
+	/* A bare local part works in every local domain. */
+	expect_targets(a, "postmaster@example.test", "alice@example.test "
+	    "remote:archive@remote.test");
+	expect_targets(a, "postmaster@other.test", "alice@example.test "
+	    "remote:archive@remote.test");
+	/* Catch-all, but users come first. */
+	expect_targets(a, "anything@other.test", "carol@other.test");
+	expect_targets(a, "carol@other.test", "carol@other.test");
+	/* Not ours: a remote target, as given (domain lower-cased). */
+	expect_targets(a, "Someone@Elsewhere.test", "remote:Someone@elsewhere.test");
+
+	expect_fail(a, "nobody@example.test", 0, NULL);
+	expect_fail(a, "ghost@example.test", 0, NULL);
+	expect_fail(a, "loop1@example.test", -1, "alias loop");
+	expect_fail(a, "bad address", -1, "bad address syntax");
+	accounts_close(&a);
+}
+
+Test(accounts, alias_depth_bound)
+{
+	struct accounts	*a;
+	char		 err[256], src[64], dst[64];
+	int		 i;
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	add_user("end@example.test", "x");
+	for (i = 0; i < 12; i++) {
+		(void)str_printf(src, sizeof(src), "a%d@example.test", i);
+		(void)str_printf(dst, sizeof(dst), "a%d@example.test", i + 1);
+		add_alias(src, dst);
+	}
+	add_alias("a12@example.test", "end@example.test");
+	a = aopen();
+	/* 10 levels are fine, 13 are not. */
+	expect_targets(a, "a3@example.test", "end@example.test");
+	expect_fail(a, "a0@example.test", -1, "deeper than 10");
+	accounts_close(&a);
+}
+
+Test(accounts, alias_changes)
+{
+	struct accounts	*a;
+	char		 err[256];
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	add_user("alice@example.test", "x");
+	add_alias("info@example.test", "alice@example.test,x@remote.test");
+	cr_assert_eq(accounts_alias_add(&conf, "bad source!", "a@b.c", err,
+	    sizeof(err)), -1);
+	cr_assert(strstr(err, "invalid alias source") != NULL);
+	cr_assert_eq(accounts_alias_add(&conf, "info@example.test", "not addr",
+	    err, sizeof(err)), -1);
+	cr_assert(strstr(err, "invalid target address 'not addr'") != NULL);
+	cr_assert_eq(accounts_alias_del(&conf, "info@example.test",
+	    "y@remote.test", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "is not a target") != NULL, "%s", err);
+	cr_assert_eq(accounts_alias_del(&conf, "info@example.test",
+	    "x@remote.test", err, sizeof(err)), 0, "%s", err);
+	a = aopen();
+	expect_targets(a, "info@example.test", "alice@example.test");
+	cr_assert_eq(accounts_alias_del(&conf, "info@example.test", NULL, err,
+	    sizeof(err)), 0);
+	expect_fail(a, "info@example.test", 0, NULL);
+	cr_assert_eq(accounts_alias_del(&conf, "info@example.test", NULL, err,
+	    sizeof(err)), -1);
+	cr_assert_str_eq(err, "no such alias info@example.test");
+	accounts_close(&a);
+}
+
+Test(accounts, mailbox_create)
+{
+	struct accounts_user	 u;
+	struct stat		 st;
+	char			 err[256], p[256];
+	static const char *const want[] = { "cur", "new", "tmp", ".Sent/cur",
+	    ".Drafts/new", ".Trash/tmp", ".Junk/cur", ".Junk/maildirfolder" };
+	size_t			 i;
+
+	accounts_user_init(&u, "alice@example.test");
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0,
+	    "%s", err);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		(void)str_printf(p, sizeof(p), "%s/mail/example.test/alice/%s",
+		    dir, want[i]);
+		cr_assert_eq(stat(p, &st), 0, "%s", p);
+	}
+	/* Again: existing directories are fine. */
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0);
+	accounts_user_init(&u, "bob@example.test");
+	u.format = ACCOUNTS_MBOX;
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0);
+	(void)str_printf(p, sizeof(p), "%s/mail/example.test/bob/INBOX", dir);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(accounts_mail_path(&conf, &u, p, sizeof(p)), 0);
+	cr_assert(strstr(p, "/mail/example.test/bob") != NULL);
+}
