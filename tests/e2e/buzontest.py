@@ -64,6 +64,9 @@ DEMO_PORTS = {
 }
 SYSTEM_USER = "buzon"
 
+SANITIZER_RX = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: |"
+                          r"SUMMARY: UndefinedBehaviorSanitizer")
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -105,6 +108,18 @@ def stage_daemons(d):
         src = os.path.join(TOP_BUILDDIR, sub, prog)
         if os.access(src, os.X_OK):
             shutil.copy2(src, os.path.join(d, prog))
+    return d
+
+
+def stage_fixture(d):
+    """A new directory d (returned) with the fixture daemon under the name
+    of each daemon that has listeners.  Copies, not symlinks: as root the
+    daemons run as the buzon user, which may not reach the build tree."""
+    if not have_fixture():
+        raise RuntimeError("%s not built" % FIXTURE)
+    os.mkdir(d)
+    for prog in sorted(set(LISTENERS.values())):
+        shutil.copy2(FIXTURE, os.path.join(d, prog))
     return d
 
 
@@ -333,16 +348,7 @@ class Instance:
         self.write_settings(settings)
 
     def make_fixture_dir(self):
-        """A directory with the fixture daemon under each daemon's name.
-        Copies, not symlinks: as root the daemons run as the buzon user,
-        which may not be able to reach the build tree."""
-        if not have_fixture():
-            raise RuntimeError("%s not built" % FIXTURE)
-        d = os.path.join(self.tmp, "daemons")
-        os.mkdir(d)
-        for prog in sorted(set(LISTENERS.values())):
-            shutil.copy2(FIXTURE, os.path.join(d, prog))
-        return d
+        return stage_fixture(os.path.join(self.tmp, "daemons"))
 
     def make_daemon_dir(self):
         return stage_daemons(os.path.join(self.tmp, "daemons"))
@@ -452,9 +458,21 @@ class Instance:
             if e.errno != errno.ESRCH:
                 raise
 
+    def sanitizer_reports(self):
+        """Lines of ASan/UBSan reports in the log (daemons log there too)."""
+        return [l for l in self.log_text().splitlines()
+                if SANITIZER_RX.search(l)]
+
     def cleanup(self):
+        """Stop, remove the temp dir; raise if a sanitizer reported an
+        error in any process of the instance."""
+        reports = []
         try:
             self.stop()
+            reports = self.sanitizer_reports()
+            if reports:
+                sys.stderr.write("sanitizer report in %s:\n%s\n" % (
+                    self.log_path, tail(self.log_text(), 60)))
         finally:
             self._kill_pid_file()
             _live.discard(self)
@@ -462,6 +480,8 @@ class Instance:
                 sys.stderr.write("kept %s\n" % self.tmp)
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer: " + reports[0])
 
     def _kill_pid_file(self):
         """A `buzon start` daemonizes out of our process group: stop it

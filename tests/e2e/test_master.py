@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import shutil
+import socket
 import unittest
 
 import buzontest
@@ -319,6 +320,123 @@ class Supervisor(unittest.TestCase):
             self.assertFalse(buzontest.can_connect(self.b.port(name)))
 
 
+def proc_uid(pid):
+    """Real uid of a process, from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid in /proc/%d/status" % pid)
+
+
+@need_verbs("init", "run")
+@need_fixture
+class SupervisorMore(unittest.TestCase):
+    """`buzon run`: privileges, backoff, grace time, start-up errors."""
+
+    def test_never_root(self):
+        if not buzontest.is_root():
+            self.skipTest("needs root")
+        if buzontest.system_user() is None:
+            self.skipTest("no buzon user")
+        uid = buzontest.system_user()[0]
+        with Instance(fixture=True, listeners=["smtp", "pop3"]) as b:
+            b.start()
+            for name in ("smtp", "pop3"):
+                _, pid = greet(b.port(name))
+                self.assertEqual(proc_uid(pid), uid, name)
+            self.assertEqual(proc_uid(b.pid), uid, "supervisor")
+
+    def test_restart_backoff(self):
+        with Instance(fixture=True, listeners=["imap"],
+                      overrides={"restart_delay_max": "2s"}) as b:
+            b.start()
+            times = []
+            _, pid = greet(b.port("imap"))
+            for _ in range(2):
+                os.kill(pid, signal.SIGKILL)
+                t0 = time.monotonic()
+                old = pid
+
+                def new_pid():
+                    try:
+                        _, p = greet(b.port("imap"))
+                    except (OSError, AssertionError):
+                        return None
+                    return p if p != old else None
+                pid = wait_for(new_pid, 10, what="restarted imap daemon")
+                times.append(time.monotonic() - t0)
+            # 1 s, then doubled
+            self.assertGreater(times[1], 1.5, times)
+            self.assertLess(times[1], 6, times)
+            self.assertEqual(
+                len(re.findall(r"(?m)daemon=buzon-imapd .*restart",
+                               b.log_text())), 2, tail(b.log_text()))
+
+    def test_grace_time_bounds_stop(self):
+        with Instance(fixture=True, listeners=["pop3"],
+                      overrides={"shutdown_grace": "1s"}) as b:
+            b.start()
+            with LineClient(b.port("pop3")) as c:
+                c.expect(GREETING)
+                t0 = time.monotonic()
+                rc = b.stop()
+                took = time.monotonic() - t0
+            self.assertEqual(rc, 0, tail(b.log_text()))
+            self.assertLess(took, 8, tail(b.log_text()))
+
+    def test_bad_config_refuses_to_start(self):
+        with Instance(fixture=True, listeners=["smtp"]) as b:
+            with open(b.conf, "a") as f:
+                f.write("bogus_key = 1\n")
+            n = len(b.read_conf().splitlines())
+            b.start(wait=False)
+            rc = b.proc.wait(15)
+            self.assertEqual(rc, 1, tail(b.log_text()))
+            self.assertIn("buzon.conf:%d:" % n, b.log_text())
+            self.assertFalse(buzontest.can_connect(b.port("smtp")))
+
+    def test_port_in_use(self):
+        with Instance(fixture=True, listeners=["smtp"]) as b:
+            busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(busy.close)
+            busy.bind(("127.0.0.1", b.port("smtp")))
+            busy.listen(1)
+            b.start(wait=False)
+            rc = b.proc.wait(15)
+            self.assertNotEqual(rc, 0)
+            self.assertIn("127.0.0.1:%d" % b.port("smtp"), b.log_text())
+
+    def test_two_instances_side_by_side(self):
+        with Instance(fixture=True, listeners=["smtp"]) as a, \
+                Instance(fixture=True, listeners=["smtp"]) as b:
+            a.start()
+            b.start()
+            _, pa = greet(a.port("smtp"))
+            _, pb = greet(b.port("smtp"))
+            self.assertNotEqual(pa, pb)
+            self.assertEqual(b.stop(), 0)
+            self.assertEqual(greet(a.port("smtp"))[1], pa)
+
+    def test_status_and_reload_verbs(self):
+        if not (has_verb("status") and has_verb("reload")):
+            self.skipTest("no status or reload verb yet")
+        with Instance(fixture=True, listeners=["smtp", "imap"]) as b:
+            b.start()
+            _, spid = greet(b.port("smtp"))
+            r = b.cli("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout
+            self.assertIn(str(b.pid), out)
+            self.assertIn("buzon-smtpd", out)
+            self.assertIn(str(spid), out)
+            start = b.log_size()
+            r = b.cli("reload")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            b.wait_log(r"(?i)reload", start=start)
+            self.assertEqual(greet(b.port("smtp"))[1], spid)
+
+
 @need_verbs("init", "start", "status", "stop")
 @need_fixture
 class StartStop(unittest.TestCase):
@@ -360,7 +478,7 @@ class StartStop(unittest.TestCase):
 
 @need_verbs("demo")
 class Demo(unittest.TestCase):
-    """`buzon demo` prints how to talk to each service."""
+    """`buzon demo` prints how to talk to each service, then serves."""
 
     CONNECT = re.compile(
         r"(telnet 127\.0\.0\.1 (\d+)|"
@@ -376,56 +494,105 @@ class Demo(unittest.TestCase):
         if buzontest.is_root():
             os.chmod(self.tmp, 0o755)
 
-    def test_demo_prints_connection_lines(self):
+    def run_demo(self, libexec=None):
+        """Start `buzon demo --dir TMP/demo`; read its output until it
+        printed connection lines and went quiet.  Returns (process,
+        output); the process is stopped at cleanup."""
         d = os.path.join(self.tmp, "demo")
         env = dict(os.environ)
         env.pop("BUZON_CONF", None)
-        if buzontest.is_root():
+        if libexec is not None:
+            env["BUZON_LIBEXEC"] = libexec
+        elif buzontest.is_root():
             env["BUZON_LIBEXEC"] = buzontest.stage_daemons(
                 os.path.join(self.tmp, "daemons"))
-            buzontest.chown_tree(self.tmp)
+        buzontest.chown_tree(self.tmp)
         p = subprocess.Popen([buzontest.BUZON, "demo", "--dir", d],
                              env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT,
                              start_new_session=True)
+        self.addCleanup(self.kill, p)
         out = b""
-        try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and p.poll() is None:
-                ready, _, _ = select.select([p.stdout], [], [], 0.2)
-                if ready:
-                    chunk = os.read(p.stdout.fileno(), 65536)
-                    if not chunk:
-                        break
-                    out += chunk
-                text = out.decode("utf-8", "replace")
-                if (self.CONNECT.search(text) and
-                        "openssl s_client" in text and
-                        text.endswith("\n")):
-                    # give it a moment to print the rest
-                    time.sleep(0.3)
+        deadline = time.monotonic() + 20
+        quiet_since = None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([p.stdout], [], [], 0.1)
+            if ready:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
                     break
-            text = out.decode("utf-8", "replace")
-            self.assertIsNone(p.poll(), "demo exited:\n" + text)
-            ports = set()
-            for m in self.CONNECT.finditer(text):
-                ports.add(int(m.group(2) or m.group(3)))
-            self.assertTrue(ports, "no connection lines:\n" + text)
-            self.assertTrue(ports <= set(buzontest.DEMO_PORTS.values()),
-                            text)
-            self.assertTrue(os.path.isfile(os.path.join(d, "buzon.conf")))
-            p.send_signal(signal.SIGTERM)
-            self.assertEqual(p.wait(10), 0, text)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait(5)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            p.stdout.close()
+                out += chunk
+                quiet_since = None
+                continue
+            if p.poll() is not None:
+                break
+            if self.CONNECT.search(out.decode("utf-8", "replace")):
+                if quiet_since is None:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > 0.5:
+                    break
+        text = out.decode("utf-8", "replace")
+        self.assertIsNone(p.poll(), "demo exited:\n" + text)
+        self.assertTrue(os.path.isfile(os.path.join(d, "buzon.conf")))
+        return p, text
+
+    @staticmethod
+    def kill(p):
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        p.stdout.close()
+
+    def ports(self, text):
+        ports = set()
+        for m in self.CONNECT.finditer(text):
+            ports.add(int(m.group(2) or m.group(3)))
+        self.assertTrue(ports, "no connection lines:\n" + text)
+        self.assertTrue(ports <= set(buzontest.DEMO_PORTS.values()), text)
+        return ports
+
+    def stop(self, p, text):
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)    # nothing may hold the pipe
+        except OSError:
+            pass
+        text += p.stdout.read().decode("utf-8", "replace")
+        self.assertEqual(rc, 0, text)
+        self.assertIsNone(buzontest.SANITIZER_RX.search(text), text)
+
+    def test_prints_connection_lines(self):
+        p, text = self.run_demo()
+        self.ports(text)
+        self.stop(p, text)
+
+    @need_fixture
+    def test_serves_every_printed_port(self):
+        """With the fixture as every daemon, each printed port answers
+        for its service."""
+        libexec = buzontest.stage_fixture(os.path.join(self.tmp, "fixture"))
+        p, text = self.run_demo(libexec)
+        by_port = {v: k for k, v in buzontest.DEMO_PORTS.items()}
+        ports = self.ports(text)
+        self.assertEqual(ports, set(by_port), text)
+        for port in sorted(ports):
+            name, _ = wait_for(lambda: self.try_greet(port), 10,
+                               what="demo port %d" % port)
+            self.assertEqual(name, by_port[port])
+        self.stop(p, text)
+
+    @staticmethod
+    def try_greet(port):
+        try:
+            return greet(port)
+        except (OSError, AssertionError):
+            return None
 
 
 if __name__ == "__main__":
