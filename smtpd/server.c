@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c - buzon-smtpd's process-wide state: settings from buzon.conf,
+ * the TLS context, the accounts maps, the login throttle and the spool;
+ * reload and shutdown for service.h
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "auth.h"
+#include "enqueue.h"
+#include "event.h"
+#include "log.h"
+#include "service.h"
+#include "smtpd.h"
+#include "str.h"
+#include "tls.h"
+
+#define SMTPD_SYNC_THREADS	4	/* parallel fsyncs per commit batch */
+
+void
+smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
+{
+	memset(c, 0, sizeof(*c));
+	c->hostname = cfg->hostname;
+	c->max_message = cfg->smtpd_max_message;
+	c->max_recipients = cfg->smtpd_max_recipients;
+	c->timeout = cfg->smtpd_timeout;
+	c->data_timeout = cfg->smtpd_data_timeout;
+	c->max_connections = cfg->smtpd_max_connections;
+	c->max_connections_per_ip = cfg->smtpd_max_connections_per_ip;
+	c->max_errors = cfg->smtpd_max_errors;
+	c->max_commands_preauth = cfg->smtpd_max_commands_preauth;
+	c->auth_plaintext_loopback = cfg->smtpd_auth_plaintext_loopback;
+	c->mynetworks = cfg->mynetworks.items;
+	c->nmynetworks = cfg->mynetworks.count;
+	c->data.max_size = cfg->smtpd_max_message;
+	c->data.max_line = cfg->smtpd_max_line;
+	c->data.max_headers = cfg->smtpd_max_headers;
+	c->data.max_header_size = cfg->smtpd_max_header_size;
+	c->data.max_received = cfg->smtpd_max_received;
+	c->data.bare = strcmp(cfg->smtpd_bare_newline, "reject") == 0 ?
+	    DATA_BARE_REJECT : DATA_BARE_NORMALIZE;
+}
+
+/* Every mynetworks entry must parse; say which does not. */
+static int
+check_networks(const struct config *cfg)
+{
+	size_t		 i;
+	int		 rc = 0;
+
+	for (i = 0; i < cfg->mynetworks.count; i++)
+		if (!policy_network_valid(cfg->mynetworks.items[i])) {
+			log_error("-", "mynetworks: '%s' is not an address or "
+			    "address/prefix", cfg->mynetworks.items[i]);
+			rc = -1;
+		}
+	return rc;
+}
+
+static SSL_CTX *
+tls_ctx(const struct config *cfg)
+{
+	struct fail	 f;
+	SSL_CTX		*ctx;
+
+	ctx = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &f);
+	if (ctx == NULL)
+		log_warn("-", "tls off: no STARTTLS, no submissions "
+		    "reason=\"%s\"", f.text);
+	return ctx;
+}
+
+static void
+accounts_conf_from(struct accounts_conf *ac, const struct config *cfg)
+{
+	/* The same values as `buzon user`/`buzon domain` use. */
+	memset(ac, 0, sizeof(*ac));
+	ac->state_dir = cfg->state_dir;
+	ac->map_type = "hash";
+	ac->recipient_delimiter = "+";
+	ac->local_part_case_sensitive = false;
+}
+
+int
+smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
+{
+	struct smtpd			*srv = data;
+	struct accounts_conf		 ac;
+	struct auth_throttle_conf	 tc;
+	struct fail			 f;
+	struct str			 path;
+	char				 err[512];
+
+	memset(srv, 0, sizeof(*srv));
+	srv->loop = loop;
+	if (check_networks(cfg) == -1)
+		return -1;
+	smtpd_conf_from(&srv->conf, cfg);
+	/* A file size limit must fail a write, not kill the process. */
+	(void)signal(SIGXFSZ, SIG_IGN);
+	srv->tls_ctx = tls_ctx(cfg);
+
+	accounts_conf_from(&ac, cfg);
+	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
+		log_error("-", "accounts: %s", err);
+		return -1;
+	}
+	memset(&tc, 0, sizeof(tc));
+	tc.failure_delay = 500;
+	tc.max_delay = 10000;
+	tc.max_failures = 10;
+	tc.lockout_time = 600000;
+	str_init(&path, 0);
+	if (str_appendf(&path, "%s/run/auth_throttle", cfg->state_dir) == -1)
+		return -1;
+	srv->throttle = auth_throttle_open(str_c(&path), &tc, err,
+	    sizeof(err));
+	if (srv->throttle == NULL)
+		log_warn("-", "auth throttle off: %s", err);
+	str_release(&path);
+
+	if (enqueue_open(cfg->state_dir, &srv->spool, &f) == -1) {
+		log_error("-", "spool: %s", f.text);
+		return -1;
+	}
+	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
+	log_info("-", "smtpd ready hostname=%s tls=%s max_message=%zu",
+	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
+	    srv->conf.max_message);
+	return 0;
+}
+
+int
+smtpd_reload(const struct config *cfg, void *data)
+{
+	struct smtpd	*srv = data;
+	SSL_CTX		*ctx;
+
+	if (check_networks(cfg) == -1)
+		return -1;
+	smtpd_conf_from(&srv->conf, cfg);
+	/* Sessions in TLS keep the old context alive (refcounted). */
+	ctx = tls_ctx(cfg);
+	tls_ctx_free(&srv->tls_ctx);
+	srv->tls_ctx = ctx;
+	log_info("-", "reloaded");
+	return 0;
+}
+
+unsigned int
+smtpd_shutdown(void *data)
+{
+	struct smtpd	*srv = data;
+
+	session_shutdown(srv);
+	if (srv->nsessions == 0) {
+		event_timer_del(&srv->batch_timer);
+		tls_ctx_free(&srv->tls_ctx);
+		accounts_close(&srv->accounts);
+		auth_throttle_close(&srv->throttle);
+		enqueue_close(&srv->spool);
+	}
+	return srv->nsessions;
+}
