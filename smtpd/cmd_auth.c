@@ -117,6 +117,7 @@ void
 cmd_auth(struct session *s, char *arg)
 {
 	enum auth_sasl_mech	 mech;
+	enum auth_sasl_result	 r;
 	const char		*chal = NULL;
 	char			*initial;
 
@@ -141,6 +142,7 @@ cmd_auth(struct session *s, char *arg)
 		return;
 	}
 	s->sasl = xcalloc(1, sizeof(*s->sasl));
-	auth_result(s, auth_sasl_begin(s->sasl, mech,
-	    initial[0] != '\0' ? initial : NULL, &chal), chal);
+	r = auth_sasl_begin(s->sasl, mech, initial[0] != '\0' ? initial : NULL,
+	    &chal);
+	auth_result(s, r, chal);
 }
