@@ -215,12 +215,26 @@ smtp_data_line(struct session *s, const char *line, size_t len,
 		message_end(s);
 }
 
+/* The one log line per accepted message. */
+static void
+log_queued(const struct session *s, uint64_t size)
+{
+	char	 from[RFC5321_PATH_MAX * 4 + 1];
+
+	str_sanitize(from, sizeof(from), s->tx.sender, strlen(s->tx.sender));
+	log_info(s->tx.queue_id, "from=<%s> size=%ju nrcpt=%zu proto=%s "
+	    "client=%s%s%s", from, (uintmax_t)size, s->tx.nrcpts,
+	    smtp_proto(s), s->ip, s->is_authenticated ? " sasl_username=" : "",
+	    s->is_authenticated ? s->auth_user : "");
+}
+
 void
 smtp_batch_commit(struct smtpd *srv)
 {
 	struct enqueue_msg	**msgs;
 	struct fail		 *fails;
 	struct session		**batch, *s;
+	uint64_t		 *sizes;
 	int			 *rcs;
 	size_t			  i, n = srv->nbatch;
 
@@ -234,7 +248,9 @@ smtp_batch_commit(struct smtpd *srv)
 	msgs = xreallocarray(NULL, n, sizeof(*msgs));
 	fails = xcalloc(n, sizeof(*fails));
 	rcs = xcalloc(n, sizeof(*rcs));
+	sizes = xcalloc(n, sizeof(*sizes));
 	for (i = 0; i < n; i++) {
+		sizes[i] = enqueue_size(batch[i]->tx.msg);
 		msgs[i] = batch[i]->tx.msg;
 		batch[i]->tx.msg = NULL;
 	}
@@ -242,11 +258,7 @@ smtp_batch_commit(struct smtpd *srv)
 	for (i = 0; i < n; i++) {
 		s = batch[i];
 		if (rcs[i] == 0) {
-			log_info(s->tx.queue_id, "from=<%s> size=%zu nrcpt=%zu "
-			    "proto=%s client=%s%s%s", s->tx.sender,
-			    s->tx.data.size, s->tx.nrcpts, smtp_proto(s), s->ip,
-			    s->is_authenticated ? " sasl_username=" : "",
-			    s->is_authenticated ? s->auth_user : "");
+			log_queued(s, sizes[i]);
 			s->nmsgs++;
 			s->nrcpts += (unsigned int)s->tx.nrcpts;
 			smtp_reply(s, "250 2.0.0 Ok: queued as %s",
@@ -261,6 +273,7 @@ smtp_batch_commit(struct smtpd *srv)
 		session_resume(s);
 	}
 	free(batch);
+	free(sizes);
 	free(msgs);
 	free(fails);
 	free(rcs);
