@@ -124,11 +124,12 @@ message_begin(struct session *s)
 	ri.rcpt = tx->nrcpts == 1 ? tx->rcpts[0].addr : NULL;
 	ri.when = time(NULL);
 	str_init(&rec, 4096);
-	if (received_format(&ri, &rec) == -1 ||
-	    enqueue_write(tx->msg, rec.data, rec.len, &f) == -1) {
+	if (received_format(&ri, &rec) == -1) {
 		str_release(&rec);
-		if (rec.len == 0)
-			goto fail_perm;
+		goto fail_perm;
+	}
+	if (enqueue_write(tx->msg, rec.data, rec.len, &f) == -1) {
+		str_release(&rec);
 		goto fail;
 	}
 	str_release(&rec);

@@ -66,7 +66,7 @@ wants_input(const struct session *s)
 {
 	return s->state != SMTP_CLOSING && !s->suspended &&
 	    !s->want_starttls && !s->handshaking &&
-	    stream_output_pending(s->st) < SMTP_OUT_HIGH;
+	    s->out.len + stream_output_pending(s->st) < SMTP_OUT_HIGH;
 }
 
 /* Move queued replies to the stream and send what the socket takes. */
@@ -280,14 +280,11 @@ session_timeout(void *arg)
 {
 	struct session	*s = arg;
 
-	if (!s->handshaking && !s->is_tls)
+	if (!s->handshaking) {
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->srv->conf.hostname);
-	else if (!s->handshaking)
-		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-		    s->srv->conf.hostname);
-	if (!s->handshaking)
 		(void)session_flush(s);
+	}
 	session_free(&s, "timeout");
 }
 

@@ -534,5 +534,43 @@ class SmtpdAuthFailures(unittest.TestCase):
             self.assertIn("auth failed user=" + USER, inst.log_text())
 
 
+@unittest.skipUnless(have_smtpd(), "buzon-smtpd not built")
+class SmtpdLimits(unittest.TestCase):
+    """Session limits that need their own settings."""
+
+    def test_timeout_and_connections_per_ip(self):
+        with Instance(demo=True, listeners=["smtp"], overrides={
+                "smtpd_timeout": "1s",
+                "smtpd_max_connections_per_ip": "2"}) as inst:
+            inst.start()
+            port = inst.port("smtp")
+            # the harness's readiness probes may still count for a moment
+            held = []
+            deadline = time.monotonic() + 5
+            while len(held) < 2 and time.monotonic() < deadline:
+                c = Client(port)
+                if c.reply().startswith("220 "):
+                    held.append(c)
+                else:
+                    c.close()
+                    time.sleep(0.05)
+            self.assertEqual(len(held), 2)
+            a, b = held
+            with Client(port) as c:
+                self.assertEqual(c.reply(), "421 4.7.0 %s Error: too many "
+                                 "connections from 127.0.0.1\r\n" % HOST)
+                self.assertTrue(c.closed())
+            b.close()
+            # a stays silent: the command timeout ends it
+            t0 = time.monotonic()
+            self.assertEqual(a.reply(), "421 4.4.2 %s Error: timeout "
+                             "exceeded\r\n" % HOST)
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertTrue(a.closed())
+            a.close()
+            inst.wait_log(r"disconnect address=127\.0\.0\.1 "
+                          r"reason=timeout")
+
+
 if __name__ == "__main__":
     unittest.main()
