@@ -105,6 +105,26 @@ const struct conf_param config_params[] = {
 	    "offer SMTP AUTH without TLS to clients on loopback"),
 	CONF_LIST("mynetworks", "127.0.0.0/8 [::1]/128", S, mynetworks,
 	    "client networks smtpd relays for without AUTH"),
+
+	/* DNS and SPF */
+	CONF_PATH("dns_local_data", "", S, dns_local_data,
+	    "zone-file lines answered locally; alone: nothing else resolves"),
+	CONF_LIST("dns_forwarders", "", S, dns_forwarders,
+	    "resolvers to forward to (ADDR[@PORT], or system); empty: system"),
+	CONF_BOOL("dns_dnssec", "no", S, dns_dnssec,
+	    "validate DNSSEC and report which answers are secure"),
+	CONF_PATH("dns_trust_anchor", "", S, dns_trust_anchor,
+	    "DNSSEC root trust anchor; empty: /usr/share/dns/root.key"),
+	CONF_ENUM("smtpd_spf_policy", "tag", "none|tag|reject-fail", S,
+	    smtpd_spf_policy,
+	    "SPF on port 25: none, tag (Received-SPF), reject-fail (550)"),
+	CONF_BOOL("smtpd_spf_reject_permerror", "no", S,
+	    smtpd_spf_reject_permerror,
+	    "with reject-fail, also reject broken SPF records (550 5.7.24)"),
+	CONF_TIME("spf_timeout", "10s", 1 * SEC, 300 * SEC, S, spf_timeout,
+	    "longest SPF check before it counts as a temporary error"),
+	CONF_UINT("spf_helpers", "2", 1, 16, S, spf_helpers,
+	    "SPF helper processes per smtpd process"),
 	CONF_END
 };
 

@@ -75,6 +75,16 @@ struct config {
 	char		*smtpd_bare_newline;	/* "normalize" | "reject" */
 	bool		 smtpd_auth_plaintext_loopback;
 	struct conf_list mynetworks;
+
+	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
+	char		*dns_local_data;	/* "": none */
+	struct conf_list dns_forwarders;	/* empty: system resolver */
+	bool		 dns_dnssec;
+	char		*dns_trust_anchor;	/* "": Debian's root.key */
+	char		*smtpd_spf_policy;	/* "none" | "tag" | "reject-fail" */
+	bool		 smtpd_spf_reject_permerror;
+	uint64_t	 spf_timeout;		/* ms */
+	unsigned int	 spf_helpers;
 };
 
 extern const struct conf_param config_params[];
