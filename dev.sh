@@ -15,6 +15,8 @@
 # Environment:
 #   JOBS=N            make -jN (default: nproc)
 #   BUZON_NO_ASAN=1   test: skip the sanitizer build
+#   FUZZ_SECS=N       test: seconds per fuzz target in the smoke run
+#                     (default 5; 0 skips it and does not install clang)
 #   BUZON_NO_APT=1    never call apt-get (report what is missing and stop)
 set -uo pipefail
 
@@ -30,6 +32,8 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
 # client programs the e2e tests call; add a tool here when a test uses it)
 TEST_PACKAGES=(libcriterion-dev python3)
+# for the fuzz smoke run of `test` (clang's libFuzzer)
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
 DEMO_PACKAGES=(telnet)
 
@@ -217,9 +221,35 @@ check_build()
 	fi
 }
 
+# fuzz_smoke: build the libFuzzer targets (tests/fuzz/run-fuzz.sh, in
+# _fuzz/) and run each for FUZZ_SECS seconds; each target counts as a test.
+fuzz_smoke()
+{
+	local out="$TOP/_fuzz/smoke.out" ran bad
+
+	mkdir -p "$TOP/_fuzz"
+	say "fuzz smoke: ${FUZZ_SECS}s per target"
+	tests/fuzz/run-fuzz.sh "$FUZZ_SECS" >"$out" 2>&1
+	ran=$(grep -c -E '^== [^ ]+: [0-9]+s$' "$out")
+	bad=$(grep -c -E '^== [^ ]+: FAILED' "$out")
+	grep -E '^== ' "$out" >&2
+	if [ "$ran" -eq 0 ]; then
+		bad=1	# the targets did not build
+	fi
+	PASSED=$((PASSED + ran - (bad > ran ? ran : bad)))
+	FAILED=$((FAILED + bad))
+	[ "$bad" -eq 0 ] || FAILED_LOGS+=("$out")
+}
+
 cmd_test()
 {
-	install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+	FUZZ_SECS=${FUZZ_SECS:-5}
+	if [ "$FUZZ_SECS" != 0 ]; then
+		install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" \
+		    "${FUZZ_PACKAGES[@]}"
+	else
+		install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+	fi
 	ensure_user
 
 	check_build "build" "$TOP/_build" --enable-werror
@@ -227,12 +257,16 @@ cmd_test()
 		check_build "sanitizer build" "$TOP/_build-asan" \
 		    --enable-werror --enable-sanitizers
 	fi
+	if [ "$FUZZ_SECS" != 0 ] && [ -x tests/fuzz/run-fuzz.sh ]; then
+		fuzz_smoke
+	fi
 
 	local log
 	if [ "${#FAILED_LOGS[@]}" -gt 0 ]; then
 		for log in "${FAILED_LOGS[@]}"; do
-			printf '\n---- %s (last 60 lines) ----\n' "${log#"$TOP"/}"
-			tail -n 60 "$log"
+			printf '\n---- %s (failures, last 80 lines) ----\n' \
+			    "${log#"$TOP"/}"
+			grep -a -v -E '^(ok|skip) ' "$log" | tail -n 80
 		done
 		printf '\n'
 	fi

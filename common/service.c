@@ -22,9 +22,9 @@
 #include "service.h"
 #include "str.h"
 
-#define ACCEPT_BURST		64	/* connections taken per wake-up */
+#define ACCEPT_BURST		64	/* connections per wake-up */
 #define SHUTDOWN_POLL_MS	100
-#define ACCEPT_PAUSE_MS		1000	/* after EMFILE and friends */
+#define ACCEPT_PAUSE_MS		1000	/* after EMFILE and such */
 
 static const char *const listener_names[] = {
 	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
@@ -83,7 +83,8 @@ service_listen_parse(const char *s, struct service_listener *out, size_t max,
 		word[len] = '\0';
 		s += len;
 		if ((colon = strchr(word, ':')) == NULL) {
-			str_printf(err, errsize, "'%s': expected name:fd", word);
+			str_printf(err, errsize, "'%s': expected name:fd",
+			    word);
 			return -1;
 		}
 		*colon = '\0';
@@ -99,11 +100,13 @@ service_listen_parse(const char *s, struct service_listener *out, size_t max,
 		}
 		for (i = 0; i < n; i++)
 			if (out[i].fd == (int)fd) {
-				str_printf(err, errsize, "fd %u given twice", fd);
+				str_printf(err, errsize, "fd %u given twice",
+				    fd);
 				return -1;
 			}
 		if (n >= max) {
-			str_printf(err, errsize, "more than %zu listeners", max);
+			str_printf(err, errsize, "more than %zu listeners",
+			    max);
 			return -1;
 		}
 		str_copy(out[n].name, word, sizeof(out[n].name));

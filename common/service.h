@@ -35,7 +35,9 @@
  *            After shutdown_grace the process exits anyway (status 0, with a
  *            log line naming the sessions cut).  Without a shutdown callback
  *            the loop stops at once.
- * SIGPIPE is ignored.
+ * SIGPIPE is ignored.  The supervisor starts daemons with SIGHUP blocked,
+ * so a reload sent before the loop is up waits for it instead of killing
+ * the process.
  */
 #ifndef BUZON_SERVICE_H
 #define BUZON_SERVICE_H
@@ -70,13 +72,16 @@ typedef int	service_reload_cb(const struct config *, void *data);
  * Called repeatedly, so it must be idempotent. */
 typedef unsigned int service_shutdown_cb(void *data);
 
+/* name is the program name in logs ("buzon-smtpd"); accept is required
+ * when the daemon has listeners, the other callbacks are optional; data is
+ * handed to every callback. */
 struct service {
-	const char		*name;		/* program name in logs: "buzon-smtpd" */
-	service_accept_cb	*accept;	/* required if it has listeners */
-	service_init_cb		*init;		/* optional */
-	service_reload_cb	*reload;	/* optional */
-	service_shutdown_cb	*shutdown;	/* optional */
-	void			*data;		/* handed to every callback */
+	const char		*name;
+	service_accept_cb	*accept;
+	service_init_cb		*init;
+	service_reload_cb	*reload;
+	service_shutdown_cb	*shutdown;
+	void			*data;
 };
 
 struct service_listener {

@@ -58,7 +58,8 @@ init_write_conf(const char *conf, const char *tmp, const char *const *keys,
 			close(fd);
 		return -1;
 	}
-	fprintf(fp, "# buzon.conf - written by `buzon init`; see buzon.conf(5).\n"
+	fprintf(fp, "# buzon.conf - written by `buzon init`; see "
+	    "buzon.conf(5).\n"
 	    "#\n"
 	    "# Every parameter is listed with its default, commented out;\n"
 	    "# the ones set for this instance are not.  Check edits with\n"

@@ -55,7 +55,8 @@ start_stdio(const struct config *cfg, char *err, size_t errsize)
 		}
 		out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
 		    O_CLOEXEC, 0640);
-		if (out != -1 && uid != (uid_t)-1 && fchown(out, uid, gid) == -1) {
+		if (out != -1 && uid != (uid_t)-1 &&
+		    fchown(out, uid, gid) == -1) {
 			close(out);
 			out = -1;
 		}

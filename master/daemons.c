@@ -16,7 +16,8 @@
 #include "str.h"
 
 const struct daemon_spec master_daemons[] = {
-	{ "buzon-smtpd", "smtpd", { "smtp", "submission", "submissions", NULL } },
+	{ "buzon-smtpd", "smtpd",
+	    { "smtp", "submission", "submissions", NULL } },
 	{ "buzon-queued", "queue", { NULL } },
 	{ "buzon-pop3d", "pop3d", { "pop3", "pop3s", NULL } },
 	{ "buzon-imapd", "imapd", { "imap", "imaps", NULL } },
@@ -129,7 +130,8 @@ master_state_dirs(const char *state_dir, uid_t uid, gid_t gid, char *err,
 	for (i = 0; subdirs[i] != NULL; i++) {
 		if (!str_printf(path, sizeof(path), "%s%s", state_dir,
 		    subdirs[i])) {
-			str_printf(err, errsize, "%s: path too long", state_dir);
+			str_printf(err, errsize, "%s: path too long",
+			    state_dir);
 			return -1;
 		}
 		if (mkdir(path, 0750) == -1) {

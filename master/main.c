@@ -23,8 +23,9 @@ usage(FILE *out)
 	for (v = verbs; v->name != NULL; v++)
 		fprintf(out, "  %-28s %s\n", v->synopsis, v->summary);
 	fprintf(out, "\n"
-	    "Exit status: 0 success, 1 failure (one line says why), 2 bad usage;\n"
-	    "`status` uses 3 for not running.  See buzon(8).\n"
+	    "Exit status: 0 success, 1 failure (one line says why), 2 bad\n"
+	    "usage;"
+	    " `status` uses 3 for not running.  See buzon(8).\n"
 	    "\n"
 	    "Options:\n"
 	    "  -c FILE      config file (default: $BUZON_CONF, else %s)\n"

@@ -17,7 +17,8 @@
 #define MASTER_LISTENER_MAX	3	/* listener kinds per daemon */
 #define MASTER_FDS_MAX		16	/* sockets per listener kind */
 #define MASTER_BACKOFF_MIN_MS	1000
-#define MASTER_BACKOFF_RESET_MS	60000	/* a run this long resets the backoff */
+/* A run this long resets the backoff. */
+#define MASTER_BACKOFF_RESET_MS	60000
 
 #ifndef PKGLIBEXECDIR
 #define PKGLIBEXECDIR "/usr/local/libexec/buzon"
@@ -27,8 +28,9 @@
  * (buzon.conf "NAME_listen") whose sockets it gets. */
 struct daemon_spec {
 	const char	*prog;			/* "buzon-smtpd" */
-	const char	*builddir;		/* "smtpd": TOP/smtpd/buzon-smtpd */
-	const char	*listeners[MASTER_LISTENER_MAX + 1];	/* NULL-ended */
+	const char	*builddir;	/* "smtpd": TOP/smtpd/buzon-smtpd */
+	/* NULL-terminated */
+	const char	*listeners[MASTER_LISTENER_MAX + 1];
 };
 
 extern const struct daemon_spec master_daemons[];	/* { NULL } ends it */

@@ -60,8 +60,8 @@ struct child {
 	char			 path[PATH_MAX];
 	enum child_state	 state;
 	pid_t			 pid;
-	uint64_t		 started_ms;	/* monotonic, for the backoff */
-	time_t			 started;	/* wall clock, for status */
+	uint64_t		 started_ms;	/* monotonic: backoff */
+	time_t			 started;	/* wall clock: status */
 	unsigned int		 restarts;
 	uint64_t		 backoff_ms;
 	struct event_timer	*timer;
@@ -77,10 +77,13 @@ static struct {
 	size_t			 nchildren;
 	int			 pid_fd;
 	int			 ready_fd;
+	bool			 starting;
 	bool			 stopping;
 	uint64_t		 stop_deadline;
 	struct event_timer	*stop_timer;
 	time_t			 started;
+	pid_t			 master_pid;
+	char			 fail_msg[1024];	/* for `start` */
 } M;
 
 static void	child_start(struct child *);
@@ -89,10 +92,8 @@ static void	child_start(struct child *);
 static int
 run_fail(const char *fmt, ...)
 {
-	char	 msg[1024];
-	char	 line[1100];
+	char	 msg[sizeof(M.fail_msg)];
 	va_list	 ap;
-	int	 len;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -102,17 +103,29 @@ run_fail(const char *fmt, ...)
 		fprintf(stderr, "buzon: %s\n", msg);
 		return 1;
 	}
+	/* `start` hears of it from master_run() once the sockets are
+	 * closed again, so its caller never sees them half-bound. */
 	log_error("-", "%s", msg);
-	{
-		len = snprintf(line, sizeof(line), "error: %s\n", msg);
-		if (len > 0)
-			(void)!write(M.ready_fd, line,
-			    (size_t)len < sizeof(line) ? (size_t)len :
-			    sizeof(line) - 1);
-		close(M.ready_fd);
-		M.ready_fd = -1;
-	}
+	if (M.fail_msg[0] == '\0')
+		str_copy(M.fail_msg, msg, sizeof(M.fail_msg));
 	return 1;
+}
+
+static void
+ready_report(void)
+{
+	char	 line[sizeof(M.fail_msg) + 16];
+	int	 len;
+
+	if (M.ready_fd == -1)
+		return;
+	len = snprintf(line, sizeof(line), "error: %s\n", M.fail_msg[0] ?
+	    M.fail_msg : "failed to start");
+	if (len > 0)
+		(void)!write(M.ready_fd, line, (size_t)len < sizeof(line) ?
+		    (size_t)len : sizeof(line) - 1);
+	close(M.ready_fd);
+	M.ready_fd = -1;
 }
 
 int
@@ -130,6 +143,8 @@ status_write(void)
 	int		 fd;
 	bool		 ok = true;
 
+	if (M.starting)		/* written once all daemons are started */
+		return;
 	if (master_status_path(M.cfg, path, sizeof(path)) == -1 ||
 	    !str_printf(tmp, sizeof(tmp), "%s.tmp", path))
 		return;
@@ -213,6 +228,7 @@ child_exec(struct child *c)
 	int		 tmp[MASTER_LISTENER_MAX * MASTER_FDS_MAX];
 	size_t		 i, j, n = 0;
 	char		*argv[4];
+	sigset_t	 hup;
 
 	str_init(&env, 0);
 	/* First dup above every target, so no dup2() clobbers a source. */
@@ -225,14 +241,24 @@ child_exec(struct child *c)
 				goto fail;
 			n++;
 		}
-	for (i = 0; i < n; i++)
-		if (dup2(tmp[i], (int)(3 + i)) == -1)	/* clears CLOEXEC */
+	for (i = 0; i < n; i++)		/* dup2() clears CLOEXEC */
+		if (dup2(tmp[i], (int)(3 + i)) == -1)
 			goto fail;
 	if (setenv("BUZON_LISTEN", str_c(&env), 1) == -1)
 		goto fail;
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)
 		goto fail;
-	event_signal_reset_child();
+	if (getppid() != M.master_pid)	/* it died before prctl() */
+		_exit(0);
+	/* What event_signal_reset_child() does, but in one step that keeps
+	 * SIGHUP blocked: a reload signalled before the daemon's loop is up
+	 * (even before this line runs) must wait for it, not kill it.  It
+	 * stays pending across exec, and service_main() takes it from its
+	 * signalfd. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	if (sigprocmask(SIG_SETMASK, &hup, NULL) == -1)
+		goto fail;
 	(void)signal(SIGPIPE, SIG_DFL);
 	argv[0] = (char *)(uintptr_t)c->spec->prog;
 	argv[1] = (char *)(uintptr_t)"-c";
@@ -509,9 +535,11 @@ run_loop(void)
 	    event_signal_add(M.loop, SIGINT, signal_cb, NULL) == -1)
 		return run_fail("signals: %s", strerror(errno));
 	setup_log();
+	M.starting = true;
 	for (i = 0; i < M.nchildren; i++)
 		if (M.children[i].state != CHILD_ABSENT)
 			child_start(&M.children[i]);
+	M.starting = false;
 	status_write();
 	log_info("-", "ready pid=%ld", (long)getpid());
 	if (M.ready_fd != -1) {
@@ -542,13 +570,24 @@ master_run(const char *conf_path, int ready_fd)
 	uid_t		 uid = (uid_t)-1;
 	gid_t		 gid = (gid_t)-1;
 	pid_t		 other;
+	sigset_t	 early;
 	int		 rc;
+
+	/* Hold the signals the loop will take: a reload or stop sent as soon
+	 * as the pid file appears must wait for the loop, not kill us. */
+	sigemptyset(&early);
+	sigaddset(&early, SIGHUP);
+	sigaddset(&early, SIGTERM);
+	sigaddset(&early, SIGINT);
+	sigaddset(&early, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &early, NULL);
 
 	memset(&M, 0, sizeof(M));
 	M.ready_fd = ready_fd;
 	M.pid_fd = -1;
 	M.conf_path = conf_path;
 	M.started = time(NULL);
+	M.master_pid = getpid();
 	M.cfg = xcalloc(1, sizeof(*M.cfg));
 	str_init(&errs, 0);
 	if (config_load(M.cfg, conf_path, &errs) == -1) {
@@ -604,8 +643,7 @@ out:
 			(void)unlink(st);
 		pidfile_remove(M.cfg->pid_file, M.pid_fd);
 	}
-	if (M.ready_fd != -1)
-		close(M.ready_fd);
+	ready_report();		/* only still open if start-up failed */
 	free(M.children);
 	config_release(M.cfg);
 	free(M.cfg);

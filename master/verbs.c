@@ -34,27 +34,31 @@ const struct verb verbs[] = {
 	    "run the mail system in the foreground (Ctrl-C stops it)",
 	    "usage: buzon [-c FILE] run\n"
 	    "\n"
-	    "Runs the supervisor in the foreground: loads the config, creates the\n"
-	    "state directories, binds every configured listener (smtp_listen ...\n"
-	    "imaps_listen), drops root for the configured user, writes the pid\n"
-	    "file (STATE/run/buzon.pid) and starts the daemons buzon-smtpd,\n"
-	    "buzon-queued, buzon-pop3d and buzon-imapd from daemon_directory (a\n"
-	    "daemon whose program is missing is skipped).  A daemon that dies is\n"
-	    "restarted after 1 s, 2 s, 4 s ... up to restart_delay_max.\n"
+	    "Runs the supervisor in the foreground: loads the config,\n"
+	    "creates the state directories, binds every configured listener\n"
+	    "(smtp_listen ... imaps_listen), drops root for the configured\n"
+	    "user, writes the pid file (STATE/run/buzon.pid) and starts the\n"
+	    "daemons buzon-smtpd, buzon-queued, buzon-pop3d and buzon-imapd\n"
+	    "from daemon_directory (a daemon whose program is missing is\n"
+	    "skipped).  A daemon that dies is restarted after 1 s, 2 s, 4 s\n"
+	    "... up to restart_delay_max.\n"
 	    "\n"
-	    "Signals: SIGHUP reloads the config and passes SIGHUP to the daemons\n"
-	    "(an invalid file is logged and the old config kept); SIGTERM or\n"
-	    "SIGINT stops the daemons, waiting up to shutdown_grace.\n"
+	    "Signals: SIGHUP reloads the config and passes SIGHUP to the\n"
+	    "daemons (an invalid file is logged and the old config kept);\n"
+	    "SIGTERM or SIGINT stops the daemons, waiting up to\n"
+	    "shutdown_grace.\n"
 	    "\n"
 	    "Exit status: 0 after a clean stop; 1 if it cannot start (bad\n"
-	    "config, address in use, unknown user, already running); 2 bad usage.\n" },
+	    "config, address in use, unknown user, already running); 2 bad\n"
+	    "usage.\n" },
 	{ "start", verb_start, "start",
 	    "start the mail system in the background",
 	    "usage: buzon [-c FILE] start\n"
 	    "\n"
-	    "Like `run`, but in the background: returns once the listeners are\n"
-	    "bound and the daemons started, or prints why it could not start.\n"
-	    "With log_target = stderr the log goes to STATE/log/buzon.log.\n"
+	    "Like `run`, but in the background: returns once the listeners\n"
+	    "are bound and the daemons started, or prints why it could not\n"
+	    "start. With log_target = stderr the log goes to\n"
+	    "STATE/log/buzon.log.\n"
 	    "\n"
 	    "Exit status: 0 started; 1 failed to start, or already running;\n"
 	    "2 bad usage.\n" },
@@ -62,71 +66,73 @@ const struct verb verbs[] = {
 	    "stop the running mail system and wait until it is gone",
 	    "usage: buzon [-c FILE] stop\n"
 	    "\n"
-	    "Sends SIGTERM to the supervisor named in the pid file and waits\n"
-	    "until it has stopped (at most shutdown_grace plus 5 s).\n"
+	    "Sends SIGTERM to the supervisor named in the pid file and\n"
+	    "waits until it has stopped (at most shutdown_grace plus 5 s).\n"
 	    "\n"
-	    "Exit status: 0 stopped; 1 not running, or still running after the\n"
-	    "wait; 2 bad usage.\n" },
+	    "Exit status: 0 stopped; 1 not running, or still running after\n"
+	    "the wait; 2 bad usage.\n" },
 	{ "reload", verb_reload, "reload",
 	    "re-read the config in the running mail system",
 	    "usage: buzon [-c FILE] reload\n"
 	    "\n"
-	    "Sends SIGHUP to the supervisor: it reads the config again and, if\n"
-	    "the file is valid, applies it and passes SIGHUP to every daemon.\n"
-	    "An invalid file is logged and the running config kept; check it\n"
-	    "first with `buzon config check`.  New listener addresses need a\n"
-	    "restart (buzon stop; buzon start).\n"
+	    "Sends SIGHUP to the supervisor: it reads the config again and,\n"
+	    "if the file is valid, applies it and passes SIGHUP to every\n"
+	    "daemon. An invalid file is logged and the running config kept;\n"
+	    "check it first with `buzon config check`.  New listener\n"
+	    "addresses need a restart (buzon stop; buzon start).\n"
 	    "\n"
 	    "Exit status: 0 signalled; 1 not running; 2 bad usage.\n" },
 	{ "status", verb_status, "status",
 	    "tell whether the mail system runs, and each daemon's state",
 	    "usage: buzon [-c FILE] status\n"
 	    "\n"
-	    "Prints whether the supervisor runs (with its pid) and, for each\n"
-	    "daemon, its state (running, waiting to restart, absent, stopped),\n"
-	    "pid, start time and restart count.\n"
+	    "Prints whether the supervisor runs (with its pid) and, for\n"
+	    "each daemon, its state (running, waiting to restart, absent,\n"
+	    "stopped), pid, start time and restart count.\n"
 	    "\n"
-	    "Exit status (LSB): 0 running; 3 not running; 4 unknown (bad config\n"
-	    "or unreadable pid file); 2 bad usage.\n" },
+	    "Exit status (LSB): 0 running; 3 not running; 4 unknown (bad\n"
+	    "config or unreadable pid file); 2 bad usage.\n" },
 	{ "init", verb_init, "init [--demo] [--force] DIR",
 	    "create a new instance: DIR/buzon.conf, TLS certificate, dirs",
 	    "usage: buzon init [--demo] [--force] DIR\n"
 	    "\n"
-	    "Creates DIR (mode 0750) and DIR/buzon.conf listing every parameter\n"
-	    "with its help line and default (commented out), with state_dir set\n"
-	    "to DIR and hostname to this host's name; a self-signed certificate\n"
-	    "DIR/tls/cert.pem and key DIR/tls/key.pem for that name; and the\n"
-	    "directories spool/, mail/, maps/, run/ and log/.  Run as root, the\n"
-	    "tree is given to the configured user.\n"
+	    "Creates DIR (mode 0750) and DIR/buzon.conf listing every\n"
+	    "parameter with its help line and default (commented out), with\n"
+	    "state_dir set to DIR and hostname to this host's name; a\n"
+	    "self-signed certificate DIR/tls/cert.pem and key\n"
+	    "DIR/tls/key.pem for that name; and the directories spool/,\n"
+	    "mail/, maps/, run/ and log/.  Run as root, the tree is given\n"
+	    "to the configured user.\n"
 	    "\n"
 	    "Options:\n"
-	    "  --demo    a demo instance: listeners on 127.0.0.1 ports 2525 (smtp),\n"
-	    "            2587 (submission), 2465 (submissions), 2110 (pop3),\n"
-	    "            2995 (pop3s), 2143 (imap), 2993 (imaps); log to stderr,\n"
-	    "            trace on, hostname mail.example.test, demo accounts\n"
+	    "  --demo    a demo instance: listeners on 127.0.0.1, ports\n"
+	    "            2525 (smtp), 2587 (submission), 2465\n"
+	    "            (submissions), 2110 (pop3), 2995 (pop3s), 2143\n"
+	    "            (imap), 2993 (imaps); log to stderr, trace on,\n"
+	    "            hostname mail.example.test, demo accounts\n"
 	    "  --force   write DIR/buzon.conf even if it exists (an existing\n"
 	    "            certificate is kept)\n"
 	    "\n"
-	    "Exit status: 0 created; 1 failed (DIR/buzon.conf exists, cannot\n"
-	    "write); 2 bad usage.\n" },
+	    "Exit status: 0 created; 1 failed (DIR/buzon.conf exists,\n"
+	    "cannot write); 2 bad usage.\n" },
 	{ "demo", verb_demo, "demo [--dir DIR]",
 	    "try it: create a demo instance if needed and run it here",
 	    "usage: buzon demo [--dir DIR]\n"
 	    "\n"
 	    "Creates a demo instance in DIR (default ./buzon-demo) with\n"
-	    "`buzon init --demo` unless DIR/buzon.conf exists, prints how to\n"
-	    "reach each service by hand (telnet, openssl s_client) from the\n"
-	    "config in force, then runs in the foreground until Ctrl-C.  -c is\n"
-	    "ignored: the demo uses DIR/buzon.conf.\n"
+	    "`buzon init --demo` unless DIR/buzon.conf exists, prints how\n"
+	    "to reach each service by hand (telnet, openssl s_client) from\n"
+	    "the config in force, then runs in the foreground until Ctrl-C.\n"
+	    "-c is ignored: the demo uses DIR/buzon.conf.\n"
 	    "\n"
 	    "Exit status: as for `run`; 2 bad usage.\n" },
 	{ "config", verb_config, "config check",
 	    "check the config file and name every error with its line",
 	    "usage: buzon [-c FILE] config check\n"
 	    "\n"
-	    "Reads the config file (-c FILE, $BUZON_CONF or the default) and\n"
-	    "prints every unknown key and bad value as FILE:LINE: message.\n"
-	    "Exits 0 when the file is valid, 1 otherwise.\n" },
+	    "Reads the config file (-c FILE, $BUZON_CONF or the default)\n"
+	    "and prints every unknown key and bad value as FILE:LINE:\n"
+	    "message. Exits 0 when the file is valid, 1 otherwise.\n" },
 	{ "domain", verb_domain, "domain add|del|list",
 	    "manage the local mail domains", ADMIN_DOMAIN_HELP },
 	{ "user", verb_user, "user add|del|passwd|list|show|...",
@@ -157,7 +163,8 @@ verb_wants_help(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
 			return true;
 	}
 	return false;

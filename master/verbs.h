@@ -19,10 +19,11 @@ struct config;
 
 struct verb {
 	const char	*name;
-	int		(*fn)(const char *conf_path, int argc, char **argv);
+	int		(*fn)(const char *conf_path, int argc,
+			    char **argv);
 	const char	*synopsis;	/* "run [-c FILE]" */
 	const char	*summary;	/* one line for `buzon --help` */
-	const char	*help;		/* full text for `buzon VERB --help` */
+	const char	*help;		/* `buzon VERB --help` */
 };
 
 extern const struct verb verbs[];

@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,15 @@ DAEMONS = {
     "buzon-pop3d": "pop3d",
     "buzon-imapd": "imapd",
 }
+# What each kind of listener says first (real daemons; the fixture says
+# "+OK fixture NAME pid PID" everywhere).
+GREETINGS = {
+    "smtp": r"^220 ", "submission": r"^220 ", "submissions": r"^220 ",
+    "pop3": r"^\+OK", "pop3s": r"^\+OK",
+    "imap": r"^\* (OK|PREAUTH)", "imaps": r"^\* (OK|PREAUTH)",
+}
+# Listeners that start with TLS.
+TLS_LISTENERS = ("submissions", "pop3s", "imaps")
 # The fixed ports of `buzon demo`.
 DEMO_PORTS = {
     "smtp": 2525, "submission": 2587, "submissions": 2465,
@@ -123,6 +133,19 @@ def stage_fixture(d):
     return d
 
 
+def built_daemons():
+    """Names of the daemon programs built in the build tree."""
+    return sorted(prog for prog, sub in DAEMONS.items()
+                  if os.access(os.path.join(TOP_BUILDDIR, sub, prog),
+                               os.X_OK))
+
+
+def built_listeners():
+    """Listener names whose daemon is built."""
+    progs = built_daemons()
+    return [n for n, prog in LISTENERS.items() if prog in progs]
+
+
 def have_buzon():
     return os.access(BUZON, os.X_OK)
 
@@ -166,6 +189,41 @@ def can_connect(port, host="127.0.0.1", timeout=0.5):
         return False
 
 
+def listening_inodes(port):
+    """Socket inodes listening on TCP port (any address, IPv4 or IPv6)."""
+    inodes = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if (fields[3] == "0A" and
+                            int(fields[1].rsplit(":", 1)[1], 16) == port):
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    return inodes
+
+
+def socket_inodes(pid):
+    """Inodes of the sockets process pid holds open."""
+    inodes = set()
+    d = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return inodes
+    for n in names:
+        try:
+            target = os.readlink(os.path.join(d, n))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what=None):
     """Call predicate until it returns a true value (returned) or timeout
     seconds passed (AssertionError naming what)."""
@@ -195,19 +253,63 @@ def pid_alive(pid):
         return False
 
 
+def group_members(pgid):
+    """Live (not zombie) processes in process group pgid."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(name))
+    return pids
+
+
 def tail(text, lines=40):
     return "\n".join(text.splitlines()[-lines:])
 
 
+def client_tls_context():
+    """A TLS client context that accepts the instance's self-signed
+    certificate (tests check the protocol, not the PKI)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 class LineClient:
     """A tiny line-based client: CRLF on send, lines without CRLF on
-    read, every read bounded by timeout."""
+    read, every read bounded by timeout.  tls=True starts TLS at once
+    (submissions, pop3s, imaps); starttls() switches mid-session."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.transcript = []
+        if tls:
+            self.starttls()
+
+    def starttls(self):
+        """Handshake over the connection (after the server said go ahead).
+        Anything already read but unconsumed is an error: a server must
+        not send more before the handshake."""
+        if self.buf:
+            raise AssertionError("data before the TLS handshake: %r" %
+                                 self.buf)
+        self.sock = client_tls_context().wrap_socket(self.sock)
+        self.transcript.append("-- TLS %s" % self.sock.version())
+
+    def send_raw(self, data):
+        """Send bytes as they are (no CRLF added)."""
+        self.transcript.append("C(raw): %r" % data)
+        self.sock.sendall(data)
 
     def close(self):
         if self.sock is not None:
@@ -294,7 +396,8 @@ class Instance:
     fixture:    run the test fixture daemon in place of buzon-smtpd,
                 buzon-pop3d and buzon-imapd (daemon_directory points at a
                 temp dir holding copies of it under those names)
-    listeners:  names of the listeners to enable (default: all seven);
+    listeners:  names of the listeners to enable (default: all seven
+                with the fixture, else those whose daemon is built);
                 the others are set empty (service off)
     overrides:  dict of more "key = value" settings (None removes a key)
     """
@@ -310,8 +413,12 @@ class Instance:
         self.proc = None
         self.ports = {}
         self.fixture = fixture
-        self.listeners = list(LISTENERS) if listeners is None else list(
-            listeners)
+        if listeners is not None:
+            self.listeners = list(listeners)
+        elif fixture:
+            self.listeners = list(LISTENERS)
+        else:
+            self.listeners = built_listeners()
         self.overrides = dict(overrides or {})
         self._log = None
         _live.add(self)
@@ -374,6 +481,12 @@ class Instance:
     def port(self, name):
         return self.ports[name]
 
+    def connect(self, name, timeout=5.0):
+        """A LineClient on listener name (TLS ones with TLS), greeting not
+        yet read."""
+        return LineClient(self.ports[name], timeout=timeout,
+                          tls=name in TLS_LISTENERS)
+
     @property
     def pid_file(self):
         v = self.overrides.get("pid_file")
@@ -384,17 +497,43 @@ class Instance:
     def start(self, wait=True):
         """Run `buzon -c CONF run` in the background (stdout and stderr to
         the log) and wait until every enabled listener accepts a
-        connection (raises with the log tail if not within 15 s)."""
+        connection (raises with the log tail if not within 15 s).  If
+        another program took one of the picked ports meanwhile (the run
+        exits at once, "Address already in use"), new ports are picked
+        and it is tried again, three times at most."""
         if self.proc is not None:
             raise RuntimeError("already started")
+        for attempt in range(3):
+            start = self.log_size()
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except AssertionError:
+                if (self.proc.poll() is None or attempt == 2 or
+                        "in use" not in self.log_text()[start:]):
+                    raise
+            self.stop()
+            self.proc = None
+            self.repick_ports()
+        return self
+
+    def _spawn(self):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BUZON, "-c", self.conf, "run"], stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env(),
             start_new_session=True)
-        if wait:
-            self.wait_ready()
-        return self
+
+    def repick_ports(self):
+        """Move every enabled listener to a new free port."""
+        settings = {}
+        for name in self.listeners:
+            self.ports[name] = free_port()
+            settings[name + "_listen"] = "127.0.0.1:%d" % self.ports[name]
+        self.write_settings(settings)
 
     @property
     def pid(self):
@@ -411,7 +550,13 @@ class Instance:
                 raise AssertionError(
                     "buzon run exited with %s before it was ready:\n%s" % (
                         self.proc.returncode, tail(self.log_text())))
-            pending = [p for p in pending if not can_connect(p)]
+            # ours: the supervisor holds the listening socket (a port
+            # someone else took would answer too)
+            pid = self.proc.pid if self.proc else self.pid_from_file()
+            mine = socket_inodes(pid) if pid else None
+            pending = [p for p in pending
+                       if not ((mine is None or listening_inodes(p) & mine)
+                               and can_connect(p))]
             if not pending:
                 break
             if time.monotonic() >= deadline:
@@ -449,14 +594,20 @@ class Instance:
     @staticmethod
     def _kill_group(pgid):
         """Leave no daemon behind: SIGKILL whatever is left in the group
-        buzon run started."""
+        buzon run started, and wait (bounded) until it is gone."""
         try:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            pass
+            return
         except OSError as e:
             if e.errno != errno.ESRCH:
                 raise
+            return
+        try:
+            wait_for(lambda: not group_members(pgid), 5,
+                     what="process group %d gone" % pgid)
+        except AssertionError as e:
+            sys.stderr.write("buzontest: %s\n" % e)
 
     def sanitizer_reports(self):
         """Lines of ASan/UBSan reports in the log (daemons log there too)."""
@@ -483,15 +634,26 @@ class Instance:
         if reports:
             raise AssertionError("sanitizer: " + reports[0])
 
-    def _kill_pid_file(self):
-        """A `buzon start` daemonizes out of our process group: stop it
-        through its pid file."""
+    def pid_from_file(self):
+        """The pid in the pid file, or None."""
         try:
             with open(self.pid_file) as f:
                 pid = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
+            return None
+        return pid if pid > 1 else None
+
+    def _kill_pid_file(self):
+        """A `buzon start` daemonizes out of our process group: stop it
+        through its pid file."""
+        pid = self.pid_from_file()
+        if pid is None or not pid_alive(pid):
             return
-        if pid <= 1 or not pid_alive(pid):
+        try:    # never a pid reused by someone else
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if self.conf.encode() not in f.read():
+                    return
+        except OSError:
             return
         try:
             os.kill(pid, signal.SIGTERM)

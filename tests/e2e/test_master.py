@@ -182,7 +182,7 @@ class Init(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         conf = os.path.join(d, "buzon.conf")
         self.assertTrue(os.path.isfile(conf))
-        for sub in ("tls", "spool", "mail"):
+        for sub in ("tls", "spool", "mail", "maps", "run", "log"):
             self.assertTrue(os.path.isdir(os.path.join(d, sub)), sub)
         with open(conf) as f:
             text = f.read()
@@ -385,6 +385,31 @@ class SupervisorMore(unittest.TestCase):
             self.assertEqual(rc, 0, tail(b.log_text()))
             self.assertLess(took, 8, tail(b.log_text()))
 
+    def test_grace_expiry_kills_stubborn_daemon(self):
+        """A daemon that ignores SIGTERM is killed after shutdown_grace."""
+        d = tempfile.mkdtemp(prefix="buzon-e2e-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        prog = os.path.join(d, "buzon-smtpd")
+        with open(prog, "w") as f:
+            f.write("#!/bin/sh\ntrap '' TERM\n: > \"$0.ready\"\n"
+                    "while :; do sleep 0.1; done\n")
+        os.chmod(prog, 0o755)
+        buzontest.chown_tree(d)
+        with Instance(listeners=["smtp"],
+                      overrides={"shutdown_grace": "1s",
+                                 "daemon_directory": d}) as b:
+            b.start()
+            wait_for(lambda: os.path.exists(prog + ".ready"), 10,
+                     what="daemon ignoring SIGTERM")
+            t0 = time.monotonic()
+            rc = b.stop()
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 0, tail(b.log_text()))
+            self.assertGreater(took, 0.8)
+            self.assertLess(took, 5)
+            self.assertRegex(b.log_text(), r"(?i)grace expired")
+
     def test_bad_config_refuses_to_start(self):
         with Instance(fixture=True, listeners=["smtp"]) as b:
             with open(b.conf, "a") as f:
@@ -437,6 +462,24 @@ class SupervisorMore(unittest.TestCase):
             self.assertEqual(greet(b.port("smtp"))[1], spid)
 
 
+@need_verbs("init", "run")
+class RealDaemons(unittest.TestCase):
+    """`buzon run` with the daemons that are built: each listener greets
+    in its protocol (TLS listeners after the handshake)."""
+
+    def test_every_listener_greets(self):
+        names = buzontest.built_listeners()
+        if not names:
+            self.skipTest("no daemon built yet")
+        with Instance() as b:
+            b.start()
+            for name in names:
+                with self.subTest(listener=name):
+                    with b.connect(name) as c:
+                        c.expect(re.compile(buzontest.GREETINGS[name]))
+            self.assertEqual(b.stop(), 0, tail(b.log_text()))
+
+
 @need_verbs("init", "start", "status", "stop")
 @need_fixture
 class StartStop(unittest.TestCase):
@@ -449,7 +492,7 @@ class StartStop(unittest.TestCase):
     def test_start_status_stop(self):
         b = self.b
         r = b.cli("status")
-        self.assertNotEqual(r.returncode, 0, "status before start")
+        self.assertEqual(r.returncode, 3, "status before start")
         r = b.cli("start")
         self.assertEqual(r.returncode, 0, r.stderr)
         wait_for(lambda: os.path.exists(b.pid_file), 10, what="pid file")
@@ -468,7 +511,7 @@ class StartStop(unittest.TestCase):
         self.assertFalse(os.path.exists(b.pid_file))
         self.assertFalse(buzontest.can_connect(b.port("smtp")))
         r = b.cli("status")
-        self.assertNotEqual(r.returncode, 0, "status after stop")
+        self.assertEqual(r.returncode, 3, "status after stop")
 
     def test_stop_when_not_running(self):
         r = self.b.cli("stop")

@@ -63,8 +63,8 @@ ParameterizedTestParameters(service, listen_parse_bad)
 		{ "SMTP:3", "unknown listener name" },
 		{ "smtp:3 pop3:3", "fd 3 given twice" },
 		{ "smtp:3 pop3:4 imap:5 imaps:6 pop3s:7", "more than 4" },
-		{ "smtp:3aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		  "entry too long" },
+		{ "smtp:3aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaa", "entry too long" },
 	};
 	return cr_make_param_array(struct bad_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
