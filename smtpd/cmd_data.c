@@ -123,8 +123,12 @@ message_begin(struct session *s)
 	ri.queue_id = tx->queue_id;
 	ri.rcpt = tx->nrcpts == 1 ? tx->rcpts[0].addr : NULL;
 	ri.when = time(NULL);
-	str_init(&rec, 4096);
-	if (received_format(&ri, &rec) == -1) {
+	/* RFC 7208 9.1: Received-SPF goes above our Received field. */
+	str_init(&rec, 8192);
+	if ((tx->spf_header != NULL &&
+	    (str_append_str(&rec, tx->spf_header) == -1 ||
+	    str_append(&rec, "\r\n", 2) == -1)) ||
+	    received_format(&ri, &rec) == -1) {
 		str_release(&rec);
 		goto fail_perm;
 	}

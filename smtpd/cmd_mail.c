@@ -17,6 +17,8 @@
 #include "params.h"
 #include "rfc5321.h"
 #include "smtpd.h"
+#include "spf.h"
+#include "spf_client.h"
 #include "str.h"
 
 static void
@@ -36,6 +38,78 @@ after_keyword(char *arg, const char *kw)
 	if (strncasecmp(arg, kw, n) != 0)
 		return NULL;
 	return arg + n;
+}
+
+static void
+mail_accept(struct session *s)
+{
+	s->tx.has_sender = true;
+	session_set_state(s, SMTP_MAIL);
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+/*
+ * SPF (RFC 7208) on the smtp listener only: submission clients are
+ * authenticated, and relay networks and logged-in users are ours.  The
+ * check runs in a helper process (spf_client.h); the session waits,
+ * suspended, so pipelined commands keep their order.
+ */
+static bool
+spf_wanted(const struct session *s)
+{
+	return s->srv->spf != NULL && s->listener == SMTP_LISTEN_SMTP &&
+	    s->srv->conf.spf_policy != SPF_POLICY_NONE &&
+	    !s->is_authenticated && !s->in_mynetworks;
+}
+
+static void
+spf_done(const struct spf_answer *ans, void *arg)
+{
+	struct session		*s = arg;
+	struct spf_decision	 d;
+	char			 from[RFC5321_PATH_MAX * 4 + 1];
+
+	s->spf_check = NULL;
+	spf_policy_decide((enum spf_policy)s->srv->conf.spf_policy,
+	    s->srv->conf.spf_reject_permerror, ans, &d);
+	str_sanitize(from, sizeof(from), s->tx.sender, strlen(s->tx.sender));
+	log_info(s->id, "spf result=%s from=<%s> action=%s",
+	    spf_result_name(ans->result), from,
+	    d.action == SPF_ACT_REJECT ? "reject" :
+	    d.action == SPF_ACT_TEMPFAIL ? "tempfail" :
+	    d.action == SPF_ACT_TAG ? "tag" : "accept");
+	s->flush_now = true;
+	switch (d.action) {
+	case SPF_ACT_REJECT:
+	case SPF_ACT_TEMPFAIL:
+		s->tx.sender[0] = '\0';
+		smtp_error(s, "%d %s %s", d.code, d.enhanced, d.text);
+		break;
+	case SPF_ACT_TAG:
+		if (ans->header[0] != '\0') {
+			free(s->tx.spf_header);
+			s->tx.spf_header = xstrdup(ans->header);
+		}
+		mail_accept(s);
+		break;
+	case SPF_ACT_ACCEPT:
+		mail_accept(s);
+		break;
+	}
+	session_resume(s);
+}
+
+static void
+spf_begin(struct session *s)
+{
+	struct spf_request	 req;
+
+	memset(&req, 0, sizeof(req));
+	(void)str_copy(req.ip, s->ip, sizeof(req.ip));
+	(void)str_copy(req.helo, s->helo, sizeof(req.helo));
+	(void)str_copy(req.from, s->tx.sender, sizeof(req.from));
+	session_suspend(s);
+	s->spf_check = spf_check_start(s->srv->spf, &req, spf_done, s);
 }
 
 void
@@ -84,9 +158,11 @@ cmd_mail(struct session *s, char *arg)
 		return;
 	}
 	(void)str_copy(tx->sender, path, sizeof(tx->sender));
-	tx->has_sender = true;
-	session_set_state(s, SMTP_MAIL);
-	smtp_reply(s, "250 2.1.0 Ok");
+	if (spf_wanted(s)) {
+		spf_begin(s);
+		return;
+	}
+	mail_accept(s);
 }
 
 void

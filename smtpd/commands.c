@@ -164,6 +164,7 @@ smtp_tx_reset(struct session *s)
 		free(tx->rcpts[i].orcpt);
 	}
 	free(tx->rcpts);
+	free(tx->spf_header);
 	str_release(&tx->bdat_line);
 	/* An open spool file is rolled back by whoever owns the glue. */
 	BUZ_ASSERT(tx->msg == NULL);

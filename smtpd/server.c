@@ -6,8 +6,10 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "accounts.h"
 #include "auth.h"
@@ -16,6 +18,8 @@
 #include "log.h"
 #include "service.h"
 #include "smtpd.h"
+#include "spf.h"
+#include "spf_client.h"
 #include "str.h"
 #include "tls.h"
 
@@ -24,6 +28,8 @@
 void
 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
 {
+	enum spf_policy	 pol;
+
 	memset(c, 0, sizeof(*c));
 	c->hostname = cfg->hostname;
 	c->max_message = cfg->smtpd_max_message;
@@ -35,6 +41,10 @@ smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
 	c->max_errors = cfg->smtpd_max_errors;
 	c->max_commands_preauth = cfg->smtpd_max_commands_preauth;
 	c->auth_plaintext_loopback = cfg->smtpd_auth_plaintext_loopback;
+	if (spf_policy_parse(cfg->smtpd_spf_policy, &pol) == -1)
+		pol = SPF_POLICY_NONE;	/* conf checked it: cannot happen */
+	c->spf_policy = (int)pol;
+	c->spf_reject_permerror = cfg->smtpd_spf_reject_permerror;
 	c->mynetworks = cfg->mynetworks.items;
 	c->nmynetworks = cfg->mynetworks.count;
 	c->data.max_size = cfg->smtpd_max_message;
@@ -73,6 +83,35 @@ tls_ctx(const struct config *cfg)
 		log_warn("-", "tls off: no STARTTLS, no submissions "
 		    "reason=\"%s\"", f.text);
 	return ctx;
+}
+
+/* The SPF helper: buzon-spf in the directory of this program (the build
+ * tree and the install directory alike). */
+static void
+spf_start(struct smtpd *srv, const struct config *cfg)
+{
+	struct spf_client_conf	 sc;
+	char			 self[PATH_MAX], path[PATH_MAX + 16], *slash;
+	ssize_t			 n;
+
+	if (srv->conf.spf_policy == SPF_POLICY_NONE)
+		return;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		log_warn("-", "spf off: cannot find my own program");
+		return;
+	}
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	if (!str_printf(path, sizeof(path), "%s/buzon-spf", self) ||
+	    access(path, X_OK) == -1) {
+		log_warn("-", "spf off: no helper at %s", path);
+		return;
+	}
+	srv->spf_argv = spf_helper_argv(cfg, path);
+	spf_client_conf_from_config(&sc, cfg, srv->spf_argv);
+	srv->spf = spf_client_new(srv->loop, &sc);
 }
 
 static void
@@ -129,8 +168,10 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 		return -1;
 	}
 	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
-	log_info("-", "smtpd ready hostname=%s tls=%s max_message=%zu",
+	spf_start(srv, cfg);
+	log_info("-", "smtpd ready hostname=%s tls=%s spf=%s max_message=%zu",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
+	    srv->spf != NULL ? cfg->smtpd_spf_policy : "off",
 	    srv->conf.max_message);
 	return 0;
 }
@@ -144,6 +185,10 @@ smtpd_reload(const struct config *cfg, void *data)
 	if (check_networks(cfg) == -1)
 		return -1;
 	smtpd_conf_from(&srv->conf, cfg);
+	/* The SPF helpers keep running with the DNS settings they started
+	 * with (a restart applies new dns_* keys); the policy applies now. */
+	if (srv->spf == NULL)
+		spf_start(srv, cfg);
 	/* Sessions in TLS keep the old context alive (refcounted). */
 	ctx = tls_ctx(cfg);
 	tls_ctx_free(&srv->tls_ctx);
@@ -164,6 +209,8 @@ smtpd_shutdown(void *data)
 		accounts_close(&srv->accounts);
 		auth_throttle_close(&srv->throttle);
 		enqueue_close(&srv->spool);
+		spf_client_free(&srv->spf);
+		spf_helper_argv_free(&srv->spf_argv);
 	}
 	return srv->nsessions;
 }

@@ -33,6 +33,7 @@
 #include "mem.h"
 #include "net.h"
 #include "smtpd.h"
+#include "spf_client.h"
 #include "stream.h"
 #include "str.h"
 #include "tls.h"
@@ -446,6 +447,7 @@ session_free(struct session **sp, const char *reason)
 	    "rcpts=%u errors=%u", s->ip, reason, s->helo[0] != '\0' ? "yes" :
 	    "no", s->nmsgs, s->nrcpts, s->errors);
 	s->state = SMTP_CLOSING;
+	spf_check_cancel(&s->spf_check);
 	smtp_tx_reset(s);
 	smtp_auth_release(s);
 	event_io_del(&s->io);

@@ -41,6 +41,8 @@ struct event_io;
 struct event_loop;
 struct event_timer;
 struct session;
+struct spf_check;
+struct spf_client;
 struct stream;
 
 enum smtp_state {
@@ -88,6 +90,8 @@ struct smtpd_conf {
 	unsigned int	 max_errors;
 	unsigned int	 max_commands_preauth;
 	bool		 auth_plaintext_loopback;
+	int		 spf_policy;		/* enum spf_policy */
+	bool		 spf_reject_permerror;
 	char *const	*mynetworks;
 	size_t		 nmynetworks;
 	struct data_conf data;
@@ -101,6 +105,8 @@ struct smtpd {
 	struct accounts		*accounts;	/* NULL: no local domains */
 	struct auth_throttle	*throttle;	/* NULL: no throttling */
 	struct enqueue		*spool;		/* NULL: 451 at DATA */
+	struct spf_client	*spf;		/* NULL: no SPF checks */
+	char			**spf_argv;	/* the helper's command */
 	struct session		*sessions;	/* every open session */
 	unsigned int		 nsessions;
 	struct session		**batch;	/* finished, to commit */
@@ -120,6 +126,7 @@ struct smtp_tx {
 	bool			 has_sender;
 	char			 sender[RFC5321_PATH_MAX + 1];	/* "" = <> */
 	struct mail_params	 mp;
+	char			*spf_header;	/* "Received-SPF: ..." or NULL */
 	struct smtp_rcpt	*rcpts;
 	size_t			 nrcpts, rcpts_cap;
 	struct enqueue_msg	*msg;		/* open spool file */
@@ -176,6 +183,7 @@ struct session {
 	smtp_cont_fn		*cont;		/* next line goes here (AUTH) */
 	bool			 cont_secret;	/* trace it masked */
 	struct auth_sasl	*sasl;
+	struct spf_check	*spf_check;	/* MAIL waits for SPF */
 	struct str		 out;		/* replies not yet written */
 	struct smtp_tx		 tx;
 };

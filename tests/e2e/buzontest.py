@@ -53,6 +53,7 @@ LISTENERS = {
 # Daemon program -> its folder in the build tree.
 DAEMONS = {
     "buzon-smtpd": "smtpd",
+    "buzon-spf": "smtpd",           # helper smtpd starts beside itself
     "buzon-queued": "queue",
     "buzon-deliver": "local-delivery",
     "buzon-pop3d": "pop3d",

@@ -572,5 +572,54 @@ class SmtpdLimits(unittest.TestCase):
                           r"reason=timeout")
 
 
+SPF_ZONE = """\
+spffail.test.  300 IN TXT "v=spf1 ip4:192.0.2.99 -all"
+"""
+
+
+@unittest.skipUnless(have_smtpd() and os.path.exists(os.path.join(
+    buzontest.TOP_BUILDDIR, "smtpd", "buzon-spf")), "buzon-spf not built")
+class SmtpdSpf(unittest.TestCase):
+    """SPF at MAIL on port 25 through the buzon-spf helper, with a
+    closed-world DNS (dns_local_data).  libspf2 always passes loopback
+    clients, and the tests can only connect from loopback, so this checks
+    the plumbing (helper asked, result logged, Received-SPF above our
+    Received); the policy table itself is spf_test's."""
+
+    def test_tag_policy(self):
+        with Instance(demo=True, listeners=["smtp", "submission"],
+                      overrides={"smtpd_spf_policy": "reject-fail",
+                                 "mynetworks": "192.0.2.0/24"}) as inst:
+            zone = os.path.join(inst.dir, "spf.zone")
+            with open(zone, "w") as f:
+                f.write(SPF_ZONE)
+            inst.write_settings({"dns_local_data": zone})
+            inst.start()
+            with Client(inst.port("smtp")) as c:
+                c.reply()
+                c.cmd("EHLO client.example")
+                # pipelined: the RCPT waits for the SPF answer to MAIL
+                c.send("MAIL FROM:<a@spffail.test>\r\n"
+                       "RCPT TO:<alice@%s>\r\nDATA\r\n" % DOMAIN)
+                self.assertEqual(c.reply(), "250 2.1.0 Ok\r\n")
+                self.assertEqual(c.reply(), "250 2.1.5 Ok\r\n")
+                self.assertTrue(c.reply().startswith("354 "))
+                r = c.cmd("Subject: spf\r\n\r\nx\r\n.")
+                self.assertTrue(r.startswith("250 2.0.0 Ok: queued as "))
+                qid = r.split()[-1].strip()
+            log = inst.log_text()
+            self.assertIn("spf result=pass from=<a@spffail.test> "
+                          "action=tag", log)
+            path = os.path.join(inst.dir, "spool", "queue", qid)
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+                i = data.find(b"Received-SPF: pass")
+                self.assertGreater(i, 0)
+                self.assertGreater(data.find(b"Received: from"), i)
+            # submission is never checked
+            self.assertEqual(log.count("spf result="), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
