@@ -40,12 +40,13 @@
 
 #define ACCOUNTS_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1 */
 #define ACCOUNTS_DOMAIN_MAX	255	/* RFC 5321 4.5.3.1.2 */
-#define ACCOUNTS_ADDR_MAX	(ACCOUNTS_LOCAL_MAX + 1 + ACCOUNTS_DOMAIN_MAX + 1)
+#define ACCOUNTS_ADDR_MAX \
+	(ACCOUNTS_LOCAL_MAX + 1 + ACCOUNTS_DOMAIN_MAX + 1)	/* NUL too */
 #define ACCOUNTS_ALIAS_DEPTH	10	/* nested alias expansions */
 #define ACCOUNTS_ALIAS_FANOUT	1000	/* addresses one resolve may yield */
 
 struct accounts_conf {
-	const char	*state_dir;	/* maps in STATE/maps, mail in STATE/mail */
+	const char	*state_dir;	/* STATE: STATE/maps, STATE/mail */
 	const char	*map_type;	/* "hash" (NULL), "btree" or "lmdb" */
 	const char	*recipient_delimiter; /* "+" ; NULL or "": none */
 	bool		 local_part_case_sensitive;
@@ -59,7 +60,7 @@ enum accounts_format {
 struct accounts_user {
 	char		 address[ACCOUNTS_ADDR_MAX];	/* normalised */
 	char		 hash[AUTH_HASH_MAX];		/* crypt(3) */
-	char		 apop_secret[AUTH_PASS_MAX + 1];	/* "": APOP off */
+	char		 apop_secret[AUTH_PASS_MAX + 1]; /* "": APOP off */
 	char		 mailbox[PATH_MAX];	/* relative to STATE/mail */
 	enum accounts_format format;
 	uint64_t	 quota;			/* bytes; 0: none */
@@ -68,7 +69,7 @@ struct accounts_user {
 
 /* One place mail for an address goes. */
 struct accounts_target {
-	char		*address;	/* as resolved (local: user's address) */
+	char		*address;	/* local: the user's address */
 	bool		 is_local;	/* a user of ours; false: relay it */
 };
 
@@ -112,8 +113,8 @@ int	 accounts_user_format(const struct accounts_user *, struct str *out)
 	    __attribute__((warn_unused_result));
 /* Parse a record; u->address is left alone.  0, or -1 (unknown version,
  * wrong field count, bad value). */
-int	 accounts_user_parse(const char *val, size_t len, struct accounts_user *)
-	    __attribute__((warn_unused_result));
+int	 accounts_user_parse(const char *val, size_t len,
+	    struct accounts_user *) __attribute__((warn_unused_result));
 /* Create u's mailbox: Maildir (cur, new, tmp) with the Maildir++ folders
  * .Sent .Drafts .Trash .Junk, or a directory of mbox files INBOX, Sent,
  * Drafts, Trash, Junk.  Existing parts are kept.  Made by root, the tree

@@ -392,7 +392,8 @@ accounts_alias_add(const struct accounts_conf *c, const char *source,
 			goto out;
 		}
 		if (list_add(&list, t) == -1) {
-			(void)str_printf(err, errsize, "alias %s too long", key);
+			(void)str_printf(err, errsize, "alias %s too long",
+			    key);
 			free(copy);
 			goto out;
 		}

@@ -317,7 +317,8 @@ auth_throttle_record(struct auth_throttle *t, const char *ip,
 		(void)str_sanitize(suser, sizeof(suser), user != NULL ? user :
 		    "", user != NULL ? strlen(user) : 0);
 		log_info(NULL, "auth failed user=%s address=%s "
-		    "user_failures=%u address_failures=%u", suser, sip, uf, ipf);
+		    "user_failures=%u address_failures=%u", suser, sip, uf,
+		    ipf);
 	}
 	return rc;
 }

@@ -125,6 +125,30 @@ const struct conf_param config_params[] = {
 	    "longest SPF check before it counts as a temporary error"),
 	CONF_UINT("spf_helpers", "2", 1, 16, S, spf_helpers,
 	    "SPF helper processes per smtpd process"),
+
+	/* accounts and authentication */
+	CONF_ENUM("map_type", "hash", "hash|btree|lmdb", S, map_type,
+	    "file type of the domains, users and aliases maps in STATE/maps"),
+	CONF_STRING("recipient_delimiter", "+", S, recipient_delimiter,
+	    "characters that start a sub-address (alice+lists); empty: none"),
+	CONF_BOOL("local_part_case_sensitive", "no", S,
+	    local_part_case_sensitive,
+	    "tell Alice@ from alice@ in user and alias lookups"),
+	CONF_UINT("password_min_length", "0", 0, 1023, S, password_min_length,
+	    "shortest password the user verbs accept; 0: any"),
+	CONF_TIME("auth_failure_delay", "1s", 0, 60 * SEC, S,
+	    auth_failure_delay,
+	    "delay of the answer after one failed login; doubles with each"),
+	CONF_TIME("auth_max_delay", "16s", 0, 300 * SEC, S, auth_max_delay,
+	    "longest delay of an answer after failed logins"),
+	CONF_UINT("auth_max_failures", "10", 0, 100000, S, auth_max_failures,
+	    "failed logins of one user before refusal (an address: 3 times "
+	    "as many); 0: never refuse"),
+	CONF_TIME("auth_lockout_time", "15m", 1 * SEC, 86400 * SEC, S,
+	    auth_lockout_time,
+	    "how long refusal lasts after the last failed login"),
+	CONF_BOOL("apop_enable", "yes", S, apop_enable,
+	    "offer POP3 APOP (for users given an APOP secret)"),
 	CONF_END
 };
 

@@ -85,6 +85,17 @@ struct config {
 	bool		 smtpd_spf_reject_permerror;
 	uint64_t	 spf_timeout;		/* ms */
 	unsigned int	 spf_helpers;
+
+	/* accounts and authentication (docs/accounts.md) */
+	char		*map_type;	/* "hash" | "btree" | "lmdb" */
+	char		*recipient_delimiter;	/* "": no sub-addresses */
+	bool		 local_part_case_sensitive;
+	unsigned int	 password_min_length;	/* 0: no policy */
+	uint64_t	 auth_failure_delay;	/* ms */
+	uint64_t	 auth_max_delay;	/* ms */
+	unsigned int	 auth_max_failures;	/* 0: never refuse */
+	uint64_t	 auth_lockout_time;	/* ms */
+	bool		 apop_enable;
 };
 
 extern const struct conf_param config_params[];

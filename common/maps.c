@@ -79,10 +79,11 @@ maps_spec_file(const char *spec, char *type, size_t typesize, char *file,
 	/* A "type:" prefix is letters only, so "./a:b" stays a path. */
 	colon = strchr(spec, ':');
 	if (colon != NULL && colon > spec &&
-	    strspn(spec, "abcdefghijklmnopqrstuvwxyz") == (size_t)(colon - spec)) {
+	    strspn(spec, "abcdefghijklmnopqrstuvwxyz") ==
+	    (size_t)(colon - spec)) {
 		if ((size_t)(colon - spec) >= sizeof(t)) {
-			(void)str_printf(err, errsize, "unknown map type in '%s'",
-			    spec);
+			(void)str_printf(err, errsize,
+			    "unknown map type in '%s'", spec);
 			return -1;
 		}
 		memcpy(t, spec, (size_t)(colon - spec));
@@ -255,6 +256,23 @@ maps_iter_free(struct maps_iter **itp)
 	*itp = NULL;
 }
 
+/* The directory part of file into dir. */
+static bool
+maps_dir_of(const char *file, char *dir, size_t dirsize)
+{
+	char	*slash;
+
+	if (!str_copy(dir, file, dirsize))
+		return false;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return str_copy(dir, ".", dirsize);
+	if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return true;
+}
+
 /* Copy every record of the current map file (if any) into the edit. */
 static int
 maps_edit_copy(struct maps_edit *e, char *err, size_t errsize)
@@ -280,7 +298,8 @@ maps_edit_copy(struct maps_edit *e, char *err, size_t errsize)
 	str_init(&k, MAPS_KEY_MAX);
 	str_init(&v, MAPS_VALUE_MAX);
 	while ((rc = e->drv->cursor_next(c, &k, &v)) == 1)
-		if (e->drv->put(e->h, k.data, k.len, v.data, v.len, true) != 0) {
+		if (e->drv->put(e->h, k.data, k.len, v.data, v.len,
+		    true) != 0) {
 			rc = -1;
 			break;
 		}
@@ -299,7 +318,8 @@ maps_edit_begin(const char *spec, unsigned int flags, char *err,
 {
 	struct maps_edit *e;
 	struct flock	 fl;
-	char		 lock[PATH_MAX];
+	struct stat	 st;
+	char		 lock[PATH_MAX], dir[PATH_MAX];
 	size_t		 plen;
 
 	e = xcalloc(1, sizeof(*e));
@@ -319,6 +339,10 @@ maps_edit_begin(const char *spec, unsigned int flags, char *err,
 		(void)str_printf(err, errsize, "%s: %s", lock, strerror(errno));
 		goto fail;
 	}
+	/* Root's lock file must stay usable by the buzon user's editors. */
+	if (geteuid() == 0 && maps_dir_of(e->file, dir, sizeof(dir)) &&
+	    stat(dir, &st) == 0)
+		(void)fchown(e->lockfd, st.st_uid, st.st_gid);
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
@@ -332,7 +356,8 @@ maps_edit_begin(const char *spec, unsigned int flags, char *err,
 	e->locked = true;
 	/* Under the lock, a .tmp can only be left by an editor that died. */
 	if (unlink(e->tmp) == -1 && errno != ENOENT) {
-		(void)str_printf(err, errsize, "%s: %s", e->tmp, strerror(errno));
+		(void)str_printf(err, errsize, "%s: %s", e->tmp,
+		    strerror(errno));
 		goto fail;
 	}
 	if ((e->h = e->drv->open(e->tmp, e->type, true, err, errsize)) == NULL)
@@ -410,17 +435,10 @@ maps_edit_commit(struct maps_edit **ep, char *err, size_t errsize)
 {
 	struct maps_edit *e = *ep;
 	char		 dir[PATH_MAX];
-	char		*slash;
 	int		 rc = -1;
 
-	if (!str_copy(dir, e->file, sizeof(dir)))
+	if (!maps_dir_of(e->file, dir, sizeof(dir)))
 		goto out;
-	if ((slash = strrchr(dir, '/')) == NULL)
-		(void)str_copy(dir, ".", sizeof(dir));
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	if (e->drv->sync(e->h) == -1) {
 		(void)str_printf(err, errsize, "%s: write failed", e->tmp);
 		goto out;

@@ -44,7 +44,8 @@ mdb_open(const char *file, const char *type, bool create, char *err,
 	int	 rc;
 
 	if ((rc = db_create(&db, NULL, 0)) != 0) {
-		(void)str_printf(err, errsize, "db_create: %s", db_strerror(rc));
+		(void)str_printf(err, errsize, "db_create: %s",
+		    db_strerror(rc));
 		return NULL;
 	}
 	db->set_errcall(db, mdb_errcall);

@@ -54,7 +54,8 @@ lm_open(const char *file, const char *type, bool create, char *err,
 
 	(void)type;
 	if (create && access(file, F_OK) == 0) {
-		(void)str_printf(err, errsize, "%s: %s", file, strerror(EEXIST));
+		(void)str_printf(err, errsize, "%s: %s", file,
+		    strerror(EEXIST));
 		return NULL;
 	}
 	if (!create && access(file, R_OK) == -1) {
@@ -76,7 +77,8 @@ lm_open(const char *file, const char *type, bool create, char *err,
 	    &h->txn)) != 0 ||
 	    (rc = mdb_dbi_open(h->txn, NULL, create ? MDB_CREATE : 0,
 	    &h->dbi)) != 0) {
-		(void)str_printf(err, errsize, "%s: %s", file, mdb_strerror(rc));
+		(void)str_printf(err, errsize, "%s: %s", file,
+		    mdb_strerror(rc));
 		lm_close(h);
 		if (rc > 0)
 			errno = rc;

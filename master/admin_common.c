@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "accounts_config.h"
 #include "admin.h"
 #include "maps.h"
 #include "mem.h"
@@ -22,13 +23,7 @@
 void
 admin_accounts_conf(const struct config *cfg, struct accounts_conf *ac)
 {
-	memset(ac, 0, sizeof(*ac));
-	ac->state_dir = cfg->state_dir;
-	/* The keys below become config keys (docs/accounts.md lists them);
-	 * until then these are their defaults. */
-	ac->map_type = "hash";
-	ac->recipient_delimiter = "+";
-	ac->local_part_case_sensitive = false;
+	accounts_config(cfg, ac);
 }
 
 int
@@ -48,7 +43,7 @@ admin_open(const char *verb, const char *conf_path, struct admin *a)
 	}
 	str_release(&errs);
 	admin_accounts_conf(&a->cfg, &a->ac);
-	a->password_min_length = 0;
+	a->password_min_length = a->cfg.password_min_length;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "admin_help.h"
 #include "maps.h"
 #include "mem.h"
 #include "str.h"
@@ -16,6 +17,18 @@
 
 int	verb_domain(const char *, int, char **);
 
+const char admin_domain_help[] =
+	"usage: buzon [-c FILE] domain add DOMAIN\n"
+	"       buzon [-c FILE] domain del DOMAIN\n"
+	"       buzon [-c FILE] domain list\n"
+	"\n"
+	"The local domains: mail to them is delivered here, to users and\n"
+	"aliases of the domain.  Names are stored in lower case.  A domain\n"
+	"is deleted only once it has no users and no aliases left.  Changes\n"
+	"take effect at once, also while the mail system runs.\n"
+	"\n"
+	"Exit status: 0 done; 1 failed (invalid name, domain exists, unknown\n"
+	"domain, users left); 2 bad usage.\n";
 
 int
 verb_domain(const char *conf_path, int argc, char **argv)

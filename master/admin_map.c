@@ -17,13 +17,27 @@
 #include <string.h>
 
 #include "admin.h"
+#include "admin_help.h"
 #include "maps.h"
 #include "str.h"
 #include "verbs.h"
 
 int	verb_map(const char *, int, char **);
 
+const char admin_map_help[] =
+	"usage: buzon map compile [--keep-case] [TYPE:]FILE\n"
+	"\n"
+	"Reads the text FILE, one \"KEY VALUE\" a line (a ':' after KEY is\n"
+	"allowed, as in aliases(5); blank lines and # comments are skipped),\n"
+	"and writes the map FILE.db (TYPE hash, the default, or btree) or\n"
+	"FILE.lmdb (TYPE lmdb), replacing it in one step.  Keys are stored in\n"
+	"lower case unless --keep-case.  Every bad line is reported as\n"
+	"FILE:LINE: message, and then nothing is written.\n"
+	"\n"
+	"Exit status: 0 written; 1 bad lines or I/O error; 2 bad usage.\n";
+
 #define MAP_LINE_MAX	(MAPS_KEY_MAX + MAPS_VALUE_MAX + 2)
+#define MAP_ERRORS_MAX	100	/* then stop reading */
 
 static int
 map_compile(const char *spec, bool keep_case)
@@ -55,13 +69,15 @@ map_compile(const char *spec, bool keep_case)
 	line = malloc(MAP_LINE_MAX + 2);
 	if (line == NULL)
 		fatal("malloc");
-	while (fgets(line, MAP_LINE_MAX + 2, fp) != NULL) {
+	while (errors < MAP_ERRORS_MAX &&
+	    fgets(line, MAP_LINE_MAX + 2, fp) != NULL) {
 		lineno++;
 		len = strlen(line);
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
 		else if (!feof(fp)) {
-			fprintf(stderr, "%s:%zu: line too long\n", path, lineno);
+			fprintf(stderr, "%s:%zu: line too long\n", path,
+			    lineno);
 			errors++;
 			while ((rc = fgetc(fp)) != EOF && rc != '\n')
 				continue;
@@ -111,6 +127,11 @@ map_compile(const char *spec, bool keep_case)
 	if (rc != 0) {
 		maps_edit_abort(&e);
 		return verb_error("map", 1, "%s: read error", path);
+	}
+	if (errors >= MAP_ERRORS_MAX) {
+		maps_edit_abort(&e);
+		return verb_error("map", 1, "%s: too many errors, stopped at "
+		    "line %zu; %s not written", path, lineno, file);
 	}
 	if (errors > 0) {
 		maps_edit_abort(&e);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "admin_help.h"
 #include "auth.h"
 #include "conf.h"
 #include "mem.h"
@@ -17,10 +18,44 @@
 
 int	verb_user(const char *, int, char **);
 
-#define USER_USAGE "usage: buzon user add ADDRESS [--mbox] [--quota SIZE] " \
-	"[--password-stdin] | del ADDRESS | passwd ADDRESS [--password-stdin] " \
-	"| list [DOMAIN] | show ADDRESS | enable ADDRESS | disable ADDRESS | " \
-	"apop enable|disable ADDRESS [--password-stdin]"
+const char admin_user_help[] =
+	"usage: buzon [-c FILE] user add ADDRESS [--mbox] [--quota SIZE]\n"
+	"                                 [--password-stdin]\n"
+	"       buzon [-c FILE] user del ADDRESS\n"
+	"       buzon [-c FILE] user passwd ADDRESS [--password-stdin]\n"
+	"       buzon [-c FILE] user list [DOMAIN]\n"
+	"       buzon [-c FILE] user show ADDRESS\n"
+	"       buzon [-c FILE] user enable|disable ADDRESS\n"
+	"       buzon [-c FILE] user apop enable ADDRESS [--password-stdin]\n"
+	"       buzon [-c FILE] user apop disable ADDRESS\n"
+	"\n"
+	"Users log in with their full address and receive mail there.\n"
+	"add     creates the user in a local domain (see buzon domain) and\n"
+	"        the mailbox STATE/mail/DOMAIN/LOCALPART: a Maildir with the\n"
+	"        folders Sent, Drafts, Trash and Junk, or with --mbox mbox\n"
+	"        files; --quota SIZE (e.g. 500M, 2G; 0 = none) limits it.\n"
+	"del     removes the user; the mailbox stays on disk.\n"
+	"passwd  sets a new password.\n"
+	"list    prints every user (of DOMAIN), one a line.\n"
+	"show    prints a user's settings (never the password).\n"
+	"enable, disable  allow or refuse the user's logins; mail is\n"
+	"        still delivered.\n"
+	"apop    stores a separate APOP secret for POP3 APOP logins, or\n"
+	"        removes it.  APOP needs the server to keep that secret\n"
+	"        readable, not hashed: use a secret used nowhere else.\n"
+	"\n"
+	"Passwords are read without echo from the terminal, twice, or with\n"
+	"--password-stdin as one line of standard input (for scripts).\n"
+	"They are stored as yescrypt hashes.\n"
+	"\n"
+	"Exit status: 0 done; 1 failed (invalid address, unknown domain, user\n"
+	"exists, no such user, password refused); 2 bad usage; 75 a map could\n"
+	"not be read.\n";
+
+#define USER_USAGE "usage: buzon user add ADDRESS [--mbox] " \
+	"[--quota SIZE] [--password-stdin] | del ADDRESS | passwd ADDRESS " \
+	"[--password-stdin] | list [DOMAIN] | show ADDRESS | enable ADDRESS " \
+	"| disable ADDRESS | apop enable|disable ADDRESS [--password-stdin]"
 
 struct user_args {
 	const char	*address;
@@ -200,7 +235,8 @@ user_secret(struct admin *a, struct user_args *ua, bool apop)
 {
 	struct accounts_user *u;
 	struct accounts	*acc;
-	char		 pw[ADMIN_PASSWORD_MAX + 2], hash[AUTH_HASH_MAX], err[512];
+	char		 pw[ADMIN_PASSWORD_MAX + 2], hash[AUTH_HASH_MAX];
+	char		 err[512];
 	int		 rc = 0;
 
 	if ((acc = accounts_open(&a->ac, err, sizeof(err))) == NULL)

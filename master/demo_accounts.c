@@ -149,8 +149,8 @@ demo_accounts_create(const struct config *cfg, FILE *out)
 		fprintf(stderr, "buzon init: %s\n", err);
 		return -1;
 	}
-	fprintf(out, "  postmaster@" DEMO_DOMAIN " goes to alice; the "
-	    "passwords are shown only now (change one with\n"
-	    "  buzon -c %s user passwd alice@" DEMO_DOMAIN ")\n", cfg->path);
+	fprintf(out, "  postmaster@" DEMO_DOMAIN " goes to alice.\n"
+	    "The passwords are shown only now; change one with\n"
+	    "  buzon -c %s user passwd alice@" DEMO_DOMAIN "\n", cfg->path);
 	return 0;
 }

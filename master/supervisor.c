@@ -67,6 +67,7 @@ struct child {
 	struct event_timer	*timer;
 	struct listener		 ls[MASTER_LISTENER_MAX];
 	size_t			 nls;
+	bool			 skip_logged;
 };
 
 static struct {
@@ -218,6 +219,30 @@ children_setup(void)
 		}
 	}
 	return 0;
+}
+
+/* After dropping root: a program root could run but the user cannot
+ * (a build tree under a private home) would only crash-loop. */
+static void
+children_recheck(void)
+{
+	struct child	*c;
+	size_t		 i, j, k;
+
+	for (i = 0; i < M.nchildren; i++) {
+		c = &M.children[i];
+		if (c->state == CHILD_ABSENT || access(c->path, X_OK) == 0)
+			continue;
+		log_warn("-", "daemon=%s skipped: %s is not executable by "
+		    "user %s: %s", c->spec->prog, c->path, M.cfg->user,
+		    strerror(errno));
+		c->state = CHILD_ABSENT;
+		c->skip_logged = true;
+		for (j = 0; j < c->nls; j++)
+			for (k = 0; k < c->ls[j].nfds; k++)
+				close(c->ls[j].fds[k]);
+		c->nls = 0;
+	}
 }
 
 /* In the child: listening fds to 3.., $BUZON_LISTEN, exec. */
@@ -508,8 +533,9 @@ setup_log(void)
 	for (i = 0; i < M.nchildren; i++) {
 		c = &M.children[i];
 		if (c->state == CHILD_ABSENT) {
-			log_info("-", "daemon=%s skipped: no program at %s",
-			    c->spec->prog, c->path);
+			if (!c->skip_logged)
+				log_info("-", "daemon=%s skipped: no program "
+				    "at %s", c->spec->prog, c->path);
 			continue;
 		}
 		for (j = 0; j < c->nls; j++) {
@@ -617,6 +643,7 @@ master_run(const char *conf_path, int ready_fd)
 		rc = run_fail("%s", err);
 		goto out;
 	}
+	children_recheck();
 	if ((M.pid_fd = pidfile_create(M.cfg->pid_file, &other)) < 0) {
 		if (M.pid_fd == -2)
 			rc = run_fail("already running (pid %ld, %s)",

@@ -57,7 +57,7 @@ const struct verb verbs[] = {
 	    "\n"
 	    "Like `run`, but in the background: returns once the listeners\n"
 	    "are bound and the daemons started, or prints why it could not\n"
-	    "start. With log_target = stderr the log goes to\n"
+	    "start.  With log_target = stderr the log goes to\n"
 	    "STATE/log/buzon.log.\n"
 	    "\n"
 	    "Exit status: 0 started; 1 failed to start, or already running;\n"
@@ -77,7 +77,7 @@ const struct verb verbs[] = {
 	    "\n"
 	    "Sends SIGHUP to the supervisor: it reads the config again and,\n"
 	    "if the file is valid, applies it and passes SIGHUP to every\n"
-	    "daemon. An invalid file is logged and the running config kept;\n"
+	    "daemon.  An invalid file is logged and the running config kept;\n"
 	    "check it first with `buzon config check`.  New listener\n"
 	    "addresses need a restart (buzon stop; buzon start).\n"
 	    "\n"
@@ -132,15 +132,15 @@ const struct verb verbs[] = {
 	    "\n"
 	    "Reads the config file (-c FILE, $BUZON_CONF or the default)\n"
 	    "and prints every unknown key and bad value as FILE:LINE:\n"
-	    "message. Exits 0 when the file is valid, 1 otherwise.\n" },
+	    "message.  Exits 0 when the file is valid, 1 otherwise.\n" },
 	{ "domain", verb_domain, "domain add|del|list",
-	    "manage the local mail domains", ADMIN_DOMAIN_HELP },
+	    "manage the local mail domains", admin_domain_help },
 	{ "user", verb_user, "user add|del|passwd|list|show|...",
-	    "manage mail users and their mailboxes", ADMIN_USER_HELP },
+	    "manage mail users and their mailboxes", admin_user_help },
 	{ "alias", verb_alias, "alias add|del|list",
-	    "manage aliases (forwarding, lists, catch-all)", ADMIN_ALIAS_HELP },
+	    "manage aliases (forwarding, lists, catch-all)", admin_alias_help },
 	{ "map", verb_map, "map compile [TYPE:]FILE",
-	    "turn a text table into a map file, like postmap", ADMIN_MAP_HELP },
+	    "turn a text table into a map file, like postmap", admin_map_help },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "accounts_config.h"
 #include "auth.h"
 #include "enqueue.h"
 #include "event.h"
@@ -114,17 +115,6 @@ spf_start(struct smtpd *srv, const struct config *cfg)
 	srv->spf = spf_client_new(srv->loop, &sc);
 }
 
-static void
-accounts_conf_from(struct accounts_conf *ac, const struct config *cfg)
-{
-	/* The same values as `buzon user`/`buzon domain` use. */
-	memset(ac, 0, sizeof(*ac));
-	ac->state_dir = cfg->state_dir;
-	ac->map_type = "hash";
-	ac->recipient_delimiter = "+";
-	ac->local_part_case_sensitive = false;
-}
-
 int
 smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 {
@@ -132,7 +122,7 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 	struct accounts_conf		 ac;
 	struct auth_throttle_conf	 tc;
 	struct fail			 f;
-	struct str			 path;
+	char				 path[PATH_MAX];
 	char				 err[512];
 
 	memset(srv, 0, sizeof(*srv));
@@ -144,24 +134,19 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 	(void)signal(SIGXFSZ, SIG_IGN);
 	srv->tls_ctx = tls_ctx(cfg);
 
-	accounts_conf_from(&ac, cfg);
+	accounts_config(cfg, &ac);
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
 		log_error("-", "accounts: %s", err);
 		return -1;
 	}
-	memset(&tc, 0, sizeof(tc));
-	tc.failure_delay = 500;
-	tc.max_delay = 10000;
-	tc.max_failures = 10;
-	tc.lockout_time = 600000;
-	str_init(&path, 0);
-	if (str_appendf(&path, "%s/run/auth_throttle", cfg->state_dir) == -1)
-		return -1;
-	srv->throttle = auth_throttle_open(str_c(&path), &tc, err,
-	    sizeof(err));
+	auth_throttle_config(cfg, &tc);
+	(void)str_copy(err, "state_dir too long", sizeof(err));
+	if (auth_throttle_path(cfg, path, sizeof(path)) == -1)
+		srv->throttle = NULL;
+	else
+		srv->throttle = auth_throttle_open(path, &tc, err, sizeof(err));
 	if (srv->throttle == NULL)
 		log_warn("-", "auth throttle off: %s", err);
-	str_release(&path);
 
 	if (enqueue_open(cfg->state_dir, &srv->spool, &f) == -1) {
 		log_error("-", "spool: %s", f.text);

@@ -62,7 +62,8 @@ ParameterizedTestParameters(accounts, address_syntax)
 		{ "a b@x.y", false, false }, { "a@b@x.y", false, false },
 		{ "alice@-x.y", false, false }, { "alice@x-.y", false, false },
 		{ "alice@x..y", false, false }, { "alice@x.y.", false, false },
-		{ "alice@x_y.z", false, false }, { "\"a\"b\"@x.y", false, false },
+		{ "alice@x_y.z", false, false },
+		{ "\"a\"b\"@x.y", false, false },
 		{ "al\x01ice@x.y", false, false },
 		{ "12345678901234567890123456789012345678901234567890123456789"
 		    "012345@x.y", false, false },
@@ -111,8 +112,10 @@ struct norm_case {
 ParameterizedTestParameters(accounts, normalize)
 {
 	static struct norm_case cases[] = {
-		{ "Alice@Example.TEST", "+", false, false, "alice@example.test" },
-		{ "Alice@Example.TEST", "+", true, false, "Alice@example.test" },
+		{ "Alice@Example.TEST", "+", false, false,
+		    "alice@example.test" },
+		{ "Alice@Example.TEST", "+", true, false,
+		    "Alice@example.test" },
 		{ "alice+lists@example.test", "+", false, false,
 		    "alice@example.test" },
 		{ "alice+lists@example.test", "+", false, true,
@@ -429,7 +432,8 @@ Test(accounts, aliases)
 	add_alias("team@example.test", " bob@example.test , carol@Other.TEST");
 	add_alias("all@example.test", "team@example.test,friend@Remote.test");
 	add_alias("postmaster", "alice@example.test");
-	add_alias("alice@example.test", "alice@example.test,archive@remote.test");
+	add_alias("alice@example.test",
+	    "alice@example.test,archive@remote.test");
 	add_alias("@other.test", "carol@other.test");
 	add_alias("loop1@example.test", "loop2@example.test");
 	add_alias("loop2@example.test", "loop1@example.test");
@@ -455,7 +459,8 @@ Test(accounts, aliases)
 	expect_targets(a, "anything@other.test", "carol@other.test");
 	expect_targets(a, "carol@other.test", "carol@other.test");
 	/* Not ours: a remote target, as given (domain lower-cased). */
-	expect_targets(a, "Someone@Elsewhere.test", "remote:Someone@elsewhere.test");
+	expect_targets(a, "Someone@Elsewhere.test",
+	    "remote:Someone@elsewhere.test");
 
 	expect_fail(a, "nobody@example.test", 0, NULL);
 	expect_fail(a, "ghost@example.test", 0, NULL);

@@ -106,7 +106,8 @@ Test(auth_sasl, bad_base64)
 	cr_assert_str_eq(s.error, "invalid base64 data");
 	cr_assert_eq(auth_sasl_begin(&s, AUTH_SASL_PLAIN, NULL, &ch),
 	    AUTH_SASL_CONTINUE);
-	cr_assert_eq(auth_sasl_step(&s, "AGFsaWNlAHB3", 11, &ch), AUTH_SASL_BAD);
+	cr_assert_eq(auth_sasl_step(&s, "AGFsaWNlAHB3", 11, &ch),
+	    AUTH_SASL_BAD);
 	cr_assert_eq(auth_sasl_begin(&s, AUTH_SASL_LOGIN, NULL, &ch),
 	    AUTH_SASL_CONTINUE);
 	cr_assert_eq(auth_sasl_step(&s, "YWxp Y2U=", 9, &ch), AUTH_SASL_BAD);

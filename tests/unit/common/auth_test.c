@@ -60,16 +60,24 @@ Test(auth, unknown_and_unsupported_hashes_fail)
 	cr_assert_not(auth_hash_supported("abJnggxhB/yWI"));
 }
 
+/* Best of three, so a busy machine does not skew one side. */
 static double
 elapsed(const char *pw, const char *hash)
 {
 	struct timespec	 a, b;
+	double		 t, best = 1e9;
+	int		 i;
 
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	(void)auth_verify_password(pw, hash);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec)
-	    / 1e9;
+	for (i = 0; i < 3; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		(void)auth_verify_password(pw, hash);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		t = (double)(b.tv_sec - a.tv_sec) +
+		    (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		if (t < best)
+			best = t;
+	}
+	return best;
 }
 
 Test(auth, unknown_user_costs_a_hash)

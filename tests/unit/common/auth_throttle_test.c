@@ -105,8 +105,8 @@ Test(auth_throttle, ip_limit_is_higher)
 	/* Many users from one address: refused at 3 x max_failures. */
 	for (i = 0; i < 14; i++) {
 		cr_assert(str_printf(user, sizeof(user), "u%d", i));
-		cr_assert_eq(auth_throttle_record(t, "2001:db8::1", user, false),
-		    0);
+		cr_assert_eq(auth_throttle_record(t, "2001:db8::1", user,
+		    false), 0);
 	}
 	cr_assert_eq(auth_throttle_check(t, "2001:db8::1", "new", &d),
 	    AUTH_THROTTLE_OK);

@@ -50,8 +50,8 @@ put_all(const char *spec, unsigned int flags, const char *const *kv)
 	e = maps_edit_begin(spec, flags, err, sizeof(err));
 	cr_assert_not_null(e, "%s", err);
 	for (; kv[0] != NULL; kv += 2)
-		cr_assert_eq(maps_edit_put(e, kv[0], kv[1], strlen(kv[1]), true),
-		    0);
+		cr_assert_eq(maps_edit_put(e, kv[0], kv[1], strlen(kv[1]),
+		    true), 0);
 	cr_assert_eq(maps_edit_commit(&e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_null(e);
 }
@@ -109,7 +109,8 @@ Test(maps, every_driver_stores_and_finds)
 		m = maps_open(spec, 0, err, sizeof(err));
 		cr_assert_not_null(m, "%s: %s", types[i], err);
 		cr_assert_str_eq(maps_name(m), spec);
-		cr_assert_eq(maps_lookup(m, "bob@example.test", &v), MAPS_FOUND);
+		cr_assert_eq(maps_lookup(m, "bob@example.test", &v),
+		    MAPS_FOUND);
 		cr_assert_str_eq(str_c(&v), "two");
 		cr_assert_eq(maps_lookup(m, "carol@example.test", &v),
 		    MAPS_NOTFOUND);
@@ -126,8 +127,8 @@ Test(maps, every_driver_stores_and_finds)
 		/* No overwrite without replace; delete; edit lookups. */
 		e = maps_edit_begin(spec, 0, err, sizeof(err));
 		cr_assert_not_null(e, "%s", err);
-		cr_assert_eq(maps_edit_put(e, "bob@example.test", "x", 1, false),
-		    1);
+		cr_assert_eq(maps_edit_put(e, "bob@example.test", "x", 1,
+		    false), 1);
 		cr_assert_eq(maps_edit_lookup(e, "bob@example.test", &v), 1);
 		cr_assert_str_eq(str_c(&v), "two");
 		cr_assert_eq(maps_edit_del(e, "bob@example.test"), 1);

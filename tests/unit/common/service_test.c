@@ -4,9 +4,21 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "service.h"
@@ -124,4 +136,222 @@ Test(service, bad_usage)
 Test(service, no_config_outside)
 {
 	cr_assert_null(service_config());
+}
+
+/*
+ * service_main() for real: a child process runs it on a listening socket
+ * handed over in $BUZON_LISTEN, as an unprivileged user when the tests run
+ * as root.
+ */
+static char	 conf_dir[PATH_MAX], conf_file[PATH_MAX];
+static int	 reloads;
+
+static void
+conf_setup(void)
+{
+	FILE	*fp;
+
+	str_copy(conf_dir, "/tmp/buzon-service-XXXXXX", sizeof(conf_dir));
+	cr_assert_not_null(mkdtemp(conf_dir));
+	cr_assert_eq(chmod(conf_dir, 0755), 0);
+	str_printf(conf_file, sizeof(conf_file), "%s/buzon.conf", conf_dir);
+	cr_assert_not_null(fp = fopen(conf_file, "w"));
+	fputs("log_target = stderr\nshutdown_grace = 2s\n", fp);
+	fclose(fp);
+	cr_assert_eq(chmod(conf_file, 0644), 0);
+}
+
+static void
+conf_teardown(void)
+{
+	unlink(conf_file);
+	rmdir(conf_dir);
+}
+
+static void
+greet_accept(int fd, const struct net_addr *peer, const char *listener,
+    void *data)
+{
+	char	 line[128];
+	int	 n;
+
+	(void)data;
+	n = snprintf(line, sizeof(line), "%s %s reloads=%d\n", listener,
+	    net_addr_is_loopback(peer) ? "loopback" : "other", reloads);
+	if (write(fd, line, (size_t)n) != n)
+		_exit(3);
+	close(fd);
+	if (strcmp(listener, "pop3") == 0)	/* pop3: stop after one */
+		service_stop();
+}
+
+static int
+count_reload(const struct config *cfg, void *data)
+{
+	(void)cfg, (void)data;
+	reloads++;
+	return 0;
+}
+
+static unsigned int
+no_sessions(void *data)
+{
+	(void)data;
+	return 0;
+}
+
+/* Listen on 127.0.0.1, any port; returns the fd, port in *port_r. */
+static int
+listen_any(uint16_t *port_r)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port_r = ntohs(sin.sin_port);
+	return fd;
+}
+
+static pid_t
+run_service(int lfd, const char *name, const char *env_override)
+{
+	static const struct service svc = { "buzon-test", greet_accept, NULL,
+	    count_reload, no_sessions, NULL };
+	char	 env[64], a0[] = "buzon-test", a1[] = "-c";
+	char	*argv[] = { a0, a1, conf_file, NULL };
+	pid_t	 pid;
+
+	if (env_override != NULL)
+		str_copy(env, env_override, sizeof(env));
+	else
+		str_printf(env, sizeof(env), "%s:%d", name, lfd);
+	if ((pid = fork()) != 0)
+		return pid;
+	setenv(SERVICE_LISTEN_ENV, env, 1);
+	if (getuid() == 0 && (setgid(65534) == -1 || setuid(65534) == -1))
+		_exit(4);
+	_exit(service_main(&svc, 3, argv));
+}
+
+/* Connect and read one line (retrying while the child starts). */
+static void
+talk(uint16_t port, char *buf, size_t size)
+{
+	struct sockaddr_in	 sin;
+	ssize_t			 n;
+	size_t			 len = 0;
+	int			 fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+}
+
+static int
+wait_exit(pid_t pid)
+{
+	int	 status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "status %#x", status);
+	return WEXITSTATUS(status);
+}
+
+Test(service_main, accepts_then_stops, .init = conf_setup,
+    .fini = conf_teardown, .timeout = 10)
+{
+	char		 buf[128];
+	uint16_t	 port;
+	int		 lfd = listen_any(&port);
+	pid_t		 pid = run_service(lfd, "pop3", NULL);
+
+	talk(port, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "pop3 loopback reloads=0\n");
+	cr_assert_eq(wait_exit(pid), 0);
+	close(lfd);
+}
+
+Test(service_main, sighup_reloads_sigterm_stops, .init = conf_setup,
+    .fini = conf_teardown, .timeout = 10)
+{
+	struct timespec	 ts = { 0, 20 * 1000000L };
+	char		 buf[128];
+	uint16_t	 port;
+	int		 lfd = listen_any(&port), i;
+	pid_t		 pid = run_service(lfd, "imaps", NULL);
+
+	talk(port, buf, sizeof(buf));		/* up and running */
+	cr_assert_str_eq(buf, "imaps loopback reloads=0\n");
+	cr_assert_eq(kill(pid, SIGHUP), 0);
+	for (i = 0; i < 100; i++) {
+		talk(port, buf, sizeof(buf));
+		if (strcmp(buf, "imaps loopback reloads=1\n") == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_str_eq(buf, "imaps loopback reloads=1\n");
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(wait_exit(pid), 0);
+	close(lfd);
+}
+
+Test(service_main, bad_reload_keeps_running, .init = conf_setup,
+    .fini = conf_teardown, .timeout = 10)
+{
+	struct timespec	 ts = { 0, 100 * 1000000L };
+	char		 buf[128];
+	uint16_t	 port;
+	int		 lfd = listen_any(&port);
+	pid_t		 pid = run_service(lfd, "smtp", NULL);
+	FILE		*fp;
+
+	talk(port, buf, sizeof(buf));
+	cr_assert_not_null(fp = fopen(conf_file, "a"));
+	fputs("no_such_key = 1\n", fp);
+	fclose(fp);
+	cr_assert_eq(kill(pid, SIGHUP), 0);
+	nanosleep(&ts, NULL);
+	talk(port, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "smtp loopback reloads=0\n");
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(wait_exit(pid), 0);
+	close(lfd);
+}
+
+Test(service_main, fd_not_open, .init = conf_setup, .fini = conf_teardown,
+    .timeout = 10)
+{
+	cr_assert_eq(wait_exit(run_service(-1, NULL, "smtp:99")), 75);
+}
+
+Test(service_main, fd_not_listening, .init = conf_setup,
+    .fini = conf_teardown, .timeout = 10)
+{
+	int	 fd = socket(AF_INET, SOCK_STREAM, 0);
+	char	 env[32];
+
+	cr_assert_geq(fd, 3);
+	str_printf(env, sizeof(env), "smtp:%d", fd);
+	cr_assert_eq(wait_exit(run_service(fd, NULL, env)), 75);
+	close(fd);
+}
+
+Test(service_main, bad_listen_env, .init = conf_setup,
+    .fini = conf_teardown, .timeout = 10)
+{
+	cr_assert_eq(wait_exit(run_service(-1, NULL, "smtp=3")), 75);
 }

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * accounts_config.c - struct config to accounts and auth settings
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "accounts_config.h"
+#include "str.h"
+
+void
+accounts_config(const struct config *cfg, struct accounts_conf *ac)
+{
+	memset(ac, 0, sizeof(*ac));
+	ac->state_dir = cfg->state_dir;
+	ac->map_type = cfg->map_type;
+	ac->recipient_delimiter = cfg->recipient_delimiter;
+	ac->local_part_case_sensitive = cfg->local_part_case_sensitive;
+}
+
+void
+auth_throttle_config(const struct config *cfg, struct auth_throttle_conf *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->failure_delay = cfg->auth_failure_delay;
+	tc->max_delay = cfg->auth_max_delay;
+	tc->max_failures = cfg->auth_max_failures;
+	tc->lockout_time = cfg->auth_lockout_time;
+}
+
+int
+auth_throttle_path(const struct config *cfg, char *out, size_t outsize)
+{
+	return str_printf(out, outsize, "%s/run/auth_throttle",
+	    cfg->state_dir) ? 0 : -1;
+}

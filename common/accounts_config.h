@@ -1,0 +1,24 @@
+/*
+ * accounts_config.h - the accounts and auth settings out of buzon.conf
+ *
+ * accounts.h and auth.h take their settings in small structs so they can
+ * be used (and tested) without the config loader; daemons fill them from
+ * struct config with these.  The strings stay borrowed from cfg.
+ */
+#ifndef BUZON_ACCOUNTS_CONFIG_H
+#define BUZON_ACCOUNTS_CONFIG_H
+
+#include <stddef.h>
+
+#include "accounts.h"
+#include "auth.h"
+#include "config.h"
+
+void	accounts_config(const struct config *, struct accounts_conf *);
+void	auth_throttle_config(const struct config *,
+	    struct auth_throttle_conf *);
+/* The throttle state file: STATE/run/auth_throttle.  0 or -1. */
+int	auth_throttle_path(const struct config *, char *out, size_t outsize)
+	    __attribute__((warn_unused_result));
+
+#endif
