@@ -57,7 +57,7 @@ auth_check(struct session *s)
 		t = auth_throttle_check(s->srv->throttle, s->ip, sa->authcid,
 		    &delay);
 		if (t == -1)
-			delay = 1000;	/* the state file failed: fail safe */
+			delay = 1000;	/* no state file: fail safe */
 	}
 	if (t == AUTH_THROTTLE_REFUSE) {
 		log_info(s->id, "auth refused user=%s reason=throttled", user);

@@ -382,10 +382,10 @@ cmd_bdat(struct session *s, char *arg)
 	tx->bdat_discard = false;
 	if (s->state != SMTP_RCPT && s->state != SMTP_BDAT) {
 		tx->bdat_discard = true;
-		(void)str_copy(tx->bdat_error, s->state == SMTP_MAIL ||
+		(void)str_copy(tx->bdat_error, s->state == SMTP_MAIL ?
+		    "503 5.5.1 Error: need RCPT command" :
 		    s->state == SMTP_READY || s->state == SMTP_GREETED ?
-		    (s->state == SMTP_MAIL ? "503 5.5.1 Error: need RCPT command" :
-		    "503 5.5.1 Error: need MAIL command") :
+		    "503 5.5.1 Error: need MAIL command" :
 		    "503 5.5.1 Error: bad sequence of commands",
 		    sizeof(tx->bdat_error));
 		return;

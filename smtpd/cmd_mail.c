@@ -144,7 +144,8 @@ cmd_mail(struct session *s, char *arg)
 		return;
 	}
 	if (params_mail(reply, &o, &tx->mp, &f) == -1) {
-		smtp_error(s, "%d %s %s", params_reply_code(&f), f.code, f.text);
+		smtp_error(s, "%d %s %s", params_reply_code(&f), f.code,
+		    f.text);
 		return;
 	}
 	if (rfc5321_is_8bit(path) && !tx->mp.smtputf8) {
@@ -198,7 +199,8 @@ cmd_rcpt(struct session *s, char *arg)
 		return;
 	}
 	if (params_rcpt(buf, &o, &rp, &f) == -1) {
-		smtp_error(s, "%d %s %s", params_reply_code(&f), f.code, f.text);
+		smtp_error(s, "%d %s %s", params_reply_code(&f), f.code,
+		    f.text);
 		return;
 	}
 	if (rfc5321_is_8bit(path) && !tx->mp.smtputf8) {

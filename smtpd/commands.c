@@ -31,16 +31,18 @@ static void	cmd_help(struct session *, char *);
 struct smtp_cmd {
 	const char	*verb;
 	void		(*fn)(struct session *, char *arg);
-	unsigned int	 states;	/* ST() mask of states where the verb is legal */
+	unsigned int	 states;	/* ST() mask: where the verb is legal */
 	unsigned int	 flags;
-	const char	*seq_error;	/* 503 text when the state is wrong */
+	const char	*seq_error;	/* 503 text for the wrong state */
 };
 
 #define ST_TX		(ST(SMTP_MAIL) | ST(SMTP_RCPT) | ST(SMTP_BDAT))
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{ "EHLO", cmd_ehlo, ST_IDLE | ST_TX, CMD_PRE_TLS | CMD_GROUP_END, NULL },
-	{ "HELO", cmd_helo, ST_IDLE | ST_TX, CMD_PRE_TLS | CMD_GROUP_END, NULL },
+	{ "EHLO", cmd_ehlo, ST_IDLE | ST_TX, CMD_PRE_TLS | CMD_GROUP_END,
+	    NULL },
+	{ "HELO", cmd_helo, ST_IDLE | ST_TX, CMD_PRE_TLS | CMD_GROUP_END,
+	    NULL },
 	{ "STARTTLS", cmd_starttls, ST_IDLE, CMD_PRE_TLS | CMD_GROUP_END,
 	    "Error: MAIL transaction in progress" },
 	{ "AUTH", cmd_auth, ST_IDLE, CMD_GROUP_END,
@@ -80,7 +82,7 @@ smtp_vreply(struct session *s, const char *fmt, va_list ap)
 	if (n < 0)
 		panic("smtp_reply: bad format");
 	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;	/* replies are ours: never this long */
+		n = sizeof(line) - 1;	/* our replies are never this long */
 	log_trace(s->id, LOG_TRACE_SERVER, line, (size_t)n, 0);
 	if (str_append(&s->out, line, (size_t)n) == -1 ||
 	    str_append(&s->out, "\r\n", 2) == -1)

@@ -90,8 +90,8 @@ policy_rcpt(struct session *s, const char *rcpt, char *reply, size_t size)
 	    accounts_is_local_domain(s->srv->accounts, domain);
 	if (r == -1) {
 		log_warn(s->id, "domain lookup failed domain=%s", show);
-		(void)str_printf(reply, size, "451 4.3.0 <%s>: Temporary lookup "
-		    "failure", show);
+		(void)str_printf(reply, size, "451 4.3.0 <%s>: Temporary "
+		    "lookup failure", show);
 		return -1;
 	}
 	if (r == 0) {
@@ -164,8 +164,8 @@ policy_sender(struct session *s, const char *sender, char *reply,
 		return 0;
 	shown(sender, show, sizeof(show));
 	if (r == -1) {
-		(void)str_printf(reply, size, "451 4.3.0 <%s>: Temporary lookup "
-		    "failure", show);
+		(void)str_printf(reply, size, "451 4.3.0 <%s>: Temporary "
+		    "lookup failure", show);
 		return -1;
 	}
 	shown(s->auth_user, user, sizeof(user));

@@ -24,7 +24,8 @@
 #include "str.h"
 #include "tls.h"
 
-#define SMTPD_SYNC_THREADS	4	/* parallel fsyncs per commit batch */
+/* Threads that fsync the files of one commit batch in parallel. */
+#define SMTPD_SYNC_THREADS	4
 
 void
 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
@@ -43,7 +44,7 @@ smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
 	c->max_commands_preauth = cfg->smtpd_max_commands_preauth;
 	c->auth_plaintext_loopback = cfg->smtpd_auth_plaintext_loopback;
 	if (spf_policy_parse(cfg->smtpd_spf_policy, &pol) == -1)
-		pol = SPF_POLICY_NONE;	/* conf checked it: cannot happen */
+		pol = SPF_POLICY_NONE;	/* conf checked the word */
 	c->spf_policy = (int)pol;
 	c->spf_reject_permerror = cfg->smtpd_spf_reject_permerror;
 	c->mynetworks = cfg->mynetworks.items;
@@ -92,7 +93,8 @@ static void
 spf_start(struct smtpd *srv, const struct config *cfg)
 {
 	struct spf_client_conf	 sc;
-	char			 self[PATH_MAX], path[PATH_MAX + 16], *slash;
+	char			 self[PATH_MAX], path[PATH_MAX + 16];
+	char			*slash;
 	ssize_t			 n;
 
 	if (srv->conf.spf_policy == SPF_POLICY_NONE)

@@ -387,8 +387,8 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 		return;
 	}
 	if (kind == SMTP_LISTEN_SUBMISSIONS && srv->tls_ctx == NULL) {
-		log_warn("-", "refused address=%s reason=\"no TLS certificate\"",
-		    ip);
+		log_warn("-", "refused address=%s reason=\"no TLS "
+		    "certificate\"", ip);
 		(void)close(fd);
 		return;
 	}

@@ -60,8 +60,8 @@ enum smtp_state {
 #define ST_ANY		(~0u)
 #define ST_IDLE		(ST(SMTP_GREETED) | ST(SMTP_READY))
 
-#define CMD_PRE_TLS	0x01	/* allowed before STARTTLS when TLS is required */
-#define CMD_GROUP_END	0x02	/* RFC 2920: must be last in a pipelined group */
+#define CMD_PRE_TLS	0x01 /* allowed before STARTTLS when TLS is required */
+#define CMD_GROUP_END	0x02 /* RFC 2920: must be last in a pipelined group */
 
 enum smtp_listener {
 	SMTP_LISTEN_SMTP,		/* 25: MX, relay for mynetworks/auth */
@@ -126,7 +126,7 @@ struct smtp_tx {
 	bool			 has_sender;
 	char			 sender[RFC5321_PATH_MAX + 1];	/* "" = <> */
 	struct mail_params	 mp;
-	char			*spf_header;	/* "Received-SPF: ..." or NULL */
+	char			*spf_header; /* "Received-SPF: ..." or NULL */
 	struct smtp_rcpt	*rcpts;
 	size_t			 nrcpts, rcpts_cap;
 	struct enqueue_msg	*msg;		/* open spool file */
@@ -167,9 +167,10 @@ struct session {
 	bool			 is_tls;
 	bool			 is_esmtp;
 	bool			 is_authenticated;
-	bool			 want_starttls;	/* STARTTLS answered: flush, go */
+	/* STARTTLS answered: flush, go */
+	bool			 want_starttls;
 	bool			 handshaking;
-	bool			 suspended;	/* waiting: commit, AUTH delay */
+	bool			 suspended; /* waiting: commit, AUTH delay */
 	bool			 flush_now;	/* a group-end command ran */
 	bool			 skipping;	/* dropping an over-long line */
 	bool			 helo_seen;
