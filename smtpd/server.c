@@ -25,7 +25,7 @@
 #include "tls.h"
 
 /* Threads that fsync the files of one commit batch in parallel. */
-#define SMTPD_SYNC_THREADS	4
+#define SMTPD_SYNC_THREADS	8
 
 void
 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
