@@ -193,6 +193,38 @@ accounts_login_apop(struct accounts *a, const char *address,
 	return 0;
 }
 
+enum accounts_auth_result
+accounts_authenticate(struct accounts *a, struct auth_throttle *t,
+    const char *ip, const char *user, const char *secret,
+    const char *apop_timestamp, struct accounts_user *u,
+    uint64_t *delay_ms_r)
+{
+	int	 rc;
+
+	*delay_ms_r = 0;
+	if (t != NULL) {
+		switch (auth_throttle_check(t, ip, user, delay_ms_r)) {
+		case AUTH_THROTTLE_OK:
+			break;
+		case AUTH_THROTTLE_REFUSE:
+			return ACCOUNTS_AUTH_THROTTLED;
+		default:
+			/* *delay_ms_r holds the base delay: go on. */
+			log_warn(NULL, "auth throttle state unusable");
+			break;
+		}
+	}
+	if (apop_timestamp != NULL)
+		rc = accounts_login_apop(a, user, apop_timestamp, secret, u);
+	else
+		rc = accounts_login(a, user, secret, u);
+	if (rc == -1)
+		return ACCOUNTS_AUTH_TEMPFAIL;
+	if (t != NULL)
+		(void)auth_throttle_record(t, ip, user, rc == 1);
+	return rc == 1 ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
+}
+
 /* ---- alias resolution ---- */
 
 struct resolve {
@@ -215,7 +247,8 @@ in_chain(const struct resolve *r, const char *key)
 }
 
 static int
-add_target(struct resolve *r, const char *address, bool is_local)
+add_target(struct resolve *r, const char *address, const char *detail,
+    bool is_local)
 {
 	struct accounts_targets *t = r->t;
 	size_t	 i;
@@ -228,6 +261,8 @@ add_target(struct resolve *r, const char *address, bool is_local)
 		    "alias expansion has too many targets");
 	t->items = xreallocarray(t->items, t->count + 1, sizeof(*t->items));
 	t->items[t->count].address = xstrdup(address);
+	t->items[t->count].detail = detail != NULL && *detail != '\0' ?
+	    xstrdup(detail) : NULL;
 	t->items[t->count].is_local = is_local;
 	t->count++;
 	return 0;
@@ -295,6 +330,7 @@ expand(struct resolve *r, const char *address)
 	char	 key[ACCOUNTS_ADDR_MAX + 1];
 	const char *domain;
 	bool	 looped = false;
+	size_t	 llen, flen;
 	int	 local, rc;
 
 	if (accounts_normalize(&r->a->conf, address, true, full,
@@ -314,7 +350,7 @@ expand(struct resolve *r, const char *address)
 		/* The remote host decides what its local parts mean. */
 		(void)str_copy(key, address, sizeof(key));
 		str_lower(strrchr(key, '@') + 1);
-		return add_target(r, key, false) == -1 ? -1 : 1;
+		return add_target(r, key, NULL, false) == -1 ? -1 : 1;
 	}
 	(void)str_printf(key, sizeof(key), "%.*s", (int)(domain - norm - 1),
 	    norm);
@@ -326,8 +362,16 @@ expand(struct resolve *r, const char *address)
 	free(u);
 	if (rc == MAPS_ERROR)
 		return fail_set(r->f, true, "4.3.0", "user lookup failed");
-	if (rc == MAPS_FOUND)
-		return add_target(r, norm, true) == -1 ? -1 : 1;
+	if (rc == MAPS_FOUND) {
+		/* full's local part is norm's, a delimiter, the detail. */
+		llen = (size_t)(domain - norm - 1);
+		flen = (size_t)(strrchr(full, '@') - full);
+		key[0] = '\0';
+		if (flen > llen + 1)
+			(void)str_printf(key, sizeof(key), "%.*s",
+			    (int)(flen - llen - 1), full + llen + 1);
+		return add_target(r, norm, key, true) == -1 ? -1 : 1;
+	}
 	(void)str_printf(key, sizeof(key), "@%s", domain);
 	if ((rc = try_alias(r, key, &looped)) != 0)
 		return rc;
@@ -367,8 +411,10 @@ accounts_targets_release(struct accounts_targets *t)
 {
 	size_t	 i;
 
-	for (i = 0; i < t->count; i++)
+	for (i = 0; i < t->count; i++) {
 		free(t->items[i].address);
+		free(t->items[i].detail);
+	}
 	free(t->items);
 	t->items = NULL;
 	t->count = 0;

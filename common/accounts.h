@@ -70,6 +70,8 @@ struct accounts_user {
 /* One place mail for an address goes. */
 struct accounts_target {
 	char		*address;	/* local: the user's address */
+	char		*detail;	/* local: the sub-address ("lists" of
+					   alice+lists@), or NULL */
 	bool		 is_local;	/* a user of ours; false: relay it */
 };
 
@@ -148,6 +150,27 @@ int	 accounts_login(struct accounts *, const char *address,
 int	 accounts_login_apop(struct accounts *, const char *address,
 	    const char *timestamp, const char *digest, struct accounts_user *u)
 	    __attribute__((warn_unused_result));
+
+enum accounts_auth_result {
+	ACCOUNTS_AUTH_OK,	/* logged in; u filled */
+	ACCOUNTS_AUTH_FAILED,	/* wrong credentials (or unknown, disabled) */
+	ACCOUNTS_AUTH_THROTTLED,	/* refused for now: too many failures */
+	ACCOUNTS_AUTH_TEMPFAIL,	/* a map lookup failed */
+};
+
+/*
+ * What a daemon calls for a login: the throttle check, the password (or,
+ * with apop_timestamp set, the APOP digest in secret) check, and the
+ * throttle record, in one.  t may be NULL (no throttling); ip is the
+ * peer's address for the throttle and the log.  *delay_ms_r is how long
+ * to wait before answering, whatever the result (the daemon waits on a
+ * timer, never in a sleep).  THROTTLED and TEMPFAIL are temporary errors
+ * for the client; FAILED is the one "authentication failed".
+ */
+enum accounts_auth_result accounts_authenticate(struct accounts *,
+	    struct auth_throttle *t, const char *ip, const char *user,
+	    const char *secret, const char *apop_timestamp,
+	    struct accounts_user *u, uint64_t *delay_ms_r);
 
 /*
  * Where mail for address goes, after aliases.  Rules, for each address:

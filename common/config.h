@@ -59,6 +59,27 @@ struct config {
 	struct conf_list imap_listen;
 	struct conf_list imaps_listen;
 
+	/* accounts and authentication (docs/accounts.md) */
+	char		*map_type;	/* "hash" | "btree" | "lmdb" */
+	char		*recipient_delimiter;	/* "": no sub-addresses */
+	bool		 local_part_case_sensitive;
+	unsigned int	 password_min_length;	/* 0: no policy */
+	uint64_t	 auth_failure_delay;	/* ms */
+	uint64_t	 auth_max_delay;	/* ms */
+	unsigned int	 auth_max_failures;	/* 0: never refuse */
+	uint64_t	 auth_lockout_time;	/* ms */
+	bool		 apop_enable;
+
+	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
+	char		*dns_local_data;	/* "": none */
+	struct conf_list dns_forwarders;	/* empty: system resolver */
+	bool		 dns_dnssec;
+	char		*dns_trust_anchor;	/* "": Debian's root.key */
+	char		*smtpd_spf_policy;	/* "none" | "tag" | "reject-fail" */
+	bool		 smtpd_spf_reject_permerror;
+	uint64_t	 spf_timeout;		/* ms */
+	unsigned int	 spf_helpers;
+
 	/* smtpd */
 	size_t		 smtpd_max_message;
 	unsigned int	 smtpd_max_recipients;
@@ -75,27 +96,6 @@ struct config {
 	char		*smtpd_bare_newline;	/* "normalize" | "reject" */
 	bool		 smtpd_auth_plaintext_loopback;
 	struct conf_list mynetworks;
-
-	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
-	char		*dns_local_data;	/* "": none */
-	struct conf_list dns_forwarders;	/* empty: system resolver */
-	bool		 dns_dnssec;
-	char		*dns_trust_anchor;	/* "": Debian's root.key */
-	char		*smtpd_spf_policy;	/* "none" | "tag" | "reject-fail" */
-	bool		 smtpd_spf_reject_permerror;
-	uint64_t	 spf_timeout;		/* ms */
-	unsigned int	 spf_helpers;
-
-	/* accounts and authentication (docs/accounts.md) */
-	char		*map_type;	/* "hash" | "btree" | "lmdb" */
-	char		*recipient_delimiter;	/* "": no sub-addresses */
-	bool		 local_part_case_sensitive;
-	unsigned int	 password_min_length;	/* 0: no policy */
-	uint64_t	 auth_failure_delay;	/* ms */
-	uint64_t	 auth_max_delay;	/* ms */
-	unsigned int	 auth_max_failures;	/* 0: never refuse */
-	uint64_t	 auth_lockout_time;	/* ms */
-	bool		 apop_enable;
 };
 
 extern const struct conf_param config_params[];

@@ -286,15 +286,18 @@ dns_new(const struct dns_conf *conf, struct str *errs)
 	if (system) {
 		if ((rc = ub_ctx_resolvconf(d->ctx, NULL)) != 0)
 			log_warn("-", "dns resolv.conf unusable error=\"%s\"",
-			    rc == UB_READFILE ? strerror(errno) : ub_strerror(rc));
+			    rc == UB_READFILE ? strerror(errno) :
+			    ub_strerror(rc));
 		if ((rc = ub_ctx_hosts(d->ctx, NULL)) != 0)
 			log_warn("-", "dns hosts file unusable error=\"%s\"",
-			    rc == UB_READFILE ? strerror(errno) : ub_strerror(rc));
+			    rc == UB_READFILE ? strerror(errno) :
+			    ub_strerror(rc));
 	}
 	if (!local || conf->nforwarders > 0) {
 		/* Forwarders on loopback (a local cache, systemd-resolved's
 		 * 127.0.0.53) are normal; libunbound skips them by default. */
-		if (dns_opt(d, "do-not-query-localhost:", "no", errs, "dns") == -1)
+		if (dns_opt(d, "do-not-query-localhost:", "no", errs,
+		    "dns") == -1)
 			bad = 1;
 	}
 	if (local && conf->nforwarders == 0) {
@@ -302,7 +305,8 @@ dns_new(const struct dns_conf *conf, struct str *errs)
 		if (dns_opt(d, "local-zone:", ". static", errs, "dns") == -1 ||
 		    dns_opt(d, "do-not-query-address:", "0.0.0.0/0", errs,
 		    "dns") == -1 ||
-		    dns_opt(d, "do-not-query-address:", "::/0", errs, "dns") == -1)
+		    dns_opt(d, "do-not-query-address:", "::/0", errs,
+		    "dns") == -1)
 			bad = 1;
 	}
 	if (local && dns_load_local(d, conf->local_data, errs) == -1)
@@ -315,7 +319,13 @@ dns_new(const struct dns_conf *conf, struct str *errs)
 		if (anchor == NULL)
 			log_warn("-", "dns dnssec on but no trust anchor: "
 			    "nothing will be validated");
-		else if ((rc = ub_ctx_add_ta_file(d->ctx, anchor)) != 0) {
+		else if (access(anchor, R_OK) == -1) {
+			/* libunbound would only say "initialization failure"
+			 * at the first query. */
+			dns_errf(errs, "dns trust anchor %s: %s\n", anchor,
+			    strerror(errno));
+			bad = 1;
+		} else if ((rc = ub_ctx_add_ta_file(d->ctx, anchor)) != 0) {
 			dns_errf(errs, "dns trust anchor %s: %s\n", anchor,
 			    ub_strerror(rc));
 			bad = 1;
@@ -324,7 +334,8 @@ dns_new(const struct dns_conf *conf, struct str *errs)
 	if (!bad) {
 		/* Finalize now, so a broken setup shows here and not at the
 		 * first real query.  localhost is always answered locally. */
-		if ((rc = ub_resolve(d->ctx, "localhost.", DNS_T_A, 1, &res)) != 0) {
+		rc = ub_resolve(d->ctx, "localhost.", DNS_T_A, 1, &res);
+		if (rc != 0) {
 			dns_errf(errs, "dns setup: %s\n", ub_strerror(rc));
 			bad = 1;
 		}
@@ -392,8 +403,8 @@ dns_name_is_valid(const char *name)
 			label = 0;
 			continue;
 		}
-		if (c <= ' ' || c >= 0x7f || c == '\\' || c == '"' || c == ';' ||
-		    c == '(' || c == ')')
+		if (c <= ' ' || c >= 0x7f || c == '\\' || c == '"' ||
+		    c == ';' || c == '(' || c == ')')
 			return false;
 		if (++label > 63)
 			return false;
@@ -618,8 +629,8 @@ dns_convert(int type, int err, struct ub_result *ur)
 		res->status = DNS_FOUND;
 		for (i = 0; i < n; i++) {
 			if (ur->len[i] < 0 || dns_parse_rr(type,
-			    (const unsigned char *)ur->data[i], (size_t)ur->len[i],
-			    &res->rr[res->count]) == -1) {
+			    (const unsigned char *)ur->data[i],
+			    (size_t)ur->len[i], &res->rr[res->count]) == -1) {
 				res->status = DNS_PERMFAIL;
 				(void)str_printf(res->error, sizeof(res->error),
 				    "malformed %s record", dns_type_name(type));
@@ -633,7 +644,8 @@ dns_convert(int type, int err, struct ub_result *ur)
 				dns_rr_release(type, &res->rr[i]);
 			res->count = 0;
 		} else if (type == DNS_T_MX)
-			qsort(res->rr, res->count, sizeof(*res->rr), dns_mx_cmp);
+			qsort(res->rr, res->count, sizeof(*res->rr),
+			    dns_mx_cmp);
 	}
 	ub_resolve_free(ur);
 	return res;
@@ -657,7 +669,8 @@ dns_lookup(struct dns *d, const char *name, int type, struct dns_result **res_r)
 		return DNS_PERMFAIL;
 	}
 	if (!dns_name_is_valid(name)) {
-		*res_r = dns_result_new(type, DNS_PERMFAIL, "invalid domain name");
+		*res_r = dns_result_new(type, DNS_PERMFAIL,
+		    "invalid domain name");
 		return DNS_PERMFAIL;
 	}
 	err = ub_resolve(d->ctx, name, type, 1, &ur);

@@ -63,14 +63,15 @@ enum dns_status {
 	DNS_FOUND,		/* rr[] holds at least one record */
 	DNS_NXDOMAIN,		/* the name does not exist */
 	DNS_NODATA,		/* the name exists, not with this type */
-	DNS_TEMPFAIL,		/* resolver failure, timeout, bogus: retry */
-	DNS_PERMFAIL,		/* a query that can never work (bad name) or
-				   an answer we cannot parse */
+	DNS_TEMPFAIL,		/* resolver failure, timeout, bogus */
+	DNS_PERMFAIL,		/* a query that can never work (bad
+				   name) or an answer we cannot parse */
 };
 
 struct dns_conf {
 	const char		 *local_data;	/* path or NULL/"" */
-	const char *const	 *forwarders;	/* "system" or ADDR[@PORT] */
+	/* "system" or ADDR[@PORT] */
+	const char *const	 *forwarders;
 	size_t			  nforwarders;
 	bool			  dnssec;
 	const char		 *trust_anchor;	/* path or NULL/"" */
@@ -82,8 +83,8 @@ struct dns_mx {
 };
 
 struct dns_txt {
-	char		*data;		/* the strings concatenated, NUL after */
-	size_t		 len;		/* may hold NULs of its own */
+	char		*data;		/* strings joined + NUL */
+	size_t		 len;		/* may hold NULs too */
 	size_t		 nstrings;	/* how many character-strings */
 };
 
@@ -110,14 +111,15 @@ struct dns_result {
 	int		 type;		/* as asked */
 	bool		 is_secure;	/* DNSSEC-validated */
 	uint32_t	 ttl;
-	size_t		 count;		/* > 0 only when DNS_FOUND */
+	size_t		 count;		/* > 0 only if DNS_FOUND */
 	struct dns_rr	*rr;		/* MX sorted by preference */
-	char		 error[160];	/* why, for TEMPFAIL and PERMFAIL */
+	char		 error[160];	/* why, for TEMP/PERMFAIL */
 };
 
 /* Fill conf from buzon.conf's dns_* keys (borrowing from cfg). */
 struct config;
-void		 dns_conf_from_config(struct dns_conf *, const struct config *);
+void		 dns_conf_from_config(struct dns_conf *,
+		    const struct config *);
 
 /* Create a context.  NULL on failure, with every problem appended to errs
  * ("FILE:LINE: message\n" for bad local data lines, all of them). */

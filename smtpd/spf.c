@@ -50,8 +50,8 @@ struct spf_eval {
 	char		*receiver;
 	unsigned int	 queries;	/* this check */
 	unsigned int	 voids;
-	bool		 first_txt;	/* the initial record query is done */
-	enum spf_limit	 limit;		/* a bound was hit: permerror */
+	bool		 first_txt;	/* initial record query done */
+	enum spf_limit	 limit;		/* bound hit: permerror */
 };
 
 static void spf_log_error(const char *, int, const char *)
@@ -62,7 +62,8 @@ spf_log_error(const char *file, int line, const char *msg)
 {
 	/* libspf2 found a broken invariant of its own: end this process;
 	 * the smtpd side answers temperror and starts a new helper. */
-	panic("libspf2 error: %s (%s:%d)", msg, file != NULL ? file : "?", line);
+	panic("libspf2 error: %s (%s:%d)", msg, file != NULL ? file : "?",
+	    line);
 }
 
 static void
@@ -444,10 +445,11 @@ spf_eval_check(struct spf_eval *ev, const struct spf_request *req,
 		 * say it ourselves.
 		 */
 		exp = SPF_response_get_explanation(resp);
-		if (exp != NULL && exp[0] != '\0' && strpbrk(exp, "%{}") == NULL &&
+		if (exp != NULL && exp[0] != '\0' &&
+		    strpbrk(exp, "%{}") == NULL &&
 		    strcmp(exp, SPF_DEFAULT_EXPLANATION) != 0)
-			spf_safe_text(ans->explanation, sizeof(ans->explanation),
-			    exp);
+			spf_safe_text(ans->explanation,
+			    sizeof(ans->explanation), exp);
 		else
 			spf_default_explanation(ans, req, domain);
 	}

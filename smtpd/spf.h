@@ -42,7 +42,7 @@ enum spf_result {
 /* Bounds of the request fields (text length, without NUL). */
 #define SPF_IP_MAX		64
 #define SPF_HELO_MAX		255
-#define SPF_FROM_MAX		512	/* RFC 5321 path is 256; room to spare */
+#define SPF_FROM_MAX		512	/* RFC 5321 path: 256 */
 #define SPF_EXPL_MAX		255
 #define SPF_HEADER_MAX		2500
 #define SPF_ERROR_MAX		127
@@ -59,17 +59,18 @@ enum spf_result {
 #define SPF_REC_ERROR		'z'
 
 struct spf_request {
-	char	ip[SPF_IP_MAX + 1];		/* "192.0.2.1", "2001:db8::1" */
-	char	helo[SPF_HELO_MAX + 1];		/* as the client sent it */
-	char	from[SPF_FROM_MAX + 1];		/* "" for the null sender */
+	char	ip[SPF_IP_MAX + 1];	/* "192.0.2.1", "2001:db8::1" */
+	char	helo[SPF_HELO_MAX + 1];	/* as the client sent it */
+	char	from[SPF_FROM_MAX + 1];	/* "" for the null sender */
 };
 
 struct spf_answer {
 	enum spf_result	result;
-	bool		is_error;		/* helper refused the request */
-	char		explanation[SPF_EXPL_MAX + 1];	/* printable ASCII */
-	char		header[SPF_HEADER_MAX + 1];	/* "Received-SPF: ...",
-							   folded, no final CRLF */
+	bool		is_error;	/* helper refused the request */
+	/* printable ASCII */
+	char		explanation[SPF_EXPL_MAX + 1];
+	/* "Received-SPF: ...", folded, no final CRLF */
+	char		header[SPF_HEADER_MAX + 1];
 	char		error[SPF_ERROR_MAX + 1];	/* when is_error */
 };
 
@@ -80,12 +81,11 @@ int		 spf_result_parse(const char *, enum spf_result *r);
 /*
  * The smtpd policy (smtpd_spf_policy = none | tag | reject-fail):
  *
- *   policy       pass..none  fail             temperror        permerror
- *   none         accept      accept           accept           accept
- *   tag          tag         tag              tag              tag
- *   reject-fail  tag         550 5.7.23 (+exp) 451 4.7.24      tag, or
- *                                                              550 5.7.24
- *                                                              if reject_permerror
+ *   policy       other   fail          temperror   permerror
+ *   none         accept  accept        accept      accept
+ *   tag          tag     tag           tag         tag
+ *   reject-fail  tag     550 5.7.23    451 4.7.24  tag, or 550 5.7.24
+ *                        + explanation             if reject_permerror
  *
  * "tag" means accept and add the Received-SPF header.  The caller skips the
  * check altogether for authenticated and trusted-network clients.
@@ -107,7 +107,7 @@ struct spf_decision {
 	enum spf_action	action;
 	int		code;		/* 550, 451; 0 for accept/tag */
 	char		enhanced[8];	/* "5.7.23" */
-	char		text[SPF_EXPL_MAX + 64];	/* reply text, no code */
+	char		text[SPF_EXPL_MAX + 64];	/* reply, no code */
 };
 
 /* "none", "tag", "reject-fail" (the conf.h ENUM choices); 0 or -1. */
@@ -125,8 +125,9 @@ void		 spf_policy_decide(enum spf_policy, bool reject_permerror,
  * non-printable bytes become '?', quoted-strings and comments are escaped
  * and cut at bounds.  If it still does not fit size, only
  * "Received-SPF: RESULT" is written. */
-void		 spf_received_header(char *header, size_t size, enum spf_result,
-		    const struct spf_request *, const char *receiver);
+void		 spf_received_header(char *header, size_t size,
+		    enum spf_result, const struct spf_request *,
+		    const char *receiver);
 /* Copy untrusted text for an SMTP reply or header: printable ASCII only
  * (others become '?'), at most size - 1 bytes.  Returns dst. */
 char		*spf_safe_text(char *dst, size_t size, const char *src);
@@ -138,13 +139,13 @@ char		*spf_safe_text(char *dst, size_t size, const char *src);
  * malformed (reason in err).  After -1, *used_r is the length of the bad
  * message if its framing was sound (the reader may skip it and go on), or
  * 0 if the stream cannot be trusted any more (the reader must close). */
-int		 spf_request_encode(const struct spf_request *, struct str *out)
-		    __attribute__((warn_unused_result));
+int		 spf_request_encode(const struct spf_request *,
+		    struct str *out) __attribute__((warn_unused_result));
 int		 spf_request_decode(const void *buf, size_t len,
 		    struct spf_request *, size_t *used_r, char *err,
 		    size_t errsize);
-int		 spf_answer_encode(const struct spf_answer *, struct str *out)
-		    __attribute__((warn_unused_result));
+int		 spf_answer_encode(const struct spf_answer *,
+		    struct str *out) __attribute__((warn_unused_result));
 int		 spf_answer_decode(const void *buf, size_t len,
 		    struct spf_answer *, size_t *used_r, char *err,
 		    size_t errsize);
@@ -175,8 +176,8 @@ void		 spf_eval_free(struct spf_eval **);
 /* Check req; always fills ans.  A client address that is not an IPv4 or
  * IPv6 address is a refusal (is_error); a bad MAIL FROM or HELO domain is
  * the SPF result none (RFC 7208 4.3). */
-void		 spf_eval_check(struct spf_eval *, const struct spf_request *,
-		    struct spf_answer *);
+void		 spf_eval_check(struct spf_eval *,
+		    const struct spf_request *, struct spf_answer *);
 /* DNS queries the last check made (tests). */
 unsigned int	 spf_eval_queries(const struct spf_eval *);
 

@@ -28,6 +28,8 @@
 #include "str.h"
 
 #define SPF_HELPERS_MAX		16
+#define SPF_RETRY_MIN_MS	1000	/* after a helper failed to start */
+#define SPF_RETRY_MAX_MS	30000
 
 struct spf_helper {
 	struct spf_client	*c;
@@ -35,7 +37,9 @@ struct spf_helper {
 	int			 fd;
 	struct event_io		*io;
 	struct spf_check	*cur;
-	bool			 started;	/* ever: the next is a restart */
+	bool			 started;	/* next is a restart */
+	unsigned int		 fails;		/* startup failures in a row */
+	uint64_t		 retry_at;	/* no respawn before (loop ms) */
 	unsigned char		 in[SPF_MSG_MAX];
 	size_t			 inlen;
 };
@@ -48,7 +52,7 @@ struct spf_check {
 	struct spf_helper	*h;		/* on a helper, or NULL */
 	bool			 queued;
 	struct event_timer	*timer;
-	bool			 has_early;	/* answered before dispatch */
+	bool			 has_early;	/* answered at once */
 	struct spf_answer	 early;
 	struct spf_check	*prev, *next;	/* queue */
 };
@@ -64,6 +68,7 @@ struct spf_client {
 	struct spf_check	*qhead, *qtail;
 	unsigned int		 nwaiting;
 	unsigned int		 spawns, restarts;
+	struct event_timer	*kick;		/* dispatch on the next turn */
 };
 
 static void	spf_dispatch(struct spf_client *);
@@ -168,10 +173,12 @@ spf_client_conf_from_config(struct spf_client_conf *conf,
 
 /* ---- helpers ---- */
 
-static void
+/* Close, kill and reap; returns the wait status, or -1 if there was no
+ * process (or someone else reaped it). */
+static int
 spf_helper_stop(struct spf_helper *h)
 {
-	int	status;
+	int	status = -1;
 
 	if (h->io != NULL)
 		event_io_del(&h->io);
@@ -181,11 +188,15 @@ spf_helper_stop(struct spf_helper *h)
 	}
 	if (h->pid > 0) {
 		(void)kill(h->pid, SIGKILL);
-		while (waitpid(h->pid, &status, 0) == -1 && errno == EINTR)
-			continue;
+		while (waitpid(h->pid, &status, 0) == -1)
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
 		h->pid = 0;
 	}
 	h->inlen = 0;
+	return status;
 }
 
 static void	spf_helper_readable(int, unsigned int, void *);
@@ -303,9 +314,27 @@ spf_helper_fail(struct spf_helper *h, const char *why)
 	struct spf_check	*k = h->cur;
 	struct spf_answer	 ans;
 
-	log_warn("-", "spf helper failed pid=%ld reason=\"%s\"", (long)h->pid,
-	    why);
-	spf_helper_stop(h);
+	pid_t			 pid = h->pid;
+	int			 status;
+	uint64_t		 delay;
+
+	status = spf_helper_stop(h);
+	log_warn("-", "spf helper failed pid=%ld reason=\"%s\" status=%d",
+	    (long)pid, why, status);
+	/*
+	 * A helper that exits with an error status never got going (exec
+	 * failed, bad DNS setup): starting it again at once would only
+	 * fail again, so wait, longer each time.  One killed by a signal
+	 * (a crash on one hostile record) is replaced at once.
+	 */
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		h->fails++;
+		delay = SPF_RETRY_MIN_MS << (h->fails < 6 ? h->fails - 1 : 5);
+		if (delay > SPF_RETRY_MAX_MS)
+			delay = SPF_RETRY_MAX_MS;
+		h->retry_at = event_now_ms(h->c->loop) + delay;
+	} else
+		h->fails = 0;
 	if (k != NULL) {
 		spf_temperror(h->c, &k->req, "SPF check failed", &ans);
 		spf_check_finish(k, &ans);
@@ -349,6 +378,7 @@ spf_helper_readable(int fd, unsigned int events, void *arg)
 		return;
 	}
 	h->inlen = 0;
+	h->fails = 0;
 	k = h->cur;
 	if (ans.is_error) {
 		log_warn("-", "spf helper refused request error=\"%s\"",
@@ -365,6 +395,7 @@ static struct spf_helper *
 spf_idle_helper(struct spf_client *c)
 {
 	struct spf_helper	*dead = NULL;
+	uint64_t		 now = event_now_ms(c->loop);
 	unsigned int		 i;
 
 	for (i = 0; i < c->nhelpers; i++) {
@@ -374,10 +405,37 @@ spf_idle_helper(struct spf_client *c)
 			continue;
 		if (h->pid > 0)
 			return h;
-		if (dead == NULL)
+		if (dead == NULL && h->retry_at <= now)
 			dead = h;
 	}
 	return dead;
+}
+
+/* Helpers free to take a check now (running, or allowed to start). */
+static unsigned int
+spf_idle_count(const struct spf_client *c)
+{
+	uint64_t	now = event_now_ms(c->loop);
+	unsigned int	i, n = 0;
+
+	for (i = 0; i < c->nhelpers; i++)
+		if (c->helpers[i].cur == NULL && (c->helpers[i].pid > 0 ||
+		    c->helpers[i].retry_at <= now))
+			n++;
+	return n;
+}
+
+/* No helper runs and none may be started yet. */
+static bool
+spf_all_down(const struct spf_client *c)
+{
+	uint64_t	now = event_now_ms(c->loop);
+	unsigned int	i;
+
+	for (i = 0; i < c->nhelpers; i++)
+		if (c->helpers[i].pid > 0 || c->helpers[i].retry_at <= now)
+			return false;
+	return true;
 }
 
 static void
@@ -393,7 +451,8 @@ spf_dispatch(struct spf_client *c)
 		k = c->qhead;
 		spf_unqueue(k);
 		if (h->pid == 0 && spf_helper_spawn(h) == -1) {
-			spf_temperror(c, &k->req, "SPF helper unavailable", &ans);
+			spf_temperror(c, &k->req, "SPF helper unavailable",
+			    &ans);
 			spf_check_finish(k, &ans);
 			continue;
 		}
@@ -404,8 +463,16 @@ spf_dispatch(struct spf_client *c)
 		k->h = h;
 		h->cur = k;
 		if (n < 0 || (size_t)n != out.len)
-			spf_helper_fail(h, n < 0 ? strerror(errno) : "short write");
+			spf_helper_fail(h, n < 0 ? strerror(errno) :
+			    "short write");
 		str_release(&out);
+	}
+	/* Waiting is pointless while every helper is in its retry delay. */
+	while (c->qhead != NULL && spf_all_down(c)) {
+		k = c->qhead;
+		spf_unqueue(k);
+		spf_temperror(c, &k->req, "SPF helper unavailable", &ans);
+		spf_check_finish(k, &ans);
 	}
 }
 
@@ -418,7 +485,8 @@ spf_check_timeout(void *arg)
 	struct spf_client	*c = k->c;
 	struct spf_answer	 ans;
 
-	k->timer = NULL;		/* one-shot, and it has fired */
+	/* A fired one-shot timer stays with the loop until deleted. */
+	event_timer_del(&k->timer);
 	if (k->has_early) {
 		ans = k->early;
 		spf_check_finish(k, &ans);
@@ -436,6 +504,15 @@ spf_check_timeout(void *arg)
 	spf_dispatch(c);
 }
 
+static void
+spf_kick(void *arg)
+{
+	struct spf_client	*c = arg;
+
+	event_timer_del(&c->kick);	/* fired, still the loop's */
+	spf_dispatch(c);
+}
+
 struct spf_check *
 spf_check_start(struct spf_client *c, const struct spf_request *req,
     spf_check_cb *cb, void *arg)
@@ -447,7 +524,7 @@ spf_check_start(struct spf_client *c, const struct spf_request *req,
 	k->req = *req;
 	k->cb = cb;
 	k->arg = arg;
-	if (c->nwaiting >= c->max_waiting && spf_idle_helper(c) == NULL) {
+	if (c->nwaiting >= c->max_waiting + spf_idle_count(c)) {
 		/* Overload: answer on the next turn, never from here. */
 		log_warn("-", "spf queue full waiting=%u", c->nwaiting);
 		spf_temperror(c, req, "SPF checks overloaded", &k->early);
@@ -464,7 +541,10 @@ spf_check_start(struct spf_client *c, const struct spf_request *req,
 		c->qhead = k;
 	c->qtail = k;
 	c->nwaiting++;
-	spf_dispatch(c);
+	/* Dispatch from the loop, so no answer (not even a failure to
+	 * start a helper) can reach the caller from inside this call. */
+	if (c->kick == NULL)
+		c->kick = event_timer_add(c->loop, 0, spf_kick, c);
 	return k;
 }
 
@@ -503,6 +583,8 @@ spf_client_free(struct spf_client **cp)
 	}
 	while (c->qhead != NULL)
 		spf_check_drop(c->qhead);
+	if (c->kick != NULL)
+		event_timer_del(&c->kick);
 	for (a = c->argv; *a != NULL; a++)
 		free(*a);
 	free(c->argv);

@@ -33,13 +33,13 @@ struct spf_client_conf {
 	 * -l dns_local_data, -F each dns_forwarder, -D for dns_dnssec,
 	 * -r receiver.  Copied. */
 	const char *const *argv;
-	const char	*receiver;	/* our host name, for local answers */
+	const char	*receiver;	/* our host name (local answers) */
 	unsigned int	 helpers;	/* pool size, 1..16 */
 	uint64_t	 timeout_ms;	/* spf_timeout: per check, waiting
 					   in the queue included */
-	unsigned int	 max_waiting;	/* checks that may wait for a busy
-					   pool; more answer temperror at
-					   once */
+	unsigned int	 max_waiting;	/* checks that may wait for a
+					   busy pool; more answer
+					   temperror at once */
 };
 
 /* The helper command line for buzon.conf (dns_* keys, hostname as the
@@ -47,7 +47,8 @@ struct spf_client_conf {
  * freed with spf_helper_argv_free().  Fill conf from the same config
  * with spf_client_conf_from_config() (argv borrowed from the vector). */
 struct config;
-char		**spf_helper_argv(const struct config *, const char *helper_path);
+char		**spf_helper_argv(const struct config *,
+		    const char *helper_path);
 void		 spf_helper_argv_free(char ***);
 void		 spf_client_conf_from_config(struct spf_client_conf *,
 		    const struct config *, char *const *argv);
@@ -70,7 +71,8 @@ struct spf_check *spf_check_start(struct spf_client *,
 void		 spf_check_cancel(struct spf_check **);
 
 /* Process id of helper i, 0 when none runs (tests, status). */
-pid_t		 spf_client_helper_pid(const struct spf_client *, unsigned int i);
+pid_t		 spf_client_helper_pid(const struct spf_client *,
+		    unsigned int i);
 /* Helpers started so far, and how many of them replaced one that died or
  * was killed. */
 unsigned int	 spf_client_spawns(const struct spf_client *);

@@ -150,7 +150,8 @@ main(int argc, char **argv)
 		usage();
 	dconf.forwarders = fwd;
 	helper_confine(user);
-	if (receiver[0] == '\0' && gethostname(receiver, sizeof(receiver)) == -1)
+	if (receiver[0] == '\0' &&
+	    gethostname(receiver, sizeof(receiver)) == -1)
 		fatal("gethostname");
 	receiver[sizeof(receiver) - 1] = '\0';
 
@@ -161,7 +162,8 @@ main(int argc, char **argv)
 	ev = spf_eval_new(dns, receiver);
 
 	for (;;) {
-		rc = spf_request_decode(buf, len, &req, &used, err, sizeof(err));
+		rc = spf_request_decode(buf, len, &req, &used, err,
+		    sizeof(err));
 		if (rc == 0) {
 			if (len == sizeof(buf))
 				panic("request buffer full undecided");

@@ -178,8 +178,9 @@ spf_hdr_value(struct str *s, const char *text, size_t max)
 		return spf_hdr_quoted(s, text, max);
 	for (p = text; *p != '\0'; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-/=?^_`{|}~.",
-		    *p) != NULL) || (*p == '.' && (p[1] == '.' || p[1] == '\0')))
+		    (*p >= '0' && *p <= '9') ||
+		    strchr("!#$%&'*+-/=?^_`{|}~.", *p) != NULL) ||
+		    (*p == '.' && (p[1] == '.' || p[1] == '\0')))
 			return spf_hdr_quoted(s, text, max);
 	}
 	return str_append_str(s, text);
@@ -196,7 +197,7 @@ spf_received_header(char *header, size_t size, enum spf_result r,
 
 	if (size == 0)
 		return;
-	/* The identity checked: MAIL FROM, or postmaster@HELO (RFC 7208 2.4). */
+	/* The identity: MAIL FROM, or postmaster@HELO (RFC 7208 2.4). */
 	if (req->from[0] != '\0') {
 		at = strrchr(req->from, '@');
 		domain = at != NULL ? at + 1 : req->from;

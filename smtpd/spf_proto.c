@@ -17,7 +17,7 @@
 struct spf_field {
 	char	 type;
 	char	*dst;
-	size_t	 max;		/* bytes of text, dst holds max + 1 */
+	size_t	 max;		/* text bytes; dst holds max + 1 */
 	bool	 seen;
 };
 
@@ -166,7 +166,8 @@ int
 spf_answer_encode(const struct spf_answer *ans, struct str *out)
 {
 	struct spf_out f[] = {
-		{ SPF_REC_RESULT, spf_result_name(ans->result), 15, !ans->is_error },
+		{ SPF_REC_RESULT, spf_result_name(ans->result), 15,
+		    !ans->is_error },
 		{ SPF_REC_EXPL, ans->explanation, SPF_EXPL_MAX,
 		    !ans->is_error && ans->explanation[0] != '\0' },
 		{ SPF_REC_HEADER, ans->header, SPF_HEADER_MAX, !ans->is_error },

@@ -131,6 +131,17 @@ class Users(AdminCase):
         self.assertEqual(s["password"], "yescrypt")
         self.assertEqual(s["quota"], "0")
         self.assertEqual(s["apop"], "disabled")
+        # Made by root, the mailbox and the maps belong to the owner of
+        # STATE/mail and STATE/maps (the daemons' user).
+        if buzontest.is_root():
+            owner = os.stat(self.mail()).st_uid
+            for sub in ("", "new", ".Sent", ".Sent/cur"):
+                self.assertEqual(os.stat(os.path.join(base, sub)).st_uid,
+                                 owner, sub)
+            maps = os.path.join(self.inst.dir, "maps")
+            for name in ("users.db", "users.lock"):
+                self.assertEqual(os.stat(os.path.join(maps, name)).st_uid,
+                                 os.stat(maps).st_uid, name)
         # The hash never leaves the map.
         self.assertNotIn("$y$", self.ok("user", "show", "alice@example.test"))
 

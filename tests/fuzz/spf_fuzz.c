@@ -67,13 +67,14 @@ fuzz_init(void)
 	struct str	 errs;
 
 	log_init("spf_fuzz", false, LOG_LEVEL_ERROR);
-	conf.local_data = "/dev/null";		/* closed world, no records */
+	conf.local_data = "/dev/null";	/* closed world, no records */
 	str_init(&errs, 0);
 	if ((fuzz_dns = dns_new(&conf, &errs)) == NULL)
 		fatalx("dns: %s", str_c(&errs));
 	str_release(&errs);
 	if (dns_local_add(fuzz_dns, "a.fuzz.test. 60 IN A 192.0.2.1") == -1 ||
-	    dns_local_add(fuzz_dns, "a.fuzz.test. 60 IN AAAA 2001:db8::1") == -1 ||
+	    dns_local_add(fuzz_dns,
+	    "a.fuzz.test. 60 IN AAAA 2001:db8::1") == -1 ||
 	    dns_local_add(fuzz_dns, "10.2.0.192.in-addr.arpa. 60 IN PTR "
 	    "a.fuzz.test.") == -1)
 		fatalx("dns: cannot add fixed records");
@@ -90,7 +91,8 @@ fuzz_wire(const uint8_t *data, size_t size)
 	char			 err[SPF_ERROR_MAX + 1];
 	struct str		 out;
 
-	if (spf_request_decode(data, size, &req, &used, err, sizeof(err)) == 1) {
+	if (spf_request_decode(data, size, &req, &used, err,
+	    sizeof(err)) == 1) {
 		str_init(&out, 0);
 		if (spf_request_encode(&req, &out) == -1)
 			abort();		/* decoded fields always fit */

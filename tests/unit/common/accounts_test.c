@@ -392,9 +392,10 @@ expect_targets(struct accounts *a, const char *addr, const char *want)
 	cr_assert_eq(accounts_resolve(a, addr, &t, &f), 1, "%s: %s", addr,
 	    f.text);
 	for (i = 0; i < t.count; i++)
-		cr_assert_eq(str_appendf(&got, "%s%s%s", i > 0 ? " " : "",
-		    t.items[i].is_local ? "" : "remote:", t.items[i].address),
-		    0);
+		cr_assert_eq(str_appendf(&got, "%s%s%s%s%s", i > 0 ? " " : "",
+		    t.items[i].is_local ? "" : "remote:", t.items[i].address,
+		    t.items[i].detail != NULL ? "/" : "",
+		    t.items[i].detail != NULL ? t.items[i].detail : ""), 0);
 	cr_assert_str_eq(str_c(&got), want, "%s", addr);
 	accounts_targets_release(&t);
 	cr_assert_eq(t.count, 0);
@@ -442,7 +443,8 @@ Test(accounts, aliases)
 	a = aopen();
 
 	expect_targets(a, "bob@example.test", "bob@example.test");
-	expect_targets(a, "Bob+Other@Example.test", "bob@example.test");
+	expect_targets(a, "Bob+Other@Example.test", "bob@example.test/other");
+	expect_targets(a, "bob+@example.test", "bob@example.test");
 	expect_targets(a, "bob+lists@example.test", "remote:lists@remote.test");
 	expect_targets(a, "team@example.test", "alice@example.test "
 	    "remote:archive@remote.test bob@example.test carol@other.test");
@@ -549,4 +551,56 @@ Test(accounts, mailbox_create)
 	cr_assert(S_ISREG(st.st_mode));
 	cr_assert_eq(accounts_mail_path(&conf, &u, p, sizeof(p)), 0);
 	cr_assert(strstr(p, "/mail/example.test/bob") != NULL);
+}
+
+Test(accounts, authenticate_with_throttle)
+{
+	struct auth_throttle_conf tc = { 50, 400, 3, 60000 };
+	struct auth_throttle	*t;
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256], path[128];
+	uint64_t		 d;
+	const char		*ts = "<1896.697170952@dbc.mtview.ca.us>";
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	add_user("alice@example.test", "right");
+	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
+	    ACCOUNTS_SET_APOP, "tanstaaf", err, sizeof(err)), 0);
+	(void)str_printf(path, sizeof(path), "%s/throttle", dir);
+	t = auth_throttle_open(path, &tc, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	a = aopen();
+
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(d, 0);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "c4c9334bac560ecc979e58001b3e22fb", ts, &u,
+	    &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "wrong", NULL, &u, &d),
+	    ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 0);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "wrong", NULL, &u, &d),
+	    ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 50);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "wrong", NULL, &u, &d),
+	    ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 100);
+	/* Three failures: even the right password is refused for now. */
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d),
+	    ACCOUNTS_AUTH_THROTTLED);
+	/* Unknown users are counted too, and answered the same way. */
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
+	    "nobody@example.test", "x", NULL, &u, &d), ACCOUNTS_AUTH_FAILED);
+	/* Without a throttle. */
+	cr_assert_eq(accounts_authenticate(a, NULL, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
+	accounts_close(&a);
+	auth_throttle_close(&t);
 }

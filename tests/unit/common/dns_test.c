@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "event.h"
@@ -20,8 +21,8 @@ data_path(const char *name)
 {
 	const char	*top = getenv("BUZON_TOP_SRCDIR");
 
-	cr_assert(str_printf(zone_path, sizeof(zone_path), "%s/tests/data/dns/%s",
-	    top != NULL ? top : ".", name));
+	cr_assert(str_printf(zone_path, sizeof(zone_path),
+	    "%s/tests/data/dns/%s", top != NULL ? top : ".", name));
 	return zone_path;
 }
 
@@ -97,7 +98,8 @@ Test(dns, a_and_aaaa)
 	inet_ntop(AF_INET, &res->rr[0].u.a, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "192.0.2.1");
 	dns_result_free(&res);
-	cr_assert_eq(dns_lookup(d, "EXAMPLE.test", DNS_T_AAAA, &res), DNS_FOUND);
+	cr_assert_eq(dns_lookup(d, "EXAMPLE.test", DNS_T_AAAA, &res),
+	    DNS_FOUND);
 	inet_ntop(AF_INET6, &res->rr[0].u.aaaa, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "2001:db8::1");
 	dns_result_free(&res);
@@ -151,8 +153,8 @@ Test(dns, tlsa)
 	struct dns		*d = local_dns();
 	struct dns_result	*res;
 
-	cr_assert_eq(dns_lookup(d, "_25._tcp.mx1.example.test", DNS_T_TLSA, &res),
-	    DNS_FOUND);
+	cr_assert_eq(dns_lookup(d, "_25._tcp.mx1.example.test", DNS_T_TLSA,
+	    &res), DNS_FOUND);
 	cr_assert_eq(res->rr[0].u.tlsa.usage, 3);
 	cr_assert_eq(res->rr[0].u.tlsa.selector, 1);
 	cr_assert_eq(res->rr[0].u.tlsa.mtype, 1);
@@ -190,8 +192,8 @@ ParameterizedTestParameters(dns, statuses)
 		{ ".leading", DNS_T_A, DNS_PERMFAIL },
 		{ "sp ace.test", DNS_T_A, DNS_PERMFAIL },
 		{ "back\\slash.test", DNS_T_A, DNS_PERMFAIL },
-		{ "0123456789012345678901234567890123456789012345678901234567890123.test",
-		    DNS_T_A, DNS_PERMFAIL },
+		{ "0123456789012345678901234567890123456789"
+		    "012345678901234567890123.test", DNS_T_A, DNS_PERMFAIL },
 		{ "example.test", 255, DNS_PERMFAIL },
 	};
 	return cr_make_param_array(struct status_case, cases,
@@ -252,7 +254,8 @@ Test(dns, bad_lines_reported_with_numbers)
 	cr_assert(str_printf(want, sizeof(want), "%s:4: not a valid record",
 	    zone_path));
 	cr_assert(strstr(e, want) != NULL, "%s", e);
-	cr_assert(str_printf(want, sizeof(want), "%s:6: $ZONE wants", zone_path));
+	cr_assert(str_printf(want, sizeof(want), "%s:6: $ZONE wants",
+	    zone_path));
 	cr_assert(strstr(e, want) != NULL, "%s", e);
 	cr_assert(str_printf(want, sizeof(want),
 	    "%s:7: unknown zone type \"bogus\"", zone_path));
@@ -396,7 +399,7 @@ Test(dns, async_cancel)
 	struct event_timer	*t;
 
 	cr_assert_null(dns_lookup_async(d, "example.test", DNS_T_A, never_cb,
-	    NULL));					/* not attached yet */
+	    NULL));				/* not attached yet */
 	cr_assert_eq(dns_attach(d, loop), 0);
 	q = dns_lookup_async(d, "example.test", DNS_T_A, never_cb, NULL);
 	q2 = dns_lookup_async(d, "example.test", DNS_T_TXT, never_cb, NULL);
@@ -404,7 +407,7 @@ Test(dns, async_cancel)
 	cr_assert_not_null(q2);
 	dns_cancel(&q);
 	cr_assert_null(q);
-	dns_cancel(&q);					/* NULL is fine */
+	dns_cancel(&q);				/* NULL is fine */
 	cr_assert_eq(dns_pending(d), 1);
 	dns_cancel(&q2);
 	cr_assert_eq(dns_pending(d), 0);
@@ -429,7 +432,8 @@ Test(dns, local_add_remove)
 	cr_assert_eq(res->ttl, 60);
 	dns_result_free(&res);
 	cr_assert_eq(dns_local_remove(d, "added.test."), 0);
-	cr_assert_eq(dns_lookup(d, "added.test", DNS_T_TXT, &res), DNS_NXDOMAIN);
+	cr_assert_eq(dns_lookup(d, "added.test", DNS_T_TXT, &res),
+	    DNS_NXDOMAIN);
 	dns_result_free(&res);
 	cr_assert_eq(dns_local_add(d, "garbage"), -1);
 	cr_assert_eq(dns_local_remove(d, "a..b"), -1);
@@ -456,4 +460,48 @@ Test(dns, conf_from_config)
 	cr_assert_str_eq(dc.forwarders[1], "system");
 	cr_assert(dc.dnssec);
 	cr_assert_str_eq(dc.trust_anchor, "");
+}
+
+Test(dns, dnssec_bad_trust_anchor)
+{
+	struct dns_conf	 conf = { 0 };
+	struct str	 errs;
+
+	str_init(&errs, 0);
+	conf.local_data = data_path("local.zone");
+	conf.dnssec = true;
+	conf.trust_anchor = "/nonexistent/root.key";
+	cr_assert_null(dns_new(&conf, &errs));
+	cr_assert(strstr(str_c(&errs), "dns trust anchor /nonexistent/root.key")
+	    != NULL, "%s", str_c(&errs));
+	str_release(&errs);
+}
+
+Test(dns, dnssec_local_answers_are_not_secure)
+{
+	struct dns_conf		 conf = { 0 };
+	struct str		 errs;
+	struct dns		*d;
+	struct dns_result	*res;
+	char			 anchor[] = "/tmp/buzon-anchor-XXXXXX";
+	const char		*ta = ". 3600 IN DS 20326 8 2 "
+	    "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
+	int			 fd;
+
+	fd = mkstemp(anchor);
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(write(fd, ta, strlen(ta)), (ssize_t)strlen(ta));
+	(void)close(fd);
+	str_init(&errs, 0);
+	conf.local_data = data_path("local.zone");
+	conf.dnssec = true;
+	conf.trust_anchor = anchor;
+	d = dns_new(&conf, &errs);
+	(void)unlink(anchor);
+	cr_assert_not_null(d, "%s", str_c(&errs));
+	cr_assert_eq(dns_lookup(d, "example.test", DNS_T_A, &res), DNS_FOUND);
+	cr_assert_not(res->is_secure);
+	dns_result_free(&res);
+	dns_free(&d);
+	str_release(&errs);
 }

@@ -267,6 +267,7 @@ reader_while_writing(const char *type)
 }
 
 Test(maps, reader_while_writing_hash) { reader_while_writing("hash"); }
+Test(maps, reader_while_writing_btree) { reader_while_writing("btree"); }
 Test(maps, reader_while_writing_lmdb) { reader_while_writing("lmdb"); }
 
 /*
@@ -333,6 +334,7 @@ writer_crash(const char *type)
 }
 
 Test(maps, writer_crash_hash) { writer_crash("hash"); }
+Test(maps, writer_crash_btree) { writer_crash("btree"); }
 Test(maps, writer_crash_lmdb) { writer_crash("lmdb"); }
 
 Test(maps, iterator_keeps_its_file)

@@ -67,9 +67,10 @@ open_blackhole(void)
 struct run {
 	struct event_loop	*loop;
 	struct spf_client	*client;
-	int			 want;		/* answers before stopping */
+	int			 want;	/* answers before stopping */
 	int			 got;
 	struct spf_answer	 ans[8];
+	pid_t			 killed;
 };
 
 static void
@@ -174,7 +175,7 @@ Test(spf_client, answers_through_the_pool)
 	start(&r, "a@pass.test");
 	start(&r, "a@fail.test");
 	start(&r, "a@temp.test");
-	cr_assert_eq(r.got, 0);			/* never from inside start */
+	cr_assert_eq(r.got, 0);		/* never from inside start */
 	run_until(&r, 3);
 	for (i = 0; i < 3; i++) {
 		pass += r.ans[i].result == SPF_RES_PASS;
@@ -218,31 +219,30 @@ kill_helper(void *arg)
 
 	cr_assert_gt(pid, 0);
 	cr_assert_eq(kill(pid, SIGKILL), 0);
+	r->killed = pid;
 }
 
 Test(spf_client, helper_killed_mid_request)
 {
 	struct run		 r;
 	struct event_timer	*t;
-	pid_t			 first;
 
 	setup_run(&r, 1, 3000, 8, true);
 	start(&r, "a@x.slow.example");
-	first = spf_client_helper_pid(r.client, 0);
-	cr_assert_gt(first, 0);
 	t = event_timer_add(r.loop, 150, kill_helper, &r);
 	run_until(&r, 1);
 	cr_assert_eq(r.ans[0].result, SPF_RES_TEMPERROR);
 	cr_assert_str_eq(r.ans[0].explanation, "SPF check failed");
-	cr_assert(strncmp(r.ans[0].header, "Received-SPF: temperror (", 25) == 0);
+	cr_assert(strncmp(r.ans[0].header, "Received-SPF: temperror (",
+	    25) == 0);
 	cr_assert_eq(spf_client_helper_pid(r.client, 0), 0);
 	/* The next check gets a new helper. */
 	start(&r, "a@pass.test");
 	run_until(&r, 2);
 	cr_assert_eq(r.ans[1].result, SPF_RES_PASS);
-	cr_assert_neq(spf_client_helper_pid(r.client, 0), first);
+	cr_assert_neq(spf_client_helper_pid(r.client, 0), r.killed);
 	cr_assert_eq(spf_client_restarts(r.client), 1);
-	(void)t;
+	event_timer_del(&t);
 	teardown_run(&r);
 }
 
@@ -273,7 +273,7 @@ Test(spf_client, overload_answers_temperror)
 	struct run	r;
 
 	setup_run(&r, 1, 3000, 0, true);
-	start(&r, "a@x.slow.example");		/* takes the only helper */
+	start(&r, "a@x.slow.example");	/* takes the only helper */
 	start(&r, "a@pass.test");		/* nowhere to wait */
 	run_until(&r, 1);
 	cr_assert_eq(r.ans[0].result, SPF_RES_TEMPERROR);
@@ -338,8 +338,16 @@ Test(spf_client, helper_cannot_start)
 	r.loop = event_loop_new();
 	r.client = spf_client_new(r.loop, &conf);
 	start(&r, "a@pass.test");
+	cr_assert_eq(r.got, 0);		/* not even failures from inside */
 	run_until(&r, 1);
 	cr_assert_eq(r.ans[0].result, SPF_RES_TEMPERROR);
+	cr_assert_str_eq(r.ans[0].explanation, "SPF check failed");
+	/* It exited with an error: no new one before the retry delay. */
+	start(&r, "a@pass.test");
+	run_until(&r, 2);
+	cr_assert_eq(r.ans[1].result, SPF_RES_TEMPERROR);
+	cr_assert_str_eq(r.ans[1].explanation, "SPF helper unavailable");
+	cr_assert_eq(spf_client_spawns(r.client), 1);
 	teardown_run(&r);
 }
 
@@ -389,8 +397,8 @@ helper_start(struct helper *h)
 		(void)dup2(sv[1], 1);
 		(void)close(sv[0]);
 		(void)close(sv[1]);
-		execl(helper_path, helper_path, "-l", zone_path, "-r", "mx.test",
-		    (char *)NULL);
+		execl(helper_path, helper_path, "-l", zone_path, "-r",
+		    "mx.test", (char *)NULL);
 		_exit(127);
 	}
 	(void)close(sv[1]);

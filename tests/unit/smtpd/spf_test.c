@@ -60,7 +60,8 @@ ParameterizedTestParameters(spf, results)
 	static struct eval_case cases[] = {
 		{ CLIENT, "c.test", "user@pass.test", SPF_RES_PASS },
 		{ CLIENT, "c.test", "user@PASS.TEST", SPF_RES_PASS },
-		{ "::ffff:192.0.2.10", "c.test", "user@pass.test", SPF_RES_PASS },
+		{ "::ffff:192.0.2.10", "c.test", "user@pass.test",
+		    SPF_RES_PASS },
 		{ CLIENT, "c.test", "user@fail.test", SPF_RES_FAIL },
 		{ CLIENT, "c.test", "user@softfail.test", SPF_RES_SOFTFAIL },
 		{ CLIENT, "c.test", "user@neutral.test", SPF_RES_NEUTRAL },
@@ -176,11 +177,12 @@ Test(spf, too_many_records_is_permerror)
 	char			 line[128];
 	int			 i;
 
-	cr_assert_eq(dns_local_add(d, "many.test. 300 IN TXT \"v=spf1 a -all\""),
-	    0);
+	cr_assert_eq(dns_local_add(d,
+	    "many.test. 300 IN TXT \"v=spf1 a -all\""), 0);
 	for (i = 1; i <= SPF_RR_MAX + 1; i++) {
 		cr_assert(str_printf(line, sizeof(line),
-		    "many.test. 300 IN A 198.51.%d.%d", 100 + i / 250, i % 250));
+		    "many.test. 300 IN A 198.51.%d.%d", 100 + i / 250,
+		    i % 250));
 		cr_assert_eq(dns_local_add(d, line), 0);
 	}
 	check(d, CLIENT, "c.test", "user@many.test", &ans);
@@ -219,10 +221,11 @@ ParameterizedTestParameters(spf, hostile_macros)
 {
 	static struct macro_case cases[] = {
 		{ "user@macro1.test" },
-		{ "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z@macro2.test" },
+		{ "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z"
+		  "@macro2.test" },
 		{ "user@macro3.test" },
-		{ "0123456789012345678901234567890123456789012345678901234567890123"
-		  "@macro4.test" },
+		{ "01234567890123456789012345678901"
+		  "23456789012345678901234567890123@macro4.test" },
 		{ "a-b-c-d-e+f=g_h/i@macro5.test" },
 	};
 	return cr_make_param_array(struct macro_case, cases,
@@ -243,8 +246,8 @@ ParameterizedTest(struct macro_case *c, spf, hostile_macros)
 	for (p = ans.explanation; *p != '\0'; p++)
 		cr_assert(*p >= ' ' && *p <= '~');
 	for (p = ans.header; *p != '\0'; p++)
-		cr_assert((*p >= ' ' && *p <= '~') || *p == '\r' || *p == '\n' ||
-		    *p == '\t');
+		cr_assert((*p >= ' ' && *p <= '~') || *p == '\r' ||
+		    *p == '\n' || *p == '\t');
 	dns_free(&d);
 }
 
@@ -307,27 +310,29 @@ struct policy_case {
 ParameterizedTestParameters(spf, policy)
 {
 	static struct policy_case cases[] = {
-		{ SPF_POLICY_NONE, false, SPF_RES_FAIL, SPF_ACT_ACCEPT, 0, "", "" },
-		{ SPF_POLICY_NONE, true, SPF_RES_PERMERROR, SPF_ACT_ACCEPT, 0, "", "" },
-		{ SPF_POLICY_TAG, false, SPF_RES_PASS, SPF_ACT_TAG, 0, "", "" },
-		{ SPF_POLICY_TAG, false, SPF_RES_FAIL, SPF_ACT_TAG, 0, "", "" },
-		{ SPF_POLICY_TAG, false, SPF_RES_TEMPERROR, SPF_ACT_TAG, 0, "", "" },
-		{ SPF_POLICY_TAG, true, SPF_RES_PERMERROR, SPF_ACT_TAG, 0, "", "" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_PASS, SPF_ACT_TAG, 0, "", "" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_NONE, SPF_ACT_TAG, 0, "", "" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_NEUTRAL, SPF_ACT_TAG, 0, "",
-		    "" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_SOFTFAIL, SPF_ACT_TAG, 0,
-		    "", "" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_FAIL, SPF_ACT_REJECT, 550,
-		    "5.7.23", "SPF validation failed: go away\x01" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_TEMPERROR,
-		    SPF_ACT_TEMPFAIL, 451, "4.7.24",
-		    "Temporary SPF validation error, try again later" },
-		{ SPF_POLICY_REJECT_FAIL, false, SPF_RES_PERMERROR, SPF_ACT_TAG, 0,
-		    "", "" },
-		{ SPF_POLICY_REJECT_FAIL, true, SPF_RES_PERMERROR, SPF_ACT_REJECT,
-		    550, "5.7.24", "SPF record of the sender domain is broken" },
+#define NONE	SPF_POLICY_NONE
+#define TAG	SPF_POLICY_TAG
+#define REJ	SPF_POLICY_REJECT_FAIL
+		{ NONE, false, SPF_RES_FAIL, SPF_ACT_ACCEPT, 0, "", "" },
+		{ NONE, true, SPF_RES_PERMERROR, SPF_ACT_ACCEPT, 0, "", "" },
+		{ TAG, false, SPF_RES_PASS, SPF_ACT_TAG, 0, "", "" },
+		{ TAG, false, SPF_RES_FAIL, SPF_ACT_TAG, 0, "", "" },
+		{ TAG, false, SPF_RES_TEMPERROR, SPF_ACT_TAG, 0, "", "" },
+		{ TAG, true, SPF_RES_PERMERROR, SPF_ACT_TAG, 0, "", "" },
+		{ REJ, false, SPF_RES_PASS, SPF_ACT_TAG, 0, "", "" },
+		{ REJ, false, SPF_RES_NONE, SPF_ACT_TAG, 0, "", "" },
+		{ REJ, false, SPF_RES_NEUTRAL, SPF_ACT_TAG, 0, "", "" },
+		{ REJ, false, SPF_RES_SOFTFAIL, SPF_ACT_TAG, 0, "", "" },
+		{ REJ, false, SPF_RES_FAIL, SPF_ACT_REJECT, 550, "5.7.23",
+		    "SPF validation failed: go away\x01" },
+		{ REJ, false, SPF_RES_TEMPERROR, SPF_ACT_TEMPFAIL, 451,
+		    "4.7.24", "Temporary SPF validation error, try again later" },
+		{ REJ, false, SPF_RES_PERMERROR, SPF_ACT_TAG, 0, "", "" },
+		{ REJ, true, SPF_RES_PERMERROR, SPF_ACT_REJECT, 550, "5.7.24",
+		    "SPF record of the sender domain is broken" },
+#undef NONE
+#undef TAG
+#undef REJ
 	};
 	return cr_make_param_array(struct policy_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
@@ -374,15 +379,18 @@ Test(spf, header_pass)
 
 	spf_received_header(h, sizeof(h), SPF_RES_PASS, &req, "mx.buzon.test");
 	cr_assert_str_eq(h, "Received-SPF: pass (mx.buzon.test: domain of "
-	    "usuario@ejemplo.test designates 192.0.2.10 as permitted sender)\r\n"
-	    "\tclient-ip=192.0.2.10; envelope-from=\"usuario@ejemplo.test\";\r\n"
+	    "usuario@ejemplo.test designates 192.0.2.10 as permitted "
+	    "sender)\r\n"
+	    "\tclient-ip=192.0.2.10; "
+	    "envelope-from=\"usuario@ejemplo.test\";\r\n"
 	    "\thelo=pc23.ejemplo.test; receiver=mx.buzon.test; "
 	    "identity=mailfrom;");
 }
 
 Test(spf, header_null_sender_v6)
 {
-	struct spf_request	req = { "2001:db8::1", "mail.example.test", "" };
+	struct spf_request	req = { "2001:db8::1", "mail.example.test",
+				    "" };
 	char			h[SPF_HEADER_MAX + 1];
 
 	spf_received_header(h, sizeof(h), SPF_RES_FAIL, &req, "mx.buzon.test");
@@ -399,10 +407,12 @@ Test(spf, header_hostile_peer_text)
 				    "\"a\\b\"(c)@x.test" };
 	char			h[SPF_HEADER_MAX + 1];
 
-	spf_received_header(h, sizeof(h), SPF_RES_NEUTRAL, &req, "mx.buzon.test");
-	cr_assert_str_eq(h, "Received-SPF: neutral (mx.buzon.test: 192.0.2.10 is "
-	    "neither permitted nor denied by domain of \"a\\\\b\"\\(c\\)@x.test)"
-	    "\r\n\tclient-ip=192.0.2.10; envelope-from=\"\\\"a\\\\b\\\"(c)@x.test\";"
+	spf_received_header(h, sizeof(h), SPF_RES_NEUTRAL, &req,
+	    "mx.buzon.test");
+	cr_assert_str_eq(h, "Received-SPF: neutral (mx.buzon.test: "
+	    "192.0.2.10 is neither permitted nor denied by domain of "
+	    "\"a\\\\b\"\\(c\\)@x.test)\r\n\tclient-ip=192.0.2.10; "
+	    "envelope-from=\"\\\"a\\\\b\\\"(c)@x.test\";"
 	    "\r\n\thelo=\"evil (x)??X-Injected: 1\"; receiver=mx.buzon.test; "
 	    "identity=mailfrom;");
 }
@@ -420,7 +430,8 @@ Test(spf, header_long_fields_stay_bounded)
 	/* Every line under RFC 5322's 998 bytes. */
 	for (line = h; line != NULL; line = end != NULL ? end + 2 : NULL) {
 		end = strstr(line, "\r\n");
-		cr_assert_lt(end != NULL ? (size_t)(end - line) : strlen(line), 998);
+		cr_assert_lt(end != NULL ? (size_t)(end - line) :
+		    strlen(line), 998);
 	}
 	/* Too small a buffer: the short form, never a cut field. */
 	spf_received_header(h, 40, SPF_RES_PASS, &req, "mx.test");
@@ -431,8 +442,8 @@ Test(spf, safe_text)
 {
 	char	buf[8];
 
-	cr_assert_str_eq(spf_safe_text(buf, sizeof(buf), "a\tb\x80\x7f" "cdefgh"),
-	    "a?b??cd");
+	cr_assert_str_eq(spf_safe_text(buf, sizeof(buf),
+	    "a\tb\x80\x7f" "cdefgh"), "a?b??cd");
 }
 
 /* ---- the wire format ---- */
@@ -449,7 +460,8 @@ rec(unsigned char *p, char type, const char *data, size_t len)
 
 Test(spf, proto_roundtrip_every_cut)
 {
-	struct spf_request	req = { "2001:db8::1", "helo.test", "a@b.test" };
+	struct spf_request	req = { "2001:db8::1", "helo.test",
+				    "a@b.test" };
 	struct spf_request	got;
 	struct str		out;
 	size_t			used, cut;
@@ -479,7 +491,8 @@ Test(spf, proto_answer_roundtrip)
 	memset(&ans, 0, sizeof(ans));
 	ans.result = SPF_RES_SOFTFAIL;
 	(void)str_copy(ans.explanation, "nope", sizeof(ans.explanation));
-	(void)str_copy(ans.header, "Received-SPF: softfail", sizeof(ans.header));
+	(void)str_copy(ans.header, "Received-SPF: softfail",
+	    sizeof(ans.header));
 	str_init(&out, 0);
 	cr_assert_eq(spf_answer_encode(&ans, &out), 0);
 	cr_assert_eq(spf_answer_decode(out.data, out.len, &got, &used, err,
@@ -503,7 +516,7 @@ Test(spf, proto_answer_roundtrip)
 struct bad_case {
 	unsigned char	msg[64];
 	size_t		len;
-	bool		resync;		/* framing sound: used == len */
+	bool		resync;	/* framing sound: used = len */
 	char		err[40];
 };
 
@@ -517,7 +530,8 @@ ParameterizedTestParameters(spf, proto_bad)
 		    "unknown record type" },
 		{ { 'i', 0, 1, '1', 'i', 0, 1, '2', 'e', 0, 0 }, 11, true,
 		    "duplicate record" },
-		{ { 'i', 0, 3, '1', 0, '2', 'e', 0, 0 }, 9, true, "NUL in record" },
+		{ { 'i', 0, 3, '1', 0, '2', 'e', 0, 0 }, 9, true,
+		    "NUL in record" },
 		{ { 'i', 0, 1, '1', 'e', 0, 1, 'x' }, 8, true,
 		    "END record with data" },
 		/* lengths that can never fit: the stream is lost */
@@ -551,8 +565,8 @@ Test(spf, proto_field_too_long)
 	memset(ip, '1', sizeof(ip));
 	len = rec(msg, SPF_REC_IP, ip, sizeof(ip));
 	len += rec(msg + len, SPF_REC_END, "", 0);
-	cr_assert_eq(spf_request_decode(msg, len, &req, &used, err, sizeof(err)),
-	    -1);
+	cr_assert_eq(spf_request_decode(msg, len, &req, &used, err,
+	    sizeof(err)), -1);
 	cr_assert_str_eq(err, "record too long");
 	cr_assert_eq(used, len);
 }
@@ -567,8 +581,8 @@ Test(spf, proto_many_small_records_bounded)
 	/* Unknown empty records forever: cut at SPF_MSG_MAX. */
 	while (len + 3 <= sizeof(msg))
 		len += rec(msg + len, 'q', "", 0);
-	cr_assert_eq(spf_request_decode(msg, len, &req, &used, err, sizeof(err)),
-	    -1);
+	cr_assert_eq(spf_request_decode(msg, len, &req, &used, err,
+	    sizeof(err)), -1);
 	cr_assert_str_eq(err, "message too long");
 	cr_assert_eq(used, 0);
 }
