@@ -15,6 +15,7 @@
 # Environment:
 #   JOBS=N            make -jN (default: nproc)
 #   BUZON_NO_ASAN=1   test: skip the sanitizer build
+#   BUZON_NO_DISTCHECK=1  test: skip make distcheck
 #   FUZZ_SECS=N       test: seconds per fuzz target in the smoke run
 #                     (default 5; 0 skips it and does not install clang)
 #   BUZON_NO_APT=1    never call apt-get (report what is missing and stop)
@@ -221,6 +222,22 @@ check_build()
 	fi
 }
 
+# distcheck: the release tarball builds and passes its tests out of tree
+# (catches files missing from EXTRA_DIST); counts as one test.
+distcheck()
+{
+	say "make distcheck"
+	if make -C "$TOP/_build" -j"$JOBS" distcheck \
+	    >"$TOP/_build/distcheck.out" 2>&1; then
+		PASSED=$((PASSED + 1))
+		echo "PASS: make distcheck" >&2
+	else
+		FAILED=$((FAILED + 1))
+		FAILED_LOGS+=("$TOP/_build/distcheck.out")
+		echo "FAIL: make distcheck" >&2
+	fi
+}
+
 # fuzz_smoke: build the libFuzzer targets (tests/fuzz/run-fuzz.sh, in
 # _fuzz/) and run each for FUZZ_SECS seconds; each target counts as a test.
 fuzz_smoke()
@@ -256,6 +273,9 @@ cmd_test()
 	if [ -z "${BUZON_NO_ASAN:-}" ]; then
 		check_build "sanitizer build" "$TOP/_build-asan" \
 		    --enable-werror --enable-sanitizers
+	fi
+	if [ -z "${BUZON_NO_DISTCHECK:-}" ] && [ -f "$TOP/_build/Makefile" ]; then
+		distcheck
 	fi
 	if [ "$FUZZ_SECS" != 0 ] && [ -x tests/fuzz/run-fuzz.sh ]; then
 		fuzz_smoke

@@ -20,15 +20,22 @@ usage(FILE *out)
 	    "\n"
 	    "buzon is a complete mail system: SMTP in, queue, local delivery,\n"
 	    "POP3 and IMAP out.  Verbs:\n\n");
-	for (v = verbs; v->name != NULL; v++)
-		fprintf(out, "  %-28s %s\n", v->synopsis, v->summary);
+	for (v = verbs; v->name != NULL; v++) {
+		/* A long synopsis gets the summary on a line of its own. */
+		if (strlen(v->synopsis) > 22)
+			fprintf(out, "  %s\n  %-22s %s\n", v->synopsis, "",
+			    v->summary);
+		else
+			fprintf(out, "  %-22s %s\n", v->synopsis, v->summary);
+	}
 	fprintf(out, "\n"
 	    "Exit status: 0 success, 1 failure (one line says why), 2 bad\n"
 	    "usage;"
 	    " `status` uses 3 for not running.  See buzon(8).\n"
 	    "\n"
 	    "Options:\n"
-	    "  -c FILE      config file (default: $BUZON_CONF, else %s)\n"
+	    "  -c FILE      config file (default: $BUZON_CONF, else\n"
+	    "               %s)\n"
 	    "  -h, --help   this text; `buzon VERB --help` explains one verb\n"
 	    "  -V, --version\n", CONFIG_DEFAULT_PATH);
 }

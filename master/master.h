@@ -57,9 +57,10 @@ int	 master_daemon_path(const char *dir, bool is_build_tree,
 uint64_t master_backoff(uint64_t prev_ms, uint64_t ran_ms, uint64_t max_ms);
 
 /*
- * The pid file is "PID\n", created with O_EXCL and held under an flock()
- * for as long as the supervisor runs: a file nobody holds is stale (a
- * crash, or the pid was reused) and is replaced.
+ * The pid file is "PID\n".  It is linked into place already locked and
+ * written (never over a live one) and held under an flock() for as long
+ * as the supervisor runs: a file nobody holds is stale (a crash, or the
+ * pid was reused) and is replaced.
  */
 /* Create path for this process.  Returns the locked fd (keep it open; it
  * is close-on-exec), -2 with *other_r set if a live instance holds it, or
@@ -81,8 +82,8 @@ int	 master_state_dirs(const char *state_dir, uid_t uid, gid_t gid,
 int	 priv_lookup(const char *user, uid_t *uid_r, gid_t *gid_r, char *err,
 	    size_t errsize);
 /* Running as root: become user for good (setgroups, setgid, setuid,
- * verified).  Not root: nothing.  Then PR_SET_NO_NEW_PRIVS.  0 or -1 with
- * err. */
+ * verified) and not dumpable.  Not root: nothing.  Then
+ * PR_SET_NO_NEW_PRIVS.  0 or -1 with err. */
 int	 priv_drop(const char *user, char *err, size_t errsize);
 
 /*

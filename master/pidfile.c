@@ -64,47 +64,53 @@ pidfile_running(const char *path, pid_t *pid_r)
 int
 pidfile_create(const char *path, pid_t *other_r)
 {
-	char	 buf[32];
-	int	 fd, tries, len;
+	char	 tmp[4096], buf[32];
+	int	 fd, tries, len, rc = -1;
 
+	/* Locked and written under a temporary name, then linked into place
+	 * (link() fails if the name exists, like O_EXCL): the file never
+	 * appears unlocked or empty to pidfile_running(). */
+	if (!str_printf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
+	    (long)getpid())) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1)
+		return -1;
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || len < 0 ||
+	    (size_t)len >= sizeof(buf) || write(fd, buf, (size_t)len) != len)
+		goto out;
 	for (tries = 0; tries < 5; tries++) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0644);
-		if (fd == -1) {
-			if (errno != EEXIST)
-				return -1;
-			switch (pidfile_running(path, other_r)) {
-			case 1:
-				return -2;
-			case 0:
-				/* Stale: replace it, unless someone else
-				 * got there first (then loop). */
-				if (unlink(path) == -1 && errno != ENOENT)
-					return -1;
-				continue;
-			default:
-				return -1;
-			}
+		if (link(tmp, path) == 0) {
+			rc = fd;
+			goto out;
 		}
-		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-			/* Another starter created it and locked it in the
-			 * gap: it wins. */
-			close(fd);
-			if (pidfile_running(path, other_r) == 1)
-				return -2;
+		if (errno != EEXIST)
+			goto out;
+		switch (pidfile_running(path, other_r)) {
+		case 1:
+			rc = -2;
+			goto out;
+		case 0:
+			/* Stale: replace it (if another starter removed it
+			 * first, the next link() decides). */
+			if (unlink(path) == -1 && errno != ENOENT)
+				goto out;
 			continue;
+		default:
+			goto out;
 		}
-		len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-		if (len < 0 || (size_t)len >= sizeof(buf) ||
-		    write(fd, buf, (size_t)len) != len) {
-			close(fd);
-			unlink(path);
-			return -1;
-		}
-		return fd;
 	}
 	errno = EAGAIN;
-	return -1;
+out:
+	(void)unlink(tmp);
+	if (rc < 0)
+		close(fd);
+	return rc;
 }
 
 void

@@ -64,6 +64,12 @@ priv_drop(const char *user, char *err, size_t errsize)
 			    "to '%s'", user);
 			return -1;
 		}
+		/* No core files or ptrace of what root set up. */
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+			str_printf(err, errsize, "prctl(PR_SET_DUMPABLE): %s",
+			    strerror(errno));
+			return -1;
+		}
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		str_printf(err, errsize, "prctl(PR_SET_NO_NEW_PRIVS): %s",

@@ -68,6 +68,7 @@ struct child {
 	struct listener		 ls[MASTER_LISTENER_MAX];
 	size_t			 nls;
 	bool			 skip_logged;
+	int			 go_fd;	/* see child_start() */
 };
 
 static struct {
@@ -144,7 +145,7 @@ status_write(void)
 	int		 fd;
 	bool		 ok = true;
 
-	if (M.starting)		/* written once all daemons are started */
+	if (M.starting)		/* written once all have started */
 		return;
 	if (master_status_path(M.cfg, path, sizeof(path)) == -1 ||
 	    !str_printf(tmp, sizeof(tmp), "%s.tmp", path))
@@ -197,6 +198,7 @@ children_setup(void)
 		c = &M.children[i];
 		c->spec = d = &master_daemons[i];
 		c->state = CHILD_STOPPED;
+		c->go_fd = -1;
 		if (master_daemon_path(dir, build_tree, d, c->path,
 		    sizeof(c->path)) == -1)
 			return run_fail("%s: path too long", d->prog);
@@ -296,6 +298,20 @@ fail:
 	_exit(127);
 }
 
+/* Write the status, then let the children started since go. */
+static void
+children_go(void)
+{
+	size_t	 i;
+
+	status_write();
+	for (i = 0; i < M.nchildren; i++)
+		if (M.children[i].go_fd != -1) {
+			close(M.children[i].go_fd);
+			M.children[i].go_fd = -1;
+		}
+}
+
 static void
 child_restart_cb(void *arg)
 {
@@ -312,8 +328,17 @@ static void
 child_start(struct child *c)
 {
 	pid_t	 pid;
+	int	 go[2];
+	char	 b;
 
-	if ((pid = fork()) == -1) {
+	/* The child waits on go until its pid is in the status file, so
+	 * whoever talks to the daemon finds it in `buzon status`. */
+	pid = -1;
+	if (pipe2(go, O_CLOEXEC) == 0 && (pid = fork()) == -1) {
+		close(go[0]);
+		close(go[1]);
+	}
+	if (pid == -1) {
 		log_error("-", "daemon=%s fork failed: %s", c->spec->prog,
 		    strerror(errno));
 		c->state = CHILD_WAITING;
@@ -324,14 +349,22 @@ child_start(struct child *c)
 		status_write();
 		return;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close(go[1]);
+		while (read(go[0], &b, 1) == -1 && errno == EINTR)
+			continue;
+		close(go[0]);
 		child_exec(c);
+	}
+	close(go[0]);
+	c->go_fd = go[1];
 	c->pid = pid;
 	c->state = CHILD_RUNNING;
 	c->started_ms = event_now_ms(M.loop);
 	c->started = time(NULL);
 	log_info("-", "daemon=%s pid=%ld started", c->spec->prog, (long)pid);
-	status_write();
+	if (!M.starting)
+		children_go();
 }
 
 static void
@@ -566,7 +599,7 @@ run_loop(void)
 		if (M.children[i].state != CHILD_ABSENT)
 			child_start(&M.children[i]);
 	M.starting = false;
-	status_write();
+	children_go();
 	log_info("-", "ready pid=%ld", (long)getpid());
 	if (M.ready_fd != -1) {
 		(void)!write(M.ready_fd, "ok\n", 3);

@@ -31,7 +31,7 @@ int	verb_map(const char *, int, char **);
 
 const struct verb verbs[] = {
 	{ "run", verb_run, "run",
-	    "run the mail system in the foreground (Ctrl-C stops it)",
+	    "run in the foreground (Ctrl-C stops it)",
 	    "usage: buzon [-c FILE] run\n"
 	    "\n"
 	    "Runs the supervisor in the foreground: loads the config,\n"
@@ -52,7 +52,7 @@ const struct verb verbs[] = {
 	    "config, address in use, unknown user, already running); 2 bad\n"
 	    "usage.\n" },
 	{ "start", verb_start, "start",
-	    "start the mail system in the background",
+	    "start in the background",
 	    "usage: buzon [-c FILE] start\n"
 	    "\n"
 	    "Like `run`, but in the background: returns once the listeners\n"
@@ -63,7 +63,7 @@ const struct verb verbs[] = {
 	    "Exit status: 0 started; 1 failed to start, or already running;\n"
 	    "2 bad usage.\n" },
 	{ "stop", verb_stop, "stop",
-	    "stop the running mail system and wait until it is gone",
+	    "stop the running system and wait until it is gone",
 	    "usage: buzon [-c FILE] stop\n"
 	    "\n"
 	    "Sends SIGTERM to the supervisor named in the pid file and\n"
@@ -72,7 +72,7 @@ const struct verb verbs[] = {
 	    "Exit status: 0 stopped; 1 not running, or still running after\n"
 	    "the wait; 2 bad usage.\n" },
 	{ "reload", verb_reload, "reload",
-	    "re-read the config in the running mail system",
+	    "re-read the config in the running system",
 	    "usage: buzon [-c FILE] reload\n"
 	    "\n"
 	    "Sends SIGHUP to the supervisor: it reads the config again and,\n"
@@ -83,7 +83,7 @@ const struct verb verbs[] = {
 	    "\n"
 	    "Exit status: 0 signalled; 1 not running; 2 bad usage.\n" },
 	{ "status", verb_status, "status",
-	    "tell whether the mail system runs, and each daemon's state",
+	    "whether it runs, and each daemon's state",
 	    "usage: buzon [-c FILE] status\n"
 	    "\n"
 	    "Prints whether the supervisor runs (with its pid) and, for\n"
@@ -93,7 +93,7 @@ const struct verb verbs[] = {
 	    "Exit status (LSB): 0 running; 3 not running; 4 unknown (bad\n"
 	    "config or unreadable pid file); 2 bad usage.\n" },
 	{ "init", verb_init, "init [--demo] [--force] DIR",
-	    "create a new instance: DIR/buzon.conf, TLS certificate, dirs",
+	    "new instance: buzon.conf, TLS certificate, dirs",
 	    "usage: buzon init [--demo] [--force] DIR\n"
 	    "\n"
 	    "Creates DIR (mode 0750) and DIR/buzon.conf listing every\n"
@@ -116,7 +116,7 @@ const struct verb verbs[] = {
 	    "Exit status: 0 created; 1 failed (DIR/buzon.conf exists,\n"
 	    "cannot write); 2 bad usage.\n" },
 	{ "demo", verb_demo, "demo [--dir DIR]",
-	    "try it: create a demo instance if needed and run it here",
+	    "try it: a demo instance, run right here",
 	    "usage: buzon demo [--dir DIR]\n"
 	    "\n"
 	    "Creates a demo instance in DIR (default ./buzon-demo) with\n"
@@ -127,7 +127,7 @@ const struct verb verbs[] = {
 	    "\n"
 	    "Exit status: as for `run`; 2 bad usage.\n" },
 	{ "config", verb_config, "config check",
-	    "check the config file and name every error with its line",
+	    "check the config; name every error with its line",
 	    "usage: buzon [-c FILE] config check\n"
 	    "\n"
 	    "Reads the config file (-c FILE, $BUZON_CONF or the default)\n"

@@ -20,6 +20,7 @@ import atexit
 import errno
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -110,15 +111,32 @@ def chown_tree(path):
             os.lchown(os.path.join(root, n), *ids)
 
 
+def built_programs():
+    """Every buzon-* program of the build tree but the test-only ones
+    (daemons and their helpers, such as buzon-spf): name -> path."""
+    progs = {}
+    for sub in sorted(os.listdir(TOP_BUILDDIR)):
+        top = os.path.join(TOP_BUILDDIR, sub)
+        # programs live in TOP/<folder>/; skip tests, a distcheck's
+        # buzon-VERSION/ and hidden or scratch folders
+        if (sub in ("tests", "master") or sub[:1] in "._" or
+                sub.startswith("buzon-") or not os.path.isdir(top)):
+            continue
+        for n in sorted(os.listdir(top)):
+            path = os.path.join(top, n)
+            if (n.startswith("buzon-") and os.path.isfile(path) and
+                    os.access(path, os.X_OK)):
+                progs.setdefault(n, path)
+    return progs
+
+
 def stage_daemons(d):
-    """Copy the built daemons into a new directory d (returned).  As root
-    the daemons run as the buzon user, which may not reach the build tree
-    (a checkout under /root)."""
+    """Copy the built daemons and helpers into a new directory d
+    (returned).  As root the daemons run as the buzon user, which may not
+    reach the build tree (a checkout under /root)."""
     os.mkdir(d)
-    for prog, sub in sorted(DAEMONS.items()):
-        src = os.path.join(TOP_BUILDDIR, sub, prog)
-        if os.access(src, os.X_OK):
-            shutil.copy2(src, os.path.join(d, prog))
+    for name, path in sorted(built_programs().items()):
+        shutil.copy2(path, os.path.join(d, name))
     return d
 
 
@@ -155,20 +173,32 @@ def have_fixture():
     return os.access(FIXTURE, os.X_OK)
 
 
+def _port_range():
+    """Ports to pick from: below the kernel's ephemeral range, so no
+    outgoing connection or bind(0) elsewhere lands on a port we picked
+    before the supervisor binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low < 12000:
+        return 1024, 65535
+    return max(1024, low - 12000), low
+
+
 def free_port():
     """A TCP port on 127.0.0.1 free right now (and not handed out before
-    by this process)."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        finally:
-            s.close()
-        if port not in _ports_given:
+    by this process), picked at random below the ephemeral range."""
+    lo, hi = _port_range()
+    for _ in range(200):
+        port = random.randrange(lo, hi)
+        if port in _ports_given or port in DEMO_PORTS.values():
+            continue
+        if port_is_free(port):
             _ports_given.add(port)
             return port
-    raise RuntimeError("no free port")
+    raise RuntimeError("no free port in %d-%d" % (lo, hi))
 
 
 def port_is_free(port, host="127.0.0.1"):
@@ -551,10 +581,14 @@ class Instance:
                 raise AssertionError(
                     "buzon run exited with %s before it was ready:\n%s" % (
                         self.proc.returncode, tail(self.log_text())))
-            # ours: the supervisor holds the listening socket (a port
-            # someone else took would answer too)
+            # ours: the supervisor or one of its daemons holds the
+            # listening socket (a port someone else took would answer too)
             pid = self.proc.pid if self.proc else self.pid_from_file()
-            mine = socket_inodes(pid) if pid else None
+            mine = None
+            if pid:
+                mine = socket_inodes(pid)
+                for member in group_members(pid):
+                    mine |= socket_inodes(member)
             pending = [p for p in pending
                        if not ((mine is None or listening_inodes(p) & mine)
                                and can_connect(p))]

@@ -76,6 +76,14 @@ class Result(unittest.TestResult):
         self.line("ERROR", test)
         print(self.errors[-1][1], flush=True)
 
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            failed = issubclass(err[0], test.failureException)
+            self.line("FAIL" if failed else "ERROR", subtest)
+            lst = self.failures if failed else self.errors
+            print(lst[-1][1], flush=True)
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self.line("skip", test, ": " + reason)

@@ -76,6 +76,18 @@ class StartupFailures(unittest.TestCase):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertFalse(buzontest.can_connect(self.b.port("smtp")))
 
+    @unittest.skipUnless(buzontest.is_root(), "only root drops privileges")
+    def test_unknown_user(self):
+        text = buzontest.set_conf_lines(self.b.read_conf(),
+                                        {"user": "buzon-no-such-user"})
+        with open(self.b.conf, "w") as f:
+            f.write(text)
+        r = self.b.cli("run", timeout=10)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("useradd --system buzon-no-such-user", r.stderr)
+        self.assertFalse(buzontest.can_connect(self.b.port("smtp")))
+
     def test_stale_pid_file_is_replaced(self):
         os.makedirs(os.path.dirname(self.b.pid_file), exist_ok=True)
         with open(self.b.pid_file, "w") as f:

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -150,4 +151,23 @@ Test(pidfile, missing_dir_is_error)
 	pid_t	 other;
 
 	cr_assert_eq(pidfile_create("/nonexistent-dir/buzon.pid", &other), -1);
+}
+
+Test(pidfile, appears_complete_and_leaves_no_temp)
+{
+	struct dirent	*de;
+	DIR		*d;
+	pid_t		 pid = 0, other;
+	int		 fd, n = 0;
+
+	cr_assert_geq(fd = pidfile_create(pidpath, &other), 0);
+	cr_assert_not_null(d = opendir(tmpdir));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	cr_assert_eq(n, 1, "only buzon.pid in the directory");
+	cr_assert_eq(pidfile_running(pidpath, &pid), 1);
+	cr_assert_eq(pid, getpid());
+	pidfile_remove(pidpath, fd);
 }
