@@ -47,6 +47,7 @@ static const uint8_t spool_magic[8] = {
 };
 
 #define REC_HDR		5	/* u8 type + u32 length */
+#define SPOOL_FIRST_READ 8192	/* bytes read before the envelope is known */
 #define END_PAYLOAD	16
 
 /* Envelope string records by rank; 'R', 'M' come after. */
@@ -269,24 +270,43 @@ emit_raw(struct str *out, const void *p, size_t len)
 	BUZ_ASSERT(str_append(out, p, len) == 0);
 }
 
+/* Any control character (addresses, xtext and ENVID never hold one). */
+static bool
+has_ctl(const void *p, size_t len)
+{
+	const uint8_t	*b = p;
+	size_t		 i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] < 0x20 || b[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* A string field: at most SPOOL_MAX_FIELD; when ctl_code is set, no
+ * control characters either (else that enhanced code). */
 static int
-field_ok(const char *s, size_t *len_r, const char *what, struct fail *f)
+field_ok(const char *s, size_t *len_r, const char *what, const char *ctl_code,
+    struct fail *f)
 {
 	size_t	 len = strlen(s);
 
 	if (len > SPOOL_MAX_FIELD)
 		return fail_set(f, false, "5.5.4", "%s too long", what);
+	if (ctl_code != NULL && has_ctl(s, len))
+		return fail_set(f, false, ctl_code,
+		    "control character in %s", what);
 	*len_r = len;
 	return 0;
 }
 
 static int
 emit_string(struct str *out, char type, const char *s, bool optional,
-    const char *what, struct fail *f)
+    const char *what, const char *ctl_code, struct fail *f)
 {
 	size_t	 len = 0;
 
-	if (field_ok(s, &len, what, f) == -1)
+	if (field_ok(s, &len, what, ctl_code, f) == -1)
 		return -1;
 	if (optional && len == 0)
 		return 0;
@@ -303,6 +323,8 @@ spool_write_head(struct spool_writer *w, const struct spool_env *env,
 	    env->client_name, env->tls, env->auth_user };
 	const char *const opt_what[] = { "ENVID", "client address",
 	    "HELO name", "client name", "TLS description", "auth user" };
+	const char *const opt_ctl[] = { "5.5.4", NULL, NULL, NULL, NULL,
+	    NULL };
 	uint8_t		 b[16];
 	size_t		 start = out->len, i, j, len[3] = { 0, 0, 0 };
 	const struct spool_rcpt *r;
@@ -331,18 +353,20 @@ spool_write_head(struct spool_writer *w, const struct spool_env *env,
 	b[4] = (uint8_t)env->ret;
 	b[5] = (uint8_t)env->proto;
 	emit_raw(out, b, 6);
-	if (emit_string(out, 'S', env->sender, false, "sender", f) == -1)
+	if (emit_string(out, 'S', env->sender, false, "sender", "5.1.7",
+	    f) == -1)
 		goto bad;
 	for (i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
 		if (emit_string(out, spool_opt_types[i], opt[i], true,
-		    opt_what[i], f) == -1)
+		    opt_what[i], opt_ctl[i], f) == -1)
 			goto bad;
 	for (i = 0; i < env->nrcpts; i++) {
 		r = &env->rcpts[i];
-		if (field_ok(r->addr, &len[0], "recipient", f) == -1 ||
-		    field_ok(r->orcpt, &len[1], "ORCPT", f) == -1 ||
+		if (field_ok(r->addr, &len[0], "recipient", "5.1.3",
+		    f) == -1 ||
+		    field_ok(r->orcpt, &len[1], "ORCPT", "5.5.4", f) == -1 ||
 		    field_ok(r->original, &len[2], "original recipient",
-		    f) == -1)
+		    "5.1.3", f) == -1)
 			goto bad;
 		if (len[0] == 0 || (r->notify & ~SPOOL_NOTIFY_ALL) != 0) {
 			fail_set(f, false, "5.1.3", "bad recipient");
@@ -437,11 +461,13 @@ corrupt(char *why, size_t whysize, const char *fmt, ...)
 	return SPOOL_ERR_CORRUPT;
 }
 
-/* A string field: no NUL inside, at most SPOOL_MAX_FIELD. */
+/* A string field: no NUL inside, at most SPOOL_MAX_FIELD; addresses,
+ * xtext and ENVID (strict) hold no control character at all. */
 static int
-take_string(char **member, const uint8_t *p, size_t len)
+take_string(char **member, const uint8_t *p, size_t len, bool strict)
 {
-	if (len > SPOOL_MAX_FIELD || memchr(p, '\0', len) != NULL)
+	if (len > SPOOL_MAX_FIELD || memchr(p, '\0', len) != NULL ||
+	    (strict && has_ctl(p, len)))
 		return -1;
 	free(*member);
 	*member = xmemdup(p, len);
@@ -460,7 +486,7 @@ take_sub(char **member, const uint8_t *p, size_t len, size_t *pos)
 	*pos += 2;
 	if (len - *pos < n)
 		return -1;
-	if (take_string(member, p + *pos, n) == -1)
+	if (take_string(member, p + *pos, n, true) == -1)
 		return -1;
 	*pos += n;
 	return 0;
@@ -590,7 +616,8 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 			break;
 		case 'F':
 			if (len != 6)
-				return corrupt(why, whysize, "bad flags record");
+				return corrupt(why, whysize,
+				    "bad flags record");
 			env->flags = get_u32(buf + pos);
 			if ((env->flags & ~SPOOL_F_ALL) != 0 ||
 			    buf[pos + 4] > SPOOL_RET_HDRS ||
@@ -600,7 +627,8 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 			env->proto = (enum spool_proto)buf[pos + 5];
 			break;
 		case 'S':
-			if (take_string(&env->sender, buf + pos, len) == -1)
+			if (take_string(&env->sender, buf + pos, len,
+			    true) == -1)
 				return corrupt(why, whysize, "bad sender");
 			break;
 		case 'R':
@@ -612,7 +640,7 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		default:
 			if (len == 0 || take_string(opt[strchr(
 			    spool_opt_types, type) - spool_opt_types],
-			    buf + pos, len) == -1)
+			    buf + pos, len, type == 'E') == -1)
 				return corrupt(why, whysize,
 				    "bad record '%c'", type);
 			break;
@@ -745,7 +773,8 @@ spool_read(int fd, const char *expect_id, unsigned int flags,
 	if (!S_ISREG(sb.st_mode))
 		return corrupt(why, whysize, "not a regular file");
 	fsize = (uint64_t)sb.st_size;
-	want = fsize < 65536 ? (size_t)fsize : 65536;
+	/* most envelopes are well under 1 KiB: read a little, grow if not */
+	want = fsize < SPOOL_FIRST_READ ? (size_t)fsize : SPOOL_FIRST_READ;
 	for (;;) {
 		buf = xrealloc(buf, want > 0 ? want : 1);
 		if ((rc = pread_full(fd, buf + avail, want - avail, avail,

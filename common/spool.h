@@ -68,7 +68,7 @@ enum spool_proto {			/* the "with" of the Received header */
 	SPOOL_PROTO_ESMTPS,		/* TLS */
 	SPOOL_PROTO_ESMTPA,		/* AUTH without TLS (loopback) */
 	SPOOL_PROTO_ESMTPSA,		/* TLS and AUTH */
-	SPOOL_PROTO_LOCAL,		/* made here: bounces, local submission */
+	SPOOL_PROTO_LOCAL,		/* made here: bounces, submission */
 	SPOOL_PROTO_COUNT
 };
 
@@ -97,11 +97,13 @@ struct spool_rcpt {
 /*
  * The envelope.  Every char * is owned by the struct, NUL-terminated and
  * never NULL after spool_env_init() ("" means absent).  Strings hold any
- * bytes but NUL (UTF-8 addresses are kept as they came).
+ * bytes but NUL (UTF-8 addresses are kept as they came); the sender, the
+ * recipient and original addresses, ORCPT and ENVID hold no control
+ * character (0-31, 127) either: the writer refuses, the reader rejects.
  */
 struct spool_env {
 	char		 id[SPOOL_ID_LEN + 1];
-	uint64_t	 arrival_sec;		/* time(2) of the 250 */
+	uint64_t	 arrival_sec;		/* when enqueue began */
 	uint32_t	 arrival_usec;
 	char		*sender;		/* "" = null sender <> */
 	enum spool_ret	 ret;
@@ -110,8 +112,8 @@ struct spool_env {
 	enum spool_proto proto;
 	char		*client_addr;		/* "192.0.2.7", "2001:db8::1" */
 	char		*helo;			/* HELO/EHLO argument */
-	char		*client_name;		/* verified reverse name or "" */
-	char		*tls;			/* "TLSv1.3 TLS_AES_..." or "" */
+	char		*client_name;		/* verified reverse name */
+	char		*tls;			/* "TLSv1.3 TLS_AES_..." */
 	char		*auth_user;		/* SASL login or "" */
 	struct spool_rcpt *rcpts;
 	size_t		 nrcpts;
@@ -138,10 +140,12 @@ const char *spool_proto_name(enum spool_proto);
 
 /*
  * Writer.  spool_write_head() appends to out the magic, the envelope and
- * the header of the content record (its length still 0).  Feed every
- * content byte to spool_write_content() as it is written to the file; then
- * spool_write_end() gives the 4 bytes to write at *len_off_r (the content
- * length) and the end record to append after the content.
+ * the header of the content record (its length still 0); these bytes are
+ * the start of the file (out should have no max: the sizes are bounded
+ * here).  Feed every content byte to spool_write_content() as it is
+ * written to the file; then spool_write_end() gives the 4 bytes to write
+ * at file offset *len_off_r (the content length) and the end record to
+ * append after the content.
  */
 struct spool_writer {
 	uint32_t	 env_crc;
@@ -152,8 +156,11 @@ struct spool_writer {
 
 #define SPOOL_END_SIZE	21	/* the end record, header included */
 
-/* 0, or -1 with fail (5.3.4 / 5.5.4 style, permanent) when a field is too
- * long, the id is not valid or a flag is out of range. */
+/* 0, or -1 with fail when a field is too long (5.5.4), there are no or
+ * too many recipients (5.5.3), a recipient is empty or has bad NOTIFY bits
+ * (5.1.3), the envelope passes SPOOL_MAX_ENVELOPE (5.3.4), or the id,
+ * flags, RET, protocol or microseconds are out of range (4.3.0: a bug of
+ * the caller).  out is left as it was on -1. */
 int	 spool_write_head(struct spool_writer *, const struct spool_env *,
 	    struct str *out, struct fail *)
 	    __attribute__((warn_unused_result));

@@ -28,6 +28,7 @@ int	verb_domain(const char *, int, char **);
 int	verb_user(const char *, int, char **);
 int	verb_alias(const char *, int, char **);
 int	verb_map(const char *, int, char **);
+int	verb_queue(const char *, int, char **);
 
 const struct verb verbs[] = {
 	{ "run", verb_run, "run",
@@ -141,6 +142,16 @@ const struct verb verbs[] = {
 	    "manage aliases (forwarding, lists, catch-all)", admin_alias_help },
 	{ "map", verb_map, "map compile [TYPE:]FILE",
 	    "turn a text table into a map file, like postmap", admin_map_help },
+	{ "queue", verb_queue, "queue list | queue show ID",
+	    "list the mail queue, or show one message",
+	    "usage: buzon [-c FILE] queue list\n"
+	    "       buzon [-c FILE] queue show ID\n"
+	    "\n"
+	    "list prints every message in the spool, oldest first, like mailq:\n"
+	    "id ('!' when held), size, arrival time and sender, then each\n"
+	    "recipient with its delivery status and the last reason.\n"
+	    "show prints the envelope of one message (client, TLS, AUTH, DSN\n"
+	    "parameters, recipients) and its header section.\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -141,7 +141,7 @@ enqueue_open(const char *state_dir, struct enqueue **q_r, struct fail *f)
 	*q_r = NULL;
 	q = xcalloc(1, sizeof(*q));
 	q->tmp_fd = q->queue_fd = q->notify_fd = -1;
-	q->sync_threads = 1;
+	q->sync_threads = 8;
 	if (open_dir(state_dir, SPOOL_DIR, &spool_fd, f) == -1 ||
 	    open_dir(state_dir, SPOOL_DIR_TMP, &q->tmp_fd, f) == -1 ||
 	    open_dir(state_dir, SPOOL_DIR_QUEUE, &q->queue_fd, f) == -1)
@@ -268,7 +268,7 @@ int
 enqueue_envelope(struct enqueue_msg *m, const struct spool_env *env,
     struct fail *f)
 {
-	struct spool_env	 e = *env;	/* shallow: id and time differ */
+	struct spool_env	 e = *env;	/* shallow copy */
 
 	if (m->failed)
 		return msg_failed(m, f);
@@ -294,7 +294,8 @@ enqueue_write(struct enqueue_msg *m, const void *p, size_t len,
 		return msg_failed(m, f);
 	BUZ_ASSERT(m->have_env);
 	if (spool_write_content(&m->w, p, len) == -1) {
-		fail_set(&m->fail, false, "5.3.4", "Message too big for system");
+		fail_set(&m->fail, false, "5.3.4",
+		    "Message too big for system");
 		m->failed = true;
 		if (m->fd != -1) {
 			close(m->fd);
@@ -410,7 +411,8 @@ notify(struct enqueue *q, struct enqueue_msg **msgs, size_t n,
 	for (i = 0; i <= n; i++) {
 		if (i < n && rc[i] != 0)
 			continue;
-		if (len > 0 && (i == n || len + SPOOL_ID_LEN + 1 > sizeof(buf))) {
+		if (len > 0 &&
+		    (i == n || len + SPOOL_ID_LEN + 1 > sizeof(buf))) {
 			if (sendto(q->notify_fd, buf, len, MSG_DONTWAIT,
 			    (struct sockaddr *)&q->notify_addr,
 			    sizeof(q->notify_addr)) == -1 && errno != ENOENT &&
@@ -496,6 +498,13 @@ enqueue_commit_batch(struct enqueue_msg **msgs, size_t n, int *rc,
 		fail_clear(&fails[i]);
 		rc[i] = msg_finish(msgs[i], &fails[i]);
 	}
+	/* Start writeback of every file first: the fdatasyncs below then
+	 * find their data on its way and share journal commits. */
+	if (n > 1)
+		for (i = 0; i < n; i++)
+			if (rc[i] == 0)
+				(void)sync_file_range(msgs[i]->fd, 0, 0,
+				    SYNC_FILE_RANGE_WRITE);
 	job.msgs = msgs;
 	job.rc = rc;
 	job.fails = fails;
@@ -503,7 +512,8 @@ enqueue_commit_batch(struct enqueue_msg **msgs, size_t n, int *rc,
 	job.next = 0;
 	sync_all(q, &job);
 	for (i = 0; i < n; i++)
-		if (rc[i] == 0 && (rc[i] = msg_publish(msgs[i], &fails[i])) == 0)
+		if (rc[i] == 0 &&
+		    (rc[i] = msg_publish(msgs[i], &fails[i])) == 0)
 			ok++;
 	if (ok > 0 && fsync(q->queue_fd) == -1) {
 		/* Renamed but not durable: we must not say 250.  Take them
@@ -522,8 +532,8 @@ enqueue_commit_batch(struct enqueue_msg **msgs, size_t n, int *rc,
 	if (ok > 0)
 		notify(q, msgs, n, rc);
 	for (i = 0; i < n; i++) {
-		if (rc[i] == 0)
-			log_info(msgs[i]->id, "queued size=%llu",
+		if (rc[i] == 0)		/* the caller logs the message */
+			log_debug(msgs[i]->id, "queued size=%llu",
 			    (unsigned long long)msgs[i]->w.content_len);
 		msg_free(&msgs[i]);
 	}

@@ -26,6 +26,14 @@
  *
  * SIGXFSZ must be ignored by the process (RLIMIT_FSIZE then gives EFBIG).
  * A struct enqueue is used by one thread at a time.
+ *
+ * In an event-loop daemon (smtpd): enqueue_begin() at DATA (the id goes
+ * into the Received header), enqueue_envelope(), then enqueue_write() for
+ * each chunk of unstuffed content; a session whose DATA ended is put on a
+ * list instead of committing at once, and at the end of the loop turn one
+ * enqueue_commit_batch() commits the whole list before the 250 (or 4xx)
+ * replies go out.  Every commit blocks the loop for about one fsync (more
+ * messages in a batch barely cost more); see docs/spool.md.
  */
 #ifndef BUZON_ENQUEUE_H
 #define BUZON_ENQUEUE_H
@@ -49,7 +57,9 @@ int	 enqueue_open(const char *state_dir, struct enqueue **q_r,
 void	 enqueue_close(struct enqueue **);
 
 /* Threads used by enqueue_commit_batch() to fsync files in parallel
- * (default 1: the calling thread alone; at most 32). */
+ * (default 8, at most 32; 1 = the calling thread alone).  Threads are
+ * started per batch and only as many as the batch has messages; the
+ * caller's thread is one of them.  See docs/spool.md for measurements. */
 void	 enqueue_set_sync_threads(struct enqueue *, unsigned int n);
 
 /* Start a message: a new queue id and arrival time.  Nothing is created

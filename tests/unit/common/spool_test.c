@@ -184,7 +184,7 @@ Test(spool, thousand_recipients_from_fd)
 	int			 fd;
 
 	fill_env(&env, 1000);
-	/* make the envelope pass the reader's first 64 KiB read */
+	/* the envelope passes the reader's first read */
 	spool_env_set(&env.rcpts[999].original, NULL);
 	build(&env, content, sizeof(content) - 1, &img);
 	fd = memfile(img.data, img.len);
@@ -255,7 +255,24 @@ Test(spool, writer_rejects_bad_envelopes)
 	env.rcpts[0].notify = 0;
 	spool_env_set(&env.rcpts[0].addr, "");
 	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
+	spool_env_set(&env.rcpts[0].addr, "a@b\r\nX-Evil: 1");
+	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
+	cr_assert_str_eq(f.code, "5.1.3");
 	spool_env_set(&env.rcpts[0].addr, "a@b");
+	spool_env_set(&env.rcpts[0].original, "x\ty@b");
+	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
+	spool_env_set(&env.rcpts[0].original, "");
+	spool_env_set(&env.rcpts[0].orcpt, "rfc822;a\x7f@b");
+	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
+	cr_assert_str_eq(f.code, "5.5.4");
+	spool_env_set(&env.rcpts[0].orcpt, "");
+	spool_env_set(&env.sender, "s\n@b");
+	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
+	cr_assert_str_eq(f.code, "5.1.7");
+	spool_env_set(&env.sender, "");
+	spool_env_set(&env.envid, "id\r");
+	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
+	spool_env_set(&env.envid, "");
 	env.flags = 0x80;
 	cr_assert_eq(spool_write_head(&w, &env, &out, &f), -1);
 	env.flags = 0;
@@ -520,6 +537,27 @@ Test(spool, oversized_lengths_rejected)
 		    lens[i]);
 		str_release(&s);
 	}
+}
+
+Test(spool, control_characters_in_addresses_are_corrupt)
+{
+	static const uint8_t r[] = { 0, 0, 0, 0, 0, 3, 'a', '\n', 'b', 0, 0,
+	    0, 0 };
+	struct str	 s;
+
+	handmade(&s, 0, 0, r, sizeof(r), 2);
+	cr_assert_eq(parse_nocrc(&s), SPOOL_ERR_CORRUPT);
+	str_release(&s);
+	handmade(&s, 0, 0, NULL, 0, 2);
+	s.data[72] = '\r';			/* the sender "a@b" */
+	cr_assert_eq(s.data[71], 'a');
+	cr_assert_eq(parse_nocrc(&s), SPOOL_ERR_CORRUPT);
+	/* other fields may hold them (HELO): the record after S */
+	s.data[72] = '@';
+	cr_assert_eq(s.data[74], 'H');
+	s.data[80] = '\t';
+	cr_assert_eq(parse_nocrc(&s), 0);
+	str_release(&s);
 }
 
 Test(spool, bad_recipient_records)

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -466,5 +467,173 @@ Test(enqueue, clean_tmp_removes_stale_only)
 	cr_assert_eq(enqueue_clean_tmp(q, 3600), 1);
 	cr_assert_eq(count("spool/tmp", NULL, 0), 2);
 	close(dfd);
+	enqueue_close(&q);
+}
+
+/* Enqueue messages until killed (child side of the crash tests). */
+static void __attribute__((noreturn))
+enqueue_forever(int notify_fd, unsigned int batch)
+{
+	struct enqueue		*q;
+	struct enqueue_msg	*m[8];
+	struct spool_env	 env;
+	struct fail		 f, fails[8];
+	char			 body[3000];
+	int			 rc[8];
+	unsigned int		 i;
+
+	memset(body, 'z', sizeof(body));
+	if (enqueue_open(state, &q, &f) == -1)
+		_exit(1);
+	env_sample(&env);
+	for (;;) {
+		for (i = 0; i < batch; i++)
+			if (enqueue_begin(q, &m[i], &f) == -1 ||
+			    enqueue_envelope(m[i], &env, &f) == -1 ||
+			    enqueue_write(m[i], body, sizeof(body), &f) == -1)
+				_exit(1);
+		if (enqueue_commit_batch(m, batch, rc, fails) == -1)
+			_exit(1);
+		if (notify_fd != -1 && write(notify_fd, "x", 1) != 1)
+			_exit(1);
+	}
+}
+
+/* Every file in queue/ must be complete and valid. */
+static int
+check_all_valid(void)
+{
+	struct spool_env	 env;
+	struct dirent		*de;
+	char			 path[128], why[200];
+	DIR			*d;
+	int			 fd, n = 0;
+
+	snprintf(path, sizeof(path), "%s/spool/queue", state);
+	d = opendir(path);
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		cr_assert(spool_id_valid(de->d_name), "%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/spool/queue/%.20s", state,
+		    de->d_name);
+		fd = open(path, O_RDONLY);
+		cr_assert_neq(fd, -1);
+		spool_env_init(&env);
+		cr_assert_eq(spool_read(fd, de->d_name,
+		    SPOOL_READ_VERIFY_CONTENT, &env, why, sizeof(why)), 0,
+		    "%s: %s", de->d_name, why);
+		cr_assert_eq(env.content_len, 3000);
+		spool_env_release(&env);
+		close(fd);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+Test(enqueue, kill_9_leaves_only_complete_messages)
+{
+	struct enqueue	*q;
+	pid_t		 pid;
+	int		 p[2], status, round, commits, n;
+	char		 c;
+
+	for (round = 0; round < 3; round++) {
+		cr_assert_eq(pipe(p), 0);
+		pid = fork();
+		cr_assert_neq(pid, -1);
+		if (pid == 0) {
+			close(p[0]);
+			enqueue_forever(p[1], round == 1 ? 4 : 1);
+		}
+		close(p[1]);
+		/* let it commit a few, then kill it mid-flight */
+		for (commits = 0; commits < 5 + round * 3; commits++)
+			cr_assert_eq(read(p[0], &c, 1), 1);
+		usleep(300 * (unsigned int)round);
+		kill(pid, SIGKILL);
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFSIGNALED(status));
+		close(p[0]);
+		n = check_all_valid();
+		cr_assert_geq(n, commits);	/* every acknowledged one */
+	}
+	/* the debris a kill leaves in tmp/ is removed by the runner */
+	cr_assert_eq(enqueue_open(state, &q, NULL), 0);
+	(void)enqueue_clean_tmp(q, 0);
+	cr_assert_eq(count("spool/tmp", NULL, 0), 0);
+	enqueue_close(&q);
+}
+
+Test(enqueue, two_processes_at_once)
+{
+	pid_t	 pids[2];
+	int	 i, status;
+
+	for (i = 0; i < 2; i++) {
+		pids[i] = fork();
+		cr_assert_neq(pids[i], -1);
+		if (pids[i] == 0) {
+			struct enqueue		*q;
+			struct enqueue_msg	*m;
+			struct spool_env	 env;
+			struct fail		 f;
+			char			 body[3000];
+			int			 k;
+
+			memset(body, 'z', sizeof(body));
+			if (enqueue_open(state, &q, &f) == -1)
+				_exit(1);
+			env_sample(&env);
+			for (k = 0; k < 40; k++)
+				if (enqueue_begin(q, &m, &f) == -1 ||
+				    enqueue_envelope(m, &env, &f) == -1 ||
+				    enqueue_write(m, body, sizeof(body),
+				    &f) == -1 || enqueue_commit(&m, &f) == -1)
+					_exit(1);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert_eq(status, 0);
+	}
+	cr_assert_eq(check_all_valid(), 80);
+}
+
+Test(enqueue, envelope_larger_than_the_buffer)
+{
+	struct enqueue		*q = open_q();
+	struct enqueue_msg	*m;
+	struct spool_env	 env;
+	struct fail		 f;
+	char			 id[SPOOL_ID_LEN + 1], addr[200], path[128];
+	char			 why[200];
+	static const char	 msg[] = "Subject: many\r\n\r\nhi\r\n";
+	int			 i, fd;
+
+	env_sample(&env);
+	for (i = 0; i < 1000; i++) {
+		snprintf(addr, sizeof(addr), "%0120d@example.org", i);
+		cr_assert_eq(spool_env_add_rcpt(&env, addr, NULL, NULL, 0), 0);
+	}
+	cr_assert_eq(enqueue_begin(q, &m, &f), 0);
+	snprintf(id, sizeof(id), "%s", enqueue_id(m));
+	cr_assert_eq(enqueue_envelope(m, &env, &f), 0);
+	cr_assert_eq(count("spool/tmp", NULL, 0), 1);	/* flushed */
+	cr_assert_eq(enqueue_write(m, msg, sizeof(msg) - 1, &f), 0);
+	cr_assert_eq(enqueue_commit(&m, &f), 0);
+	check_queued(id, msg, sizeof(msg) - 1);
+	spool_env_release(&env);
+	snprintf(path, sizeof(path), "%s/spool/queue/%s", state, id);
+	fd = open(path, O_RDONLY);
+	spool_env_init(&env);
+	cr_assert_eq(spool_read(fd, id, 0, &env, why, sizeof(why)), 0);
+	cr_assert_eq(env.nrcpts, 1001);
+	cr_assert_gt(env.content_off, 120000);
+	spool_env_release(&env);
+	close(fd);
 	enqueue_close(&q);
 }
