@@ -288,6 +288,11 @@ class Smtpd(unittest.TestCase):
             self.assertEqual(c.cmd("NOOP"), "250 2.0.0 Ok\r\n")
         self.assertEqual(queued_count(self.inst, sender), before[0] + 1)
         self.assertEqual(queued_count(self.inst, evil), before[1])
+        # the spool agrees (while no queue runner has taken it away)
+        r = self.inst.cli("queue", "list")
+        if r.returncode == 0 and "<%s>" % sender in r.stdout:
+            self.assertEqual(r.stdout.count("<%s>" % sender), 1)
+            self.assertNotIn("<%s>" % evil, r.stdout)
 
     def test_bare_cr_smuggling_is_rejected(self):
         with self.connect() as c:
