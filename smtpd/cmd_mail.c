@@ -166,6 +166,23 @@ cmd_mail(struct session *s, char *arg)
 	mail_accept(s);
 }
 
+/* "<Postmaster>" with no domain: 0 with the address in path, or -1. */
+static int
+postmaster(struct session *s, const char *p, char *path, size_t size,
+    const char **rest_r)
+{
+	while (*p == ' ')
+		p++;
+	if (strncasecmp(p, "<postmaster>", 12) != 0 ||
+	    (p[12] != '\0' && p[12] != ' '))
+		return -1;
+	for (p += 12; *p == ' '; p++)
+		continue;
+	*rest_r = p;
+	policy_postmaster(s, path, size);
+	return 0;
+}
+
 void
 cmd_rcpt(struct session *s, char *arg)
 {
@@ -184,7 +201,8 @@ cmd_rcpt(struct session *s, char *arg)
 		return;
 	}
 	if (rfc5321_parse_path(p, RFC5321_LENIENT | RFC5321_UTF8, path,
-	    sizeof(path), &rest, &err) == -1) {
+	    sizeof(path), &rest, &err) == -1 &&
+	    postmaster(s, p, path, sizeof(path), &rest) == -1) {
 		smtp_error(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}

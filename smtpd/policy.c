@@ -124,6 +124,25 @@ policy_rcpt(struct session *s, const char *rcpt, char *reply, size_t size)
 	return -1;
 }
 
+void
+policy_postmaster(struct session *s, char *out, size_t size)
+{
+	const char	*host = s->srv->conf.hostname, *cand[2];
+	size_t		 i;
+
+	/* RFC 5321 4.5.1: "<Postmaster>" without a domain must work.  Ours
+	 * is the host name if that is a local domain, else its parent
+	 * (mail.example.org -> example.org). */
+	cand[0] = host;
+	cand[1] = strchr(host, '.') != NULL ? strchr(host, '.') + 1 : host;
+	for (i = 0; i < 2 && s->srv->accounts != NULL; i++)
+		if (accounts_is_local_domain(s->srv->accounts, cand[i]) == 1) {
+			(void)str_printf(out, size, "postmaster@%s", cand[i]);
+			return;
+		}
+	(void)str_printf(out, size, "postmaster@%s", host);
+}
+
 /* Does addr (an address or alias) lead to the user user? */
 static int
 resolves_to(struct session *s, const char *addr, const char *user)

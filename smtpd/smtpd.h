@@ -247,6 +247,8 @@ bool	 policy_in_networks(const struct net_addr *, char *const *nets,
  * reply ("554 5.7.1 <x>: Relay access denied") in reply. */
 int	 policy_rcpt(struct session *, const char *rcpt, char *reply,
 	    size_t size);
+/* The address "RCPT TO:<Postmaster>" stands for (RFC 5321 4.5.1). */
+void	 policy_postmaster(struct session *, char *out, size_t size);
 /* On submission: is sender the authenticated user's (or an alias of it)?
  * 0, or -1 with the reply in reply. */
 int	 policy_sender(struct session *, const char *sender, char *reply,

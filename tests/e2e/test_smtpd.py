@@ -344,6 +344,9 @@ class Smtpd(unittest.TestCase):
                              "table\r\n" % DOMAIN)
             self.assertEqual(c.cmd("RCPT TO:<postmaster@%s>" % DOMAIN),
                              "250 2.1.5 Ok\r\n")
+            # RFC 5321 4.5.1: no domain needed for postmaster
+            self.assertEqual(c.cmd("RCPT TO:<Postmaster>"),
+                             "250 2.1.5 Ok\r\n")
 
     def test_too_many_errors(self):
         with self.connect() as c:
@@ -578,6 +581,18 @@ class SmtpdLimits(unittest.TestCase):
             a.close()
             inst.wait_log(r"disconnect address=127\.0\.0\.1 "
                           r"reason=timeout")
+
+    def test_stop_tells_idle_sessions(self):
+        with Instance(demo=True, listeners=["smtp"]) as inst:
+            inst.start()
+            c = Client(inst.port("smtp"))
+            self.assertTrue(c.reply().startswith("220 "))
+            c.cmd("EHLO client.example")
+            inst.stop()
+            self.assertEqual(c.reply(), "421 4.3.2 %s Service shutting "
+                             "down, closing transmission channel\r\n" % HOST)
+            self.assertTrue(c.closed())
+            c.close()
 
 
 SPF_ZONE = """\

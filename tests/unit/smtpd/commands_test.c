@@ -229,6 +229,11 @@ Test(commands, rcpt_relay_denied_from_outside)
 	    "554 5.7.1 <destino@dominio.example>: Relay access denied\r\n");
 	cr_assert_str_eq(say("RCPT TO:<a@@b>"),
 	    "501 5.1.3 Bad recipient address syntax\r\n");
+	/* no local domains: <Postmaster> is postmaster@HOSTNAME, remote */
+	cr_assert_str_eq(say("RCPT TO:<Postmaster>"), "554 5.7.1 "
+	    "<postmaster@mx.example.test>: Relay access denied\r\n");
+	cr_assert_str_eq(say("RCPT TO:<postmasterx>"),
+	    "501 5.1.3 Bad recipient address syntax\r\n");
 	cr_assert_str_eq(say("RCPT FROM:<a@b.example>"),
 	    "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
 	cr_assert_eq(sess.state, SMTP_MAIL);
