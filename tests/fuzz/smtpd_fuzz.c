@@ -14,7 +14,9 @@
  */
 #include "config.h"
 
+#include <ftw.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,22 +29,40 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct smtpd	 srv;
+static char		 tmpdir[] = "/tmp/smtpd-fuzz-XXXXXX";
 static char		 net[] = "192.0.2.0/24";
 static char		*nets[] = { net };
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+static void
+cleanup(void)
+{
+	enqueue_close(&srv.spool);
+	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void
 init_once(void)
 {
 	static bool	 done;
 	struct fail	 f;
-	char		 dir[] = "/tmp/smtpd-fuzz-XXXXXX";
 
 	if (done)
 		return;
 	done = true;
 	log_init("smtpd_fuzz", false, LOG_LEVEL_ERROR);
-	if (mkdtemp(dir) == NULL)
+	if (mkdtemp(tmpdir) == NULL)
 		fatal("mkdtemp");
+	(void)atexit(cleanup);
 	srv.loop = event_loop_new();
 	srv.conf.hostname = "fuzz.example";
 	srv.conf.max_message = 1 << 20;
@@ -57,7 +77,7 @@ init_once(void)
 	srv.conf.data.max_headers = 100;
 	srv.conf.data.max_header_size = 16384;
 	srv.conf.data.max_received = 10;
-	if (enqueue_open(dir, &srv.spool, &f) == -1)
+	if (enqueue_open(tmpdir, &srv.spool, &f) == -1)
 		fatalx("enqueue_open: %s", f.text);
 }
 
