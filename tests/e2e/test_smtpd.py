@@ -582,6 +582,29 @@ class SmtpdLimits(unittest.TestCase):
             inst.wait_log(r"disconnect address=127\.0\.0\.1 "
                           r"reason=timeout")
 
+    def test_unwritable_spool_is_a_tempfail(self):
+        with Instance(demo=True, listeners=["smtp"]) as inst:
+            inst.start()
+            tmp = os.path.join(inst.dir, "spool", "tmp")
+            mode = os.stat(tmp).st_mode & 0o7777
+            os.chmod(tmp, 0o500)
+            try:
+                with Client(inst.port("smtp")) as c:
+                    c.reply()
+                    c.cmd("EHLO client.example")
+                    c.cmd("MAIL FROM:<full@example.org>")
+                    c.cmd("RCPT TO:<alice@%s>" % DOMAIN)
+                    r = c.cmd("DATA")
+                    if r.startswith("354"):
+                        r = c.cmd("Subject: x\r\n\r\nx\r\n.")
+                    self.assertEqual(r, "452 4.3.1 Insufficient system "
+                                     "storage\r\n")
+                    # nothing half written, and the session goes on
+                    self.assertEqual(os.listdir(tmp), [])
+                    self.assertEqual(c.cmd("NOOP"), "250 2.0.0 Ok\r\n")
+            finally:
+                os.chmod(tmp, mode)
+
     def test_stop_tells_idle_sessions(self):
         with Instance(demo=True, listeners=["smtp"]) as inst:
             inst.start()
