@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import shutil
+import signal
 import threading
 import time
 import unittest
@@ -604,6 +605,23 @@ class SmtpdLimits(unittest.TestCase):
                     self.assertEqual(c.cmd("NOOP"), "250 2.0.0 Ok\r\n")
             finally:
                 os.chmod(tmp, mode)
+
+    def test_reload_applies_new_limits(self):
+        with Instance(demo=True, listeners=["smtp"]) as inst:
+            inst.start()
+            inst.write_settings({"smtpd_max_recipients": "1",
+                                 "hostname": "relay.example.test"})
+            start = inst.log_size()
+            inst.signal(signal.SIGHUP)
+            inst.wait_log(r"buzon-smtpd\[\d+\]: - reloaded", start=start)
+            with Client(inst.port("smtp")) as c:
+                self.assertEqual(c.reply(), "220 relay.example.test ESMTP "
+                                 "buzon\r\n")
+                c.cmd("MAIL FROM:<r@example.org>")
+                self.assertEqual(c.cmd("RCPT TO:<alice@%s>" % DOMAIN),
+                                 "250 2.1.5 Ok\r\n")
+                self.assertEqual(c.cmd("RCPT TO:<bob@%s>" % DOMAIN),
+                                 "452 4.5.3 Error: too many recipients\r\n")
 
     def test_stop_tells_idle_sessions(self):
         with Instance(demo=True, listeners=["smtp"]) as inst:
