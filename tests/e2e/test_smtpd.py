@@ -587,11 +587,13 @@ class SmtpdLimits(unittest.TestCase):
         with Instance(demo=True, listeners=["smtp"]) as inst:
             inst.start()
             tmp = os.path.join(inst.dir, "spool", "tmp")
+            # smtpd made the spool before it greets anyone
+            c = Client(inst.port("smtp"))
+            c.reply()
             mode = os.stat(tmp).st_mode & 0o7777
             os.chmod(tmp, 0o500)
             try:
-                with Client(inst.port("smtp")) as c:
-                    c.reply()
+                with c:
                     c.cmd("EHLO client.example")
                     c.cmd("MAIL FROM:<full@example.org>")
                     c.cmd("RCPT TO:<alice@%s>" % DOMAIN)
