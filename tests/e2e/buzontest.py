@@ -55,7 +55,6 @@ LISTENERS = {
 # Daemon program -> its folder in the build tree.
 DAEMONS = {
     "buzon-smtpd": "smtpd",
-    "buzon-spf": "smtpd",           # helper smtpd starts beside itself
     "buzon-queued": "queue",
     "buzon-deliver": "local-delivery",
     "buzon-pop3d": "pop3d",
