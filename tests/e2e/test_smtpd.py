@@ -148,6 +148,9 @@ class Smtpd(unittest.TestCase):
                             overrides=SETTINGS)
         add_user(cls.inst, USER, PASSWORD)
         add_user(cls.inst, OTHER, OTHER_PASSWORD)
+        r = cls.inst.cli("alias", "add", "info@" + DOMAIN, USER)
+        if r.returncode != 0:
+            raise AssertionError("alias add: %s%s" % (r.stdout, r.stderr))
         cls.inst.start()
         cls.smtp = cls.inst.port("smtp")
         cls.sub = cls.inst.port("submission")
@@ -445,6 +448,9 @@ class Smtpd(unittest.TestCase):
         self.assertEqual(code, 553)
         self.assertEqual(msg.decode(), "5.7.1 <alice@%s>: Sender address "
                          "rejected: not owned by user %s" % (DOMAIN, USER))
+        s.rset()
+        # an alias that leads to the user is the user's too
+        self.assertEqual(s.mail("info@" + DOMAIN)[0], 250)
         s.rset()
         start = self.inst.log_size()
         s.sendmail(USER, ["alice@" + DOMAIN],
