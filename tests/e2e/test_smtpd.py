@@ -551,6 +551,34 @@ class SmtpdAuthFailures(unittest.TestCase):
                              inst.log_text())
             self.assertIn("auth failed user=" + USER, inst.log_text())
 
+    def test_throttle_refuses_after_max_failures(self):
+        import base64
+
+        def plain(user, password):
+            return base64.b64encode(("\0%s\0%s" % (user, password))
+                                    .encode()).decode()
+        with Instance(demo=True, listeners=["smtp"], overrides={
+                "auth_failure_delay": "0", "auth_max_delay": "0",
+                "auth_max_failures": "2"}) as inst:
+            add_user(inst, USER, PASSWORD)
+            inst.start()
+            c = Client(inst.port("smtp"))
+            c.reply()
+            c.cmd("EHLO client.example")
+            c.cmd("STARTTLS")
+            c.starttls()
+            c.cmd("EHLO client.example")
+            with c:
+                for _ in range(2):
+                    self.assertTrue(c.cmd("AUTH PLAIN " + plain(
+                        USER, "wrong")).startswith("535 5.7.8 "))
+                # locked out now, even with the right password
+                self.assertEqual(c.cmd("AUTH PLAIN " + plain(USER, PASSWORD)),
+                                 "454 4.7.0 Temporary authentication "
+                                 "failure\r\n")
+            self.assertIn("auth refused user=%s reason=throttled" % USER,
+                          inst.log_text())
+
 
 @unittest.skipUnless(have_smtpd(), "buzon-smtpd not built")
 class SmtpdLimits(unittest.TestCase):
