@@ -40,6 +40,7 @@
 
 #define SESSION_IN_MAX	(64u * 1024)
 #define SESSION_OUT_MAX	(256u * 1024)
+#define SMTP_OUT_CHUNK	4096	/* queued replies written at this size */
 
 static void	session_io(int, unsigned int, void *);
 static void	session_run(struct session *);
@@ -67,7 +68,7 @@ wants_input(const struct session *s)
 {
 	return s->state != SMTP_CLOSING && !s->suspended &&
 	    !s->want_starttls && !s->handshaking &&
-	    s->out.len + stream_output_pending(s->st) < SMTP_OUT_HIGH;
+	    stream_output_pending(s->st) < SMTP_OUT_HIGH;
 }
 
 /* Move queued replies to the stream and send what the socket takes. */
@@ -223,19 +224,31 @@ static void
 session_run(struct session *s)
 {
 	enum smtp_state	 before;
+	bool		 backlog;
 
-	while (wants_input(s)) {
-		before = s->state;
-		if (session_input(s) == 0)
-			break;
-		if (s->state != before)
-			event_timer_reset(s->timer, session_timeout_ms(s));
-		if (s->flush_now && !s->suspended && session_flush(s) == -1) {
-			session_free(&s, "write error");
-			return;
+	do {
+		while (wants_input(s)) {
+			before = s->state;
+			if (session_input(s) == 0)
+				break;
+			if (s->state != before)
+				event_timer_reset(s->timer,
+				    session_timeout_ms(s));
+			/* Replies also go out once a few KB pile up, so only
+			 * the stream's backlog stops input. */
+			if ((s->flush_now || s->out.len >= SMTP_OUT_CHUNK) &&
+			    !s->suspended && session_flush(s) == -1) {
+				session_free(&s, "write error");
+				return;
+			}
 		}
-	}
-	(void)session_update(s);
+		/* Stopped by the backlog with input still buffered: if the
+		 * flush below drains it, no event would bring us back. */
+		backlog = stream_output_pending(s->st) >= SMTP_OUT_HIGH &&
+		    stream_input_pending(s->st) > 0;
+		if (session_update(s) == -1)
+			return;
+	} while (backlog && wants_input(s));
 }
 
 static void

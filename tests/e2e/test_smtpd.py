@@ -249,6 +249,25 @@ class Smtpd(unittest.TestCase):
             self.assertEqual(c.reply(), "250 2.0.0 Ok\r\n")
             self.assertEqual(c.reply(), "221 2.0.0 Bye\r\n")
 
+    def test_pipelined_flood_gets_every_reply(self):
+        # far more replies than the server buffers: it must stop reading
+        # while we do not read, then go on, losing and stalling nothing
+        n = 100000
+        with self.connect() as c:
+            sender = threading.Thread(
+                target=c.send, args=(b"NOOP\r\n" * n + b"QUIT\r\n",))
+            sender.start()
+            time.sleep(0.3)
+            got = 0
+            while True:
+                r = c.reply()
+                if r != "250 2.0.0 Ok\r\n":
+                    break
+                got += 1
+            sender.join(10)
+            self.assertEqual(got, n)
+            self.assertEqual(r, "221 2.0.0 Bye\r\n")
+
     def test_starttls_discards_pipelined_commands(self):
         with self.connect() as c:
             c.cmd("EHLO client.example")
