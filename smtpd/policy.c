@@ -194,16 +194,20 @@ policy_sender(struct session *s, const char *sender, char *reply,
 }
 
 int
-policy_login(struct session *s, const char *user, const char *pass)
+policy_login_lookup(struct session *s, const char *user,
+    struct smtp_login *l)
 {
 	struct accounts_user	 u;
 	int			 r;
 
 	if (s->srv->accounts == NULL)
 		return 0;
-	r = accounts_login(s->srv->accounts, user, pass, &u);
-	if (r == 1)
-		(void)str_copy(s->auth_user, u.address, sizeof(s->auth_user));
+	r = accounts_user_lookup(s->srv->accounts, user, &u);
+	if (r == 1) {
+		(void)str_copy(l->hash, u.hash, sizeof(l->hash));
+		(void)str_copy(l->address, u.address, sizeof(l->address));
+		l->enabled = u.enabled;
+	}
 	mem_wipe(&u, sizeof(u));
 	return r;
 }

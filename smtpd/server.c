@@ -155,6 +155,8 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 		return -1;
 	}
 	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
+	if (smtp_auth_workers_init(srv) == -1)
+		log_warn("-", "password checks run on the loop: no pipe");
 	spf_start(srv, cfg);
 	log_info("-", "smtpd ready hostname=%s tls=%s spf=%s max_message=%zu",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
@@ -198,6 +200,7 @@ smtpd_shutdown(void *data)
 		enqueue_close(&srv->spool);
 		spf_client_free(&srv->spf);
 		spf_helper_argv_free(&srv->spf_argv);
+		smtp_auth_workers_release(srv);
 	}
 	return srv->nsessions;
 }

@@ -461,6 +461,7 @@ session_free(struct session **sp, const char *reason)
 	    "no", s->nmsgs, s->nrcpts, s->errors);
 	s->state = SMTP_CLOSING;
 	spf_check_cancel(&s->spf_check);
+	smtp_auth_forget(s);
 	smtp_tx_reset(s);
 	smtp_auth_release(s);
 	event_io_del(&s->io);

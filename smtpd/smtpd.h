@@ -24,6 +24,7 @@
 
 #include <openssl/ssl.h>
 
+#include "auth.h"
 #include "data.h"
 #include "fail.h"
 #include "net.h"
@@ -32,8 +33,6 @@
 #include "str.h"
 
 struct accounts;
-struct auth_sasl;
-struct auth_throttle;
 struct config;
 struct enqueue;
 struct enqueue_msg;
@@ -112,6 +111,9 @@ struct smtpd {
 	struct session		**batch;	/* finished, to commit */
 	size_t			 nbatch, batch_cap;
 	struct event_timer	*batch_timer;
+	int			 login_pipe[2];	/* workers -> loop */
+	struct event_io		*login_io;	/* NULL: check inline */
+	unsigned int		 login_threads;	/* running */
 	bool			 stopping;
 };
 
@@ -185,6 +187,7 @@ struct session {
 	bool			 cont_secret;	/* trace it masked */
 	struct auth_sasl	*sasl;
 	struct spf_check	*spf_check;	/* MAIL waits for SPF */
+	struct smtp_login	*login;		/* AUTH waits for its check */
 	struct str		 out;		/* replies not yet written */
 	struct smtp_tx		 tx;
 };
@@ -236,6 +239,13 @@ void	 smtp_batch_forget(struct session *);
 void	 cmd_auth(struct session *, char *arg);
 /* Wipe any AUTH exchange in progress. */
 void	 smtp_auth_release(struct session *);
+/* The session is going away: a password check still running finds no
+ * one to answer. */
+void	 smtp_auth_forget(struct session *);
+/* Password checks run on worker threads (crypt(3) is slow on purpose);
+ * start the channel back to the loop.  0, or -1 (checks run inline). */
+int	 smtp_auth_workers_init(struct smtpd *);
+void	 smtp_auth_workers_release(struct smtpd *);
 
 /* ---- policy.c ---- */
 /* Is net an address or address/prefix ("[::1]/128" brackets allowed)? */
@@ -253,8 +263,24 @@ void	 policy_postmaster(struct session *, char *out, size_t size);
  * 0, or -1 with the reply in reply. */
 int	 policy_sender(struct session *, const char *sender, char *reply,
 	    size_t size);
-/* Check a login: 1 good, 0 bad, -1 tempfail. */
-int	 policy_login(struct session *, const char *user, const char *pass);
+/* A login being checked (cmd_auth.c): what the lookup found, and the
+ * password, checked off the loop. */
+struct smtp_login {
+	struct session	*s;		/* NULL once the session is gone */
+	int		 notify_fd;	/* the worker writes the pointer */
+	bool		 found;
+	bool		 enabled;
+	bool		 verified;	/* the worker's answer */
+	uint64_t	 delay;		/* throttle delay before answering */
+	char		 hash[AUTH_HASH_MAX];
+	char		 address[SMTP_USER_MAX + 1];
+	char		 user[SMTP_USER_MAX + 1];	/* sanitised, for logs */
+	char		 passwd[AUTH_PASS_MAX + 1];	/* wiped */
+};
+/* Look the login name up: 1 found (hash, address, enabled filled), 0 no
+ * such user, -1 the lookup failed. */
+int	 policy_login_lookup(struct session *, const char *user,
+	    struct smtp_login *);
 
 /* ---- server.c: the service callbacks (service.h) ---- */
 int	 smtpd_init(struct event_loop *, const struct config *, void *);
