@@ -550,7 +550,8 @@ class SmtpdAuthFailures(unittest.TestCase):
 
     def test_bad_logins(self):
         with Instance(demo=True, listeners=["smtp"],
-                      overrides={"mynetworks": "192.0.2.0/24"}) as inst:
+                      overrides={"mynetworks": "192.0.2.0/24",
+                                 "smtpd_spf_policy": "none"}) as inst:
             add_user(inst, USER, PASSWORD)
             inst.start()
             s = smtplib.SMTP("127.0.0.1", inst.port("smtp"), timeout=30)
@@ -577,6 +578,7 @@ class SmtpdAuthFailures(unittest.TestCase):
             return base64.b64encode(("\0%s\0%s" % (user, password))
                                     .encode()).decode()
         with Instance(demo=True, listeners=["smtp"], overrides={
+                "smtpd_spf_policy": "none",
                 "auth_failure_delay": "0", "auth_max_delay": "0",
                 "auth_max_failures": "2"}) as inst:
             add_user(inst, USER, PASSWORD)
