@@ -489,6 +489,46 @@ class Transaction(Pop3Base):
         with open(os.path.join(self.mail_dir(addr), "INBOX")) as f:
             self.assertNotIn("message 1", f.read())
 
+    def mda(self, addr, msg):
+        """Deliver msg (bytes, CRLF as SMTP carries it) with the real
+        MDA, buzon-deliver."""
+        prog = os.path.join(buzontest.TOP_BUILDDIR, "local-delivery",
+                            "buzon-deliver")
+        if not os.access(prog, os.X_OK):
+            self.skipTest("buzon-deliver not built")
+        r = subprocess.run([prog, "-c", self.inst.conf, "-f",
+                            "carol@example.net", "-d", addr], input=msg,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        buzontest.chown_tree(self.mail_dir(addr))
+
+    def test_delivered_by_buzon_deliver(self):
+        """Mail stored by the MDA (LF line ends, Return-Path and
+        Delivered-To added) comes back as the CRLF message, with sizes
+        that match RETR exactly, for Maildir and mbox users."""
+        msg = (b"From: carol@example.net\r\nSubject: via MDA\r\n\r\n"
+               b"first\r\n.dot line\r\nFrom the start\r\nlast\r\n")
+        for mbox in (False, True):
+            addr = self.new_user(mbox=mbox)
+            self.mda(addr, msg)
+            self.mda(addr, msg)
+            want = (b"Return-Path: <carol@example.net>\r\n"
+                    b"Delivered-To: " + addr.encode() + b"\r\n" + msg)
+            c = self.login(addr)
+            c.command("LIST", "+OK 2 messages:")
+            self.assertEqual(self.multiline(c), ["1 %d" % len(want),
+                                                 "2 %d" % len(want)])
+            c.send("RETR 2")
+            c.expect("+OK %d octets" % len(want))
+            data, c.buf = c.buf, b""
+            while not data.endswith(b"\r\n.\r\n"):
+                chunk = c.sock.recv(65536)
+                self.assertTrue(chunk)
+                data += chunk
+            self.assertEqual(data, stuffed(want) + b".\r\n")
+            c.command("QUIT", "+OK Logging out.")
+
     def test_poplib(self):
         msgs = [message(i, body_lines=i) for i in range(1, 4)]
         addr = self.new_user(messages=msgs)

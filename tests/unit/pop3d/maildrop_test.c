@@ -311,3 +311,73 @@ Test(maildrop, listing)
 	all[n] = '\0';
 	cr_assert_str_eq(all, "1 0000000500000010\r\n3 0000000900000010\r\n");
 }
+
+/* What IMAP does to the same INBOX: an EXPUNGE between POP3 sessions
+ * leaves the other UIDLs alone; one during a session makes RETR of that
+ * message fail and the session's own UPDATE skip it. */
+Test(maildrop, imap_expunge)
+{
+	struct mailbox_location	 loc = { inbox, MAILBOX_MAILDIR, NULL };
+	struct pop3_maildrop	 d;
+	struct mailbox		*imap;
+	uint32_t		 uid, uids[3];
+	char			*got;
+
+	tl_deliver(inbox, "1.M1.h", "Subject: one\n\n1\n");
+	tl_deliver(inbox, "2.M2.h", "Subject: two\n\n2\n");
+	tl_deliver(inbox, "3.M3.h", "Subject: three\n\n3\n");
+	open_ok(&d);
+	uids[0] = d.msgs[0].uid;
+	uids[1] = d.msgs[1].uid;
+	uids[2] = d.msgs[2].uid;
+	maildrop_close(&d);
+
+	imap = mailbox_open(&loc, "INBOX", 0, NULL);
+	cr_assert_not_null(imap);
+	cr_assert_eq(mailbox_expunge(imap, &uids[0], 1, NULL), 0);
+	open_ok(&d);
+	cr_assert_eq(d.count, 2);
+	cr_assert_eq(d.msgs[0].uid, uids[1]);
+	cr_assert_eq(d.msgs[1].uid, uids[2]);
+
+	/* IMAP expunges message 2 (UID uids[2]) during the POP3 session */
+	uid = uids[2];
+	cr_assert_eq(mailbox_sync(imap, NULL, NULL), 0);
+	cr_assert_eq(mailbox_expunge(imap, &uid, 1, NULL), 0);
+	cr_assert_eq(d.count, 2);	/* the view does not move */
+	cr_assert_null(maildrop_stream(&d, 2));
+	got = retr(&d, 1, false, 0);
+	cr_assert_str_eq(got, "Subject: two\r\n\r\n2\r\n.\r\n");
+	free(got);
+	d.msgs[0].deleted = d.msgs[1].deleted = true;
+	d.ndeleted = 2;
+	cr_assert_eq(maildrop_update(&d, true, "t"), 0);
+	maildrop_close(&d);
+	mailbox_close(&imap);
+	open_ok(&d);
+	cr_assert_eq(d.count, 0);
+	maildrop_close(&d);
+}
+
+/* IMAP flags (\Deleted included) do not hide messages from POP3: only an
+ * expunge does. */
+Test(maildrop, imap_flags_leave_view_alone)
+{
+	struct mailbox_location	 loc = { inbox, MAILBOX_MAILDIR, NULL };
+	struct pop3_maildrop	 d;
+	struct mailbox		*imap;
+	uint32_t		 uid;
+
+	tl_deliver(inbox, "1.M1.h", "Subject: one\n\n1\n");
+	imap = mailbox_open(&loc, "INBOX", 0, NULL);
+	cr_assert_not_null(imap);
+	cr_assert_eq(mailbox_count(imap), 1);
+	uid = mailbox_uidnext(imap) - 1;
+	cr_assert_eq(mailbox_store(imap, &uid, 1, MAILBOX_FLAGS_ADD,
+	    MAILBOX_DELETED, NULL, 0, 0, NULL, NULL, NULL), 0);
+	mailbox_close(&imap);
+	open_ok(&d);
+	cr_assert_eq(d.count, 1);
+	cr_assert_eq(d.msgs[0].uid, uid);
+	maildrop_close(&d);
+}
