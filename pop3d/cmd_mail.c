@@ -115,6 +115,9 @@ send_msg(struct session *s, struct pop3_msg *m, uint32_t n, bool is_top,
     uint64_t lines)
 {
 	struct mailbox_stream	*ms;
+	uint64_t		 len;
+	off_t			 off;
+	int			 fd;
 
 	if ((ms = maildrop_stream(&s->drop, n)) == NULL) {
 		log_warn(s->id, "message gone uid=%" PRIu32, m->uid);
@@ -130,6 +133,12 @@ send_msg(struct session *s, struct pop3_msg *m, uint32_t n, bool is_top,
 		s->nretr++;
 	}
 	s->mstream = ms;
+	/* Zero copy where nothing needs changing on the way (not in TLS). */
+	if (!is_top && !s->is_tls &&
+	    maildrop_raw(&s->drop, ms, &fd, &off, &len)) {
+		session_start_sendfile(s, fd, off, len);
+		return;
+	}
 	pop3_xfer_init(&s->xfer, maildrop_read, ms, is_top, lines);
 	session_start_xfer(s);
 }

@@ -14,6 +14,8 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +194,41 @@ maildrop_list_read(void *ctx, void *buf, size_t len)
 	if (n == 0)
 		log_trace(l->id, LOG_TRACE_SERVER, ".", 1, 0);
 	return (ssize_t)n;
+}
+
+/* Larger messages go the ordinary way: a mapping this big is not free. */
+#define MAILDROP_RAW_MAX	((uint64_t)256 << 20)
+
+bool
+maildrop_raw(struct pop3_maildrop *d, struct mailbox_stream *ms, int *fd_r,
+    off_t *off_r, uint64_t *len_r)
+{
+	const char	*p;
+	void		*map;
+	long		 pg;
+	off_t		 off, base;
+	uint64_t	 len;
+	size_t		 maplen;
+	bool		 ok;
+	int		 fd;
+
+	if (mailbox_format(d->mb) != MAILBOX_MAILDIR ||
+	    !mailbox_stream_raw(ms, &fd, &off, &len) || len < 2 ||
+	    len > MAILDROP_RAW_MAX || (pg = sysconf(_SC_PAGESIZE)) <= 0)
+		return false;
+	base = off - off % pg;
+	maplen = (size_t)(len + (uint64_t)(off - base));
+	map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, base);
+	if (map == MAP_FAILED)
+		return false;
+	p = (const char *)map + (off - base);
+	ok = p[0] != '.' && p[len - 2] == '\r' && p[len - 1] == '\n' &&
+	    memmem(p, (size_t)len, "\n.", 2) == NULL;
+	(void)munmap(map, maplen);
+	if (ok) {
+		*fd_r = fd;
+		*off_r = off;
+		*len_r = len;
+	}
+	return ok;
 }

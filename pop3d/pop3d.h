@@ -219,6 +219,13 @@ void	 maildrop_close(struct pop3_maildrop *);
 struct mailbox_stream *maildrop_stream(struct pop3_maildrop *, uint32_t n);
 /* pop3_read_fn over a struct mailbox_stream. */
 ssize_t	 maildrop_read(void *ctx, void *buf, size_t len);
+/* Zero copy: true with the file region (fd borrowed from ms) when the
+ * message can go to the socket exactly as stored: Maildir, stored bytes
+ * are the wire bytes (CRLF), no line starts with '.', and the last line
+ * ends with CRLF.  The check scans a read-only mapping of the file
+ * (Maildir files never change once delivered).  Do not read ms after. */
+bool	 maildrop_raw(struct pop3_maildrop *, struct mailbox_stream *ms,
+	    int *fd_r, off_t *off_r, uint64_t *len_r);
 
 /* The lines of LIST or UIDL without argument, produced as the socket
  * drains (a maildrop of a million messages must not need its listing in
@@ -276,6 +283,12 @@ struct session {
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */
 	struct pop3_xfer	 xfer;
 	bool			 xfer_active;
+	bool			 zc;		/* the transfer is a sendfile() */
+	bool			 zc_corked;	/* TCP_CORK on */
+	int			 zc_fd;		/* borrowed from mstream */
+	off_t			 zc_off;
+	uint64_t		 zc_left;
+	unsigned int		 nsendfile;	/* messages sent zero-copy */
 	struct str		 out;		/* replies not yet written */
 };
 
@@ -286,6 +299,10 @@ void	 session_set_state(struct session *, enum pop3_state);
 void	 session_resume_after(struct session *, uint64_t ms);
 /* Send the bytes of s->xfer after the queued replies. */
 void	 session_start_xfer(struct session *);
+/* Send len bytes of fd from off with sendfile(), then ".\r\n", after the
+ * queued replies (s->mstream owns fd). */
+void	 session_start_sendfile(struct session *, int fd, off_t off,
+	    uint64_t len);
 void	 session_free(struct session **, const char *reason);
 void	 session_shutdown(struct pop3d *);
 

@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -94,6 +95,7 @@ static void
 xfer_end(struct session *s)
 {
 	s->xfer_active = false;
+	s->zc = false;
 	pop3_xfer_release(&s->xfer);
 	mailbox_stream_close(&s->mstream);
 }
@@ -102,6 +104,70 @@ void
 session_start_xfer(struct session *s)
 {
 	s->xfer_active = true;
+}
+
+void
+session_start_sendfile(struct session *s, int fd, off_t off, uint64_t len)
+{
+	memset(&s->xfer, 0, sizeof(s->xfer));
+	s->zc = true;
+	s->zc_fd = fd;
+	s->zc_off = off;
+	s->zc_left = len;
+	s->xfer_active = true;
+}
+
+static void
+cork(int fd, int on)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == -1)
+		log_debug("-", "TCP_CORK: %s", strerror(errno));
+}
+
+/* The zero-copy transfer: queued replies first, then sendfile() (Linux)
+ * as the socket drains, then the terminator.  1 done, 0 waiting for the
+ * socket, -1 failed. */
+static int
+session_pump_raw(struct session *s)
+{
+	ssize_t	 n;
+	size_t	 chunk;
+
+	if (s->out.len > 0 || stream_output_pending(s->st) > 0) {
+		if (session_flush(s) == -1)
+			return -1;
+		if (s->out.len > 0 || stream_output_pending(s->st) > 0)
+			return 0;
+	}
+	if (!s->zc_corked) {
+		/* One response, as few packets as it takes (undone below). */
+		cork(s->fd, 1);
+		s->zc_corked = true;
+	}
+	while (s->zc_left > 0) {
+		chunk = s->zc_left > POP3_OUT_HIGH * 8 ? POP3_OUT_HIGH * 8 :
+		    (size_t)s->zc_left;
+		n = sendfile(s->fd, s->zc_fd, &s->zc_off, chunk);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0) {
+			log_error(s->id, "sendfile failed: %s", n == 0 ?
+			    "message shorter than its index entry" :
+			    strerror(errno));
+			return -1;
+		}
+		s->zc_left -= (uint64_t)n;
+		s->bytes_out += (uint64_t)n;
+		event_timer_reset(s->timer, s->srv->conf.timeout);
+	}
+	if (stream_write(s->st, ".\r\n", 3) == -1 ||
+	    stream_flush(s->st) == -1)
+		return -1;
+	cork(s->fd, 0);
+	s->zc_corked = false;
+	s->nsendfile++;
+	xfer_end(s);
+	return 1;
 }
 
 /* Produce message bytes while the stream has room: 1 done, 0 waiting
@@ -113,6 +179,8 @@ session_pump(struct session *s)
 	size_t	 len;
 	int	 r;
 
+	if (s->zc)
+		return session_pump_raw(s);
 	/* The +OK line goes out with the first piece of the message. */
 	if (s->out.len > 0) {
 		if (stream_output_pending(s->st) + s->out.len > SESSION_OUT_MAX
@@ -204,7 +272,8 @@ session_update(struct session *s)
 	if (wants_input(s))
 		ev = stream_events(s->st);
 	else
-		ev = stream_output_pending(s->st) > 0 ? EVENT_WRITE : 0;
+		ev = stream_output_pending(s->st) > 0 ||
+		    (s->xfer_active && s->zc) ? EVENT_WRITE : 0;
 	if (event_io_set(s->io, ev) == -1) {
 		session_free(&s, "event error");
 		return -1;
@@ -423,8 +492,8 @@ session_free(struct session **sp, const char *reason)
 	*sp = NULL;
 	srv = s->srv;
 	log_info(s->id, "disconnect address=%s reason=%s user=%s retr=%u "
-	    "bytes=%llu errors=%u", s->ip, reason,
-	    s->login[0] != '\0' ? s->login : "-", s->nretr,
+	    "sendfile=%u bytes=%llu errors=%u", s->ip, reason,
+	    s->login[0] != '\0' ? s->login : "-", s->nretr, s->nsendfile,
 	    (unsigned long long)s->bytes_out, s->errors);
 	s->state = POP3_CLOSING;
 	if (s->xfer_active)

@@ -112,7 +112,7 @@ class Pop3Base(unittest.TestCase):
                         "%s\n" % body)
         else:
             Pop3Base.counter += 1
-            name = "%d.M%dP%d.test" % (time.time(), Pop3Base.counter,
+            name = "%d.M%06dP%d.test" % (time.time(), Pop3Base.counter,
                                        os.getpid())
             tmp = os.path.join(d, "tmp", name)
             with open(tmp, "w") as f:
@@ -467,6 +467,43 @@ class Transaction(Pop3Base):
         self.assertEqual(len(data), len(w) + 3)
         self.assertEqual(data[:-3], w)
         c.command("QUIT", "+OK Logging out.")
+
+    def retr_bytes(self, c, n, size):
+        c.send("RETR %d" % n)
+        c.expect("+OK %d octets" % size)
+        data, c.buf = c.buf, b""
+        while not data.endswith(b"\r\n.\r\n"):
+            chunk = c.sock.recv(1 << 20)
+            self.assertTrue(chunk)
+            data += chunk
+        return data
+
+    def test_crlf_storage_goes_zero_copy(self):
+        """Maildir files stored with CRLF and no line starting with a dot
+        go out with sendfile(); the others, and TLS sessions, through the
+        stuffing path.  The bytes are the same either way."""
+        plain = message(1).replace("\n", "\r\n")
+        dotted = message(2, extra=".dot\n").replace("\n", "\r\n")
+        big = message(3, body_lines=200000).replace("\n", "\r\n")
+        addr = self.new_user(messages=[plain, dotted, big])
+        start = self.inst.log_size()
+        c = self.login(addr)
+        self.assertEqual(self.retr_bytes(c, 1, len(plain)),
+                         plain.encode() + b".\r\n")
+        self.assertEqual(self.retr_bytes(c, 2, len(dotted)),
+                         stuffed(dotted.encode()) + b".\r\n")
+        time.sleep(0.2)		# let the server block on a full socket
+        self.assertEqual(self.retr_bytes(c, 3, len(big)),
+                         big.encode() + b".\r\n")
+        c.command("QUIT", "+OK Logging out.")
+        self.inst.wait_log(r"reason=quit user=%s retr=3 sendfile=2 " %
+                           re.escape(addr), start=start)
+        c = self.login(addr, port="pop3s")
+        self.assertEqual(self.retr_bytes(c, 1, len(plain)),
+                         plain.encode() + b".\r\n")
+        c.command("QUIT", "+OK Logging out.")
+        self.inst.wait_log(r"reason=quit user=%s retr=1 sendfile=0 " %
+                           re.escape(addr), start=start)
 
     def test_mbox_user(self):
         m1 = message(1, extra="From the start of a line\n.dot\n")
