@@ -17,7 +17,12 @@ dovecot-pop3d), the same client runs against Dovecot's pop3 on a copy of
 the same Maildir, on another loopback port with its own temp config, and
 the ratio is printed.
 
-    python3 bench/pop3.py [-n 2000] [--runs 3] [--no-dovecot]
+    python3 bench/pop3.py [-n 2000] [--runs 3] [--no-dovecot] [--crlf]
+
+With --crlf the Maildir files hold CRLF line ends, as some importers
+write them; buzon then sends the messages without dot lines with
+sendfile() (the default LF files, which buzon-deliver writes, always go
+through the copying path).
 
 Run it from the source tree after make (BUZON_TOP_BUILDDIR picks another
 build directory).  As root, the daemons run as the buzon user.
@@ -99,13 +104,13 @@ def make_corpus(n, seed=1939):
     return msgs
 
 
-def write_maildir(path, msgs):
+def write_maildir(path, msgs, crlf):
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(path, sub), exist_ok=True)
     for i, m in enumerate(msgs):
         name = "%d.M%dP1.bench" % (1795000000 + i, i)
         with open(os.path.join(path, "new", name), "w") as f:
-            f.write(m)
+            f.write(m.replace("\n", "\r\n") if crlf else m)
 
 
 def recv_until(sock, end, buf):
@@ -244,6 +249,9 @@ def main():
     ap.add_argument("-n", type=int, default=2000, help="messages")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-dovecot", action="store_true")
+    ap.add_argument("--crlf", action="store_true",
+                    help="store CRLF line ends (as some importers do): "
+                    "messages without dot lines go out with sendfile()")
     args = ap.parse_args()
 
     print("building %d messages..." % args.n)
@@ -264,7 +272,7 @@ def main():
             if r.returncode != 0:
                 raise RuntimeError(r.stderr)
         maildir = os.path.join(inst.dir, "mail", "example.test", "bench")
-        write_maildir(maildir, msgs)
+        write_maildir(maildir, msgs, args.crlf)
         buzontest.chown_tree(maildir)
         inst.start()
         ours = measure("buzon", inst.port("pop3"), args.n, USER, PASSWORD,

@@ -196,7 +196,10 @@ maildrop_list_read(void *ctx, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
-/* Larger messages go the ordinary way: a mapping this big is not free. */
+/* Small messages go the ordinary way: copying them into the stream,
+ * several per write, beats a mapping, a scan and three system calls each
+ * (bench/pop3.py --crlf).  Huge ones too: a mapping that big is not free. */
+#define MAILDROP_RAW_MIN	((uint64_t)128 << 10)
 #define MAILDROP_RAW_MAX	((uint64_t)256 << 20)
 
 bool
@@ -213,7 +216,7 @@ maildrop_raw(struct pop3_maildrop *d, struct mailbox_stream *ms, int *fd_r,
 	int		 fd;
 
 	if (mailbox_format(d->mb) != MAILBOX_MAILDIR ||
-	    !mailbox_stream_raw(ms, &fd, &off, &len) || len < 2 ||
+	    !mailbox_stream_raw(ms, &fd, &off, &len) || len < MAILDROP_RAW_MIN ||
 	    len > MAILDROP_RAW_MAX || (pg = sysconf(_SC_PAGESIZE)) <= 0)
 		return false;
 	base = off - off % pg;

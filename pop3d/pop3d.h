@@ -220,7 +220,8 @@ struct mailbox_stream *maildrop_stream(struct pop3_maildrop *, uint32_t n);
 /* pop3_read_fn over a struct mailbox_stream. */
 ssize_t	 maildrop_read(void *ctx, void *buf, size_t len);
 /* Zero copy: true with the file region (fd borrowed from ms) when the
- * message can go to the socket exactly as stored: Maildir, stored bytes
+ * message can go to the socket exactly as stored and is big enough for
+ * that to pay (128 KiB to 256 MiB): Maildir, stored bytes
  * are the wire bytes (CRLF), no line starts with '.', and the last line
  * ends with CRLF.  The check scans a read-only mapping of the file
  * (Maildir files never change once delivered).  Do not read ms after. */
