@@ -479,27 +479,26 @@ class Transaction(Pop3Base):
         return data
 
     def test_crlf_storage_goes_zero_copy(self):
-        """Maildir files stored with CRLF and no line starting with a dot
-        go out with sendfile(); the others, and TLS sessions, through the
-        stuffing path.  The bytes are the same either way."""
-        plain = message(1).replace("\n", "\r\n")
-        dotted = message(2, extra=".dot\n").replace("\n", "\r\n")
-        big = message(3, body_lines=200000).replace("\n", "\r\n")
-        addr = self.new_user(messages=[plain, dotted, big])
+        """Maildir files of 128 KiB and more stored with CRLF and no line
+        starting with a dot go out with sendfile(); the others, and TLS
+        sessions, through the stuffing path.  The bytes are the same
+        either way."""
+        small = message(1).replace("\n", "\r\n")
+        plain = message(2, body_lines=8000).replace("\n", "\r\n")
+        dotted = message(3, body_lines=8000, extra=".dot\n").replace(
+            "\n", "\r\n")
+        big = message(4, body_lines=200000).replace("\n", "\r\n")
+        addr = self.new_user(messages=[small, plain, dotted, big])
         start = self.inst.log_size()
         c = self.login(addr)
-        self.assertEqual(self.retr_bytes(c, 1, len(plain)),
-                         plain.encode() + b".\r\n")
-        self.assertEqual(self.retr_bytes(c, 2, len(dotted)),
-                         stuffed(dotted.encode()) + b".\r\n")
-        time.sleep(0.2)		# let the server block on a full socket
-        self.assertEqual(self.retr_bytes(c, 3, len(big)),
-                         big.encode() + b".\r\n")
+        for n, m in enumerate((small, plain, dotted, big), 1):
+            self.assertEqual(self.retr_bytes(c, n, len(m)),
+                             stuffed(m.encode()) + b".\r\n")
         c.command("QUIT", "+OK Logging out.")
-        self.inst.wait_log(r"reason=quit user=%s retr=3 sendfile=2 " %
+        self.inst.wait_log(r"reason=quit user=%s retr=4 sendfile=2 " %
                            re.escape(addr), start=start)
         c = self.login(addr, port="pop3s")
-        self.assertEqual(self.retr_bytes(c, 1, len(plain)),
+        self.assertEqual(self.retr_bytes(c, 2, len(plain)),
                          plain.encode() + b".\r\n")
         c.command("QUIT", "+OK Logging out.")
         self.inst.wait_log(r"reason=quit user=%s retr=1 sendfile=0 " %
