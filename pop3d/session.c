@@ -42,7 +42,7 @@
 #include "str.h"
 #include "tls.h"
 
-#define SESSION_IN_MAX		(POP3_AUTH_LINE_MAX + 4096)
+#define SESSION_IN_SLACK	4096	/* input past the longest line */
 #define SESSION_OUT_MAX		(POP3_OUT_HIGH + POP3_XFER_BUF + 64 * 1024)
 #define SESSION_REPLY_MAX	(256u * 1024)	/* queued replies */
 #define SESSION_REPLY_CHUNK	(16u * 1024)
@@ -454,7 +454,11 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 	(void)str_printf(s->id, sizeof(s->id), "%06lx%04x",
 	    (unsigned long)time(NULL) & 0xffffffUL, ++counter & 0xffffu);
 	str_init(&s->out, SESSION_REPLY_MAX);
-	s->st = stream_new(fd, SESSION_IN_MAX, SESSION_OUT_MAX);
+	/* The input buffer must hold the longest line we take, and more, or
+	 * a long line could neither complete nor be refused. */
+	s->st = stream_new(fd, (srv->conf.max_line > POP3_AUTH_LINE_MAX ?
+	    srv->conf.max_line : POP3_AUTH_LINE_MAX) + SESSION_IN_SLACK,
+	    SESSION_OUT_MAX);
 	s->io = event_io_add(srv->loop, fd, 0, session_io, s);
 	s->timer = event_timer_add(srv->loop, srv->conf.timeout,
 	    session_timeout, s);

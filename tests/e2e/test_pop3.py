@@ -299,7 +299,7 @@ class Transcript(Pop3Base):
 
 @need_pop3d
 class Transaction(Pop3Base):
-    overrides = {"pop3_max_errors": "20"}
+    overrides = {"pop3_max_errors": "20", "pop3_max_line": "20000"}
 
     def test_top(self):
         m = message(1, body_lines=5, extra=".dotted\n")
@@ -402,6 +402,15 @@ class Transaction(Pop3Base):
         self.assertEqual(second["1"], first["2"])
         self.assertEqual(second["2"], first["3"])
         self.assertNotIn(second["3"], first.values())
+        c.command("QUIT", "+OK Logging out.")
+
+    def test_long_lines_up_to_pop3_max_line(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        c.command("NOOP " + "x" * 19000, "+OK")
+        c.command("NOOP " + "x" * 20000, "-ERR Line too long.")
+        c.command("NOOP " + "x" * 100000, "-ERR Line too long.")
+        c.command("STAT", "+OK 1 ")
         c.command("QUIT", "+OK Logging out.")
 
     def test_message_number_syntax(self):
