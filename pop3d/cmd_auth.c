@@ -50,7 +50,8 @@ pop3_login(struct session *s, const char *user, const char *secret,
 		}
 		(void)str_copy(s->login, u.address, sizeof(s->login));
 		log_info(s->id, "login user=%s method=%s tls=%s messages=%u "
-		    "size=%llu", s->login, apop_ts != NULL ? "apop" : "password",
+		    "size=%llu", s->login,
+		    apop_ts != NULL ? "apop" : "password",
 		    s->is_tls ? "yes" : "no", s->drop.count,
 		    (unsigned long long)s->drop.size);
 		session_set_state(s, POP3_TRANSACTION);

@@ -216,7 +216,8 @@ maildrop_raw(struct pop3_maildrop *d, struct mailbox_stream *ms, int *fd_r,
 	int		 fd;
 
 	if (mailbox_format(d->mb) != MAILBOX_MAILDIR ||
-	    !mailbox_stream_raw(ms, &fd, &off, &len) || len < MAILDROP_RAW_MIN ||
+	    !mailbox_stream_raw(ms, &fd, &off, &len) ||
+	    len < MAILDROP_RAW_MIN ||
 	    len > MAILDROP_RAW_MAX || (pg = sysconf(_SC_PAGESIZE)) <= 0)
 		return false;
 	base = off - off % pg;

@@ -161,7 +161,8 @@ int	 pop3_split(char *line, char **verb_r, char **rest_r)
 int	 pop3_args(char *rest, char **argv, int max)
 	    __attribute__((warn_unused_result));
 /* A message number: digits only, 1..UINT32_MAX.  0 or -1. */
-int	 pop3_msgnum(const char *, uint32_t *r) __attribute__((warn_unused_result));
+int	 pop3_msgnum(const char *, uint32_t *r)
+	    __attribute__((warn_unused_result));
 /* The UIDL of a message: "%08X%08X" of UID and UIDVALIDITY, 16
  * characters (out at least 17 bytes).  The same pair IMAP shows, so both
  * agree on which message is which. */
@@ -269,7 +270,7 @@ struct session {
 	bool			 handshaking;
 	bool			 suspended;	/* AUTH failure delay */
 	bool			 skipping;	/* dropping an over-long line */
-	char			 timestamp[128];	/* APOP "<...>", or "" */
+	char			 timestamp[128];	/* APOP "<...>" */
 	char			 user[POP3_USER_MAX + 1];	/* USER */
 	char			 login[POP3_USER_MAX + 1];	/* logged in */
 	unsigned int		 errors;
@@ -284,7 +285,7 @@ struct session {
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */
 	struct pop3_xfer	 xfer;
 	bool			 xfer_active;
-	bool			 zc;		/* the transfer is a sendfile() */
+	bool			 zc;		/* transfer by sendfile() */
 	bool			 zc_corked;	/* TCP_CORK on */
 	int			 zc_fd;		/* borrowed from mstream */
 	off_t			 zc_off;

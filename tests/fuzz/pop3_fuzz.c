@@ -34,7 +34,8 @@ run_lines(struct session *s, const char *data, size_t size)
 
 	buf = xmemdup(data, size);
 	end = buf + size;
-	for (line = buf; line < end && s->state != POP3_CLOSING; line = nl + 1) {
+	for (line = buf; line < end && s->state != POP3_CLOSING;
+	    line = nl + 1) {
 		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
 			nl = end;
 		*nl = '\0';
@@ -111,6 +112,35 @@ src_read(void *ctx, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
+/* out, unstuffed and without its terminator, must be want. */
+static void
+unstuff_check(const struct str *out, const struct str *want)
+{
+	struct str	 plain;
+	size_t		 j, end;
+	bool		 bol = true;
+
+	if (out->len < 3 || memcmp(out->data + out->len - 3, ".\r\n", 3) != 0)
+		abort();
+	end = out->len - 3;
+	str_init(&plain, 0);
+	for (j = 0; j < end; j++) {
+		if (bol && out->data[j] == '.') {
+			if (j + 1 >= end || out->data[j + 1] != '.')
+				abort();	/* a dot line not stuffed */
+			j++;
+		}
+		(void)str_append_c(&plain, out->data[j]);
+		bol = out->data[j] == '\n';
+	}
+	if (!bol && plain.len > 0)
+		abort();	/* the last line not ended */
+	if (plain.len != want->len || (plain.len > 0 &&
+	    memcmp(plain.data, want->data, plain.len) != 0))
+		abort();
+	str_release(&plain);
+}
+
 static void
 fuzz_xfer(const char *data, size_t size)
 {
@@ -141,30 +171,7 @@ fuzz_xfer(const char *data, size_t size)
 	}
 	if (want.len > 0 && want.data[want.len - 1] != '\n')
 		(void)str_append(&want, "\r\n", 2);
-	/* Unstuff the response and drop the terminator. */
-	if (out.len < 3 || memcmp(out.data + out.len - 3, ".\r\n", 3) != 0)
-		abort();
-	{
-		struct str	 plain;
-		size_t		 j, bol = 1;
-
-		str_init(&plain, 0);
-		for (j = 0; j < out.len - 3; j++) {
-			if (bol && out.data[j] == '.') {
-				if (j + 1 >= out.len - 3 || out.data[j + 1] != '.')
-					abort();	/* unstuffed dot */
-				j++;
-			}
-			(void)str_append_c(&plain, out.data[j]);
-			bol = out.data[j] == '\n';
-		}
-		if (!bol && plain.len > 0)
-			abort();
-		if (plain.len != want.len || (plain.len > 0 &&
-		    memcmp(plain.data, want.data, plain.len) != 0))
-			abort();
-		str_release(&plain);
-	}
+	unstuff_check(&out, &want);
 	str_release(&want);
 	str_release(&out);
 }

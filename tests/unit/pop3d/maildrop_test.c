@@ -98,7 +98,8 @@ Test(maildrop, lf_storage_wire_sizes)
 	cr_assert_eq(d.msgs[2].size, 24);
 	cr_assert_eq(d.size, 34 + 26 + 24);
 	got = retr(&d, 1, false, 0);
-	cr_assert_str_eq(got, "From: a@b\r\nSubject: one\r\n\r\nhello\r\n.\r\n");
+	cr_assert_str_eq(got,
+	    "From: a@b\r\nSubject: one\r\n\r\nhello\r\n.\r\n");
 	free(got);
 	got = retr(&d, 2, false, 0);
 	cr_assert_str_eq(got, "Subject: two\r\n\r\n..dot\r\nlast\r\n.\r\n");

@@ -81,9 +81,11 @@ ParameterizedTestParameters(pop3_xfer, output)
 {
 	static struct xfer_case cases[] = {
 		/* RETR */
-		{ "A: b\r\n\r\nbody\r\n", false, 0, "A: b\r\n\r\nbody\r\n.\r\n" },
+		{ "A: b\r\n\r\nbody\r\n", false, 0,
+		    "A: b\r\n\r\nbody\r\n.\r\n" },
 		{ "", false, 0, ".\r\n" },
-		{ "A: b\r\n\r\nno end", false, 0, "A: b\r\n\r\nno end\r\n.\r\n" },
+		{ "A: b\r\n\r\nno end", false, 0,
+		    "A: b\r\n\r\nno end\r\n.\r\n" },
 		{ ".\r\n..\r\n.x\r\nx.\r\n", false, 0,
 		    "..\r\n...\r\n..x\r\nx.\r\n.\r\n" },
 		{ "A: b\n\n.\nx\n", false, 0, "A: b\r\n\r\n..\r\nx\r\n.\r\n" },
