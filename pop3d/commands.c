@@ -268,7 +268,7 @@ pop3_dispatch(struct session *s, char *line, size_t len)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
 	if (c->verb != NULL && c->fn != cmd_auth &&
-	    len > s->srv->conf.max_line) {
+	    len > s->max_line) {
 		pop3_error(s, "-ERR Line too long.");
 		return;
 	}

@@ -273,6 +273,8 @@ struct session {
 	char			 timestamp[128];	/* APOP "<...>" */
 	char			 user[POP3_USER_MAX + 1];	/* USER */
 	char			 login[POP3_USER_MAX + 1];	/* logged in */
+	unsigned int		 max_line;	/* pop3_max_line at accept:
+						   the input buffer fits it */
 	unsigned int		 errors;
 	unsigned int		 commands;
 	unsigned int		 nretr;

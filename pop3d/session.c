@@ -297,7 +297,7 @@ session_input(struct session *s)
 		pop3_error(s, "-ERR Line too long.");
 		return 1;
 	}
-	max = s->srv->conf.max_line;
+	max = s->max_line;
 	if (max < POP3_AUTH_LINE_MAX && s->state == POP3_AUTHORIZATION)
 		max = POP3_AUTH_LINE_MAX;	/* AUTH; others checked later */
 	r = stream_read_line(s->st, max, &line, &len, NULL);
@@ -456,8 +456,9 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 	str_init(&s->out, SESSION_REPLY_MAX);
 	/* The input buffer must hold the longest line we take, and more, or
 	 * a long line could neither complete nor be refused. */
-	s->st = stream_new(fd, (srv->conf.max_line > POP3_AUTH_LINE_MAX ?
-	    srv->conf.max_line : POP3_AUTH_LINE_MAX) + SESSION_IN_SLACK,
+	s->max_line = srv->conf.max_line;
+	s->st = stream_new(fd, (s->max_line > POP3_AUTH_LINE_MAX ?
+	    s->max_line : POP3_AUTH_LINE_MAX) + SESSION_IN_SLACK,
 	    SESSION_OUT_MAX);
 	s->io = event_io_add(srv->loop, fd, 0, session_io, s);
 	s->timer = event_timer_add(srv->loop, srv->conf.timeout,

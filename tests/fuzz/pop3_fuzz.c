@@ -74,6 +74,7 @@ fuzz_commands(const char *data, size_t size)
 	srv.accounts = accounts;
 	memset(&s, 0, sizeof(s));
 	s.srv = &srv;
+	s.max_line = srv.conf.max_line;
 	s.is_loopback = true;
 	(void)str_copy(s.id, "fuzz", sizeof(s.id));
 	(void)str_copy(s.ip, "127.0.0.1", sizeof(s.ip));

@@ -146,6 +146,7 @@ setup(void)
 	srv.conf.hostname = "mail.example.test";
 	srv.conf.max_errors = 10;
 	srv.conf.max_line = 255;
+	sess.max_line = 255;
 	srv.conf.plaintext_loopback = true;
 	srv.conf.apop_enable = true;
 	sess.srv = &srv;
@@ -308,7 +309,7 @@ Test(pop3_dispatch, user_too_long)
 	char	 line[400];
 
 	sess.is_loopback = true;
-	srv.conf.max_line = 1000;
+	sess.max_line = 1000;
 	memset(line, 'a', sizeof(line));
 	memcpy(line, "USER ", 5);
 	line[sizeof(line) - 1] = '\0';
