@@ -19,6 +19,7 @@
 
 #include "accounts.h"
 #include "log.h"
+#include "mailbox.h"
 #include "mem.h"
 #include "pop3d.h"
 #include "str.h"
@@ -26,6 +27,24 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct accounts	*accounts;
+
+/* What session.c does with a transfer a command started (LIST, UIDL). */
+static void
+drain(struct session *s)
+{
+	char	 buf[128];
+	size_t	 len;
+	int	 r;
+
+	BUZ_ASSERT(!s->zc);
+	while ((r = pop3_xfer_produce(&s->xfer, buf, sizeof(buf), &len)) == 0)
+		continue;
+	if (r != 1)
+		abort();
+	pop3_xfer_release(&s->xfer);
+	mailbox_stream_close(&s->mstream);
+	s->xfer_active = false;
+}
 
 static void
 run_lines(struct session *s, const char *data, size_t size)
@@ -44,6 +63,8 @@ run_lines(struct session *s, const char *data, size_t size)
 			s->cont(s, line, strlen(line));
 		else
 			pop3_dispatch(s, line, strlen(line));
+		if (s->xfer_active)
+			drain(s);
 	}
 	free(buf);
 }
