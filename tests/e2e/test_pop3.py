@@ -10,6 +10,7 @@ import os
 import poplib
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -724,6 +725,36 @@ class Throttle(Pop3Base):
         self.assertGreater(time.time() - t0, 0.9)
         self.assertLess(cpu() - before, 0.5)
         c.command("QUIT", "+OK Logging out.")
+
+
+
+@need_pop3d
+class Lifecycle(Pop3Base):
+    """Reload and stop, on an instance of its own."""
+
+    def test_reload_then_stop(self):
+        addr = self.new_user(messages=[message(1), message(2)])
+        c = self.login(addr)
+        c.command("DELE 1", "+OK Marked to be deleted.")
+        # a reload keeps the session and applies to new ones
+        self.inst.write_settings({"pop3_max_errors": "1"})
+        start = self.inst.log_size()
+        self.inst.signal(signal.SIGHUP)
+        self.inst.wait_log(r"buzon-pop3d.*reloaded", start=start)
+        c.command("STAT", "+OK 1 ")
+        c2 = self.inst.connect("pop3")
+        c2.expect(GREETING)
+        c2.send("FROB")
+        c2.expect("-ERR Unknown command: FROB")
+        c2.expect("-ERR Too many bad commands.")
+        # stop: the session is told, and its DELE is not carried out
+        rc = self.inst.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(c.readline(),
+                         "-ERR [SYS/TEMP] Server shutting down.")
+        self.assertEqual(len(os.listdir(os.path.join(
+            self.mail_dir(addr), "cur"))) + len(os.listdir(os.path.join(
+                self.mail_dir(addr), "new"))), 2)
 
 
 if __name__ == "__main__":
