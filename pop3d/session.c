@@ -133,16 +133,17 @@ session_pump_raw(struct session *s)
 	ssize_t	 n;
 	size_t	 chunk;
 
+	if (!s->zc_corked) {
+		/* One response (the +OK line too) in as few packets as it
+		 * takes; undone after the terminator. */
+		cork(s->fd, 1);
+		s->zc_corked = true;
+	}
 	if (s->out.len > 0 || stream_output_pending(s->st) > 0) {
 		if (session_flush(s) == -1)
 			return -1;
 		if (s->out.len > 0 || stream_output_pending(s->st) > 0)
 			return 0;
-	}
-	if (!s->zc_corked) {
-		/* One response, as few packets as it takes (undone below). */
-		cork(s->fd, 1);
-		s->zc_corked = true;
 	}
 	while (s->zc_left > 0) {
 		chunk = s->zc_left > POP3_OUT_HIGH * 8 ? POP3_OUT_HIGH * 8 :
