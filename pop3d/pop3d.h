@@ -270,6 +270,8 @@ struct session {
 	bool			 handshaking;
 	bool			 suspended;	/* AUTH failure delay */
 	bool			 skipping;	/* dropping an over-long line */
+	bool			 peer_eof;	/* no more input: finish what
+						   is buffered, then close */
 	char			 timestamp[128];	/* APOP "<...>" */
 	char			 user[POP3_USER_MAX + 1];	/* USER */
 	char			 login[POP3_USER_MAX + 1];	/* logged in */

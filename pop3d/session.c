@@ -270,6 +270,11 @@ session_update(struct session *s)
 		session_handshake(s);
 		return -1;	/* it runs the session on from here */
 	}
+	if (s->peer_eof && wants_input(s)) {
+		/* Every complete line is answered; nothing more will come. */
+		session_free(&s, "disconnect");
+		return -1;
+	}
 	if (wants_input(s))
 		ev = stream_events(s->st);
 	else
@@ -364,15 +369,17 @@ session_io(int fd, unsigned int events, void *arg)
 		if (stream_output_pending(s->st) < before)
 			event_timer_reset(s->timer, s->srv->conf.timeout);
 	}
-	if ((events & EVENT_READ) && wants_input(s)) {
+	if ((events & EVENT_READ) && wants_input(s) && !s->peer_eof) {
 		/* Read what is there (TLS gives one record per call). */
 		for (i = 0; i < 8; i++) {
 			n = stream_fill(s->st);
 			if (n == STREAM_AGAIN)
 				break;
 			if (n == 0) {
-				session_free(&s, "disconnect");
-				return;
+				/* A client may send QUIT and close its
+				 * side at once: answer what it sent. */
+				s->peer_eof = true;
+				break;
 			}
 			if (n < 0) {
 				if (stream_input_pending(s->st) > 0)

@@ -354,6 +354,31 @@ class Transaction(Pop3Base):
         c.command("STAT", "+OK 2 ")
         c.command("QUIT", "+OK Logging out.")
 
+    def test_quit_then_half_close(self):
+        """A script that sends its commands, QUIT included, and closes
+        its side at once still gets every answer, and the UPDATE."""
+        addr = self.new_user(messages=[message(1), message(2)])
+        s = socket.create_connection(("127.0.0.1", self.inst.port("pop3")),
+                                     timeout=5)
+        try:
+            s.sendall(b"USER %s\r\nPASS %s\r\nDELE 1\r\nQUIT\r\n" %
+                      (addr.encode(), PASSWORD.encode()))
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        self.assertTrue(data.endswith(b"+OK Marked to be deleted.\r\n"
+                                      b"+OK Logging out, messages "
+                                      b"deleted.\r\n"), data)
+        c = self.login(addr)
+        c.command("STAT", "+OK 1 ")
+        c.command("QUIT", "+OK Logging out.")
+
     def test_in_use(self):
         addr = self.new_user(messages=[message(1)])
         c = self.login(addr)
