@@ -114,6 +114,16 @@ const struct conf_param config_params[] = {
 	    "longest SPF check before it counts as a temporary error"),
 	CONF_UINT("spf_helpers", "2", 1, 16, S, spf_helpers,
 	    "SPF helper processes per smtpd process"),
+
+	/* local delivery */
+	CONF_BOOL("quota_exceeded_bounce", "no", S, quota_exceeded_bounce,
+	    "over quota: bounce (5.2.2) instead of retrying later (4.2.2)"),
+	CONF_TIME("mailbox_lock_timeout", "30s", 1 * SEC, 600 * SEC, S,
+	    mailbox_lock_timeout,
+	    "how long a delivery waits for an mbox lock before retrying later"),
+	CONF_TIME("stale_lock_time", "5m", 10 * SEC, 86400 * SEC, S,
+	    stale_lock_time,
+	    "an mbox dotlock older than this whose process is gone is removed"),
 	CONF_END
 };
 

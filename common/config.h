@@ -79,6 +79,11 @@ struct config {
 	bool		 smtpd_spf_reject_permerror;
 	uint64_t	 spf_timeout;		/* ms */
 	unsigned int	 spf_helpers;
+
+	/* local delivery */
+	bool		 quota_exceeded_bounce;
+	uint64_t	 mailbox_lock_timeout;	/* ms */
+	uint64_t	 stale_lock_time;	/* ms */
 };
 
 extern const struct conf_param config_params[];
