@@ -43,8 +43,18 @@ queued_reload(const struct config *cfg, void *data)
 	return 0;
 }
 
+static unsigned int
+queued_shutdown(void *data)
+{
+	(void)data;
+	if (runner != NULL)
+		queue_runner_stop(runner);
+	return 0;
+}
+
 static const struct service queued_service = {
-	"buzon-queued", NULL, queued_init, queued_reload, NULL, NULL
+	"buzon-queued", NULL, queued_init, queued_reload, queued_shutdown,
+	NULL
 };
 
 int
@@ -52,6 +62,9 @@ main(int argc, char **argv)
 {
 	int	 rc = service_main(&queued_service, argc, argv);
 
-	queue_runner_free(&runner);
+	/* Stopped by the shutdown callback; otherwise the loop went away
+	 * under it and the process ends anyway. */
+	if (runner != NULL && queue_runner_stopped(runner))
+		queue_runner_free(&runner);
 	return rc;
 }

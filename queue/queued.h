@@ -151,10 +151,16 @@ struct queue_runner;
  * the spool is unusable). */
 struct queue_runner *queue_runner_new(const struct queue_conf *,
 	    struct fail *);
+/* A runner that was started must be stopped first (its loop may be gone
+ * by then). */
 void	 queue_runner_free(struct queue_runner **);
 /* Remove stale temp files, schedule everything in queue/ and hook the
  * socket and timers into loop. */
 int	 queue_runner_start(struct queue_runner *, struct event_loop *);
+/* Unhook from the loop: no more rounds.  A round never runs across
+ * turns, so nothing is left half done. */
+void	 queue_runner_stop(struct queue_runner *);
+bool	 queue_runner_stopped(const struct queue_runner *);
 /* Replace the settings (workers take effect at the next start). */
 void	 queue_runner_reconf(struct queue_runner *, const struct queue_conf *);
 /* Add every entry of queue/ to the schedule (due now when force). */

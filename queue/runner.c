@@ -319,9 +319,7 @@ queue_runner_free(struct queue_runner **rp)
 
 	if (r == NULL)
 		return;
-	event_io_del(&r->sock_io);
-	event_timer_del(&r->work_timer);
-	event_timer_del(&r->scan_timer);
+	BUZ_ASSERT(r->loop == NULL);	/* queue_runner_stop() first */
 	queue_workers_free(&r->workers);
 	queue_sched_free(&r->sched);
 	accounts_close(&r->acc);
@@ -335,6 +333,21 @@ queue_runner_free(struct queue_runner **rp)
 	queue_conf_release(&r->conf);
 	free(r);
 	*rp = NULL;
+}
+
+void
+queue_runner_stop(struct queue_runner *r)
+{
+	event_io_del(&r->sock_io);
+	event_timer_del(&r->work_timer);
+	event_timer_del(&r->scan_timer);
+	r->loop = NULL;
+}
+
+bool
+queue_runner_stopped(const struct queue_runner *r)
+{
+	return r->loop == NULL;
 }
 
 void
