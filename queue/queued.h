@@ -137,9 +137,10 @@ struct queue_workers;
 struct queue_workers *queue_workers_new(unsigned int n,
 	    const struct deliver_conf *);
 void	 queue_workers_free(struct queue_workers **);
-/* Deliver every job, each thread with its own batch (one directory fsync
- * per touched directory and thread); returns when all are done and
- * durable (rc 0) or failed. */
+/* Deliver every job, each thread with its own batch; returns when all
+ * are done and durable (rc 0) or failed.  Jobs for one mailbox should be
+ * adjacent: a thread takes such a run whole, so each directory is
+ * fsync'd once per round. */
 void	 queue_workers_run(struct queue_workers *, struct queue_job *, size_t);
 
 /* ---- runner.c ---- */

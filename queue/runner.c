@@ -81,6 +81,7 @@ struct round_msg {
 
 /* A job's strings and where its result goes. */
 struct job_ref {
+	size_t			 seq;		/* index in planning order */
 	size_t			 msg;
 	size_t			 rcpt;
 	char			*address;
@@ -496,6 +497,7 @@ round_add_job(struct round *rd, size_t mi, size_t ri, const char *address,
 		    sizeof(*rd->refs));
 	}
 	ref = &rd->refs[rd->njobs];
+	ref->seq = rd->njobs;
 	ref->msg = mi;
 	ref->rcpt = ri;
 	ref->address = xstrdup(address);
@@ -621,15 +623,34 @@ round_plan(struct queue_runner *r, struct round *rd, uint64_t now)
 	}
 }
 
-/* Point the jobs at their strings, run them, fold the results back. */
+static int
+ref_cmp(const void *a, const void *b)
+{
+	const struct job_ref	*x = a, *y = b;
+	int			 c = strcmp(x->path, y->path);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Order the jobs by mailbox (then as planned), point them at their
+ * strings, run them, fold the results back. */
 static void
 round_deliver(struct queue_runner *r, struct round *rd)
 {
 	struct round_msg	*rm;
-	struct queue_job	*j;
+	struct queue_job	*j, *sorted;
 	size_t			 k;
 	char			 text[128];
 
+	qsort(rd->refs, rd->njobs, sizeof(*rd->refs), ref_cmp);
+	sorted = xreallocarray(NULL, rd->jobs_cap > 0 ? rd->jobs_cap : 1,
+	    sizeof(*sorted));
+	for (k = 0; k < rd->njobs; k++)
+		sorted[k] = rd->jobs[rd->refs[k].seq];
+	free(rd->jobs);
+	rd->jobs = sorted;
 	for (k = 0; k < rd->njobs; k++) {
 		rm = &rd->msgs[rd->refs[k].msg];
 		j = &rd->jobs[k];

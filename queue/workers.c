@@ -39,14 +39,24 @@ struct queue_workers {
 	unsigned int	 busy;		/* threads still in the round */
 };
 
+/* Take the next run of jobs for one mailbox: one thread then pays that
+ * directory's fsync once.  *n_r is the run's length, 0 at the end. */
 static struct queue_job *
-take_job(struct queue_workers *w)
+take_jobs(struct queue_workers *w, size_t *n_r)
 {
 	struct queue_job	*j = NULL;
+	size_t			 end;
 
 	pthread_mutex_lock(&w->mu);
-	if (w->next < w->njobs)
-		j = &w->jobs[w->next++];
+	*n_r = 0;
+	if (w->next < w->njobs) {
+		j = &w->jobs[w->next];
+		for (end = w->next + 1; end < w->njobs &&
+		    strcmp(w->jobs[end].rcpt.path, j->rcpt.path) == 0; end++)
+			continue;
+		*n_r = end - w->next;
+		w->next = end;
+	}
 	pthread_mutex_unlock(&w->mu);
 	return j;
 }
@@ -56,18 +66,21 @@ static void
 work_round(struct queue_workers *w)
 {
 	struct deliver_batch	*b = NULL;
-	struct queue_job	*j, **mine = NULL;
-	size_t			 nmine = 0, cap = 0, i;
+	struct queue_job	*j, *run, **mine = NULL;
+	size_t			 nmine = 0, cap = 0, i, k, nrun;
 	struct fail		 f;
 
-	while ((j = take_job(w)) != NULL) {
-		if (b == NULL)
-			b = deliver_batch_begin(w->conf);
-		memset(&j->res, 0, sizeof(j->res));
-		fail_clear(&j->fail);
-		j->rc = deliver_batch_add(b, &j->rcpt, &j->msg, &j->res,
-		    &j->fail);
-		if (j->rc == 0) {
+	while ((run = take_jobs(w, &nrun)) != NULL) {
+		for (k = 0; k < nrun; k++) {
+			j = &run[k];
+			if (b == NULL)
+				b = deliver_batch_begin(w->conf);
+			memset(&j->res, 0, sizeof(j->res));
+			fail_clear(&j->fail);
+			j->rc = deliver_batch_add(b, &j->rcpt, &j->msg,
+			    &j->res, &j->fail);
+			if (j->rc != 0)
+				continue;
 			if (nmine == cap) {
 				cap = cap == 0 ? 16 : cap * 2;
 				mine = xreallocarray(mine, cap,
