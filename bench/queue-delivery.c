@@ -128,7 +128,8 @@ run_queued(void)
 	c.scan_interval_ms = 60000;
 	c.map_type = xstrdup("hash");
 	c.recipient_delimiter = xstrdup("+");
-	log_set_level(LOG_LEVEL_WARN);
+	log_set_level(getenv("BENCH_LOG") != NULL ? LOG_LEVEL_INFO :
+	    LOG_LEVEL_WARN);
 	if ((loop = event_loop_new()) == NULL)
 		fatalx("event loop");
 	if ((r = queue_runner_new(&c, &f)) == NULL)

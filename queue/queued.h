@@ -142,6 +142,11 @@ void	 queue_workers_free(struct queue_workers **);
  * adjacent: a thread takes such a run whole, so each directory is
  * fsync'd once per round. */
 void	 queue_workers_run(struct queue_workers *, struct queue_job *, size_t);
+/* While a round runs, the calling thread calls fn(arg) between its own
+ * runs and every 2 ms while it waits for the others (the runner reads its
+ * socket there, so a burst of notifications does not overflow it). */
+void	 queue_workers_set_hook(struct queue_workers *, void (*fn)(void *),
+	    void *arg);
 
 /* ---- runner.c ---- */
 
@@ -166,6 +171,8 @@ bool	 queue_runner_stopped(const struct queue_runner *);
 void	 queue_runner_reconf(struct queue_runner *, const struct queue_conf *);
 /* Add every entry of queue/ to the schedule (due now when force). */
 void	 queue_runner_scan(struct queue_runner *, bool force);
+/* Take the names inotify saw arrive in queue/ into the schedule. */
+void	 queue_runner_read_inotify(struct queue_runner *);
 /* Read what waits on the socket (ids, FLUSH) into the schedule. */
 void	 queue_runner_read_socket(struct queue_runner *);
 /* Run one round: up to a round's worth of entries due at now.  Returns

@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -53,12 +54,14 @@ struct queue_runner {
 	struct queue_dirs	 dirs;
 	int			 lock_fd;
 	int			 sock;
+	int			 inotify_fd;	/* renames into queue/ */
 	struct accounts		*acc;
 	struct enqueue		*enq;
 	struct queue_sched	*sched;
 	struct queue_workers	*workers;
 	struct event_loop	*loop;
 	struct event_io		*sock_io;
+	struct event_io		*inotify_io;
 	struct event_timer	*work_timer;
 	struct event_timer	*scan_timer;
 	size_t			 since_scan;
@@ -254,6 +257,62 @@ open_socket(struct queue_runner *r, struct fail *f)
 	return 0;
 }
 
+/*
+ * The datagrams of enqueue are a hint: Linux queues at most
+ * net.unix.max_dgram_qlen (default 10) of them on a socket and the
+ * sender drops the rest, so a burst of commits loses most.  inotify on
+ * queue/ loses nothing (an overflow is reported, and answered with a
+ * scan), so it is what picks new entries up; the socket carries the
+ * admin requests (FLUSH, an id to retry now).
+ */
+static int
+open_inotify(struct queue_runner *r, struct fail *f)
+{
+	char	 path[PATH_MAX];
+
+	if (!str_printf(path, sizeof(path), "%s/%s", r->conf.state_dir,
+	    SPOOL_DIR_QUEUE))
+		return fail_set(f, true, "4.3.0", "path too long");
+	if ((r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
+	    inotify_add_watch(r->inotify_fd, path, IN_MOVED_TO |
+	    IN_CREATE | IN_ONLYDIR) == -1)
+		return fail_set(f, true, "4.3.0", "inotify %s: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+void
+queue_runner_read_inotify(struct queue_runner *r)
+{
+	char				 buf[16 * 1024]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event	*ev;
+	ssize_t				 n;
+	char				*p;
+
+	for (;;) {
+		if ((n = read(r->inotify_fd, buf, sizeof(buf))) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			return;
+		}
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				queue_runner_scan(r, false);
+			else if (ev->len > 0 && spool_id_valid(ev->name))
+				queue_sched_add(r->sched, ev->name, 0, false);
+		}
+	}
+}
+
+static void
+read_socket_hook(void *arg)
+{
+	queue_runner_read_inotify(arg);
+	queue_runner_read_socket(arg);
+}
+
 struct queue_runner *
 queue_runner_new(const struct queue_conf *c, struct fail *f)
 {
@@ -261,7 +320,7 @@ queue_runner_new(const struct queue_conf *c, struct fail *f)
 	char			 path[PATH_MAX], err[256];
 
 	r->dirs.queue_fd = r->dirs.hold_fd = r->dirs.corrupt_fd =
-	    r->dirs.status_fd = r->lock_fd = r->sock = -1;
+	    r->dirs.status_fd = r->lock_fd = r->sock = r->inotify_fd = -1;
 	conf_copy(&r->conf, c);
 	runner_apply_conf(r);
 	if (enqueue_open(r->conf.state_dir, &r->enq, f) == -1)
@@ -290,7 +349,7 @@ queue_runner_new(const struct queue_conf *c, struct fail *f)
 	    (r->dirs.status_fd = open_dir(r->conf.state_dir, SPOOL_DIR_STATUS,
 	    f)) == -1)
 		goto fail;
-	if (open_socket(r, f) == -1)
+	if (open_socket(r, f) == -1 || open_inotify(r, f) == -1)
 		goto fail;
 	if ((r->acc = accounts_open(&r->aconf, err, sizeof(err))) == NULL) {
 		fail_set(f, true, "4.3.0", "accounts: %s", err);
@@ -299,6 +358,7 @@ queue_runner_new(const struct queue_conf *c, struct fail *f)
 	runner_find_postmaster(r);
 	r->sched = queue_sched_new();
 	r->workers = queue_workers_new(r->conf.workers, &r->dconf);
+	queue_workers_set_hook(r->workers, read_socket_hook, r);
 	return r;
 fail:
 	queue_runner_free(&r);
@@ -326,6 +386,7 @@ queue_runner_free(struct queue_runner **rp)
 	accounts_close(&r->acc);
 	enqueue_close(&r->enq);
 	close_fd(&r->sock);
+	close_fd(&r->inotify_fd);
 	close_fd(&r->dirs.queue_fd);
 	close_fd(&r->dirs.hold_fd);
 	close_fd(&r->dirs.corrupt_fd);
@@ -340,6 +401,7 @@ void
 queue_runner_stop(struct queue_runner *r)
 {
 	event_io_del(&r->sock_io);
+	event_io_del(&r->inotify_io);
 	event_timer_del(&r->work_timer);
 	event_timer_del(&r->scan_timer);
 	r->loop = NULL;
@@ -376,6 +438,7 @@ queue_runner_scan(struct queue_runner *r, bool force)
 {
 	struct dirent	*de;
 	DIR		*d;
+	size_t		 before;
 	int		 fd;
 
 	if ((fd = dup(r->dirs.queue_fd)) == -1 ||
@@ -386,11 +449,15 @@ queue_runner_scan(struct queue_runner *r, bool force)
 		    strerror(errno));
 		return;
 	}
+	before = queue_sched_count(r->sched);
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL)
 		if (spool_id_valid(de->d_name))
 			queue_sched_add_absent(r->sched, de->d_name, 0, force);
 	closedir(d);
+	if (r->loop != NULL && queue_sched_count(r->sched) > before)
+		log_info(NULL, "scan found entries=%zu not announced",
+		    queue_sched_count(r->sched) - before);
 	r->since_scan = 0;
 }
 
@@ -1007,6 +1074,7 @@ on_socket(int fd, unsigned int events, void *arg)
 
 	(void)fd;
 	(void)events;
+	queue_runner_read_inotify(r);
 	queue_runner_read_socket(r);
 	arm_work(r);
 }
@@ -1024,7 +1092,8 @@ queue_runner_start(struct queue_runner *r, struct event_loop *loop)
 	log_info(NULL, "started queued=%zu workers=%u postmaster=<%s>",
 	    queue_sched_count(r->sched), r->conf.workers, r->postmaster);
 	if ((r->sock_io = event_io_add(loop, r->sock, EVENT_READ, on_socket,
-	    r)) == NULL)
+	    r)) == NULL || (r->inotify_io = event_io_add(loop, r->inotify_fd,
+	    EVENT_READ, on_socket, r)) == NULL)
 		return -1;
 	r->work_timer = event_timer_add(loop, 0, on_work, r);
 	r->scan_timer = event_timer_add(loop, r->conf.scan_interval_ms,

@@ -19,10 +19,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "mem.h"
 #include "queued.h"
+
+#define HOOK_INTERVAL_NS	(2 * 1000 * 1000)	/* 2 ms */
 
 struct queue_workers {
 	const struct deliver_conf *conf;
@@ -37,6 +40,8 @@ struct queue_workers {
 	size_t		 njobs;
 	size_t		 next;		/* next job to take (under mu) */
 	unsigned int	 busy;		/* threads still in the round */
+	void		(*hook)(void *);	/* the caller's, between runs */
+	void		*hook_arg;
 };
 
 /* Take the next run of jobs for one mailbox: one thread then pays that
@@ -61,16 +66,21 @@ take_jobs(struct queue_workers *w, size_t *n_r)
 	return j;
 }
 
-/* Deliver jobs until none is left, in one batch. */
+/* Deliver jobs until none is left, in one batch.  The calling thread
+ * (caller) runs the hook between runs. */
 static void
-work_round(struct queue_workers *w)
+work_round(struct queue_workers *w, bool caller)
 {
 	struct deliver_batch	*b = NULL;
 	struct queue_job	*j, *run, **mine = NULL;
 	size_t			 nmine = 0, cap = 0, i, k, nrun;
 	struct fail		 f;
 
-	while ((run = take_jobs(w, &nrun)) != NULL) {
+	for (;;) {
+		if (caller && w->hook != NULL)
+			w->hook(w->hook_arg);
+		if ((run = take_jobs(w, &nrun)) == NULL)
+			break;
 		for (k = 0; k < nrun; k++) {
 			j = &run[k];
 			if (b == NULL)
@@ -115,7 +125,7 @@ worker_main(void *arg)
 		}
 		seen = w->generation;
 		pthread_mutex_unlock(&w->mu);
-		work_round(w);
+		work_round(w, false);
 		pthread_mutex_lock(&w->mu);
 		if (--w->busy == 0)
 			pthread_cond_signal(&w->done_cv);
@@ -170,8 +180,18 @@ queue_workers_free(struct queue_workers **wp)
 }
 
 void
+queue_workers_set_hook(struct queue_workers *w, void (*fn)(void *),
+    void *arg)
+{
+	w->hook = fn;
+	w->hook_arg = arg;
+}
+
+void
 queue_workers_run(struct queue_workers *w, struct queue_job *jobs, size_t n)
 {
+	struct timespec	 ts;
+
 	if (n == 0)
 		return;
 	/* Threads that find no job left start no batch: they cost nothing
@@ -184,10 +204,25 @@ queue_workers_run(struct queue_workers *w, struct queue_job *jobs, size_t n)
 	w->generation++;
 	pthread_cond_broadcast(&w->start_cv);
 	pthread_mutex_unlock(&w->mu);
-	work_round(w);
+	work_round(w, true);
 	pthread_mutex_lock(&w->mu);
-	while (w->busy > 0)
-		pthread_cond_wait(&w->done_cv, &w->mu);
+	while (w->busy > 0) {
+		if (w->hook == NULL) {
+			pthread_cond_wait(&w->done_cv, &w->mu);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += HOOK_INTERVAL_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&w->done_cv, &w->mu, &ts) != 0) {
+			pthread_mutex_unlock(&w->mu);
+			w->hook(w->hook_arg);
+			pthread_mutex_lock(&w->mu);
+		}
+	}
 	w->jobs = NULL;
 	w->njobs = 0;
 	pthread_mutex_unlock(&w->mu);

@@ -178,9 +178,10 @@ rt_runner(void)
 void
 rt_drain(struct queue_runner *r)
 {
-	do
+	do {
+		queue_runner_read_inotify(r);
 		queue_runner_read_socket(r);
-	while (queue_runner_round(r, (uint64_t)time(NULL)) > 0);
+	} while (queue_runner_round(r, (uint64_t)time(NULL)) > 0);
 }
 
 size_t
