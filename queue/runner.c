@@ -1079,6 +1079,37 @@ on_socket(int fd, unsigned int events, void *arg)
 	arm_work(r);
 }
 
+/* Status logs whose entry is gone (a crash between the unlink of the
+ * queue file and of its log) are removed at start. */
+static void
+remove_orphan_logs(struct queue_runner *r)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	DIR		*d;
+	int		 fd;
+
+	if ((fd = dup(r->dirs.status_fd)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (!spool_id_valid(de->d_name) ||
+		    fstatat(r->dirs.queue_fd, de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == 0 ||
+		    fstatat(r->dirs.hold_fd, de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			continue;
+		if (unlinkat(r->dirs.status_fd, de->d_name, 0) == 0)
+			log_info(de->d_name, "removed status log of a "
+			    "finished entry");
+	}
+	closedir(d);
+}
+
 int
 queue_runner_start(struct queue_runner *r, struct event_loop *loop)
 {
@@ -1088,6 +1119,7 @@ queue_runner_start(struct queue_runner *r, struct event_loop *loop)
 	/* Only old ones: smtpd may be writing the young ones right now. */
 	if ((n = enqueue_clean_tmp(r->enq, TMP_MAX_AGE)) > 0)
 		log_info(NULL, "removed %u unfinished temp files", n);
+	remove_orphan_logs(r);
 	queue_runner_scan(r, false);
 	log_info(NULL, "started queued=%zu workers=%u postmaster=<%s>",
 	    queue_sched_count(r->sched), r->conf.workers, r->postmaster);
