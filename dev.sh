@@ -5,8 +5,9 @@
 #
 #   ./dev.sh demo   install missing packages, build, run `buzon demo`
 #   ./dev.sh test   install missing packages, build, run every test twice
-#                   (plain build, then ASan + UBSan build) and print the
-#                   totals; the last line is exactly "N passed, N failed"
+#                   (plain build, then ASan + UBSan build), make distcheck,
+#                   a short fuzz smoke run, and print the totals; the last
+#                   line is exactly "N passed, N failed"
 #
 # Works as root (a fresh machine) and as a normal user (sudo is used only
 # when a package or the system user is missing).  Needs no terminal:
@@ -31,8 +32,9 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libssl-dev libspf2-dev libdb-dev libunbound-dev liblmdb-dev libcrypt-dev
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
-# client programs the e2e tests call; add a tool here when a test uses it)
-TEST_PACKAGES=(libcriterion-dev python3)
+# client programs the e2e tests call: swaks, with Net::SSLeay for --tls;
+# add a tool here when a test uses it)
+TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
@@ -193,7 +195,8 @@ count_suite()
 			fi
 		fi
 		[ "$k" -gt 0 ] && FAILED_LOGS+=("$log")
-	done < <(find "$dir" -name '*.trs' -not -path '*/_inst/*' | sort)
+	done < <(find "$dir" -path "$dir/buzon-*" -prune -o -name '*.trs' \
+	    -print | sort)
 	return $((found == 0))
 }
 
@@ -209,7 +212,7 @@ check_build()
 		FAILED_LOGS+=("$dir/build.out")
 		return 1
 	fi
-	find "$dir" -name '*.trs' -delete
+	find "$dir" -path "$dir/buzon-*" -prune -o -name '*.trs' -exec rm -f {} +
 	say "$label: make check"
 	make -C "$dir" -j"$JOBS" check >"$dir/check.out" 2>&1
 	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS): ' "$dir/check.out" >&2

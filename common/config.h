@@ -80,6 +80,23 @@ struct config {
 	uint64_t	 spf_timeout;		/* ms */
 	unsigned int	 spf_helpers;
 
+	/* smtpd */
+	size_t		 smtpd_max_message;
+	unsigned int	 smtpd_max_recipients;
+	size_t		 smtpd_max_line;
+	uint64_t	 smtpd_timeout;		/* ms */
+	uint64_t	 smtpd_data_timeout;	/* ms */
+	unsigned int	 smtpd_max_connections;
+	unsigned int	 smtpd_max_connections_per_ip;
+	unsigned int	 smtpd_max_errors;
+	unsigned int	 smtpd_max_commands_preauth;
+	unsigned int	 smtpd_max_headers;
+	size_t		 smtpd_max_header_size;
+	unsigned int	 smtpd_max_received;
+	char		*smtpd_bare_newline;	/* "normalize" | "reject" */
+	bool		 smtpd_auth_plaintext_loopback;
+	struct conf_list mynetworks;
+
 	/* local delivery */
 	bool		 quota_exceeded_bounce;
 	uint64_t	 mailbox_lock_timeout;	/* ms */

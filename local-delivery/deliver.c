@@ -177,6 +177,7 @@ deliver_out_init(struct deliver_out *o, int fd)
 	o->err = 0;
 	o->len = 0;
 	o->written = 0;
+	o->wire = 0;
 	o->last = '\n';
 }
 
@@ -203,11 +204,20 @@ out_drain(struct deliver_out *o)
 void
 deliver_out_put(struct deliver_out *o, const void *p, size_t n)
 {
-	const char	*s = p;
+	const char	*s = p, *lf, *e = s + n;
 	size_t		 k;
+	char		 prev = o->last;
 
 	if (n == 0)
 		return;
+	/* The size POP3 and IMAP will announce (CRLF line ends), for the
+	 * ",W=" of a Maildir name. */
+	o->wire += n;
+	for (k = 0; (lf = memchr(s + k, '\n', (size_t)(e - s) - k)) != NULL;
+	    k = (size_t)(lf - s) + 1) {
+		if ((lf == s ? prev : lf[-1]) != '\r')
+			o->wire++;
+	}
 	o->written += n;
 	o->last = s[n - 1];
 	while (n > 0 && o->err == 0) {

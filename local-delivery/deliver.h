@@ -18,8 +18,10 @@
  * tmp/, and new/ is fsync'd (the last three at deliver_batch_commit(),
  * see below).  A missing Maildir
  * (and its cur, new, tmp) is created.  Names are
- *	SECONDS.M<usec>P<pid>Q<seq>.HOST,S=SIZE
- * (SIZE the file's bytes, Dovecot's ",S=" so readers need no stat()).
+ *	SECONDS.M<usec>P<pid>Q<seq>.HOST,S=SIZE,W=WIRE
+ * (SIZE the file's bytes, WIRE the size with CRLF line ends as POP3 and
+ * IMAP send it: Dovecot's ",S=" and ",W=", so readers need neither
+ * stat() nor a read to learn them).
  *
  * mbox: the dotlock FILE.lock is taken first, then an fcntl write lock on
  * the whole file (docs/delivery.md: readers take the same locks in the same
@@ -87,6 +89,7 @@ struct deliver_rcpt {
 /* What one delivery did (optional out-parameter). */
 struct deliver_result {
 	uint64_t	 size;			/* bytes stored */
+	uint64_t	 offset;		/* mbox: its From line */
 	char		 name[DELIVER_NAME_MAX];	/* Maildir: in new/ */
 };
 

@@ -3,7 +3,7 @@
  * deliver_maildir.c - Maildir delivery and Maildir++ quota
  *
  * A new message is written to tmp/BASE, fsync'd, linked to
- * new/BASE,S=SIZE and unlinked from tmp/ (a crash leaves at worst a tmp/
+ * new/BASE,S=SIZE,W=WIRE and unlinked from tmp/ (a crash leaves at worst a tmp/
  * file, which readers ignore).  BASE is SEC.M<usec>P<pid>Q<seq>.HOST: the
  * microseconds, pid and a per-process counter make it unique on this host,
  * and O_EXCL catches anything else (we then take the next counter value).
@@ -439,8 +439,8 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 		(void)deliver_fail_errno(f, err, "cannot write the message");
 		goto fail;
 	}
-	if (!str_printf(name, sizeof(name), "%s,S=%llu", base,
-	    (unsigned long long)o->written) ||
+	if (!str_printf(name, sizeof(name), "%s,S=%llu,W=%llu", base,
+	    (unsigned long long)o->written, (unsigned long long)o->wire) ||
 	    !str_printf(newdir, sizeof(newdir), "%s/new", r->path) ||
 	    !str_printf(dst, sizeof(dst), "%s/%s", newdir, name)) {
 		(void)fail_set(f, true, "4.3.0", "path too long");

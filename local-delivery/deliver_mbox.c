@@ -36,6 +36,15 @@
 #include "mem.h"
 #include "str.h"
 
+/* Open file description locks where there are (as common/mbox_lock.c):
+ * they conflict with classic fcntl locks both ways, and are not dropped
+ * when the process closes some other fd of the same file. */
+#ifdef F_OFD_SETLK
+#define MBOX_SETLK	F_OFD_SETLK
+#else
+#define MBOX_SETLK	F_SETLK
+#endif
+
 /* Pause between lock attempts: 10 ms doubling to 200 ms. */
 static void
 lock_pause(unsigned int *ms)
@@ -49,13 +58,14 @@ lock_pause(unsigned int *ms)
 		*ms *= 2;
 }
 
-static time_t
-now_mono(void)
+/* Milliseconds on the monotonic clock. */
+static int64_t
+now_ms(void)
 {
 	struct timespec	 ts;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Is the dotlock at lock stale?  Removes it when so; 1 removed, 0 not. */
@@ -97,8 +107,8 @@ dotlock_break_stale(const char *lock, unsigned int stale_time)
 }
 
 static int
-dotlock_take(const struct deliver_conf *c, const char *lock, time_t deadline,
-    struct fail *f)
+dotlock_take(const struct deliver_conf *c, const char *lock,
+    int64_t deadline, struct fail *f)
 {
 	char		 pid[24];
 	unsigned int	 ms = 10;
@@ -117,7 +127,7 @@ dotlock_take(const struct deliver_conf *c, const char *lock, time_t deadline,
 		}
 		if (dotlock_break_stale(lock, c->stale_lock_time) == 1)
 			continue;
-		if (now_mono() >= deadline)
+		if (now_ms() >= deadline)
 			return fail_set(f, true, "4.2.0",
 			    "mailbox is locked, try again later");
 		lock_pause(&ms);
@@ -133,7 +143,7 @@ dotlock_take(const struct deliver_conf *c, const char *lock, time_t deadline,
 }
 
 static int
-fcntl_take(int fd, time_t deadline, struct fail *f)
+fcntl_take(int fd, int64_t deadline, struct fail *f)
 {
 	struct flock	 fl;
 	unsigned int	 ms = 10;
@@ -142,12 +152,12 @@ fcntl_take(int fd, time_t deadline, struct fail *f)
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = F_WRLCK;
 		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
+		if (fcntl(fd, MBOX_SETLK, &fl) == 0)
 			return 0;
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return deliver_fail_errno(f, errno,
 			    "cannot lock the mailbox");
-		if (now_mono() >= deadline)
+		if (now_ms() >= deadline)
 			return fail_set(f, true, "4.2.0",
 			    "mailbox is locked, try again later");
 		lock_pause(&ms);
@@ -162,7 +172,7 @@ fcntl_release(int fd)
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_UNLCK;
 	fl.l_whence = SEEK_SET;
-	(void)fcntl(fd, F_SETLK, &fl);
+	(void)fcntl(fd, MBOX_SETLK, &fl);
 }
 
 /* "From SENDER DATE\n": no space may sit inside SENDER. */
@@ -186,6 +196,41 @@ from_line(struct deliver_out *o, const char *sender)
 		(void)str_copy(date, " Thu Jan  1 00:00:00 1970\n",
 		    sizeof(date));
 	deliver_out_put(o, date, strlen(date));
+}
+
+/* Open path and take its fcntl lock.  An expunge may have replaced the
+ * file by rename while we waited (a writer that does not hold the
+ * dotlock, or one whose directory allowed none): then the lock is on an
+ * unlinked inode, and we start over on the file the path names now.  fd,
+ * or -1 with f set. */
+static int
+mbox_open_locked(const char *path, int64_t deadline, struct fail *f)
+{
+	struct stat	 a, b;
+	int		 fd;
+
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd == -1) {
+			log_error(NULL, "deliver open failed mbox=%s error=%s",
+			    path, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot open the mailbox");
+		}
+		if (fcntl_take(fd, deadline, f) == -1) {
+			(void)close(fd);
+			return -1;
+		}
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return fd;
+		fcntl_release(fd);
+		(void)close(fd);
+		if (now_ms() >= deadline)
+			return fail_set(f, true, "4.2.0",
+			    "mailbox is locked, try again later");
+	}
 }
 
 static int
@@ -229,6 +274,7 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 		goto fail;
 	}
 	res->size = o->written - start;
+	res->offset = (uint64_t)old;
 	free(o);
 	return 0;
 fail:
@@ -245,37 +291,32 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 {
 	char		 lock[PATH_MAX], dir[PATH_MAX], *slash;
 	struct stat	 st;
-	time_t		 deadline;
+	int64_t		 deadline;
 	int		 fd, rc;
 	bool		 created;
 
 	if (!str_printf(lock, sizeof(lock), "%s.lock", r->path) ||
 	    !str_copy(dir, r->path, sizeof(dir)))
 		return fail_set(f, true, "4.3.0", "path too long");
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
+	if ((slash = strrchr(dir, '/')) == NULL)
 		(void)str_copy(dir, ".", sizeof(dir));
-	if (slash != NULL && dir[0] != '\0' && stat(dir, &st) == -1 &&
-	    mkdir(dir, 0700) == -1 && errno != EEXIST)
+	else if (slash == dir)
+		dir[1] = '\0';		/* "/mbox": the root */
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1 && mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return deliver_fail_errno(f, errno,
 		    "cannot create the mailbox directory");
-	deadline = now_mono() + (time_t)b->conf->lock_timeout;
+	deadline = now_ms() + (int64_t)b->conf->lock_timeout * 1000;
 	if (dotlock_take(b->conf, lock, deadline, f) == -1)
 		return -1;
 	created = lstat(r->path, &st) == -1 && errno == ENOENT;
-	fd = open(r->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		log_error(NULL, "deliver open failed mbox=%s error=%s",
-		    r->path, strerror(errno));
-		rc = deliver_fail_errno(f, errno, "cannot open the mailbox");
+	if ((fd = mbox_open_locked(r->path, deadline, f)) == -1) {
 		(void)unlink(lock);
-		return rc;
+		return -1;
 	}
-	if ((rc = fcntl_take(fd, deadline, f)) == 0) {
-		rc = mbox_append(b, r, m, fd, res, f);
-		fcntl_release(fd);
-	}
+	rc = mbox_append(b, r, m, fd, res, f);
+	fcntl_release(fd);
 	(void)close(fd);
 	(void)unlink(lock);
 	if (rc == 0 && created)

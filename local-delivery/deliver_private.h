@@ -21,6 +21,7 @@ struct deliver_out {
 	int		 err;
 	size_t		 len;
 	uint64_t	 written;	/* bytes handed to out_put() */
+	uint64_t	 wire;		/* the same, each bare LF as CRLF */
 	char		 last;		/* last byte handed over */
 	char		 buf[DELIVER_CHUNK];
 };

@@ -179,16 +179,18 @@ human(const struct dsn *d, enum dsn_action worst, bool full, struct part *p)
 	}
 	pf(p, "\r\nFor help, write to postmaster and include this report.\r\n"
 	    "\r\n                   The mail system\r\n");
+	/* One line per recipient, kept under 998 bytes (RFC 5322 2.1.1):
+	 * 300 + 255 + 400 and the words around them. */
 	for (i = 0; i < d->nrcpts; i++) {
 		r = &d->rcpts[i];
-		clean(a, sizeof(a), r->final);
+		clean(a, 301, r->final);
 		pf(p, "\r\n<%s>: ", a);
 		if (r->remote_mta != NULL) {
-			clean(b, sizeof(b), r->remote_mta);
+			clean(b, 256, r->remote_mta);
 			pf(p, "host %s said: ", b);
 		}
 		if (r->diag != NULL) {
-			clean(b, sizeof(b), r->diag);
+			clean(b, 401, r->diag);
 			pf(p, "%s\r\n", b);
 		} else {
 			clean(b, sizeof(b), r->status);
@@ -410,8 +412,10 @@ dsn_render(const struct dsn *d, struct str *out, struct fail *f)
 	token(tid, sizeof(tid), d->id);
 	token(thost, sizeof(thost), d->hostname);
 	for (k = 0; ; k++) {
-		if (!str_printf(boundary, sizeof(boundary), "%s.%lld/%s%s",
-		    tid, (long long)d->now, thost, k == 0 ? "" : "/") ||
+		/* RFC 2046 5.1.1: at most 70 characters. */
+		if (!str_printf(boundary, sizeof(boundary),
+		    "%.20s.%lld/%.30s%s", tid, (long long)d->now, thost,
+		    k == 0 ? "" : "/") ||
 		    (k > 0 && !str_printf(boundary + strlen(boundary),
 		    sizeof(boundary) - strlen(boundary), "%d", k))) {
 			(void)fail_set(f, true, "4.3.0", "host name too long");

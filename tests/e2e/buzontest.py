@@ -18,6 +18,7 @@ instance still alive; the temp dir is removed unless BUZON_E2E_KEEP is set.
 
 import atexit
 import errno
+import fcntl
 import os
 import pwd
 import random
@@ -209,6 +210,23 @@ def port_is_free(port, host="127.0.0.1"):
         return False
     finally:
         s.close()
+
+
+def demo_lock(timeout=120.0):
+    """Take the machine-wide lock for the fixed demo ports (e2e runs of
+    several build trees at once take turns); returns the fd to close."""
+    path = os.path.join(tempfile.gettempdir(), "buzon-e2e-demo.lock")
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise AssertionError("demo ports lock %s busy" % path)
+            time.sleep(0.1)
 
 
 def can_connect(port, host="127.0.0.1", timeout=0.5):

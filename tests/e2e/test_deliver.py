@@ -5,8 +5,8 @@
 Each test makes a state directory with `buzon domain/user/alias add`, then
 runs buzon-deliver with a message on stdin and checks the exit code
 (sysexits.h) and the bytes that landed in the Maildir or mbox.  Runs under
-tests/e2e/run.py or alone: python3 test_deliver.py (programs from
-$BUZON_TOP_BUILDDIR, default ../../_build).
+tests/e2e/run.py (make check) or alone: python3 test_deliver.py (programs
+from $BUZON_TOP_BUILDDIR, default ../../_build).
 """
 
 import os
@@ -123,9 +123,10 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(len(files), 1)
         body = self.read(files[0])
         self.assertEqual(body, self.expected("alice@example.org"))
-        m = re.search(r",S=(\d+)$", files[0])
+        m = re.search(r",S=(\d+),W=(\d+)$", files[0])
         self.assertIsNotNone(m, files[0])
         self.assertEqual(int(m.group(1)), len(body))
+        self.assertEqual(int(m.group(2)), len(body.replace(b"\n", b"\r\n")))
         self.assertEqual(os.listdir(os.path.join(self.maildir("alice"),
                                                  "tmp")), [])
 
@@ -214,6 +215,7 @@ class DeliverTest(unittest.TestCase):
         rc, err = self.deliver(["-f", "a@b.c", "-d", "bob"])
         self.assertEqual(rc, EX_TEMPFAIL)
         self.assertIn("4.2.0", err)
+        self.assertGreater(time.monotonic() - t0, 0.9)   # waited 1s
         self.assertLess(time.monotonic() - t0, 10)
         self.assertTrue(os.path.exists(lock))
 
@@ -232,6 +234,24 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(rc, EX_TEMPFAIL, err)
         self.assertEqual(len(self.new_files("alice")), 1)
 
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_root_delivers_as_mail_owner(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(self.state):
+            for n in dirs + files:
+                os.lchown(os.path.join(root, n), nobody.pw_uid,
+                          nobody.pw_gid)
+        os.chown(self.state, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(self.dir, 0o755)
+        rc, err = self.deliver(["-f", "a@b.c", "-d", "alice", "-d", "bob"])
+        self.assertEqual(rc, EX_OK, err)
+        st = os.stat(self.new_files("alice")[0])
+        self.assertEqual((st.st_uid, st.st_gid),
+                         (nobody.pw_uid, nobody.pw_gid))
+        st = os.stat(os.path.join(self.maildir("bob"), "INBOX"))
+        self.assertEqual(st.st_uid, nobody.pw_uid)
 
 if __name__ == "__main__":
     unittest.main()

@@ -227,6 +227,9 @@ Test(deliver, maildir_content_and_name)
 	cr_assert_eq(deliver_maildir_name_size(name, &sz), 1);
 	cr_assert_eq(sz, len);
 	cr_assert_eq(res.size, len);
+	/* 7 lines, all LF: the wire size has 7 bytes more. */
+	cr_assert(str_printf(p, sizeof(p), ",S=%zu,W=%zu", len, len + 7));
+	cr_assert(strstr(name, p) != NULL, "%s", name);
 	free(got);
 }
 
@@ -500,6 +503,7 @@ Test(deliver, mbox_format_and_quoting)
 
 Test(deliver, mbox_null_sender_and_append)
 {
+	struct deliver_result	 res;
 	struct deliver_msg	 m;
 	struct deliver_rcpt	 r;
 	struct fail		 f;
@@ -511,7 +515,8 @@ Test(deliver, mbox_null_sender_and_append)
 	m = buf_msg("Subject: n\n\nno newline");
 	r = rcpt_to(path_in("mbox"), DELIVER_MBOX);
 	r.sender = "";
-	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	cr_assert_eq(deliver(&conf, &r, &m, &res, &f), 0, "%s", f.text);
+	cr_assert_eq(res.offset, 44);
 	got = slurp(path_in("mbox"), NULL);
 	second = got + 44;
 	cr_assert(strncmp(second, "From MAILER-DAEMON ", 19) == 0, "%s",
@@ -972,4 +977,100 @@ Test(deliver, quota_counts_pending_batch)
 	cr_assert_str_eq(f.code, "4.2.2");
 	cr_assert_eq(deliver_batch_commit(&b, &f), 0);
 	cr_assert_eq(count_dir(path_in("md/new"), NULL, 0), 2);
+}
+
+/* A recount takes ",S=" from the name, else the file size, in cur/ and
+ * new/, and ignores tmp/ and dot files. */
+Test(deliver, quota_recount_from_names_and_sizes)
+{
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	char			 big[1000], *got;
+
+	init_conf();
+	memset(big, 'x', sizeof(big));
+	cr_assert_eq(mkdir(path_in("md"), 0700), 0);
+	cr_assert_eq(mkdir(path_in("md/cur"), 0700), 0);
+	cr_assert_eq(mkdir(path_in("md/new"), 0700), 0);
+	cr_assert_eq(mkdir(path_in("md/tmp"), 0700), 0);
+	spit(path_in("md/cur/1.M1P1Q1.h:2,S"), big, sizeof(big));
+	spit(path_in("md/cur/2.M1P1Q1.h,S=500:2,S"), "x", 1);
+	spit(path_in("md/new/3.M1P1Q1.h,S=250"), "x", 1);
+	spit(path_in("md/tmp/4.M1P1Q1.h"), big, sizeof(big));
+	spit(path_in("md/cur/.hidden"), big, sizeof(big));
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("md"), DELIVER_MAILDIR);
+	r.quota = 1790;		/* 1750 used: the 67 bytes do not fit */
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	got = slurp(path_in("md/maildirsize"), NULL);
+	cr_assert_str_eq(got, "1790S\n1750 0\n");
+	free(got);
+	r.quota = 1900;
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+}
+
+/* An expunge that renames a new file over the mbox while we wait for
+ * the lock: the message goes into the new file, not the unlinked one. */
+Test(deliver, mbox_replaced_while_waiting)
+{
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	struct flock		 fl;
+	int			 fd, pipefd[2], st;
+	pid_t			 pid;
+	char			 c, *got;
+
+	init_conf();
+	spit(path_in("mbox"), "OLD\n", 4);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		fd = open(path_in("mbox"), O_RDWR);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fd == -1 || fcntl(fd, F_SETLK, &fl) == -1)
+			_exit(1);
+		(void)!write(pipefd[1], "x", 1);
+		usleep(200000);
+		spit(path_in("mbox.new"), "NEW\n", 4);
+		if (rename(path_in("mbox.new"), path_in("mbox")) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(read(pipefd[0], &c, 1), 1);
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("mbox"), DELIVER_MBOX);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	got = slurp(path_in("mbox"), NULL);
+	cr_assert(strncmp(got, "NEW\nFrom alice@example.com ", 27) == 0,
+	    "%s", got);
+	free(got);
+}
+
+/* The wire size counts a bare LF as two bytes, a CRLF as it is, also
+ * across puts. */
+Test(deliver, out_wire_size)
+{
+	struct deliver_out	*o;
+	FILE			*fp;
+
+	fp = tmpfile();
+	cr_assert_not_null(fp);
+	o = xmalloc(sizeof(*o));
+	deliver_out_init(o, fileno(fp));
+	deliver_out_put(o, "\na\r\nb\r", 6);
+	deliver_out_put(o, "\n\n", 2);
+	deliver_out_put(o, "", 0);
+	cr_assert_eq(o->written, 8);
+	cr_assert_eq(o->wire, 10);	/* the first and the last LF */
+	cr_assert_eq(deliver_out_flush(o), 0);
+	free(o);
+	fclose(fp);
 }

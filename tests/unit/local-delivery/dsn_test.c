@@ -188,6 +188,27 @@ parse_in(struct golden *g, const char *name)
 	}
 }
 
+/* Every line ends in CRLF and has at most 998 bytes; the boundary has
+ * at most 70 characters (RFC 5322 2.1.1, RFC 2046 5.1.1). */
+static void
+assert_shape(const struct str *out)
+{
+	const char	*p, *e, *b;
+	size_t		 blen;
+
+	for (p = out->data; p < out->data + out->len; p = e + 1) {
+		e = memchr(p, '\n', (size_t)(out->data + out->len - p));
+		cr_assert_not_null(e, "last line without LF");
+		cr_assert(e > p && e[-1] == '\r', "bare LF");
+		cr_assert_leq((size_t)(e - p - 1), 998);
+	}
+	b = strstr(out->data, "boundary=\"");
+	cr_assert_not_null(b);
+	b += 10;
+	blen = strcspn(b, "\"");
+	cr_assert_leq(blen, 70, "boundary of %zu characters", blen);
+}
+
 struct golden_case {
 	char	 name[32];
 };
@@ -199,6 +220,7 @@ ParameterizedTestParameters(dsn, golden)
 		{ "delay" }, { "success" }, { "mixed" }, { "local_loop" },
 		{ "eightbit" }, { "boundary_clash" }, { "no_message" },
 		{ "hostile" }, { "no_header_end" }, { "odd_tokens" },
+		{ "long_fields" },
 	};
 	return cr_make_param_array(struct golden_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
@@ -225,6 +247,7 @@ ParameterizedTest(struct golden_case *c, dsn, golden)
 		cr_assert_eq(fwrite(out.data, 1, out.len, fp), out.len);
 		cr_assert_eq(fclose(fp), 0);
 	}
+	assert_shape(&out);
 	want = slurp(path, &wantlen);
 	cr_assert_eq(out.len, wantlen, "%s: got %zu bytes, want %zu:\n%s",
 	    c->name, out.len, wantlen, str_c(&out));
