@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deliver_accounts.h"
 #include "enqueue.h"
 #include "log.h"
 #include "maps.h"
@@ -548,9 +549,11 @@ rcpt_fail(struct rcpt_work *w, const struct fail *f)
 	w->out = queue_outcome_merge(w->out, o);
 }
 
+/* Queue one copy; dr's strings are copied (the address for Delivered-To
+ * is the target's, which keeps its case and sub-address as resolved). */
 static void
 round_add_job(struct round *rd, size_t mi, size_t ri, const char *address,
-    const char *path, const struct accounts_user *u)
+    const struct deliver_rcpt *dr)
 {
 	struct round_msg	*rm = &rd->msgs[mi];
 	struct queue_job	*j;
@@ -568,13 +571,12 @@ round_add_job(struct round *rd, size_t mi, size_t ri, const char *address,
 	ref->msg = mi;
 	ref->rcpt = ri;
 	ref->address = xstrdup(address);
-	ref->path = xstrdup(path);
+	ref->path = xstrdup(dr->path);
 	j = &rd->jobs[rd->njobs++];
 	memset(j, 0, sizeof(*j));
 	/* The strings are pointed to at delivery time (refs may move). */
-	j->rcpt.format = u->format == ACCOUNTS_MBOX ? DELIVER_MBOX :
-	    DELIVER_MAILDIR;
-	j->rcpt.quota = u->quota;
+	j->rcpt.format = dr->format;
+	j->rcpt.quota = dr->quota;
 	j->msg.fd = rm->m.fd;
 	j->msg.offset = rm->m.env.content_off;
 	j->msg.len = rm->m.env.content_len;
@@ -591,6 +593,7 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 	const char		*addr = m->env.rcpts[ri].addr;
 	struct accounts_targets	 t;
 	struct accounts_user	 u;
+	struct deliver_rcpt	 dr;
 	struct fail		 f;
 	char			 path[PATH_MAX];
 	size_t			 k;
@@ -620,8 +623,8 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 			continue;
 		}
 		rc = accounts_user_lookup(r->acc, t.items[k].address, &u);
-		if (rc == 1 && accounts_mail_path(&r->aconf, &u, path,
-		    sizeof(path)) == -1)
+		if (rc == 1 && deliver_user_rcpt(&r->aconf, &u,
+		    m->env.sender, path, sizeof(path), &dr) == -1)
 			rc = -2;
 		if (rc != 1) {
 			fail_set(&f, true, "4.3.0", rc == 0 ?
@@ -632,7 +635,7 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 			    f.code, "deferred", f.text);
 			continue;
 		}
-		round_add_job(rd, mi, ri, t.items[k].address, path, &u);
+		round_add_job(rd, mi, ri, t.items[k].address, &dr);
 	}
 	accounts_targets_release(&t);
 }

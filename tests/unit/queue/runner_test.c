@@ -106,7 +106,7 @@ Test(runner, mbox_user)
 	str_init(&got, 0);
 	rt_enqueue("sender@remote.test", rcpts, 0, msg1, NULL);
 	rt_drain(r);
-	cr_assert_eq(rt_read("mail/dave@example.test.mbox", &got), 0);
+	cr_assert_eq(rt_read("mail/example.test/dave/INBOX", &got), 0);
 	cr_assert(strncmp(str_c(&got), "From sender@remote.test ", 24) == 0,
 	    "%s", str_c(&got));
 	cr_assert_not_null(strstr(str_c(&got), "\n>From me, with a dot:\n"));

@@ -32,11 +32,11 @@ rt_add_user(const char *addr, bool mbox, uint64_t quota)
 	accounts_user_init(&u, addr);
 	u.format = mbox ? ACCOUNTS_MBOX : ACCOUNTS_MAILDIR;
 	u.quota = quota;
-	if (mbox)
-		cr_assert(str_printf(u.mailbox, sizeof(u.mailbox), "%s.mbox",
-		    addr));
 	cr_assert_eq(accounts_user_add(&ac, &u, err, sizeof(err)), 0, "%s",
 	    err);
+	if (mbox)
+		cr_assert_eq(accounts_mailbox_create(&ac, &u, err,
+		    sizeof(err)), 0, "%s", err);
 }
 
 void
