@@ -714,6 +714,8 @@ round_deliver(struct queue_runner *r, struct round *rd)
 	size_t			 k;
 	char			 text[128];
 
+	if (rd->njobs == 0)
+		return;
 	qsort(rd->refs, rd->njobs, sizeof(*rd->refs), ref_cmp);
 	sorted = xreallocarray(NULL, rd->jobs_cap > 0 ? rd->jobs_cap : 1,
 	    sizeof(*sorted));
