@@ -124,7 +124,7 @@ size_t	 queue_sched_count(const struct queue_sched *);
 
 /* One copy of a message into one mailbox. */
 struct queue_job {
-	struct deliver_rcpt	 rcpt;		/* strings owned by the caller */
+	struct deliver_rcpt	 rcpt;		/* strings: the caller's */
 	struct deliver_msg	 msg;
 	int			 rc;		/* out: 0 or -1 with fail */
 	struct fail		 fail;

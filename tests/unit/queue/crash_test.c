@@ -59,7 +59,7 @@ Test(crash, kill_9_loses_nothing)
 	unsigned char		*seen;
 	const char		*p;
 	size_t			 i, n, dups = 0, missing = 0, files;
-	unsigned long		 k;
+	uint64_t		 k;
 
 	str_init(&body, 0);
 	rt_enqueue_many("alice@example.test", "crash", NMSG);
@@ -94,8 +94,8 @@ Test(crash, kill_9_loses_nothing)
 			cr_assert_eq(rt_read(file, &body), 0);
 			p = strstr(str_c(&body), "Message-ID: <crash.");
 			cr_assert_not_null(p, "%s", file);
-			k = strtoul(p + 19, NULL, 10);
-			cr_assert_lt(k, NMSG);
+			cr_assert_eq(strnum_u64n(p + 19, strspn(p + 19,
+			    "0123456789"), 0, NMSG - 1, &k), 0, "%s", file);
 			if (seen[k]++ > 0)
 				dups++;
 		}
