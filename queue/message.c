@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "enqueue.h"
 #include "log.h"
 #include "mem.h"
 #include "queued.h"
@@ -127,4 +128,58 @@ queue_msg_remove(const struct queue_dirs *d, struct queue_msg *m)
 		log_warn(m->id, "cannot remove status log error=\"%s\"",
 		    strerror(errno));
 	return 0;
+}
+
+int
+queue_msg_split(struct enqueue *q, const struct queue_msg *m, size_t ri,
+    const char *const *targets, size_t n, char *child_r, struct fail *f)
+{
+	const struct spool_env	*e = &m->env;
+	const struct spool_rcpt	*rc = &e->rcpts[ri];
+	struct enqueue_msg	*em = NULL;
+	struct spool_env	 env;
+	char			 buf[64 * 1024];
+	uint64_t		 off, left;
+	ssize_t			 got;
+	size_t			 i;
+	int			 rv = -1;
+
+	spool_env_init(&env);
+	spool_env_set(&env.sender, e->sender);
+	spool_env_set(&env.envid, e->envid);
+	spool_env_set(&env.client_addr, e->client_addr);
+	spool_env_set(&env.helo, e->helo);
+	spool_env_set(&env.client_name, e->client_name);
+	spool_env_set(&env.tls, e->tls);
+	spool_env_set(&env.auth_user, e->auth_user);
+	env.ret = e->ret;
+	env.flags = e->flags;
+	env.proto = e->proto;
+	for (i = 0; i < n; i++)
+		if (spool_env_add_rcpt(&env, targets[i], rc->orcpt,
+		    rc->original[0] != '\0' ? rc->original : rc->addr,
+		    rc->notify) == -1) {
+			fail_set(f, true, "4.3.0", "too many targets");
+			goto out;
+		}
+	if (enqueue_begin(q, &em, f) == -1 ||
+	    enqueue_envelope(em, &env, f) == -1)
+		goto out;
+	for (off = e->content_off, left = e->content_len; left > 0;
+	    off += (uint64_t)got, left -= (uint64_t)got) {
+		got = pread(m->fd, buf, left < sizeof(buf) ? (size_t)left :
+		    sizeof(buf), (off_t)off);
+		if (got <= 0) {
+			fail_set(f, true, "4.3.0", "cannot read the queue file");
+			goto out;
+		}
+		if (enqueue_write(em, buf, (size_t)got, f) == -1)
+			goto out;
+	}
+	(void)str_copy(child_r, enqueue_id(em), SPOOL_ID_LEN + 1);
+	rv = enqueue_commit(&em, f);
+out:
+	enqueue_rollback(&em);
+	spool_env_release(&env);
+	return rv;
 }

@@ -217,6 +217,13 @@ enum queue_load queue_msg_load(const struct queue_dirs *, const char *id,
 	    struct queue_msg *);
 void	 queue_msg_release(struct queue_msg *);
 
+/* A new entry with m's envelope and content for targets[0..n) of
+ * recipient ri (ORCPT, NOTIFY and the original address kept), committed.
+ * 0 with its id in child_r, or -1 with f. */
+int	 queue_msg_split(struct enqueue *, const struct queue_msg *, size_t ri,
+	    const char *const *targets, size_t n, char *child_r,
+	    struct fail *) __attribute__((warn_unused_result));
+
 /* Remove the entry: the queue file, then its status log. */
 int	 queue_msg_remove(const struct queue_dirs *, struct queue_msg *);
 

@@ -76,6 +76,8 @@ struct rcpt_work {
 	struct fail		 fail;		/* the worst failure */
 	size_t			 ntargets;
 	size_t			 ndelivered;
+	char			**failed;	/* targets not delivered */
+	size_t			 nfailed;
 };
 
 struct round_msg {
@@ -539,10 +541,17 @@ outcome_status(const struct fail *f)
 	return f->temp ? "deferred" : "bounced";
 }
 
+/* Target (NULL: the recipient as a whole) failed with f. */
 static void
-rcpt_fail(struct rcpt_work *w, const struct fail *f)
+rcpt_fail(struct rcpt_work *w, const char *target, const struct fail *f)
 {
 	enum queue_outcome	 o = f->temp ? QUEUE_TEMP : QUEUE_PERM;
+
+	if (target != NULL) {
+		w->failed = xreallocarray(w->failed, w->nfailed + 1,
+		    sizeof(*w->failed));
+		w->failed[w->nfailed++] = xstrdup(target);
+	}
 
 	if (w->out == QUEUE_OK || o > w->out)
 		w->fail = *f;
@@ -606,7 +615,7 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 	if (rc == 0 || (rc == 1 && t.count == 0))
 		fail_set(&f, false, "5.1.1", "no such user here: %s", addr);
 	if (rc != 1 || t.count == 0) {
-		rcpt_fail(w, &f);
+		rcpt_fail(w, NULL, &f);
 		log_attempt(m, ri, addr, "local", f.code,
 		    outcome_status(&f), f.text);
 		if (rc == 1)
@@ -617,7 +626,8 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 		if (!t.items[k].is_local) {
 			fail_set(&f, true, "4.4.0",
 			    "relay transport not available yet");
-			rcpt_fail(w, &f);
+			w->ntargets++;
+			rcpt_fail(w, t.items[k].address, &f);
 			log_attempt(m, ri, t.items[k].address, "none",
 			    f.code, "deferred", f.text);
 			continue;
@@ -630,7 +640,8 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 			fail_set(&f, true, "4.3.0", rc == 0 ?
 			    "user record vanished" : rc == -2 ?
 			    "mailbox path too long" : "user lookup failed");
-			rcpt_fail(w, &f);
+			w->ntargets++;
+			rcpt_fail(w, t.items[k].address, &f);
 			log_attempt(m, ri, t.items[k].address, "local",
 			    f.code, "deferred", f.text);
 			continue;
@@ -742,7 +753,8 @@ round_deliver(struct queue_runner *r, struct round *rd)
 			log_attempt(&rm->m, rd->refs[k].rcpt,
 			    j->rcpt.address, "local", "2.0.0", "sent", text);
 		} else {
-			rcpt_fail(&rm->rw[rd->refs[k].rcpt], &j->fail);
+			rcpt_fail(&rm->rw[rd->refs[k].rcpt],
+			    j->rcpt.address, &j->fail);
 			log_attempt(&rm->m, rd->refs[k].rcpt,
 			    j->rcpt.address, "local", j->fail.code,
 			    outcome_status(&j->fail), j->fail.text);
@@ -753,9 +765,16 @@ round_deliver(struct queue_runner *r, struct round *rd)
 static void
 round_free(struct round *rd)
 {
-	size_t	 k;
+	struct rcpt_work	*w;
+	size_t			 k, i;
 
 	for (k = 0; k < rd->nmsgs; k++) {
+		for (i = 0; i < rd->msgs[k].m.env.nrcpts; i++) {
+			w = &rd->msgs[k].rw[i];
+			while (w->nfailed > 0)
+				free(w->failed[--w->nfailed]);
+			free(w->failed);
+		}
 		queue_msg_release(&rd->msgs[k].m);
 		free(rd->msgs[k].rw);
 	}
@@ -804,6 +823,8 @@ settle_outcome(struct queue_runner *r, struct queue_msg *m, size_t ri,
 {
 	struct spool_rcpt_status *st = &m->st[ri];
 	char			 text[SPOOL_STATUS_MAX_TEXT + 1];
+	char			 child[SPOOL_ID_LEN + 1];
+	struct fail		 f;
 
 	switch (w->out) {
 	case QUEUE_OK:
@@ -827,6 +848,23 @@ settle_outcome(struct queue_runner *r, struct queue_msg *m, size_t ri,
 			    sizeof(st->text));
 		break;
 	case QUEUE_TEMP:
+		/* Some copies of an expansion are stored: the others go on
+		 * in an entry of their own, so a retry does not repeat the
+		 * stored ones. */
+		if (w->ndelivered > 0 && w->nfailed > 0 &&
+		    queue_msg_split(r->enq, m, ri, (const char *const *)
+		    w->failed, w->nfailed, child, &f) == 0) {
+			log_info(m->id, "to=<%s> continues in %s for %zu of "
+			    "%zu targets", m->env.rcpts[ri].addr, child,
+			    w->nfailed, w->ntargets);
+			st->state = SPOOL_RCPT_DELIVERED;
+			st->until = 0;
+			(void)str_copy(st->code, "2.0.0", sizeof(st->code));
+			(void)str_printf(st->text, sizeof(st->text),
+			    "delivered to %zu of %zu, the rest in %s",
+			    w->ndelivered, w->ntargets, child);
+			break;
+		}
 		if (queue_is_expired(&r->conf, m->env.arrival_sec, now)) {
 			st->state = SPOOL_RCPT_EXPIRED;
 			st->until = 0;

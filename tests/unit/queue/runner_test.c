@@ -364,3 +364,48 @@ Test(runner, second_runner_is_refused)
 	cr_assert_not_null(strstr(f.text, "another buzon-queued"));
 	queue_runner_free(&r);
 }
+
+Test(runner, partial_fan_out_continues_in_a_new_entry)
+{
+	struct queue_runner	*r;
+	const char		*rcpts[] = { "mixed@example.test", NULL };
+	char			 id[SPOOL_ID_LEN + 1], path[128], why[128];
+	struct spool_env	 env;
+	uint64_t		 now = (uint64_t)time(NULL);
+	struct str		 got;
+	int			 fd;
+
+	str_init(&got, 0);
+	rt_add_alias("mixed@example.test", "alice@example.test,"
+	    "tiny@example.test");
+	r = rt_runner();
+	rt_enqueue("sender@remote.test", rcpts, SPOOL_NOTIFY_FAILURE, msg1,
+	    id);
+	rt_drain(r);
+	cr_assert_eq(rt_count(ALICE_NEW), 1);
+	/* The original is done; tiny's copy waits in an entry of its own. */
+	cr_assert_eq(rt_count("spool/queue"), 1);
+	cr_assert_eq(rt_find_file("spool/queue", NULL, &got), 1);
+	spool_env_init(&env);
+	cr_assert_eq(spool_parse(got.data, got.len, 0, &env, why,
+	    sizeof(why)), 0, "%s", why);
+	cr_assert_neq(strcmp(env.id, id), 0);
+	cr_assert_eq(env.nrcpts, 1);
+	cr_assert_str_eq(env.rcpts[0].addr, "tiny@example.test");
+	cr_assert_str_eq(env.rcpts[0].original, "mixed@example.test");
+	cr_assert_eq(env.rcpts[0].notify, SPOOL_NOTIFY_FAILURE);
+	cr_assert_str_eq(env.sender, "sender@remote.test");
+	cr_assert_eq(env.content_len, strlen(msg1));
+	cr_assert(memcmp(got.data + env.content_off, msg1,
+	    strlen(msg1)) == 0);
+	/* Its retry does not deliver to alice again. */
+	cr_assert_eq(queue_runner_round(r, now + 3600), 1);
+	cr_assert_eq(rt_count(ALICE_NEW), 1);
+	cr_assert(str_printf(path, sizeof(path), "%s/spool/queue/%s", rt_dir,
+	    env.id));
+	cr_assert_neq(fd = open(path, O_RDONLY), -1);
+	close(fd);
+	spool_env_release(&env);
+	str_release(&got);
+	queue_runner_free(&r);
+}
