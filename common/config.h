@@ -79,6 +79,23 @@ struct config {
 	bool		 smtpd_spf_reject_permerror;
 	uint64_t	 spf_timeout;		/* ms */
 	unsigned int	 spf_helpers;
+
+	/* smtpd */
+	size_t		 smtpd_max_message;
+	unsigned int	 smtpd_max_recipients;
+	size_t		 smtpd_max_line;
+	uint64_t	 smtpd_timeout;		/* ms */
+	uint64_t	 smtpd_data_timeout;	/* ms */
+	unsigned int	 smtpd_max_connections;
+	unsigned int	 smtpd_max_connections_per_ip;
+	unsigned int	 smtpd_max_errors;
+	unsigned int	 smtpd_max_commands_preauth;
+	unsigned int	 smtpd_max_headers;
+	size_t		 smtpd_max_header_size;
+	unsigned int	 smtpd_max_received;
+	char		*smtpd_bare_newline;	/* "normalize" | "reject" */
+	bool		 smtpd_auth_plaintext_loopback;
+	struct conf_list mynetworks;
 };
 
 extern const struct conf_param config_params[];

@@ -52,6 +52,11 @@ struct data_conf {
  * failed, 4.3.1).  After a sink error the rest is still read and dropped. */
 typedef int	data_sink_fn(void *arg, const char *buf, size_t len,
 		    struct fail *f);
+struct data;
+/* Called once where the header section ends (before the line that ends
+ * it, or at the end of the message when it has no body): the place to add
+ * missing fields with data_insert(). */
+typedef void	data_header_end_fn(struct data *, void *arg);
 
 struct data {
 	const struct data_conf	*conf;
@@ -67,7 +72,10 @@ struct data {
 	bool			 has_date;
 	bool			 has_from;
 	bool			 failed;	/* fail holds the reply */
+	int			 reply;		/* its SMTP code (0: sink) */
 	struct fail		 fail;
+	bool			 raw;		/* BDAT: no dots, no end line */
+	data_header_end_fn	*header_end;	/* optional */
 };
 
 enum data_result {
@@ -83,5 +91,17 @@ void	 data_begin(struct data *, const struct data_conf *, data_sink_fn *,
  * max_line failure; the pieces still arrive as lines). */
 enum data_result data_line(struct data *, const char *line, size_t len,
 	    bool bare_lf, bool too_long);
+/* Raw mode (BDAT, RFC 3030): set d->raw after data_begin(); lines are
+ * taken as they are (no dot-unstuffing, "." is content), the caller has
+ * already turned every line end into CRLF, and calls data_end() after the
+ * last line. */
+void	 data_end(struct data *);
+/* Add bytes of our own (from header_end) to the content, counted toward
+ * max_size. */
+void	 data_insert(struct data *, const char *buf, size_t len);
+/* The SMTP reply code for a failed message: 552 (size, headers), 554
+ * (loop), 500 (line too long), 550 (bare CR/LF), and for a sink failure
+ * 452 (4.3.1), 451 (other temporary) or 554. */
+int	 data_reply_code(const struct data *);
 
 #endif

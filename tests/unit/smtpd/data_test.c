@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <string.h>
 
 #include "data.h"
@@ -259,4 +260,121 @@ Test(data, every_split_same_result)
 		cr_assert_str_eq(str_c(&out), "Subject: t\r\n\r\nx\r\nline\r\n\r\n.\r\n");
 		str_release(&out);
 	}
+}
+
+/* ---- the header-end hook, raw (BDAT) mode and reply codes ---- */
+
+static void
+add_fields(struct data *d, void *arg)
+{
+	(void)arg;
+	if (!d->has_message_id)
+		data_insert(d, "Message-ID: <x@y>\r\n", 19);
+}
+
+static void
+run_hook(const char *in, const char *want)
+{
+	struct data	 d;
+	struct str	 out;
+
+	str_init(&out, 0);
+	data_begin(&d, &conf_norm, sink, &out);
+	d.header_end = add_fields;
+	cr_assert_eq(feed(&d, in, strlen(in)), (long)strlen(in));
+	cr_assert_not(d.failed);
+	cr_assert_str_eq(str_c(&out), want);
+	cr_assert_eq(d.size, strlen(want));
+	str_release(&out);
+}
+
+Test(data, header_end_before_blank_line)
+{
+	run_hook("Subject: x\r\n\r\nbody\r\n.\r\n",
+	    "Subject: x\r\nMessage-ID: <x@y>\r\n\r\nbody\r\n");
+}
+
+Test(data, header_end_before_body_without_blank_line)
+{
+	run_hook("Subject: x\r\nno colon here\r\n.\r\n",
+	    "Subject: x\r\nMessage-ID: <x@y>\r\nno colon here\r\n");
+}
+
+Test(data, header_end_at_end_of_headers_only_message)
+{
+	run_hook("Subject: x\r\n.\r\n", "Subject: x\r\nMessage-ID: <x@y>\r\n");
+	run_hook("Message-ID: <a@b>\r\n.\r\n", "Message-ID: <a@b>\r\n");
+}
+
+Test(data, raw_mode_keeps_dots)
+{
+	struct data	 d;
+	struct str	 out;
+
+	str_init(&out, 0);
+	data_begin(&d, &conf_norm, sink, &out);
+	d.raw = true;
+	cr_assert_eq(data_line(&d, "Subject: x", 10, false, false),
+	    DATA_CONTINUE);
+	cr_assert_eq(data_line(&d, "", 0, false, false), DATA_CONTINUE);
+	cr_assert_eq(data_line(&d, ".", 1, false, false), DATA_CONTINUE);
+	cr_assert_eq(data_line(&d, "..x", 3, false, false), DATA_CONTINUE);
+	data_end(&d);
+	cr_assert_not(d.failed);
+	cr_assert_str_eq(str_c(&out), "Subject: x\r\n\r\n.\r\n..x\r\n");
+	str_release(&out);
+}
+
+struct code_case {
+	char	in[64];
+	int	reply;
+	char	code[8];
+};
+
+ParameterizedTestParameters(data, reply_codes)
+{
+	static struct code_case cases[] = {
+		{ "a\rb\r\n.\r\n", 550, "5.5.2" },
+		{ "Received: a\r\nReceived: b\r\nReceived: c\r\nReceived: d\r\n"
+		    ".\r\n", 554, "5.4.6" },
+	};
+	return cr_make_param_array(struct code_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct code_case *c, data, reply_codes)
+{
+	struct data	 d;
+	struct str	 out;
+
+	str_init(&out, 0);
+	data_begin(&d, &conf_norm, sink, &out);
+	(void)feed(&d, c->in, strlen(c->in));
+	cr_assert(d.failed);
+	cr_assert_eq(data_reply_code(&d), c->reply);
+	cr_assert_str_eq(d.fail.code, c->code);
+	str_release(&out);
+}
+
+Test(data, reply_codes_for_limits_and_sink)
+{
+	struct data	 d;
+	struct str	 out;
+	char		 big[1100];
+
+	str_init(&out, 0);
+	memset(big, 'x', sizeof(big));
+	data_begin(&d, &conf_norm, sink, &out);
+	(void)data_line(&d, big, sizeof(big), false, false);
+	cr_assert_eq(data_reply_code(&d), 500);
+
+	data_begin(&d, &conf_norm, sink, &out);
+	d.fail.temp = true;
+	(void)str_copy(d.fail.code, "4.3.1", sizeof(d.fail.code));
+	cr_assert_eq(data_reply_code(&d), 452);
+	(void)str_copy(d.fail.code, "4.3.0", sizeof(d.fail.code));
+	cr_assert_eq(data_reply_code(&d), 451);
+	d.fail.temp = false;
+	cr_assert_eq(data_reply_code(&d), 554);
+	str_release(&out);
 }

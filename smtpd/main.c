@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - buzon-smtpd: the ESMTP server on the smtp, submission and
+ * submissions listeners the supervisor hands over
+ *
+ * Usage: buzon-smtpd [-c FILE]; normally started by `buzon run`.  All the
+ * work is in server.c (setup), session.c and the command files.
+ */
+#include "config.h"
+
+#include "service.h"
+#include "smtpd.h"
+
+int
+main(int argc, char **argv)
+{
+	static struct smtpd	 srv;
+	const struct service	 svc = {
+		.name = "buzon-smtpd",
+		.accept = session_accept,
+		.init = smtpd_init,
+		.reload = smtpd_reload,
+		.shutdown = smtpd_shutdown,
+		.data = &srv,
+	};
+
+	return service_main(&svc, argc, argv);
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c - buzon-smtpd's process-wide state: settings from buzon.conf,
+ * the TLS context, the accounts maps, the login throttle and the spool;
+ * reload and shutdown for service.h
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accounts.h"
+#include "accounts_config.h"
+#include "auth.h"
+#include "enqueue.h"
+#include "event.h"
+#include "log.h"
+#include "service.h"
+#include "smtpd.h"
+#include "spf.h"
+#include "spf_client.h"
+#include "str.h"
+#include "tls.h"
+
+/* Threads that fsync the files of one commit batch in parallel. */
+#define SMTPD_SYNC_THREADS	8
+
+void
+smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
+{
+	enum spf_policy	 pol;
+
+	memset(c, 0, sizeof(*c));
+	c->hostname = cfg->hostname;
+	c->max_message = cfg->smtpd_max_message;
+	c->max_recipients = cfg->smtpd_max_recipients;
+	c->timeout = cfg->smtpd_timeout;
+	c->data_timeout = cfg->smtpd_data_timeout;
+	c->max_connections = cfg->smtpd_max_connections;
+	c->max_connections_per_ip = cfg->smtpd_max_connections_per_ip;
+	c->max_errors = cfg->smtpd_max_errors;
+	c->max_commands_preauth = cfg->smtpd_max_commands_preauth;
+	c->auth_plaintext_loopback = cfg->smtpd_auth_plaintext_loopback;
+	if (spf_policy_parse(cfg->smtpd_spf_policy, &pol) == -1)
+		pol = SPF_POLICY_NONE;	/* conf checked the word */
+	c->spf_policy = (int)pol;
+	c->spf_reject_permerror = cfg->smtpd_spf_reject_permerror;
+	c->mynetworks = cfg->mynetworks.items;
+	c->nmynetworks = cfg->mynetworks.count;
+	c->data.max_size = cfg->smtpd_max_message;
+	c->data.max_line = cfg->smtpd_max_line;
+	c->data.max_headers = cfg->smtpd_max_headers;
+	c->data.max_header_size = cfg->smtpd_max_header_size;
+	c->data.max_received = cfg->smtpd_max_received;
+	c->data.bare = strcmp(cfg->smtpd_bare_newline, "reject") == 0 ?
+	    DATA_BARE_REJECT : DATA_BARE_NORMALIZE;
+}
+
+/* Every mynetworks entry must parse; say which does not. */
+static int
+check_networks(const struct config *cfg)
+{
+	size_t		 i;
+	int		 rc = 0;
+
+	for (i = 0; i < cfg->mynetworks.count; i++)
+		if (!policy_network_valid(cfg->mynetworks.items[i])) {
+			log_error("-", "mynetworks: '%s' is not an address or "
+			    "address/prefix", cfg->mynetworks.items[i]);
+			rc = -1;
+		}
+	return rc;
+}
+
+static SSL_CTX *
+tls_ctx(const struct config *cfg)
+{
+	struct fail	 f;
+	SSL_CTX		*ctx;
+
+	ctx = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &f);
+	if (ctx == NULL)
+		log_warn("-", "tls off: no STARTTLS, no submissions "
+		    "reason=\"%s\"", f.text);
+	return ctx;
+}
+
+/* The SPF helper: buzon-spf in the directory of this program (the build
+ * tree and the install directory alike). */
+static void
+spf_start(struct smtpd *srv, const struct config *cfg)
+{
+	struct spf_client_conf	 sc;
+	char			 self[PATH_MAX], path[PATH_MAX + 16];
+	char			*slash;
+	ssize_t			 n;
+
+	if (srv->conf.spf_policy == SPF_POLICY_NONE)
+		return;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		log_warn("-", "spf off: cannot find my own program");
+		return;
+	}
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	if (!str_printf(path, sizeof(path), "%s/buzon-spf", self) ||
+	    access(path, X_OK) == -1) {
+		log_warn("-", "spf off: no helper at %s", path);
+		return;
+	}
+	srv->spf_argv = spf_helper_argv(cfg, path);
+	spf_client_conf_from_config(&sc, cfg, srv->spf_argv);
+	srv->spf = spf_client_new(srv->loop, &sc);
+}
+
+int
+smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
+{
+	struct smtpd			*srv = data;
+	struct accounts_conf		 ac;
+	struct auth_throttle_conf	 tc;
+	struct fail			 f;
+	char				 path[PATH_MAX];
+	char				 err[512];
+
+	memset(srv, 0, sizeof(*srv));
+	srv->loop = loop;
+	if (check_networks(cfg) == -1)
+		return -1;
+	smtpd_conf_from(&srv->conf, cfg);
+	/* A file size limit must fail a write, not kill the process. */
+	(void)signal(SIGXFSZ, SIG_IGN);
+	srv->tls_ctx = tls_ctx(cfg);
+
+	accounts_config(cfg, &ac);
+	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
+		log_error("-", "accounts: %s", err);
+		return -1;
+	}
+	auth_throttle_config(cfg, &tc);
+	(void)str_copy(err, "state_dir too long", sizeof(err));
+	if (auth_throttle_path(cfg, path, sizeof(path)) == -1)
+		srv->throttle = NULL;
+	else
+		srv->throttle = auth_throttle_open(path, &tc, err, sizeof(err));
+	if (srv->throttle == NULL)
+		log_warn("-", "auth throttle off: %s", err);
+
+	if (enqueue_open(cfg->state_dir, &srv->spool, &f) == -1) {
+		log_error("-", "spool: %s", f.text);
+		return -1;
+	}
+	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
+	if (smtp_auth_workers_init(srv) == -1)
+		log_warn("-", "password checks run on the loop: no pipe");
+	spf_start(srv, cfg);
+	log_info("-", "smtpd ready hostname=%s tls=%s spf=%s max_message=%zu",
+	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
+	    srv->spf != NULL ? cfg->smtpd_spf_policy : "off",
+	    srv->conf.max_message);
+	return 0;
+}
+
+int
+smtpd_reload(const struct config *cfg, void *data)
+{
+	struct smtpd	*srv = data;
+	SSL_CTX		*ctx;
+
+	if (check_networks(cfg) == -1)
+		return -1;
+	smtpd_conf_from(&srv->conf, cfg);
+	/* The SPF helpers keep running with the DNS settings they started
+	 * with (a restart applies new dns_* keys); the policy applies now. */
+	if (srv->spf == NULL)
+		spf_start(srv, cfg);
+	/* Sessions in TLS keep the old context alive (refcounted). */
+	ctx = tls_ctx(cfg);
+	tls_ctx_free(&srv->tls_ctx);
+	srv->tls_ctx = ctx;
+	log_info("-", "reloaded");
+	return 0;
+}
+
+unsigned int
+smtpd_shutdown(void *data)
+{
+	struct smtpd	*srv = data;
+
+	session_shutdown(srv);
+	if (srv->nsessions == 0) {
+		event_timer_del(&srv->batch_timer);
+		tls_ctx_free(&srv->tls_ctx);
+		accounts_close(&srv->accounts);
+		auth_throttle_close(&srv->throttle);
+		enqueue_close(&srv->spool);
+		spf_client_free(&srv->spf);
+		spf_helper_argv_free(&srv->spf_argv);
+		smtp_auth_workers_release(srv);
+	}
+	return srv->nsessions;
+}

@@ -1,0 +1,306 @@
+/*
+ * smtpd.h - buzon-smtpd: the session, its states, and what the files of
+ * smtpd/ offer each other (nothing here is used outside this directory)
+ *
+ * One process serves every session from one event loop.  session.c owns
+ * the socket: it reads, splits lines, feeds DATA and BDAT bytes, runs the
+ * timers and TLS handshakes and writes what the handlers queued.  The
+ * handlers (commands.c, cmd_*.c) never touch the socket: they look at a
+ * line, change the session through session_set_state() and the tx, and
+ * queue replies with smtp_reply() into s->out.  policy.c answers "may this
+ * recipient / sender go through", cmd_data.c moves content to the spool.
+ *
+ * Lifetimes: a session lives from accept to session_free(); its
+ * transaction (s->tx) from MAIL to the end of DATA/BDAT LAST or RSET,
+ * freed by smtp_tx_reset().  Nothing keeps a pointer into the stream's
+ * buffer across an event-loop turn.
+ */
+#ifndef BUZON_SMTPD_H
+#define BUZON_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "auth.h"
+#include "data.h"
+#include "fail.h"
+#include "net.h"
+#include "params.h"
+#include "rfc5321.h"
+#include "str.h"
+
+struct accounts;
+struct config;
+struct enqueue;
+struct enqueue_msg;
+struct event_io;
+struct event_loop;
+struct event_timer;
+struct session;
+struct spf_check;
+struct spf_client;
+struct stream;
+
+enum smtp_state {
+	SMTP_GREETED,		/* greeting sent, no HELO/EHLO yet */
+	SMTP_READY,		/* after HELO/EHLO or a finished transaction */
+	SMTP_MAIL,		/* MAIL accepted */
+	SMTP_RCPT,		/* at least one RCPT accepted */
+	SMTP_DATA,		/* reading DATA lines */
+	SMTP_BDAT,		/* between BDAT chunks (RFC 3030) */
+	SMTP_CLOSING,		/* replies flushed, then closed */
+	SMTP_STATE_COUNT
+};
+
+#define ST(s)		(1u << (s))
+#define ST_ANY		(~0u)
+#define ST_IDLE		(ST(SMTP_GREETED) | ST(SMTP_READY))
+
+#define CMD_PRE_TLS	0x01 /* allowed before STARTTLS when TLS is required */
+#define CMD_GROUP_END	0x02 /* RFC 2920: must be last in a pipelined group */
+
+enum smtp_listener {
+	SMTP_LISTEN_SMTP,		/* 25: MX, relay for mynetworks/auth */
+	SMTP_LISTEN_SUBMISSION,		/* 587: STARTTLS, then AUTH required */
+	SMTP_LISTEN_SUBMISSIONS,	/* 465: implicit TLS, AUTH required */
+};
+
+/* Command lines: RFC 5321 4.5.3.1.4 says 512; we take up to SMTP_LINE_MAX
+ * (Postfix's line_length_limit) and answer "line too long" past that.
+ * AUTH lines may be longer (RFC 4954 section 4: 12288). */
+#define SMTP_LINE_MAX		2048
+#define SMTP_AUTH_LINE_MAX	12288
+#define SMTP_HELO_MAX		255
+#define SMTP_USER_MAX		255
+#define SMTP_OUT_HIGH		(64u * 1024)	/* stop reading past this */
+
+/* The settings smtpd uses, resolved from struct config (main.c). */
+struct smtpd_conf {
+	const char	*hostname;
+	size_t		 max_message;
+	unsigned int	 max_recipients;
+	uint64_t	 timeout;		/* ms */
+	uint64_t	 data_timeout;		/* ms */
+	unsigned int	 max_connections;
+	unsigned int	 max_connections_per_ip;
+	unsigned int	 max_errors;
+	unsigned int	 max_commands_preauth;
+	bool		 auth_plaintext_loopback;
+	int		 spf_policy;		/* enum spf_policy */
+	bool		 spf_reject_permerror;
+	char *const	*mynetworks;
+	size_t		 nmynetworks;
+	struct data_conf data;
+};
+
+/* Process-wide state: one per buzon-smtpd. */
+struct smtpd {
+	struct event_loop	*loop;
+	struct smtpd_conf	 conf;
+	SSL_CTX			*tls_ctx;	/* NULL: no STARTTLS, no 465 */
+	struct accounts		*accounts;	/* NULL: no local domains */
+	struct auth_throttle	*throttle;	/* NULL: no throttling */
+	struct enqueue		*spool;		/* NULL: 451 at DATA */
+	struct spf_client	*spf;		/* NULL: no SPF checks */
+	char			**spf_argv;	/* the helper's command */
+	struct session		*sessions;	/* every open session */
+	unsigned int		 nsessions;
+	struct session		**batch;	/* finished, to commit */
+	size_t			 nbatch, batch_cap;
+	struct event_timer	*batch_timer;
+	int			 login_pipe[2];	/* workers -> loop */
+	struct event_io		*login_io;	/* NULL: check inline */
+	unsigned int		 login_threads;	/* running */
+	bool			 stopping;
+};
+
+struct smtp_rcpt {
+	char		*addr;
+	char		*orcpt;
+	unsigned int	 notify;
+};
+
+/* The mail transaction: MAIL to end of data. */
+struct smtp_tx {
+	bool			 has_sender;
+	char			 sender[RFC5321_PATH_MAX + 1];	/* "" = <> */
+	struct mail_params	 mp;
+	char			*spf_header; /* "Received-SPF: ..." or NULL */
+	struct smtp_rcpt	*rcpts;
+	size_t			 nrcpts, rcpts_cap;
+	struct enqueue_msg	*msg;		/* open spool file */
+	char			 queue_id[32];
+	struct data		 data;
+	bool			 data_started;	/* data_begin() done */
+	/* BDAT (RFC 3030) */
+	bool			 bdat;		/* this tx uses BDAT */
+	bool			 bdat_chunk;	/* reading a chunk now */
+	bool			 bdat_last;	/* current chunk is LAST */
+	bool			 bdat_discard;	/* read the chunk, then error */
+	char			 bdat_error[128];	/* the reply then */
+	uint64_t		 bdat_left;	/* bytes of the chunk to read */
+	uint64_t		 bdat_size;	/* bytes of the chunk */
+	uint64_t		 bdat_total;	/* bytes of all chunks */
+	bool			 bdat_cr;	/* last byte was a CR */
+	bool			 bdat_long;	/* line passed max_line */
+	struct str		 bdat_line;	/* partial line across chunks */
+};
+
+typedef void	smtp_cont_fn(struct session *, char *line, size_t len);
+
+struct session {
+	struct smtpd		*srv;
+	struct session		*next, *prev;
+	char			 id[24];
+	int			 fd;
+	struct stream		*st;
+	struct event_io		*io;
+	struct event_timer	*timer;
+	struct event_timer	*resume_timer;
+	struct net_addr		 peer;
+	char			 ip[NET_ADDRSTRLEN];
+	enum smtp_listener	 listener;
+	enum smtp_state		 state;
+	bool			 is_loopback;
+	bool			 in_mynetworks;
+	bool			 is_tls;
+	bool			 is_esmtp;
+	bool			 is_authenticated;
+	/* STARTTLS answered: flush, go */
+	bool			 want_starttls;
+	bool			 handshaking;
+	bool			 suspended; /* waiting: commit, AUTH delay */
+	bool			 flush_now;	/* a group-end command ran */
+	bool			 skipping;	/* dropping an over-long line */
+	bool			 helo_seen;
+	char			 helo[SMTP_HELO_MAX + 1];
+	char			 auth_user[SMTP_USER_MAX + 1];
+	char			 tls_desc[160];
+	unsigned int		 errors;
+	unsigned int		 commands;
+	unsigned int		 nmsgs;
+	unsigned int		 nrcpts;
+	smtp_cont_fn		*cont;		/* next line goes here (AUTH) */
+	bool			 cont_secret;	/* trace it masked */
+	struct auth_sasl	*sasl;
+	struct spf_check	*spf_check;	/* MAIL waits for SPF */
+	struct smtp_login	*login;		/* AUTH waits for its check */
+	struct str		 out;		/* replies not yet written */
+	struct smtp_tx		 tx;
+};
+
+/* ---- commands.c ---- */
+
+/* Queue one reply line (CRLF added, traced). */
+void	 smtp_reply(struct session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Same, for a 4xx/5xx the peer caused: counts toward max_errors and, at the
+ * limit, adds "421 4.7.0 ... too many errors" and closes. */
+void	 smtp_error(struct session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Queue "421 4.x.x HOSTNAME text" and close after the flush. */
+void	 smtp_close(struct session *, const char *code, const char *text);
+/* Handle one command line (NUL-terminated, without CRLF, len bytes). */
+void	 smtp_dispatch(struct session *, char *line, size_t len);
+/* The greeting, once the session is ready to talk. */
+void	 smtp_greet(struct session *);
+const char *smtp_state_name(enum smtp_state);
+/* Is AUTH offered to this session right now? */
+bool	 smtp_auth_offered(const struct session *);
+/* Is STARTTLS offered to this session right now? */
+bool	 smtp_starttls_offered(const struct session *);
+/* Forget the transaction (RSET, HELO, end of data, STARTTLS, free). */
+void	 smtp_tx_reset(struct session *);
+/* "ESMTPSA" etc. for logs and Received. */
+const char *smtp_proto(const struct session *);
+
+/* ---- cmd_mail.c ---- */
+void	 cmd_mail(struct session *, char *arg);
+void	 cmd_rcpt(struct session *, char *arg);
+
+/* ---- cmd_data.c ---- */
+void	 cmd_data(struct session *, char *arg);
+void	 cmd_bdat(struct session *, char *arg);
+/* One DATA line from session.c (see data_line()). */
+void	 smtp_data_line(struct session *, const char *line, size_t len,
+	    bool bare_lf, bool too_long);
+/* Bytes of the current BDAT chunk; smtp_bdat_end() once all are read. */
+void	 smtp_bdat_bytes(struct session *, const char *buf, size_t len);
+void	 smtp_bdat_end(struct session *);
+/* Commit every message finished in this loop turn (the batch timer). */
+void	 smtp_batch_commit(struct smtpd *);
+/* Take s out of the batch (its session is going away): roll back. */
+void	 smtp_batch_forget(struct session *);
+
+/* ---- cmd_auth.c ---- */
+void	 cmd_auth(struct session *, char *arg);
+/* Wipe any AUTH exchange in progress. */
+void	 smtp_auth_release(struct session *);
+/* The session is going away: a password check still running finds no
+ * one to answer. */
+void	 smtp_auth_forget(struct session *);
+/* Password checks run on worker threads (crypt(3) is slow on purpose);
+ * start the channel back to the loop.  0, or -1 (checks run inline). */
+int	 smtp_auth_workers_init(struct smtpd *);
+void	 smtp_auth_workers_release(struct smtpd *);
+
+/* ---- policy.c ---- */
+/* Is net an address or address/prefix ("[::1]/128" brackets allowed)? */
+bool	 policy_network_valid(const char *net);
+/* Is ip inside one of the networks? */
+bool	 policy_in_networks(const struct net_addr *, char *const *nets,
+	    size_t n);
+/* May mail for rcpt be taken from this session?  0, or -1 with the whole
+ * reply ("554 5.7.1 <x>: Relay access denied") in reply. */
+int	 policy_rcpt(struct session *, const char *rcpt, char *reply,
+	    size_t size);
+/* The address "RCPT TO:<Postmaster>" stands for (RFC 5321 4.5.1). */
+void	 policy_postmaster(struct session *, char *out, size_t size);
+/* On submission: is sender the authenticated user's (or an alias of it)?
+ * 0, or -1 with the reply in reply. */
+int	 policy_sender(struct session *, const char *sender, char *reply,
+	    size_t size);
+/* A login being checked (cmd_auth.c): what the lookup found, and the
+ * password, checked off the loop. */
+struct smtp_login {
+	struct session	*s;		/* NULL once the session is gone */
+	int		 notify_fd;	/* the worker writes the pointer */
+	bool		 found;
+	bool		 enabled;
+	bool		 verified;	/* the worker's answer */
+	uint64_t	 delay;		/* throttle delay before answering */
+	char		 hash[AUTH_HASH_MAX];
+	char		 address[SMTP_USER_MAX + 1];
+	char		 user[SMTP_USER_MAX + 1];	/* sanitised, for logs */
+	char		 passwd[AUTH_PASS_MAX + 1];	/* wiped */
+};
+/* Look the login name up: 1 found (hash, address, enabled filled), 0 no
+ * such user, -1 the lookup failed. */
+int	 policy_login_lookup(struct session *, const char *user,
+	    struct smtp_login *);
+
+/* ---- server.c: the service callbacks (service.h) ---- */
+int	 smtpd_init(struct event_loop *, const struct config *, void *);
+int	 smtpd_reload(const struct config *, void *);
+unsigned int smtpd_shutdown(void *);
+/* Fill c from cfg (pointers borrowed from cfg). */
+void	 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg);
+
+/* ---- session.c ---- */
+void	 session_accept(int fd, const struct net_addr *peer,
+	    const char *listener, void *data);
+void	 session_set_state(struct session *, enum smtp_state);
+/* Stop handling input until session_resume() (replies stay queued). */
+void	 session_suspend(struct session *);
+void	 session_resume(struct session *);
+/* Run session_resume() after ms (AUTH failure delay). */
+void	 session_resume_after(struct session *, uint64_t ms);
+void	 session_free(struct session **, const char *reason);
+/* The event-loop half of a server: sessions still open. */
+unsigned int session_count(const struct smtpd *);
+void	 session_shutdown(struct smtpd *);
+
+#endif
