@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deliver_maildir.c - Maildir delivery and Maildir++ quota
+ *
+ * A new message is written to tmp/BASE, fsync'd, linked to
+ * new/BASE,S=SIZE and unlinked from tmp/ (a crash leaves at worst a tmp/
+ * file, which readers ignore).  BASE is SEC.M<usec>P<pid>Q<seq>.HOST: the
+ * microseconds, pid and a per-process counter make it unique on this host,
+ * and O_EXCL catches anything else (we then take the next counter value).
+ *
+ * maildirsize (Maildir++): a first line with the quota ("NNNS"), then one
+ * "BYTES COUNT" line per change.  We append "SIZE 1" after each delivery
+ * (one small O_APPEND write, atomic for readers), and rebuild the file from
+ * the ",S=" sizes in cur/ and new/ (stat() for names without one) when it
+ * is missing, unreadable, longer than 5120 bytes, or when it says the
+ * mailbox is over quota: expunges by other programs may not be counted, so
+ * a refusal is always checked against a fresh count.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "deliver_private.h"
+#include "log.h"
+#include "mem.h"
+#include "str.h"
+
+#define MAILDIRSIZE_MAX	5120	/* rebuild past this (Maildir++) */
+#define NAME_TRIES	100
+
+static unsigned long	 maildir_seq;	/* atomic: queued delivers from
+					   several threads */
+
+int
+deliver_maildir_name(char *buf, size_t size, time_t sec, long usec,
+    pid_t pid, unsigned long seq, const char *host)
+{
+	struct str	 s;
+	int		 rc = 0;
+
+	str_init(&s, size - 1);
+	if (str_appendf(&s, "%lld.M%06ldP%ldQ%lu.", (long long)sec, usec,
+	    (long)pid, seq) == -1)
+		rc = -1;
+	for (; rc == 0 && *host != '\0'; host++) {
+		if (*host == '/')
+			rc = str_append_str(&s, "\\057");
+		else if (*host == ':')
+			rc = str_append_str(&s, "\\072");
+		else
+			rc = str_append_c(&s, *host);
+	}
+	if (rc == 0)
+		(void)str_copy(buf, str_c(&s), size);
+	str_release(&s);
+	return rc;
+}
+
+int
+deliver_maildir_name_size(const char *name, uint64_t *size_r)
+{
+	const char	*p, *e;
+
+	if ((p = strstr(name, ",S=")) == NULL)
+		return 0;
+	p += 3;
+	for (e = p; *e >= '0' && *e <= '9'; e++)
+		continue;
+	if (e == p || (*e != '\0' && *e != ',' && *e != ':'))
+		return 0;
+	return strnum_u64n(p, (size_t)(e - p), 0, UINT64_MAX, size_r) == 0 ?
+	    1 : 0;
+}
+
+static int
+mkdir_sync(const char *path, bool *made)
+{
+	struct stat	 st;
+	int		 save;
+
+	if (mkdir(path, 0700) == 0) {
+		*made = true;
+		return 0;
+	}
+	/* EACCES on a parent that exists is fine. */
+	save = errno;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	errno = save;
+	return -1;
+}
+
+/* Make path (and missing parents), and cur, new, tmp under it. */
+static int
+maildir_create(struct deliver_batch *b, const char *path, struct fail *f)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	char		 dir[PATH_MAX], *slash;
+	struct stat	 st;
+	bool		 made = false;
+	size_t		 i;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!str_printf(dir, sizeof(dir), "%s/tmp", path))
+			return fail_set(f, true, "4.3.0", "path too long");
+		if (stat(dir, &st) == 0)
+			return 0;
+	}
+	if (!str_copy(dir, path, sizeof(dir)))
+		return fail_set(f, true, "4.3.0", "path too long");
+	for (slash = dir + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
+		*slash = '\0';
+		if (mkdir_sync(dir, &made) == -1)
+			goto fail;
+		*slash = '/';
+	}
+	if (mkdir_sync(dir, &made) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (!str_printf(dir, sizeof(dir), "%s/%s", path, subs[i]))
+			return fail_set(f, true, "4.3.0", "path too long");
+		if (mkdir_sync(dir, &made) == -1)
+			goto fail;
+	}
+	if (made) {
+		/* The new directories must survive a crash too. */
+		deliver_batch_dir(b, path);
+		if (!str_copy(dir, path, sizeof(dir)))
+			return fail_set(f, true, "4.3.0", "path too long");
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			deliver_batch_dir(b, dir);
+		}
+		log_info(NULL, "deliver created maildir=%s", path);
+	}
+	return 0;
+fail:
+	log_error(NULL, "deliver mkdir failed dir=%s error=%s", dir,
+	    strerror(errno));
+	return deliver_fail_errno(f, errno, "cannot create the mailbox");
+}
+
+/* ---- quota ---- */
+
+/* Sum the sizes of the messages in path/sub. */
+static int
+scan_dir(const char *path, const char *sub, uint64_t *total)
+{
+	char		 dir[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	uint64_t	 sz;
+
+	if (!str_printf(dir, sizeof(dir), "%s/%s", path, sub) ||
+	    (d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (deliver_maildir_name_size(de->d_name, &sz) == 1) {
+			*total += sz;
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
+		    == 0 && S_ISREG(st.st_mode))
+			*total += (uint64_t)st.st_size;
+	}
+	(void)closedir(d);
+	return 0;
+}
+
+/* Rebuild maildirsize from a scan plus pending (bytes written but not in
+ * new/ yet); *usage_r gets the total. */
+static int
+quota_rebuild(const char *path, uint64_t quota, uint64_t pending,
+    uint64_t *usage_r)
+{
+	char		 tmp[PATH_MAX], dst[PATH_MAX], line[64];
+	uint64_t	 total = pending;
+	int		 fd, len;
+
+	if (scan_dir(path, "cur", &total) == -1 ||
+	    scan_dir(path, "new", &total) == -1)
+		return -1;
+	*usage_r = total;
+	/* Best effort: the count above is what matters now. */
+	if (!str_printf(tmp, sizeof(tmp), "%s/tmp/maildirsize.%ld", path,
+	    (long)getpid()) ||
+	    !str_printf(dst, sizeof(dst), "%s/maildirsize", path))
+		return 0;
+	len = snprintf(line, sizeof(line), "%lluS\n%llu 0\n",
+	    (unsigned long long)quota, (unsigned long long)total);
+	if (len <= 0 || (size_t)len >= sizeof(line))
+		return 0;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return 0;
+	if (write(fd, line, (size_t)len) != len || rename(tmp, dst) == -1)
+		(void)unlink(tmp);
+	(void)close(fd);
+	return 0;
+}
+
+/* Read maildirsize: 1 with *usage_r, 0 when it must be rebuilt. */
+static int
+quota_read(const char *path, uint64_t *usage_r)
+{
+	char		 file[PATH_MAX], buf[MAILDIRSIZE_MAX + 1], *line, *nl;
+	char		*sp;
+	uint64_t	 v;
+	int64_t		 total = 0;
+	ssize_t		 n;
+	int		 fd;
+	bool		 neg;
+
+	if (!str_printf(file, sizeof(file), "%s/maildirsize", path) ||
+	    (fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	(void)close(fd);
+	if (n <= 0 || n > MAILDIRSIZE_MAX)
+		return 0;
+	buf[n] = '\0';
+	if ((line = strchr(buf, '\n')) == NULL)
+		return 0;
+	for (line++; *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			return 0;	/* a partial last line: rebuild */
+		*nl = '\0';
+		if ((sp = strchr(line, ' ')) != NULL)
+			*sp = '\0';
+		neg = line[0] == '-';
+		if (strnum_u64(line + neg, 0, INT64_MAX, &v) == -1)
+			return 0;
+		total += neg ? -(int64_t)v : (int64_t)v;
+	}
+	*usage_r = total < 0 ? 0 : (uint64_t)total;
+	return 1;
+}
+
+static int
+quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
+    uint64_t size, struct fail *f)
+{
+	uint64_t	 usage = 0, pending = 0;
+	size_t		 i;
+	bool		 fresh = false;
+
+	/* A recount sees cur/ and new/: add what this batch still holds. */
+	for (i = 0; i < b->npend; i++)
+		if (strcmp(b->pend[i].maildir, r->path) == 0)
+			pending += b->pend[i].size;
+	if (quota_read(r->path, &usage) == 0) {
+		if (quota_rebuild(r->path, r->quota, pending, &usage) == -1)
+			return fail_set(f, true, "4.3.0",
+			    "cannot count the mailbox size");
+		fresh = true;
+	}
+	if (usage + size > r->quota && !fresh &&
+	    quota_rebuild(r->path, r->quota, pending, &usage) == -1)
+		return fail_set(f, true, "4.3.0",
+		    "cannot count the mailbox size");
+	if (usage + size > r->quota)
+		return fail_set(f, !b->conf->quota_bounce,
+		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
+		    "mailbox full: quota exceeded for %s", r->address);
+	return 0;
+}
+
+static void
+quota_add(const char *path, uint64_t size)
+{
+	char	 file[PATH_MAX], line[32];
+	int	 fd, len;
+
+	if (!str_printf(file, sizeof(file), "%s/maildirsize", path))
+		return;
+	if ((fd = open(file, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return;
+	len = snprintf(line, sizeof(line), "%llu 1\n",
+	    (unsigned long long)size);
+	if (len > 0 && (size_t)len < sizeof(line))
+		(void)!write(fd, line, (size_t)len);
+	(void)close(fd);
+}
+
+/* ---- delivery ---- */
+
+/* Create tmp/BASE exclusively; fd, or -1 with f set. */
+static int
+tmp_open(struct deliver_batch *b, const struct deliver_rcpt *r, char *base,
+    size_t basesize, char *tmp, size_t tmpsize, struct fail *f)
+{
+	struct timeval	 tv;
+	int		 fd, i;
+
+	for (i = 0; i < NAME_TRIES; i++) {
+		(void)gettimeofday(&tv, NULL);
+		if (deliver_maildir_name(base, basesize, tv.tv_sec,
+		    (long)tv.tv_usec, getpid(),
+		    __atomic_add_fetch(&maildir_seq, 1, __ATOMIC_RELAXED),
+		    deliver_hostname(b->conf)) == -1 ||
+		    !str_printf(tmp, tmpsize, "%s/tmp/%s", r->path, base))
+			return fail_set(f, true, "4.3.0", "path too long");
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd != -1)
+			return fd;
+		if (errno != EEXIST) {
+			log_error(NULL, "deliver open failed file=%s error=%s",
+			    tmp, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot create a file in the mailbox");
+		}
+	}
+	return fail_set(f, true, "4.3.0", "no unique file name");
+}
+
+static void
+pending_release(struct deliver_pending *p)
+{
+	free(p->tmp);
+	free(p->dst);
+	free(p->newdir);
+	free(p->maildir);
+}
+
+void
+deliver_maildir_discard(struct deliver_batch *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->npend; i++) {
+		(void)close(b->pend[i].fd);
+		(void)unlink(b->pend[i].tmp);
+		pending_release(&b->pend[i]);
+	}
+	b->npend = 0;
+}
+
+/* Move one synced file into new/: link() refuses to replace a file,
+ * unlike rename(), which is only the fallback for file systems without
+ * hard links. */
+static int
+pending_link(struct deliver_pending *p, struct fail *f)
+{
+	if (link(p->tmp, p->dst) == 0) {
+		(void)unlink(p->tmp);
+		return 0;
+	}
+	if ((errno == EPERM || errno == ENOTSUP) && rename(p->tmp, p->dst) == 0)
+		return 0;
+	log_error(NULL, "deliver link failed file=%s error=%s", p->dst,
+	    strerror(errno));
+	(void)unlink(p->tmp);
+	return deliver_fail_errno(f, errno,
+	    "cannot move the message into new/");
+}
+
+int
+deliver_maildir_flush(struct deliver_batch *b, struct fail *f)
+{
+	struct deliver_pending	*p;
+	size_t			 i;
+	int			 rc = 0;
+
+	/* All the fsyncs first: after the first, the journal has usually
+	 * written the others' blocks too. */
+	for (i = 0; i < b->npend; i++) {
+		p = &b->pend[i];
+		if (fsync(p->fd) == -1) {
+			log_error(NULL, "deliver fsync failed file=%s error=%s",
+			    p->tmp, strerror(errno));
+			rc = deliver_fail_errno(f, errno,
+			    "cannot write the message");
+			(void)close(p->fd);
+			continue;
+		}
+		if (close(p->fd) == -1) {
+			rc = deliver_fail_errno(f, errno,
+			    "cannot write the message");
+			continue;
+		}
+		p->synced = true;
+	}
+	for (i = 0; i < b->npend; i++) {
+		p = &b->pend[i];
+		if (!p->synced)
+			(void)unlink(p->tmp);
+		else if (pending_link(p, f) == -1)
+			rc = -1;
+		else
+			deliver_batch_dir(b, p->newdir);
+		pending_release(p);
+	}
+	b->npend = 0;
+	return rc;
+}
+
+int
+deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
+    const struct deliver_msg *m, struct deliver_result *res, struct fail *f)
+{
+	struct deliver_out	*o;
+	struct deliver_pending	*p;
+	char			 base[DELIVER_NAME_MAX], name[DELIVER_NAME_MAX];
+	char			 tmp[PATH_MAX], dst[PATH_MAX], newdir[PATH_MAX];
+	int			 fd, err;
+
+	if (maildir_create(b, r->path, f) == -1)
+		return -1;
+	if (r->quota > 0 &&
+	    quota_check(b, r, m->len + deliver_header_len(r), f) == -1)
+		return -1;
+	if ((fd = tmp_open(b, r, base, sizeof(base), tmp, sizeof(tmp), f)) ==
+	    -1)
+		return -1;
+	o = xmalloc(sizeof(*o));
+	deliver_out_init(o, fd);
+	if (deliver_copy(o, r, m, false, f) == -1)
+		goto fail;
+	if (deliver_out_flush(o) == -1) {
+		err = errno;
+		log_error(NULL, "deliver write failed file=%s error=%s", tmp,
+		    strerror(err));
+		(void)deliver_fail_errno(f, err, "cannot write the message");
+		goto fail;
+	}
+	if (!str_printf(name, sizeof(name), "%s,S=%llu", base,
+	    (unsigned long long)o->written) ||
+	    !str_printf(newdir, sizeof(newdir), "%s/new", r->path) ||
+	    !str_printf(dst, sizeof(dst), "%s/%s", newdir, name)) {
+		(void)fail_set(f, true, "4.3.0", "path too long");
+		goto fail;
+	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Start the write-back now: the blocks get allocated here, so the
+	 * flush's fsyncs find little left to do and share one journal
+	 * commit instead of one each (ext4 delayed allocation). */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	/* Counted now: should the batch be given up, the count is too high,
+	 * which only costs a recount at the next refusal. */
+	if (r->quota > 0)
+		quota_add(r->path, o->written);
+	/* The fsync and the link into new/ come at the flush. */
+	b->pend = xreallocarray(b->pend, b->npend + 1, sizeof(*b->pend));
+	p = &b->pend[b->npend++];
+	p->fd = fd;
+	p->tmp = xstrdup(tmp);
+	p->dst = xstrdup(dst);
+	p->newdir = xstrdup(newdir);
+	p->maildir = xstrdup(r->path);
+	p->size = o->written;
+	p->synced = false;
+	res->size = o->written;
+	(void)str_copy(res->name, name, sizeof(res->name));
+	free(o);
+	if (b->npend >= DELIVER_PENDING_MAX &&
+	    deliver_maildir_flush(b, &b->fail) == -1) {
+		b->failed = true;
+		if (f != NULL)
+			*f = b->fail;
+		return -1;
+	}
+	return 0;
+fail:
+	(void)close(fd);
+	(void)unlink(tmp);
+	free(o);
+	return -1;
+}
