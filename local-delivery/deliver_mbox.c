@@ -49,13 +49,14 @@ lock_pause(unsigned int *ms)
 		*ms *= 2;
 }
 
-static time_t
-now_mono(void)
+/* Milliseconds on the monotonic clock. */
+static int64_t
+now_ms(void)
 {
 	struct timespec	 ts;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Is the dotlock at lock stale?  Removes it when so; 1 removed, 0 not. */
@@ -97,8 +98,8 @@ dotlock_break_stale(const char *lock, unsigned int stale_time)
 }
 
 static int
-dotlock_take(const struct deliver_conf *c, const char *lock, time_t deadline,
-    struct fail *f)
+dotlock_take(const struct deliver_conf *c, const char *lock,
+    int64_t deadline, struct fail *f)
 {
 	char		 pid[24];
 	unsigned int	 ms = 10;
@@ -117,7 +118,7 @@ dotlock_take(const struct deliver_conf *c, const char *lock, time_t deadline,
 		}
 		if (dotlock_break_stale(lock, c->stale_lock_time) == 1)
 			continue;
-		if (now_mono() >= deadline)
+		if (now_ms() >= deadline)
 			return fail_set(f, true, "4.2.0",
 			    "mailbox is locked, try again later");
 		lock_pause(&ms);
@@ -133,7 +134,7 @@ dotlock_take(const struct deliver_conf *c, const char *lock, time_t deadline,
 }
 
 static int
-fcntl_take(int fd, time_t deadline, struct fail *f)
+fcntl_take(int fd, int64_t deadline, struct fail *f)
 {
 	struct flock	 fl;
 	unsigned int	 ms = 10;
@@ -147,7 +148,7 @@ fcntl_take(int fd, time_t deadline, struct fail *f)
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return deliver_fail_errno(f, errno,
 			    "cannot lock the mailbox");
-		if (now_mono() >= deadline)
+		if (now_ms() >= deadline)
 			return fail_set(f, true, "4.2.0",
 			    "mailbox is locked, try again later");
 		lock_pause(&ms);
@@ -245,22 +246,23 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 {
 	char		 lock[PATH_MAX], dir[PATH_MAX], *slash;
 	struct stat	 st;
-	time_t		 deadline;
+	int64_t		 deadline;
 	int		 fd, rc;
 	bool		 created;
 
 	if (!str_printf(lock, sizeof(lock), "%s.lock", r->path) ||
 	    !str_copy(dir, r->path, sizeof(dir)))
 		return fail_set(f, true, "4.3.0", "path too long");
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
+	if ((slash = strrchr(dir, '/')) == NULL)
 		(void)str_copy(dir, ".", sizeof(dir));
-	if (slash != NULL && dir[0] != '\0' && stat(dir, &st) == -1 &&
-	    mkdir(dir, 0700) == -1 && errno != EEXIST)
+	else if (slash == dir)
+		dir[1] = '\0';		/* "/mbox": the root */
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1 && mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return deliver_fail_errno(f, errno,
 		    "cannot create the mailbox directory");
-	deadline = now_mono() + (time_t)b->conf->lock_timeout;
+	deadline = now_ms() + (int64_t)b->conf->lock_timeout * 1000;
 	if (dotlock_take(b->conf, lock, deadline, f) == -1)
 		return -1;
 	created = lstat(r->path, &st) == -1 && errno == ENOENT;

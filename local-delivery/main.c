@@ -27,6 +27,7 @@
 #include "accounts.h"
 #include "accounts_config.h"
 #include "deliver.h"
+#include "deliver_accounts.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
@@ -217,22 +218,12 @@ deliver_target(struct cli *c, struct accounts *a, struct deliver_batch *b,
 		outcome(c, EX_TEMPFAIL);
 		return;
 	}
-	if (accounts_mail_path(&c->ac, &u, path, sizeof(path)) == -1 ||
-	    (u.format == ACCOUNTS_MBOX &&
-	    strlen(path) + sizeof("/INBOX") > sizeof(path))) {
+	if (deliver_user_rcpt(&c->ac, &u, c->sender, path, sizeof(path),
+	    &r) == -1) {
 		fprintf(stderr, PROG ": %s: 4.3.0 bad mailbox path\n", user);
 		outcome(c, EX_TEMPFAIL);
 		return;
 	}
-	if (u.format == ACCOUNTS_MBOX)
-		(void)str_copy(path + strlen(path), "/INBOX",
-		    sizeof(path) - strlen(path));
-	memset(&r, 0, sizeof(r));
-	r.sender = c->sender;
-	r.address = u.address;
-	r.path = path;
-	r.format = u.format == ACCOUNTS_MBOX ? DELIVER_MBOX : DELIVER_MAILDIR;
-	r.quota = u.quota;
 	if (deliver_batch_add(b, &r, &c->msg, &res, &f) == -1) {
 		log_info(NULL, "deliver failed to=%s code=%s reason=\"%s\"",
 		    u.address, f.code, f.text);
@@ -329,11 +320,7 @@ run(struct cli *c)
 		return rc;
 	}
 	accounts_config(&c->cfg, &c->ac);
-	deliver_conf_init(&c->dc);
-	c->dc.hostname = c->cfg.hostname;
-	c->dc.quota_bounce = c->cfg.quota_exceeded_bounce;
-	c->dc.lock_timeout = (unsigned int)(c->cfg.mailbox_lock_timeout / 1000);
-	c->dc.stale_lock_time = (unsigned int)(c->cfg.stale_lock_time / 1000);
+	deliver_conf_from_config(&c->cfg, &c->dc);
 	if ((a = accounts_open(&c->ac, err, sizeof(err))) == NULL) {
 		fprintf(stderr, PROG ": 4.3.0 cannot open the accounts: %s\n",
 		    err);
