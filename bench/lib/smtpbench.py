@@ -157,7 +157,6 @@ class Buzon:
             "smtpd_spf_policy": args.buzon_spf,
             "smtpd_max_connections_per_ip": str(max(50, args.sessions + 10)),
             "smtpd_max_connections": str(max(500, args.sessions + 10)),
-            "log_level": "warn",
         }
         for kv in args.buzon_set or []:
             k, _, v = kv.partition("=")
@@ -245,7 +244,8 @@ class Buzon:
 # ---- Postfix ----
 
 def have_postfix():
-    return (os.access(POSTFIX, os.X_OK) and
+    """True when Postfix is installed and can be started (as root)."""
+    return (os.geteuid() == 0 and os.access(POSTFIX, os.X_OK) and
             os.path.isdir(POSTFIX_DAEMONS) and
             os.access(os.path.join(POSTFIX_DAEMONS, "virtual"), os.X_OK))
 
@@ -396,8 +396,8 @@ class Postfix:
     def start(self):
         r = self._postfix("start", timeout=120)
         if r.returncode != 0:
-            raise RuntimeError("postfix start: %s\n%s" % (
-                r.stdout, self.log_tail()))
+            raise RuntimeError("postfix start: %s\n%s%s" % (
+                r.stdout, self.log_tail(), self._why()))
         self.started = True
         deadline = time.monotonic() + 30
         while True:
@@ -414,6 +414,22 @@ class Postfix:
                 raise RuntimeError("postfix not answering on port %d:\n%s"
                                    % (self.port, self.log_tail()))
             time.sleep(0.1)
+
+    def _why(self):
+        """Postfix writes its fatal errors to syslog, or to stderr when
+        that is a terminal: run `postfix check` under script(1) to see
+        them."""
+        if not shutil.which("script"):
+            return ""
+        try:
+            r = subprocess.run(
+                ["script", "-qec", "%s -c %s check" % (POSTFIX, self.conf),
+                 "/dev/null"], stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                universal_newlines=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return r.stdout
 
     def root_pid(self):
         try:
@@ -517,6 +533,9 @@ def arg_parser(prog, description):
                    "(default 1)")
     p.add_argument("--warmup", type=int, default=200,
                    help="messages sent before measuring (default 200)")
+    p.add_argument("--with-queue", action="store_true",
+                   help="smtp-intake: keep the queue runners (buzon-queued, "
+                   "Postfix's qmgr) running, delivering while mail comes in")
     p.add_argument("-t", "--timeout", type=int, default=300,
                    help="seconds one run may take (default 300)")
     p.add_argument("--only", choices=("buzon", "postfix"),
@@ -529,6 +548,14 @@ def arg_parser(prog, description):
     p.add_argument("--postfix-set", action="append", metavar="KEY=VALUE",
                    help="more main.cf settings")
     return p
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
 
 
 def median(xs):
@@ -560,6 +587,7 @@ def run_bench(kind, args):
     intake is measured) or "delivery" (SMTP in to a file in new/).
     Returns the process exit status."""
     deliver = kind == "delivery"
+    with_queue = deliver or args.with_queue
     if args.bytes:
         args.min_size = args.max_size = args.bytes
     if (args.messages < 1 or args.sessions < 1 or args.users < 1 or
@@ -568,17 +596,19 @@ def run_bench(kind, args):
         log("bad arguments")
         return 2
     install_signal_handlers()
+    load0 = loadavg()
     servers = []
     try:
         if args.only != "postfix":
-            servers.append(Buzon(args, with_queue=deliver))
+            servers.append(Buzon(args, with_queue=with_queue))
         if args.only != "buzon":
             if have_postfix():
-                servers.append(Postfix(args, with_queue=deliver))
+                servers.append(Postfix(args, with_queue=with_queue))
             elif args.only == "postfix":
-                raise RuntimeError("Postfix is not installed")
+                raise RuntimeError("Postfix is not installed (or not root)")
             else:
-                log("Postfix not installed: measuring buzon only")
+                log("Postfix not installed (or not root): measuring "
+                    "buzon only")
         for s in servers:
             s.add_users(args.users)
             s.start()
@@ -604,6 +634,9 @@ def run_bench(kind, args):
                         args.messages,
                         ", %d delivered" % r.get("delivered", 0)
                         if deliver else "", s.log_tail()))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        log("smtp-%s: %s" % (kind, e))
+        return 1
     finally:
         for s in servers:
             try:
@@ -623,9 +656,12 @@ def run_bench(kind, args):
     cols += [("server_cpu_ms_per_msg", "server cpu ms/msg", "%.3f"),
              ("client_cpu_ms_per_msg", "client cpu ms/msg", "%.3f")]
     print("smtp-%s: %d messages of %d-%d bytes, %d sessions, %d per "
-          "connection, %d recipients, %d run(s) each" % (
+          "connection, %d recipients, %d run(s) each%s" % (
               kind, args.messages, args.min_size, args.max_size,
-              args.sessions, args.per_connection, args.users, args.runs))
+              args.sessions, args.per_connection, args.users, args.runs,
+              ", queue runners on" if with_queue and not deliver else ""))
+    print("machine: %d CPUs, load average %s at the start, %s at the end"
+          % (os.cpu_count() or 0, load0, loadavg()))
     print(table(rows, cols))
     rate_key = "delivery_rate" if deliver else "intake_rate"
     lat = ("deliver_p50_ms", "deliver_p99_ms") if deliver else (
