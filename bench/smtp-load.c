@@ -52,6 +52,7 @@
 #define MAX_SESSIONS	1000
 #define MAX_WATCH	1000
 #define INBUF		8192
+#define MAX_ERRORS	1000	/* then give up: the server is not there */
 
 enum state {
 	S_CONNECT,		/* waiting for connect() to finish */
@@ -111,6 +112,7 @@ static struct {
 	size_t		 textlen;
 	unsigned int	 rng;
 	unsigned int	 errors_shown;
+	unsigned int	 sess_errors;	/* sessions that ended in an error */
 } g;
 
 static double
@@ -222,11 +224,11 @@ queue_message(struct session *s)
 	    "Subject: bench message %ld\r\n"
 	    "Date: Mon, 23 Nov 2026 02:00:00 +0000\r\n"
 	    "Message-ID: <bench.%ld.%u@client.test>\r\n"
-	    "X-Bench-Id: %ld\r\n"
+	    "X-Bench-Id: %u.%ld\r\n"
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
 	    (unsigned int)(s->cur % g.users) + 1, g.domain, s->cur, s->cur,
-	    (unsigned int)getpid(), s->cur))
+	    (unsigned int)getpid(), (unsigned int)getpid(), s->cur))
 		panic("smtp-load: header too long");
 	out_str(s, hdr);
 	/* a whole-line slice of the text, from a random line start */
@@ -260,6 +262,7 @@ msg_fail(struct session *s, const char *why, const char *line)
 		g.finished++;
 		s->cur = -1;
 	}
+	g.sess_errors++;
 	if (g.errors_shown++ < 10)
 		fprintf(stderr, "smtp-load: %s: %s\n", why, line ? line : "");
 }
@@ -524,13 +527,17 @@ watch_read(void)
 static unsigned int
 match_files(void)
 {
-	char		 path[PATH_MAX], buf[4096], *p;
+	char		 path[PATH_MAX], buf[4096], tag[64], *p;
 	unsigned int	 matched = 0;
 	uint64_t	 id;
 	size_t		 i, n;
 	ssize_t		 r;
 	int		 fd;
 
+	/* ours: "X-Bench-Id: PID.N" (files of another run do not count) */
+	if (!str_printf(tag, sizeof(tag), "\nX-Bench-Id: %u.",
+	    (unsigned int)getpid()))
+		panic("smtp-load: tag too long");
 	for (i = 0; i < g.nseen; i++) {
 		if (!str_printf(path, sizeof(path), "%s/%s",
 		    g.watch[g.seen[i].w].dir, g.seen[i].name))
@@ -542,9 +549,9 @@ match_files(void)
 		if (r <= 0)
 			continue;
 		buf[r] = '\0';
-		if ((p = strstr(buf, "\nX-Bench-Id: ")) == NULL)
+		if ((p = strstr(buf, tag)) == NULL)
 			continue;
-		p += 13;
+		p += strlen(tag);
 		for (n = 0; p[n] >= '0' && p[n] <= '9'; n++)
 			;
 		if (strnum_u64n(p, n, 0, g.n - 1, &id) == -1)
@@ -591,8 +598,8 @@ report(double t0, double t_sent, double t_end, unsigned int delivered)
 		if (g.msgs[i].t_reply > 0 && g.msgs[i].t_dot > 0)
 			lat[n++] = g.msgs[i].t_reply - g.msgs[i].t_dot;
 	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("messages=%u\naccepted=%u\nfailed=%u\n", g.n, g.accepted,
-	    g.failed);
+	printf("messages=%u\naccepted=%u\nfailed=%u\nsession_errors=%u\n",
+	    g.n, g.accepted, g.failed, g.sess_errors);
 	printf("intake_seconds=%.4f\nintake_rate=%.1f\n", t_sent - t0,
 	    t_sent > t0 ? g.accepted / (t_sent - t0) : 0.0);
 	printf("reply_p50_ms=%.3f\nreply_p99_ms=%.3f\nreply_max_ms=%.3f\n",
@@ -745,6 +752,11 @@ main(int argc, char *argv[])
 				delivered += match_files();
 			if (delivered >= g.accepted)
 				break;
+		}
+		if (g.sess_errors > MAX_ERRORS) {
+			fprintf(stderr, "smtp-load: giving up after %u errors\n",
+			    g.sess_errors);
+			break;
 		}
 		if (now() > deadline) {
 			fprintf(stderr, "smtp-load: timed out after %u s\n",
