@@ -783,6 +783,14 @@ main(int argc, char *argv[])
 		sess_close(&sess[i]);
 		free(sess[i].out);
 	}
+	free(sess);
+	for (i = 0; i < g.nwatch; i++)
+		free(g.watch[i].dir);
+	free(g.seen);
+	free(g.msgs);
+	free(g.text);
+	close(g.ep);
+	close(g.in_fd);
 	return g.accepted == g.n && (g.nwatch == 0 || delivered == g.n) ?
 	    0 : 1;
 }
