@@ -51,52 +51,85 @@ def log(msg):
 # ---- CPU of a process tree ----
 
 def _proc_table():
-    """pid -> (ppid, utime+stime+cutime+cstime in ticks)."""
+    """pid -> (ppid, own ticks (utime+stime), reaped children's ticks
+    (cutime+cstime), command name)."""
     table = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+                stat = f.read()
+        except OSError:
             continue
-        # fields[0] is field 3 (state): utime is field 14 -> index 11
-        table[int(name)] = (int(fields[1]), sum(int(x) for x in
-                                                fields[11:15]))
+        try:
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            # fields[0] is field 3 (state): utime is field 14 -> [11]
+            table[int(name)] = (int(fields[1]),
+                                int(fields[11]) + int(fields[12]),
+                                int(fields[13]) + int(fields[14]), comm)
+        except (ValueError, IndexError):
+            continue
     return table
+
+
+def tree_snapshot(root):
+    """pid -> (command name, own seconds, reaped children's seconds) of
+    root and every live descendant."""
+    table = _proc_table()
+    children = {}
+    for pid, t in table.items():
+        children.setdefault(t[0], []).append(pid)
+    snap, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in snap or pid not in table:
+            continue
+        _, own, reaped, comm = table[pid]
+        snap[pid] = (comm, own / CLK_TCK, reaped / CLK_TCK)
+        todo.extend(children.get(pid, []))
+    return snap
+
+
+def snapshot_total(snap):
+    return sum(own + reaped for _, own, reaped in snap.values())
 
 
 def tree_cpu(root):
     """CPU seconds (user + system) of root and every live descendant,
-    plus what their reaped children used (cutime/cstime)."""
-    table = _proc_table()
-    children = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    total, todo, seen = 0, [root], set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen or pid not in table:
-            continue
-        seen.add(pid)
-        total += table[pid][1]
-        todo.extend(children.get(pid, []))
-    return total / CLK_TCK
+    plus what their reaped children used (cutime/cstime): the CPU the
+    tree used since it started."""
+    return snapshot_total(tree_snapshot(root))
+
+
+def cpu_by_name(before, after):
+    """Seconds per command name between two snapshots, for processes
+    alive at the end; what processes that exited meanwhile used (counted
+    in their parent's cutime/cstime) goes under "(exited)"."""
+    total = snapshot_total(after) - snapshot_total(before)
+    out = {}
+    for pid, (comm, own, _) in after.items():
+        prev = before.get(pid)
+        d = own - (prev[1] if prev and prev[0] == comm else 0)
+        out[comm] = out.get(comm, 0) + d
+    rest = total - sum(out.values())
+    if abs(rest) > 1e-9:
+        out["(exited)"] = rest
+    return out
 
 
 def tree_pids(root):
-    table = _proc_table()
-    children = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table and pid not in out:
-            out.append(pid)
-            todo.extend(children.get(pid, []))
-    return out
+    return list(tree_snapshot(root))
+
+
+def describe_tree(root):
+    """"name xCOUNT ..." of the processes in the tree."""
+    count = {}
+    for comm, _, _ in tree_snapshot(root).values():
+        count[comm] = count.get(comm, 0) + 1
+    return " ".join("%s x%d" % (k, v) if v > 1 else k
+                    for k, v in sorted(count.items()))
 
 
 # ---- load ----
@@ -133,13 +166,16 @@ def measure(server, args, maildirs=()):
     """One measured run against a started server: the load output plus
     the server tree's CPU per message."""
     server.settle()
-    before = tree_cpu(server.root_pid())
+    before = tree_snapshot(server.root_pid())
     t0 = time.monotonic()
     res = run_load(server.port, args, maildirs)
-    after = tree_cpu(server.root_pid())
-    res["server_cpu_s"] = after - before
-    res["server_cpu_ms_per_msg"] = (after - before) * 1e3 / max(
-        1, res.get("accepted", 0))
+    after = tree_snapshot(server.root_pid())
+    cpu = snapshot_total(after) - snapshot_total(before)
+    n = max(1, res.get("accepted", 0))
+    res["server_cpu_s"] = cpu
+    res["server_cpu_ms_per_msg"] = cpu * 1e3 / n
+    res["cpu_by_name"] = {k: v * 1e3 / n
+                          for k, v in cpu_by_name(before, after).items()}
     res["measured_wall_s"] = time.monotonic() - t0
     return res
 
@@ -217,15 +253,7 @@ class Buzon:
         time.sleep(0.5)
 
     def describe(self):
-        pids = tree_pids(self.root_pid())
-        names = []
-        for p in pids:
-            try:
-                with open("/proc/%d/comm" % p) as f:
-                    names.append(f.read().strip())
-            except OSError:
-                pass
-        return "buzon tree: " + " ".join(sorted(names))
+        return "buzon tree: " + describe_tree(self.root_pid())
 
     def log_tail(self):
         return buzontest.tail(self.inst.log_text(), 20)
@@ -439,15 +467,7 @@ class Postfix:
         time.sleep(0.5)
 
     def describe(self):
-        pids = tree_pids(self.root_pid())
-        names = []
-        for p in pids:
-            try:
-                with open("/proc/%d/comm" % p) as f:
-                    names.append(f.read().strip())
-            except OSError:
-                pass
-        return "postfix tree: " + " ".join(sorted(names))
+        return "postfix tree: " + describe_tree(self.root_pid())
 
     def log_tail(self):
         try:
@@ -664,6 +684,11 @@ def run_bench(kind, args):
     print("machine: %d CPUs, load average %s at the start, %s at the end"
           % (os.cpu_count() or 0, load0, loadavg()))
     print(table(rows, cols))
+    print("server CPU by process, ms per message:")
+    for r in rows:
+        parts = sorted(r["cpu_by_name"].items(), key=lambda kv: -kv[1])
+        print("  %s run %d: %s" % (r["server"], r["run"], ", ".join(
+            "%s %.3f" % kv for kv in parts if abs(kv[1]) >= 0.0005)))
     rate_key = "delivery_rate" if deliver else "intake_rate"
     lat = ("deliver_p50_ms", "deliver_p99_ms") if deliver else (
         "reply_p50_ms", "reply_p99_ms")
