@@ -565,9 +565,9 @@ def arg_parser(prog, description):
                    help="smallest body (default 4096)")
     p.add_argument("--max-size", type=int, default=8192,
                    help="largest body (default 8192)")
-    p.add_argument("--runs", type=int, default=1,
+    p.add_argument("--runs", type=int, default=3,
                    help="measured runs per server, alternating "
-                   "(default 1)")
+                   "(default 3)")
     p.add_argument("--warmup", type=int, default=200,
                    help="messages sent before measuring (default 200)")
     p.add_argument("--with-queue", action="store_true",
