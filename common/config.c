@@ -173,6 +173,35 @@ const struct conf_param config_params[] = {
 	CONF_TIME("stale_lock_time", "5m", 10 * SEC, 86400 * SEC, S,
 	    stale_lock_time,
 	    "an mbox dotlock older than this whose process is gone is removed"),
+
+	/* queue runner */
+	CONF_UINT("queue_delivery_workers", "4", 1, 64, S,
+	    queue_delivery_workers,
+	    "threads of buzon-queued delivering local mail in parallel"),
+	CONF_TIME("queue_retry_min", "5m", 1 * SEC, 86400 * SEC, S,
+	    queue_retry_min,
+	    "wait after the first temporary failure; doubles with each"),
+	CONF_TIME("queue_retry_max", "1h", 1 * SEC, 7 * 86400 * SEC, S,
+	    queue_retry_max,
+	    "longest wait between two delivery attempts"),
+	CONF_TIME("queue_scan_interval", "60s", 1 * SEC, 3600 * SEC, S,
+	    queue_scan_interval,
+	    "how often buzon-queued looks for entries it was not told about"),
+	CONF_TIME("delay_warning_time", "4h", 0, 30 * 86400 * SEC, S,
+	    delay_warning_time,
+	    "send a delay notice after mail waited this long; 0: never"),
+	CONF_BOOL("delay_warning_default", "no", S, delay_warning_default,
+	    "send delay notices also when the sender gave no NOTIFY="),
+	CONF_TIME("maximal_queue_lifetime", "5d", 1 * SEC, 100 * 86400 * SEC,
+	    S, maximal_queue_lifetime,
+	    "give up and return mail still undelivered after this long"),
+	CONF_STRING("double_bounce_recipient", "postmaster", S,
+	    double_bounce_recipient,
+	    "gets undeliverable bounces; a bare name: at the first local "
+	    "domain"),
+	CONF_SIZE("bounce_size_limit", "1M", 0, 64 * 1024 * 1024, S,
+	    bounce_size_limit,
+	    "largest original returned whole with RET=FULL (else headers)"),
 	CONF_END
 };
 

@@ -108,6 +108,17 @@ struct config {
 	bool		 quota_exceeded_bounce;
 	uint64_t	 mailbox_lock_timeout;	/* ms */
 	uint64_t	 stale_lock_time;	/* ms */
+
+	/* queue runner (docs/queue.md) */
+	unsigned int	 queue_delivery_workers;
+	uint64_t	 queue_retry_min;	/* ms */
+	uint64_t	 queue_retry_max;	/* ms */
+	uint64_t	 queue_scan_interval;	/* ms */
+	uint64_t	 delay_warning_time;	/* ms; 0: never */
+	bool		 delay_warning_default;
+	uint64_t	 maximal_queue_lifetime;	/* ms */
+	char		*double_bounce_recipient;
+	size_t		 bounce_size_limit;
 };
 
 extern const struct conf_param config_params[];

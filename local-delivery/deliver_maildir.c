@@ -38,7 +38,8 @@
 #define MAILDIRSIZE_MAX	5120	/* rebuild past this (Maildir++) */
 #define NAME_TRIES	100
 
-static unsigned long	 maildir_seq;
+static unsigned long	 maildir_seq;	/* atomic: queued delivers from
+					   several threads */
 
 int
 deliver_maildir_name(char *buf, size_t size, time_t sec, long usec,
@@ -309,7 +310,8 @@ tmp_open(struct deliver_batch *b, const struct deliver_rcpt *r, char *base,
 	for (i = 0; i < NAME_TRIES; i++) {
 		(void)gettimeofday(&tv, NULL);
 		if (deliver_maildir_name(base, basesize, tv.tv_sec,
-		    (long)tv.tv_usec, getpid(), ++maildir_seq,
+		    (long)tv.tv_usec, getpid(),
+		    __atomic_add_fetch(&maildir_seq, 1, __ATOMIC_RELAXED),
 		    deliver_hostname(b->conf)) == -1 ||
 		    !str_printf(tmp, tmpsize, "%s/tmp/%s", r->path, base))
 			return fail_set(f, true, "4.3.0", "path too long");

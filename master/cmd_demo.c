@@ -41,6 +41,32 @@ demo_addr(const struct config *cfg, const char *name, char *host,
 	return true;
 }
 
+/* Is the program of the daemon that serves listener kind name there to
+ * run?  The supervisor skips a missing one, so the demo must not offer
+ * its port. */
+static bool
+demo_served(const struct config *cfg, const char *name)
+{
+	const struct daemon_spec *d;
+	char		 self[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	bool		 build_tree = false;
+	ssize_t		 n;
+	size_t		 i;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		n = 0;
+	self[n] = '\0';
+	if (master_daemon_dir(cfg, self, dir, sizeof(dir), &build_tree) == -1)
+		return false;
+	for (d = master_daemons; d->prog != NULL; d++)
+		for (i = 0; d->listeners[i] != NULL; i++)
+			if (strcmp(d->listeners[i], name) == 0)
+				return master_daemon_path(dir, build_tree, d,
+				    path, sizeof(path)) == 0 &&
+				    access(path, X_OK) == 0;
+	return false;
+}
+
 static void
 demo_line(const struct config *cfg, const char *label, const char *name,
     const char *how)
@@ -49,6 +75,10 @@ demo_line(const struct config *cfg, const char *label, const char *name,
 
 	if (!demo_addr(cfg, name, host, sizeof(host), port, sizeof(port))) {
 		printf("  %-12s (off: %s_listen is empty)\n", label, name);
+		return;
+	}
+	if (!demo_served(cfg, name)) {
+		printf("  %-12s (not in this build yet)\n", label);
 		return;
 	}
 	if (strchr(host, ':') != NULL)

@@ -142,16 +142,29 @@ const struct verb verbs[] = {
 	    "manage aliases (forwarding, lists, catch-all)", admin_alias_help },
 	{ "map", verb_map, "map compile [TYPE:]FILE",
 	    "turn a text table into a map file, like postmap", admin_map_help },
-	{ "queue", verb_queue, "queue list | queue show ID",
-	    "list the mail queue, or show one message",
+	{ "queue", verb_queue, "queue list|show|flush|retry|hold|release|...",
+	    "list, inspect and manage the mail queue",
 	    "usage: buzon [-c FILE] queue list\n"
 	    "       buzon [-c FILE] queue show ID\n"
+	    "       buzon [-c FILE] queue flush\n"
+	    "       buzon [-c FILE] queue retry ID\n"
+	    "       buzon [-c FILE] queue hold ID|ALL\n"
+	    "       buzon [-c FILE] queue release ID|ALL\n"
+	    "       buzon [-c FILE] queue delete ID|ALL\n"
+	    "       buzon [-c FILE] queue bounce ID\n"
 	    "\n"
 	    "list prints every message in the spool, oldest first, like mailq:\n"
 	    "id ('!' when held), size, arrival time and sender, then each\n"
 	    "recipient with its delivery status and the last reason.\n"
 	    "show prints the envelope of one message (client, TLS, AUTH, DSN\n"
-	    "parameters, recipients) and its header section.\n" },
+	    "parameters, recipients) and its header section.\n"
+	    "flush asks buzon-queued to try every message now; retry ID one.\n"
+	    "hold keeps messages from delivery until release.  delete removes\n"
+	    "them without notice.  bounce returns a message to its sender now\n"
+	    "(5.0.0, bounced by the administrator).  All are safe while\n"
+	    "buzon-queued runs.  Exit status: 0 done, 1 no such message or\n"
+	    "failure, 2 bad usage, 75 buzon-queued is not running (flush,\n"
+	    "retry).\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
