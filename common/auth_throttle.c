@@ -9,12 +9,18 @@
  * A counter's key is "u:" + lower-cased user or "i:" + IP, hashed (FNV-1a)
  * to a start slot and probed linearly over THR_PROBE slots; when all are
  * taken, the least recently failed one is reused.  Every check or record
- * holds an fcntl write lock on the whole file for a few preads/pwrites.
+ * holds a write lock on the whole file for a few preads/pwrites: an OFD
+ * lock against other processes (and other handles in this one) and a mutex
+ * against other threads using this handle, since threads share the open
+ * file description and so the OFD lock.  The clock is read under the lock:
+ * a time read before waiting could be older than a failure recorded
+ * meanwhile.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +53,7 @@ struct thr_slot {
 };
 
 struct auth_throttle {
+	pthread_mutex_t		 mu;
 	int			 fd;
 	char			*path;
 	struct auth_throttle_conf conf;
@@ -65,14 +72,31 @@ static int
 thr_lock(struct auth_throttle *t, short type)
 {
 	struct flock	 fl;
+	int		 save;
 
+	if (type != F_UNLCK)
+		(void)pthread_mutex_lock(&t->mu);
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	while (fcntl(t->fd, F_SETLKW, &fl) == -1)
-		if (errno != EINTR)
+	while (fcntl(t->fd, F_OFD_SETLKW, &fl) == -1)
+		if (errno != EINTR) {
+			save = errno;
+			(void)pthread_mutex_unlock(&t->mu);
+			errno = save;
 			return -1;
+		}
+	if (type == F_UNLCK)
+		(void)pthread_mutex_unlock(&t->mu);
 	return 0;
+}
+
+/* Milliseconds since a failure at last, never wrapping below zero (the
+ * wall clock may step back). */
+static uint64_t
+thr_since(uint64_t now, uint64_t last)
+{
+	return now > last ? now - last : 0;
 }
 
 /* Under the lock: make sure the file has our header and full size. */
@@ -108,9 +132,11 @@ auth_throttle_open(const char *path, const struct auth_throttle_conf *conf,
 
 	t = xcalloc(1, sizeof(*t));
 	t->conf = *conf;
+	(void)pthread_mutex_init(&t->mu, NULL);
 	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (t->fd == -1) {
 		(void)str_printf(err, errsize, "%s: %s", path, strerror(errno));
+		(void)pthread_mutex_destroy(&t->mu);
 		free(t);
 		return NULL;
 	}
@@ -131,7 +157,9 @@ auth_throttle_close(struct auth_throttle **tp)
 
 	if (t == NULL)
 		return;
-	(void)close(t->fd);
+	if (t->fd != -1)
+		(void)close(t->fd);
+	(void)pthread_mutex_destroy(&t->mu);
 	free(t->path);
 	free(t);
 	*tp = NULL;
@@ -183,12 +211,13 @@ thr_find(struct auth_throttle *t, const char *key, uint64_t now,
 		if (strcmp(probe[i].key, key) == 0) {
 			*s = probe[i];
 			/* A counter quiet for lockout_time starts over. */
-			if (now - s->last_fail >= t->conf.lockout_time)
+			if (thr_since(now, s->last_fail) >= t->conf.lockout_time)
 				s->failures = 0;
 			return (int)(start + i);
 		}
 		if (probe[i].key[0] == '\0' ||
-		    now - probe[i].last_fail >= t->conf.lockout_time) {
+		    thr_since(now, probe[i].last_fail) >=
+		    t->conf.lockout_time) {
 			oldest = 0;
 			victim = i;
 		} else if (probe[i].last_fail < oldest) {
@@ -226,7 +255,7 @@ auth_throttle_check(struct auth_throttle *t, const char *ip,
 {
 	struct thr_slot	 us, is;
 	char		 key[THR_KEY], sip[64], suser[128];
-	uint64_t	 now = thr_now();
+	uint64_t	 now;
 	uint32_t	 f;
 	bool		 refuse = false;
 	int		 rc = 0;
@@ -236,6 +265,7 @@ auth_throttle_check(struct auth_throttle *t, const char *ip,
 	*delay_ms_r = t->conf.failure_delay;
 	if (thr_lock(t, F_WRLCK) == -1)
 		return -1;
+	now = thr_now();
 	if (user != NULL && *user != '\0') {
 		thr_key(key, "u:", user);
 		if (thr_find(t, key, now, &us) == -1)
@@ -296,12 +326,13 @@ auth_throttle_record(struct auth_throttle *t, const char *ip,
     const char *user, bool ok)
 {
 	char		 key[THR_KEY], sip[64], suser[128];
-	uint64_t	 now = thr_now();
+	uint64_t	 now;
 	uint32_t	 uf = 0, ipf = 0;
 	int		 rc = 0;
 
 	if (thr_lock(t, F_WRLCK) == -1)
 		return -1;
+	now = thr_now();
 	if (user != NULL && *user != '\0') {
 		thr_key(key, "u:", user);
 		rc = thr_update(t, key, ok, now, &uf);

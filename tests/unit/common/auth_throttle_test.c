@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,34 +118,97 @@ Test(auth_throttle, ip_limit_is_higher)
 	auth_throttle_close(&t);
 }
 
-Test(auth_throttle, shared_between_processes)
+/* No failure may be lost when many record at once: the count must reach
+ * max_failures exactly.  (A clock read before waiting for the lock used
+ * to wrap "now - last_fail" and reset the counter.) */
+static const struct auth_throttle_conf conf_race = {
+	.failure_delay = 1, .max_delay = 8, .max_failures = 40,
+	.lockout_time = 600000,
+};
+
+static void
+record_n(int n)
 {
 	struct auth_throttle *t;
-	uint64_t	 d;
-	pid_t		 pid[2];
-	int		 i, j, status;
+	char	 err[256];
+	int	 i;
 
-	/* Two processes fail logins for one user at the same time. */
-	for (j = 0; j < 2; j++) {
+	t = auth_throttle_open(path, &conf_race, err, sizeof(err));
+	if (t == NULL)
+		_exit(2);
+	for (i = 0; i < n; i++)
+		if (auth_throttle_record(t, "192.0.2.10", "dave", false) != 0)
+			_exit(1);
+	auth_throttle_close(&t);
+}
+
+static void
+assert_count_is_max(void)
+{
+	struct auth_throttle *t;
+	char	 err[256];
+	uint64_t d;
+
+	t = auth_throttle_open(path, &conf_race, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	cr_assert_eq(auth_throttle_check(t, NULL, "dave", &d),
+	    AUTH_THROTTLE_REFUSE, "a failure was lost");
+	auth_throttle_close(&t);
+}
+
+Test(auth_throttle, no_lost_update_between_processes)
+{
+	pid_t	 pid[4];
+	int	 j, status;
+
+	for (j = 0; j < 4; j++) {
 		if ((pid[j] = fork()) == 0) {
-			t = topen();
-			for (i = 0; i < 3; i++)
-				if (auth_throttle_record(t, "192.0.2.9",
-				    "carol", false) != 0)
-					_exit(1);
-			auth_throttle_close(&t);
+			record_n(10);
 			_exit(0);
 		}
 		cr_assert_gt(pid[j], 0);
 	}
-	for (j = 0; j < 2; j++) {
+	for (j = 0; j < 4; j++) {
 		cr_assert_eq(waitpid(pid[j], &status, 0), pid[j]);
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	t = topen();
-	cr_assert_eq(auth_throttle_check(t, "203.0.113.5", "carol", &d),
-	    AUTH_THROTTLE_REFUSE);
-	auth_throttle_close(&t);
+	assert_count_is_max();
+}
+
+static struct auth_throttle *shared_t;
+
+static void *
+thread_record(void *arg)
+{
+	int	 i;
+
+	(void)arg;
+	for (i = 0; i < 10; i++)
+		if (auth_throttle_record(shared_t, "192.0.2.11", "dave",
+		    false) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+Test(auth_throttle, no_lost_update_between_threads)
+{
+	pthread_t th[4];
+	void	*rv;
+	char	 err[256];
+	int	 j;
+
+	/* smtpd checks passwords on worker threads sharing one handle. */
+	shared_t = auth_throttle_open(path, &conf_race, err, sizeof(err));
+	cr_assert_not_null(shared_t, "%s", err);
+	for (j = 0; j < 4; j++)
+		cr_assert_eq(pthread_create(&th[j], NULL, thread_record, NULL),
+		    0);
+	for (j = 0; j < 4; j++) {
+		cr_assert_eq(pthread_join(th[j], &rv), 0);
+		cr_assert_null(rv);
+	}
+	auth_throttle_close(&shared_t);
+	assert_count_is_max();
 }
 
 Test(auth_throttle, bad_file_is_rebuilt)
