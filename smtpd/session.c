@@ -149,7 +149,16 @@ session_update(struct session *s)
 		session_handshake(s);
 		return -1;	/* it runs the session on from here */
 	}
-	if (wants_input(s))
+	if (s->peer_eof && wants_input(s)) {
+		/* Every complete command is answered (a client may pipeline
+		 * "." and QUIT and close its side at once); nothing more will
+		 * come.  Let the replies go out first. */
+		if (s->out.len == 0 && stream_output_pending(s->st) == 0) {
+			session_free(&s, "disconnect");
+			return -1;
+		}
+		ev = EVENT_WRITE;
+	} else if (wants_input(s))
 		ev = stream_events(s->st);
 	else
 		ev = stream_output_pending(s->st) > 0 ? EVENT_WRITE : 0;
@@ -267,15 +276,15 @@ session_io(int fd, unsigned int events, void *arg)
 		session_free(&s, "write error");
 		return;
 	}
-	if ((events & EVENT_READ) && wants_input(s)) {
+	if ((events & EVENT_READ) && wants_input(s) && !s->peer_eof) {
 		/* Read what is there (TLS gives one record per call). */
 		for (i = 0; i < 8; i++) {
 			n = stream_fill(s->st);
 			if (n == STREAM_AGAIN)
 				break;
 			if (n == 0) {
-				session_free(&s, "disconnect");
-				return;
+				s->peer_eof = true;
+				break;
 			}
 			if (n < 0) {
 				if (stream_input_pending(s->st) > 0)

@@ -173,6 +173,7 @@ struct session {
 	bool			 want_starttls;
 	bool			 handshaking;
 	bool			 suspended; /* waiting: commit, AUTH delay */
+	bool			 peer_eof;  /* client closed its side */
 	bool			 flush_now;	/* a group-end command ran */
 	bool			 skipping;	/* dropping an over-long line */
 	bool			 helo_seen;

@@ -249,6 +249,37 @@ class Smtpd(unittest.TestCase):
             self.assertEqual(c.reply(), "250 2.0.0 Ok\r\n")
             self.assertEqual(c.reply(), "221 2.0.0 Bye\r\n")
 
+    def test_commands_before_half_close_are_answered(self):
+        # the client pipelines the end of data and QUIT, then closes its
+        # side at once: the message is still queued and every reply sent
+        with self.connect() as c:
+            c.cmd("HELO client.example")
+            c.send("MAIL FROM:<eof@example.org>\r\n"
+                   "RCPT TO:<alice@%s>\r\nDATA\r\n" % DOMAIN)
+            self.assertEqual(c.reply(), "250 2.1.0 Ok\r\n")
+            self.assertEqual(c.reply(), "250 2.1.5 Ok\r\n")
+            self.assertTrue(c.reply().startswith("354 "))
+            c.send("Subject: eof\r\n\r\nx\r\n.\r\nQUIT\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            self.assertTrue(c.reply().startswith("250 2.0.0 Ok: queued"))
+            self.assertEqual(c.reply(), "221 2.0.0 Bye\r\n")
+            self.assertTrue(c.closed())
+        buzontest.wait_for(
+            lambda: queued_count(self.inst, "eof@example.org") == 1, 10,
+            what="the message logged as queued")
+
+    def test_half_close_mid_data_queues_nothing(self):
+        with self.connect() as c:
+            c.cmd("HELO client.example")
+            c.cmd("MAIL FROM:<half@example.org>")
+            c.cmd("RCPT TO:<alice@%s>" % DOMAIN)
+            self.assertTrue(c.cmd("DATA").startswith("354 "))
+            c.send("Subject: half\r\n\r\nno end\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            self.assertTrue(c.closed())
+        time.sleep(0.3)
+        self.assertEqual(queued_count(self.inst, "half@example.org"), 0)
+
     def test_pipelined_flood_gets_every_reply(self):
         # far more replies than the server buffers: it must stop reading
         # while we do not read, then go on, losing and stalling nothing
