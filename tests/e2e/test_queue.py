@@ -207,9 +207,11 @@ class Queue(unittest.TestCase):
         self.send(["tiny@" + DOMAIN], b"Subject: big\r\n\r\n" + b"x" * 100 +
                   b"\r\n", sender="carol@" + DOMAIN)
         qid = self.queued_id(start, "tiny@" + DOMAIN)
-        out = self.cli("list").stdout
-        self.assertRegex(out, r"%s .*\n\s+tiny@%s\s+deferred 4\.2\.2" % (
+        # the attempt is logged before its status record is written
+        want = re.compile(r"%s .*\n\s+tiny@%s\s+deferred 4\.2\.2" % (
             qid, re.escape(DOMAIN)))
+        wait_for(lambda: want.search(self.cli("list").stdout), 10,
+                 what="the deferral in queue list")
         r = self.cli("bounce", qid)
         self.assertEqual(r.returncode, 0, r.stderr)
         got = [g for g in self.wait_files("carol", before + 1)
