@@ -20,9 +20,9 @@
  *
  * Locking (lock order, outermost first): POP3 maildrop lock (held for a
  * whole POP3 session) -> index lock (held only inside one call) -> mbox
- * lock (dotlock + fcntl, only inside one call).  A delivery takes no lock
- * into a Maildir and only the mbox lock into an mbox; it never needs the
- * index.  No lock is held between calls except the POP3 lock, so one
+ * lock (dotlock + fcntl, common/mbox_lock.h, only inside one call).  A
+ * delivery takes no lock into a Maildir and only the mbox lock into an
+ * mbox; it never needs the index.  No lock is held between calls except the POP3 lock, so one
  * process may serve many sessions on one folder from one event loop.
  * Locks are OFD locks: do not fork() while inside a call.
  *
@@ -298,23 +298,5 @@ int	 mailbox_delete(const struct mailbox_location *, const char *name,
  * INBOX is refused (IMAP's "move INBOX's mail" is imapd's job). */
 int	 mailbox_rename(const struct mailbox_location *, const char *from,
 	    const char *to, struct fail *) __attribute__((warn_unused_result));
-
-/* ---- for local delivery into an mbox ---- */
-
-/* Lock an mbox file for appending the way every reader here expects:
- * dotlock FILE.lock (O_EXCL; one older than 5 minutes is stale and
- * removed; skipped if the directory is not writable), then an fcntl write
- * lock on the file opened O_RDWR|O_APPEND|O_CREAT (0600), re-opened if the
- * path was replaced meanwhile (an expunge rewrites the file and renames it
- * into place).  Waits up to 30 s.  0 with l filled, or -1.  Append at the
- * end; on a failed write, ftruncate back to the size before.
- * mailbox_mbox_unlock() drops both locks and closes l->fd. */
-struct mailbox_mbox_lock {
-	int	 fd;
-	bool	 dotlocked;
-};
-int	 mailbox_mbox_lock(const char *path, struct mailbox_mbox_lock *,
-	    struct fail *) __attribute__((warn_unused_result));
-void	 mailbox_mbox_unlock(const char *path, struct mailbox_mbox_lock *);
 
 #endif

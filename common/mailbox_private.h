@@ -1,7 +1,6 @@
 /*
- * mailbox_private.h - what mailbox.c, maildir.c, mbox.c, mbox_lock.c and
- * mbidx.c share.  Nothing outside common/mailbox* and their tests may
- * include it.
+ * mailbox_private.h - what mailbox.c, maildir.c, mbox.c and mbidx.c
+ * share.  Nothing outside common/mailbox* and their tests may include it.
  */
 #ifndef BUZON_MAILBOX_PRIVATE_H
 #define BUZON_MAILBOX_PRIVATE_H

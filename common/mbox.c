@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "mailbox_private.h"
+#include "mbox_lock.h"
 #include "mem.h"
 #include "str.h"
 
@@ -260,20 +261,20 @@ attach(struct mailbox *mb, struct mbidx *idx, const struct stat *st)
 static int
 mbox_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty, struct fail *f)
 {
-	struct mailbox_mbox_lock l;
+	struct mbox_lock l;
 	struct stat st;
 	int	 rc;
 
-	if (mailbox_mbox_lock(mb->path, &l, f) == -1)
+	if (mbox_lock_take(mb->path, NULL, &l, f) == -1)
 		return -1;
 	if (fstat(l.fd, &st) == -1) {
-		mailbox_mbox_unlock(mb->path, &l);
+		mbox_lock_release(&l);
 		return fail_set(f, true, "4.3.0", "cannot read mbox");
 	}
 	rc = scan(idx, l.fd, &st, dirty, f);
 	if (rc == 0 && attach(mb, idx, &st) == -1)
 		rc = fail_set(f, true, "4.3.0", "cannot open mbox");
-	mailbox_mbox_unlock(mb->path, &l);
+	mbox_lock_release(&l);
 	return rc;
 }
 
@@ -326,30 +327,30 @@ static int
 mbox_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
     struct fail *f)
 {
-	struct mailbox_mbox_lock l;
+	struct mbox_lock l;
 	struct stat st, nst;
 	char	 tmp[4096], *dir, *slash;
 	uint64_t pos = 0, *newoff;
 	size_t	 i;
 	int	 out, rc = -1;
 
-	if (mailbox_mbox_lock(mb->path, &l, f) == -1)
+	if (mbox_lock_take(mb->path, NULL, &l, f) == -1)
 		return -1;
 	if (fstat(l.fd, &st) == -1 || (uint64_t)st.st_ino != idx->st_ino ||
 	    (uint64_t)st.st_size < idx->st_size) {
-		mailbox_mbox_unlock(mb->path, &l);
+		mbox_lock_release(&l);
 		return fail_set(f, true, "4.3.0", "mbox changed, try again");
 	}
 	if (!str_printf(tmp, sizeof(tmp), "%s.buzon-new.%ld", mb->path,
 	    (long)getpid())) {
-		mailbox_mbox_unlock(mb->path, &l);
+		mbox_lock_release(&l);
 		return fail_set(f, false, "5.3.0", "mailbox path too long");
 	}
 	(void)unlink(tmp);
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    st.st_mode & 0777);
 	if (out == -1) {
-		mailbox_mbox_unlock(mb->path, &l);
+		mbox_lock_release(&l);
 		return fail_set(f, true, "4.3.0", "cannot rewrite mbox");
 	}
 	newoff = xcalloc(idx->n + 1, sizeof(*newoff));
@@ -400,7 +401,7 @@ out:
 		fail_set(f, true, "4.3.0", "cannot rewrite mbox");
 	}
 	free(newoff);
-	mailbox_mbox_unlock(mb->path, &l);
+	mbox_lock_release(&l);
 	return rc;
 }
 
@@ -440,7 +441,7 @@ mbox_append(struct mailbox *mb, struct mbidx *idx, const void *data,
     size_t len, unsigned int flags, time_t idate, struct mbidx_rec **rec_r,
     struct fail *f)
 {
-	struct mailbox_mbox_lock l;
+	struct mbox_lock l;
 	struct stat st;
 	struct tm tm;
 	struct str s;
@@ -450,7 +451,7 @@ mbox_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 	bool	 dirty = false;
 	int	 rc = -1;
 
-	if (mailbox_mbox_lock(mb->path, &l, f) == -1)
+	if (mbox_lock_take(mb->path, NULL, &l, f) == -1)
 		return -1;
 	if (fstat(l.fd, &st) == -1)
 		goto out;
@@ -501,7 +502,7 @@ mbox_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 out:
 	if (rc == -1 && f != NULL && f->code[0] == '\0')
 		fail_set(f, true, "4.3.0", "cannot append to mbox");
-	mailbox_mbox_unlock(mb->path, &l);
+	mbox_lock_release(&l);
 	return rc;
 }
 

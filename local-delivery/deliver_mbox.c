@@ -2,15 +2,11 @@
 /*
  * deliver_mbox.c - append to an mbox under dotlock + fcntl locks
  *
- * Lock order (docs/delivery.md): the dotlock FILE.lock, then an fcntl
- * F_WRLCK on the whole file; released in the reverse order.  Both are
- * tried without blocking and retried with a growing pause until
- * lock_timeout, so a writer that takes them in the other order costs a
- * timeout, never a deadlock.
- *
- * The dotlock is created with O_EXCL and holds "PID\n".  One older than
- * stale_lock_time whose pid no longer runs (or holds no pid) is removed;
- * we check that it is still the same file (inode and mtime) just before.
+ * The locks are common/mbox_lock.h's, shared with the mailbox module
+ * (docs/delivery.md): the dotlock FILE.lock, then an fcntl F_WRLCK on the
+ * whole file, waiting up to lock_timeout; a dotlock older than
+ * stale_lock_time whose pid no longer runs is broken.  If an expunge
+ * renamed a new file into place while we waited, we lock that one.
  *
  * Format: mboxrd.  "From SENDER DATE" (asctime, local time; MAILER-DAEMON
  * for the null sender), the message with every ">*From " line given one
@@ -22,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,147 +28,9 @@
 #include "deliver.h"
 #include "deliver_private.h"
 #include "log.h"
+#include "mbox_lock.h"
 #include "mem.h"
 #include "str.h"
-
-/* Open file description locks where there are (as common/mbox_lock.c):
- * they conflict with classic fcntl locks both ways, and are not dropped
- * when the process closes some other fd of the same file. */
-#ifdef F_OFD_SETLK
-#define MBOX_SETLK	F_OFD_SETLK
-#else
-#define MBOX_SETLK	F_SETLK
-#endif
-
-/* Pause between lock attempts: 10 ms doubling to 200 ms. */
-static void
-lock_pause(unsigned int *ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)*ms * 1000000L;
-	(void)nanosleep(&ts, NULL);
-	if (*ms < 200)
-		*ms *= 2;
-}
-
-/* Milliseconds on the monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Is the dotlock at lock stale?  Removes it when so; 1 removed, 0 not. */
-static int
-dotlock_break_stale(const char *lock, unsigned int stale_time)
-{
-	struct stat	 st, st2;
-	char		 buf[32];
-	ssize_t		 n;
-	uint64_t	 pid;
-	int		 fd;
-	bool		 dead = true;
-
-	if (lstat(lock, &st) == -1)
-		return errno == ENOENT ? 1 : 0;
-	if (time(NULL) - st.st_mtime < (time_t)stale_time)
-		return 0;
-	if ((fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		(void)close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			if (strnum_u64(buf, 1, INT_MAX, &pid) == 0 &&
-			    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-				dead = false;
-		}
-	}
-	if (!dead)
-		return 0;
-	/* Another process may have broken it and locked anew meanwhile. */
-	if (lstat(lock, &st2) == -1 || st2.st_ino != st.st_ino ||
-	    st2.st_mtime != st.st_mtime)
-		return 0;
-	if (unlink(lock) == -1)
-		return 0;
-	log_warn(NULL, "deliver removed stale lock=%s", lock);
-	return 1;
-}
-
-static int
-dotlock_take(const struct deliver_conf *c, const char *lock,
-    int64_t deadline, struct fail *f)
-{
-	char		 pid[24];
-	unsigned int	 ms = 10;
-	int		 fd, len;
-
-	for (;;) {
-		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd != -1)
-			break;
-		if (errno != EEXIST) {
-			log_error(NULL, "deliver dotlock failed lock=%s "
-			    "error=%s", lock, strerror(errno));
-			return deliver_fail_errno(f, errno,
-			    "cannot lock the mailbox");
-		}
-		if (dotlock_break_stale(lock, c->stale_lock_time) == 1)
-			continue;
-		if (now_ms() >= deadline)
-			return fail_set(f, true, "4.2.0",
-			    "mailbox is locked, try again later");
-		lock_pause(&ms);
-	}
-	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (len <= 0 || write(fd, pid, (size_t)len) != len) {
-		(void)close(fd);
-		(void)unlink(lock);
-		return fail_set(f, true, "4.3.0", "cannot write the lock");
-	}
-	(void)close(fd);
-	return 0;
-}
-
-static int
-fcntl_take(int fd, int64_t deadline, struct fail *f)
-{
-	struct flock	 fl;
-	unsigned int	 ms = 10;
-
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, MBOX_SETLK, &fl) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return deliver_fail_errno(f, errno,
-			    "cannot lock the mailbox");
-		if (now_ms() >= deadline)
-			return fail_set(f, true, "4.2.0",
-			    "mailbox is locked, try again later");
-		lock_pause(&ms);
-	}
-}
-
-static void
-fcntl_release(int fd)
-{
-	struct flock	 fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	(void)fcntl(fd, MBOX_SETLK, &fl);
-}
 
 /* "From SENDER DATE\n": no space may sit inside SENDER. */
 static void
@@ -198,41 +55,6 @@ from_line(struct deliver_out *o, const char *sender)
 	deliver_out_put(o, date, strlen(date));
 }
 
-/* Open path and take its fcntl lock.  An expunge may have replaced the
- * file by rename while we waited (a writer that does not hold the
- * dotlock, or one whose directory allowed none): then the lock is on an
- * unlinked inode, and we start over on the file the path names now.  fd,
- * or -1 with f set. */
-static int
-mbox_open_locked(const char *path, int64_t deadline, struct fail *f)
-{
-	struct stat	 a, b;
-	int		 fd;
-
-	for (;;) {
-		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-		if (fd == -1) {
-			log_error(NULL, "deliver open failed mbox=%s error=%s",
-			    path, strerror(errno));
-			return deliver_fail_errno(f, errno,
-			    "cannot open the mailbox");
-		}
-		if (fcntl_take(fd, deadline, f) == -1) {
-			(void)close(fd);
-			return -1;
-		}
-		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			return fd;
-		fcntl_release(fd);
-		(void)close(fd);
-		if (now_ms() >= deadline)
-			return fail_set(f, true, "4.2.0",
-			    "mailbox is locked, try again later");
-	}
-}
-
 static int
 mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
     const struct deliver_msg *m, int fd, struct deliver_result *res,
@@ -255,8 +77,6 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 		return fail_set(f, !b->conf->quota_bounce,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);
-	if (lseek(fd, old, SEEK_SET) == -1)
-		return deliver_fail_errno(f, errno, "cannot seek the mailbox");
 	o = xmalloc(sizeof(*o));
 	deliver_out_init(o, fd);
 	from_line(o, r->sender);
@@ -289,14 +109,14 @@ int
 deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
     const struct deliver_msg *m, struct deliver_result *res, struct fail *f)
 {
-	char		 lock[PATH_MAX], dir[PATH_MAX], *slash;
-	struct stat	 st;
-	int64_t		 deadline;
-	int		 fd, rc;
-	bool		 created;
+	char			 dir[PATH_MAX], *slash;
+	struct mbox_lock_conf	 lc;
+	struct mbox_lock	*l;
+	struct stat		 st;
+	int			 rc;
+	bool			 created;
 
-	if (!str_printf(lock, sizeof(lock), "%s.lock", r->path) ||
-	    !str_copy(dir, r->path, sizeof(dir)))
+	if (!str_copy(dir, r->path, sizeof(dir)))
 		return fail_set(f, true, "4.3.0", "path too long");
 	if ((slash = strrchr(dir, '/')) == NULL)
 		(void)str_copy(dir, ".", sizeof(dir));
@@ -307,18 +127,21 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 	if (stat(dir, &st) == -1 && mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return deliver_fail_errno(f, errno,
 		    "cannot create the mailbox directory");
-	deadline = now_ms() + (int64_t)b->conf->lock_timeout * 1000;
-	if (dotlock_take(b->conf, lock, deadline, f) == -1)
-		return -1;
+	lc.stale_time = b->conf->stale_lock_time;
+	lc.timeout_ms = b->conf->lock_timeout > UINT_MAX / 1000 ? UINT_MAX :
+	    b->conf->lock_timeout * 1000;
 	created = lstat(r->path, &st) == -1 && errno == ENOENT;
-	if ((fd = mbox_open_locked(r->path, deadline, f)) == -1) {
-		(void)unlink(lock);
+	l = xmalloc(sizeof(*l));
+	if (mbox_lock_take(r->path, &lc, l, f) == -1) {
+		if (l->err != 0)	/* EDQUOT, ENOSPC... as elsewhere */
+			(void)deliver_fail_errno(f, l->err,
+			    "cannot lock the mailbox");
+		free(l);
 		return -1;
 	}
-	rc = mbox_append(b, r, m, fd, res, f);
-	fcntl_release(fd);
-	(void)close(fd);
-	(void)unlink(lock);
+	rc = mbox_append(b, r, m, l->fd, res, f);
+	mbox_lock_release(l);
+	free(l);
 	if (rc == 0 && created)
 		deliver_batch_dir(b, dir);
 	return rc;

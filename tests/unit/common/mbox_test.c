@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "mailbox_testlib.h"
+#include "mbox_lock.h"
 
 static char *root;
 static char inbox[4096];
@@ -122,7 +123,7 @@ Test(mbox, appended_mail_detected)
 {
 	struct mailbox *mb;
 	struct mailbox_changes ch;
-	struct mailbox_mbox_lock l;
+	struct mbox_lock l;
 	struct fail f;
 	static const char more[] = "From dave Tue Nov 26 04:00:00 2026\n"
 	    "Subject: four\n\nbody four\n\n";
@@ -130,10 +131,10 @@ Test(mbox, appended_mail_detected)
 	tl_write(inbox, three, strlen(three));
 	mb = open_inbox();
 	/* a delivery the way buzon-deliver does it */
-	cr_assert_eq(mailbox_mbox_lock(inbox, &l, &f), 0, "%s", f.text);
+	cr_assert_eq(mbox_lock_take(inbox, NULL, &l, &f), 0, "%s", f.text);
 	cr_assert(l.dotlocked);
 	cr_assert_eq(write(l.fd, more, strlen(more)), (ssize_t)strlen(more));
-	mailbox_mbox_unlock(inbox, &l);
+	mbox_lock_release(&l);
 	cr_assert_eq(l.fd, -1);
 	cr_assert(mailbox_has_changed(mb));
 	cr_assert_eq(mailbox_sync(mb, &ch, &f), 0);
@@ -297,60 +298,6 @@ Test(mbox, folders)
 	mailbox_close(&mb);
 	cr_assert_eq(mailbox_delete(&loc, "Old", &f), 0);
 	cr_assert_null(mailbox_open(&loc, "Old", 0, &f));
-}
-
-Test(mbox, stale_dotlock_removed)
-{
-	struct mailbox_mbox_lock l;
-	struct timespec ts[2];
-	char	 lock[4200];
-
-	cr_assert(str_printf(lock, sizeof(lock), "%s.lock", inbox));
-	tl_write(lock, "99999\n", 6);
-	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 3600;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	cr_assert_eq(utimensat(AT_FDCWD, lock, ts, 0), 0);
-	cr_assert_eq(mailbox_mbox_lock(inbox, &l, NULL), 0);
-	mailbox_mbox_unlock(inbox, &l);
-	cr_assert_eq(access(lock, F_OK), -1);
-}
-
-Test(mbox, lock_excludes_other_process)
-{
-	struct mailbox_mbox_lock l;
-	int	 p[2], status;
-	char	 c;
-	pid_t	 pid;
-	struct timespec t0, t1;
-
-	cr_assert_eq(pipe(p), 0);
-	cr_assert_eq(mailbox_mbox_lock(inbox, &l, NULL), 0);
-	pid = fork();
-	if (pid == 0) {
-		struct mailbox_mbox_lock l2;
-
-		/* OFD locks belong to the open file, which fork shares */
-		close(l.fd);
-		close(p[0]);
-		if (write(p[1], "r", 1) != 1)
-			_exit(2);
-		_exit(mailbox_mbox_lock(inbox, &l2, NULL) == 0 ? 0 : 1);
-	}
-	close(p[1]);
-	cr_assert_eq(read(p[0], &c, 1), 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	{
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	mailbox_mbox_unlock(inbox, &l);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	cr_assert_eq(WEXITSTATUS(status), 0);
-	cr_assert_geq((t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000, 90, "child did not wait");
-	close(p[0]);
 }
 
 Test(mbox, expunge_keeps_mail_appended_since_sync)
