@@ -183,7 +183,7 @@ enqueue_close(struct enqueue **qp)
 
 	if (q == NULL)
 		return;
-	BUZ_ASSERT(q->open_msgs == 0);
+	BUZ_ASSERT(__atomic_load_n(&q->open_msgs, __ATOMIC_ACQUIRE) == 0);
 	if (q->tmp_fd != -1)
 		close(q->tmp_fd);
 	if (q->queue_fd != -1)
@@ -213,7 +213,7 @@ enqueue_begin(struct enqueue *q, struct enqueue_msg **m_r, struct fail *f)
 	m->fd = -1;
 	spool_id_new(m->id, &m->arrival_sec, &m->arrival_usec);
 	str_init(&m->buf, 0);
-	q->open_msgs++;
+	__atomic_add_fetch(&q->open_msgs, 1, __ATOMIC_RELAXED);
 	*m_r = m;
 	return 0;
 }
@@ -386,7 +386,8 @@ msg_free(struct enqueue_msg **mp)
 		(void)unlinkat(m->q->tmp_fd, m->id, 0);
 	}
 	str_release(&m->buf);
-	m->q->open_msgs--;
+	/* atomic: smtpd commits on a thread of its own */
+	__atomic_sub_fetch(&m->q->open_msgs, 1, __ATOMIC_RELEASE);
 	free(m);
 	*mp = NULL;
 }
