@@ -57,9 +57,13 @@ int	 enqueue_open(const char *state_dir, struct enqueue **q_r,
 void	 enqueue_close(struct enqueue **);
 
 /* Threads used by enqueue_commit_batch() to fsync files in parallel
- * (default 8, at most 32; 1 = the calling thread alone).  Threads are
- * started per batch and only as many as the batch has messages; the
- * caller's thread is one of them.  See docs/spool.md for measurements. */
+ * (default 8, at most 32; 1 = the calling thread alone).  The helper
+ * threads start at the first batch of two or more messages and stay until
+ * enqueue_close(); a batch wakes only as many as it has messages, and the
+ * caller's thread is one of them.  Set it before the first commit.  One
+ * commit at a time per struct enqueue (any one thread); enqueue_begin()
+ * may run meanwhile on another thread.  See docs/spool.md for
+ * measurements. */
 void	 enqueue_set_sync_threads(struct enqueue *, unsigned int n);
 
 /* Start a message: a new queue id and arrival time.  Nothing is created
