@@ -175,6 +175,8 @@ struct session {
 	bool			 want_starttls;
 	bool			 handshaking;
 	bool			 suspended; /* waiting: commit, AUTH delay */
+	bool			 io_quiet;  /* input came while suspended */
+	unsigned int		 io_events; /* EVENT_* last set on io */
 	bool			 flush_now;	/* a group-end command ran */
 	bool			 skipping;	/* dropping an over-long line */
 	bool			 helo_seen;
