@@ -380,13 +380,8 @@ static int
 msg_publish(struct enqueue_msg *m, struct fail *f)
 {
 	struct enqueue	*q = m->q;
-	int		 rc, e;
+	int		 rc;
 
-	/* Close first: once renamed, queued may deliver and unlink the file
-	 * at once, and the last close of an unlinked file frees its blocks
-	 * (a synchronous discard on some mounts) in our commit. */
-	close(m->fd);
-	m->fd = -1;
 	rc = renameat2(q->tmp_fd, m->id, q->queue_fd, m->id,
 	    RENAME_NOREPLACE);
 	if (rc == -1 && (errno == EINVAL || errno == ENOSYS)) {
@@ -394,11 +389,10 @@ msg_publish(struct enqueue_msg *m, struct fail *f)
 		if (rc == 0)
 			(void)unlinkat(q->tmp_fd, m->id, 0);
 	}
-	if (rc == -1) {
-		e = errno;
-		(void)unlinkat(q->tmp_fd, m->id, 0);
-		return msg_fail(m, "rename", e, f);
-	}
+	if (rc == -1)
+		return msg_fail(m, "rename", errno, f);
+	close(m->fd);
+	m->fd = -1;
 	return 0;
 }
 
