@@ -25,15 +25,18 @@
  * the same failure.  The temp file is removed as soon as a write fails.
  *
  * SIGXFSZ must be ignored by the process (RLIMIT_FSIZE then gives EFBIG).
- * A struct enqueue is used by one thread at a time.
+ * A struct enqueue is used by one thread at a time, with one exception:
+ * one thread may commit (enqueue_commit_batch() of messages nobody else
+ * touches) while another begins, writes and rolls back other messages.
  *
  * In an event-loop daemon (smtpd): enqueue_begin() at DATA (the id goes
  * into the Received header), enqueue_envelope(), then enqueue_write() for
  * each chunk of unstuffed content; a session whose DATA ended is put on a
- * list instead of committing at once, and at the end of the loop turn one
- * enqueue_commit_batch() commits the whole list before the 250 (or 4xx)
- * replies go out.  Every commit blocks the loop for about one fsync (more
- * messages in a batch barely cost more); see docs/spool.md.
+ * list instead of committing at once, and enqueue_commit_batch() commits
+ * the whole list on smtpd's committer thread before the 250 (or 4xx)
+ * replies go out.  A commit takes about one fsync (more messages in a
+ * batch barely cost more), during which the loop serves everyone else;
+ * see docs/spool.md.
  */
 #ifndef BUZON_ENQUEUE_H
 #define BUZON_ENQUEUE_H
