@@ -47,6 +47,7 @@ struct stream {
 	unsigned int	 wr_want;	/* EVENT_* the last SSL_write wanted */
 	unsigned int	 hs_want;	/* EVENT_* the handshake wants */
 	bool		 use_send;	/* fd is a socket: send() */
+	bool		 drained;	/* last plain fill was short */
 };
 
 struct stream *
@@ -138,6 +139,7 @@ stream_fill(struct stream *s)
 		s->in_off = 0;
 	}
 	room = s->in_max - s->in_off - s->in_len;
+	s->drained = false;
 	if (room == 0)
 		return -1;
 	if (s->ssl == NULL) {
@@ -148,6 +150,7 @@ stream_fill(struct stream *s)
 			return errno == EAGAIN || errno == EWOULDBLOCK ?
 			    STREAM_AGAIN : -1;
 		s->in_len += (size_t)n;
+		s->drained = n > 0 && (size_t)n < room;
 		return n;
 	}
 	want = room > INT_MAX ? INT_MAX : (int)room;
@@ -159,6 +162,12 @@ stream_fill(struct stream *s)
 		return r;
 	}
 	return stream_ssl_result(s, r, &s->rd_want, "read");
+}
+
+bool
+stream_fill_drained(const struct stream *s)
+{
+	return s->drained;
 }
 
 /* Take n bytes off the front of the input. */

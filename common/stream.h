@@ -39,6 +39,12 @@ int	 stream_fd(const struct stream *);
  * it until STREAM_AGAIN: with TLS, OpenSSL may hold decrypted bytes that
  * did not fit, and the fd shows nothing of them. */
 ssize_t	 stream_fill(struct stream *);
+/* True when the last stream_fill() on a plain socket returned fewer bytes
+ * than the buffer had room for: the socket was read dry, so another call
+ * would almost surely give STREAM_AGAIN and the caller may wait for
+ * EVENT_READ at once (saves one read() per burst).  Always false with TLS,
+ * whose bytes may wait inside OpenSSL. */
+bool	 stream_fill_drained(const struct stream *);
 
 /* Take the next LF-terminated line off the input, CRLF or LF stripped and
  * NUL-terminated in place (a bare LF ending is flagged in *bare_lf_r, which

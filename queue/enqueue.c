@@ -36,6 +36,22 @@
 #define ENQ_MAX_THREADS	32
 #define NOTIFY_MAX	4096	/* bytes per datagram */
 
+/* Threads that help enqueue_commit_batch() fsync, started at the first
+ * batch that wants them and kept until enqueue_close() (a thread per
+ * batch cost a clone, its stack mmap and a join every commit). */
+struct sync_pool {
+	pthread_t	 tids[ENQ_MAX_THREADS];
+	unsigned int	 nthreads;
+	bool		 started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 start_cv;
+	pthread_cond_t	 done_cv;
+	struct sync_job	*job;
+	unsigned int	 tickets;	/* helpers still to join this batch */
+	unsigned int	 busy;		/* helpers not done with it */
+	bool		 quit;
+};
+
 struct enqueue {
 	int		 tmp_fd;	/* STATE/spool/tmp */
 	int		 queue_fd;	/* STATE/spool/queue */
@@ -43,6 +59,7 @@ struct enqueue {
 	struct sockaddr_un notify_addr;
 	unsigned int	 sync_threads;
 	unsigned int	 open_msgs;
+	struct sync_pool pool;
 };
 
 struct enqueue_msg {
@@ -59,6 +76,8 @@ struct enqueue_msg {
 					   flushed */
 	uint64_t	 flushed;
 };
+
+static void	pool_stop(struct sync_pool *);
 
 /* ---- failures ---- */
 
@@ -183,7 +202,8 @@ enqueue_close(struct enqueue **qp)
 
 	if (q == NULL)
 		return;
-	BUZ_ASSERT(q->open_msgs == 0);
+	BUZ_ASSERT(__atomic_load_n(&q->open_msgs, __ATOMIC_ACQUIRE) == 0);
+	pool_stop(&q->pool);
 	if (q->tmp_fd != -1)
 		close(q->tmp_fd);
 	if (q->queue_fd != -1)
@@ -213,7 +233,7 @@ enqueue_begin(struct enqueue *q, struct enqueue_msg **m_r, struct fail *f)
 	m->fd = -1;
 	spool_id_new(m->id, &m->arrival_sec, &m->arrival_usec);
 	str_init(&m->buf, 0);
-	q->open_msgs++;
+	__atomic_add_fetch(&q->open_msgs, 1, __ATOMIC_RELAXED);
 	*m_r = m;
 	return 0;
 }
@@ -386,7 +406,8 @@ msg_free(struct enqueue_msg **mp)
 		(void)unlinkat(m->q->tmp_fd, m->id, 0);
 	}
 	str_release(&m->buf);
-	m->q->open_msgs--;
+	/* atomic: smtpd commits on a thread of its own */
+	__atomic_sub_fetch(&m->q->open_msgs, 1, __ATOMIC_RELEASE);
 	free(m);
 	*mp = NULL;
 }
@@ -462,23 +483,101 @@ sync_worker(void *arg)
 	return NULL;
 }
 
+static void *
+pool_main(void *arg)
+{
+	struct sync_pool	*p = arg;
+	struct sync_job		*job;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->tickets == 0 && !p->quit)
+			pthread_cond_wait(&p->start_cv, &p->mu);
+		if (p->quit)
+			break;
+		p->tickets--;
+		job = p->job;
+		pthread_mutex_unlock(&p->mu);
+		(void)sync_worker(job);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->done_cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Start up to want helper threads; fewer (even none) is still correct. */
+static void
+pool_start(struct sync_pool *p, unsigned int want)
+{
+	p->started = true;
+	if (pthread_mutex_init(&p->mu, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&p->start_cv, NULL) != 0)
+		goto fail_mu;
+	if (pthread_cond_init(&p->done_cv, NULL) != 0)
+		goto fail_start;
+	while (p->nthreads < want && pthread_create(&p->tids[p->nthreads],
+	    NULL, pool_main, p) == 0)
+		p->nthreads++;
+	if (p->nthreads > 0)
+		return;
+	pthread_cond_destroy(&p->done_cv);
+fail_start:
+	pthread_cond_destroy(&p->start_cv);
+fail_mu:
+	pthread_mutex_destroy(&p->mu);
+fail:
+	p->nthreads = 0;
+}
+
+static void
+pool_stop(struct sync_pool *p)
+{
+	unsigned int	 i;
+
+	if (p->nthreads == 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = true;
+	pthread_cond_broadcast(&p->start_cv);
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->tids[i], NULL);
+	pthread_cond_destroy(&p->done_cv);
+	pthread_cond_destroy(&p->start_cv);
+	pthread_mutex_destroy(&p->mu);
+	p->nthreads = 0;
+}
+
 static void
 sync_all(struct enqueue *q, struct sync_job *job)
 {
-	pthread_t	 tids[ENQ_MAX_THREADS];
-	unsigned int	 want, started = 0, i;
+	struct sync_pool	*p = &q->pool;
+	unsigned int		 k, i;
 
-	want = q->sync_threads;
-	if (want > job->n)
-		want = (unsigned int)job->n;
-	for (i = 1; i < want; i++) {
-		if (pthread_create(&tids[started], NULL, sync_worker, job) != 0)
-			break;		/* fewer threads: still correct */
-		started++;
+	if (q->sync_threads > 1 && job->n > 1 && !p->started)
+		pool_start(p, q->sync_threads - 1);
+	k = p->nthreads;
+	if (k > job->n - 1)
+		k = (unsigned int)(job->n - 1);
+	if (k == 0) {
+		(void)sync_worker(job);
+		return;
 	}
-	sync_worker(job);
-	for (i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
+	pthread_mutex_lock(&p->mu);
+	p->job = job;
+	p->tickets = k;
+	p->busy = k;
+	for (i = 0; i < k; i++)
+		pthread_cond_signal(&p->start_cv);
+	pthread_mutex_unlock(&p->mu);
+	(void)sync_worker(job);
+	pthread_mutex_lock(&p->mu);
+	while (p->busy > 0)
+		pthread_cond_wait(&p->done_cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 }
 
 int

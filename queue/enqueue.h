@@ -25,15 +25,18 @@
  * the same failure.  The temp file is removed as soon as a write fails.
  *
  * SIGXFSZ must be ignored by the process (RLIMIT_FSIZE then gives EFBIG).
- * A struct enqueue is used by one thread at a time.
+ * A struct enqueue is used by one thread at a time, with one exception:
+ * one thread may commit (enqueue_commit_batch() of messages nobody else
+ * touches) while another begins, writes and rolls back other messages.
  *
  * In an event-loop daemon (smtpd): enqueue_begin() at DATA (the id goes
  * into the Received header), enqueue_envelope(), then enqueue_write() for
  * each chunk of unstuffed content; a session whose DATA ended is put on a
- * list instead of committing at once, and at the end of the loop turn one
- * enqueue_commit_batch() commits the whole list before the 250 (or 4xx)
- * replies go out.  Every commit blocks the loop for about one fsync (more
- * messages in a batch barely cost more); see docs/spool.md.
+ * list instead of committing at once, and enqueue_commit_batch() commits
+ * the whole list on smtpd's committer thread before the 250 (or 4xx)
+ * replies go out.  A commit takes about one fsync (more messages in a
+ * batch barely cost more), during which the loop serves everyone else;
+ * see docs/spool.md.
  */
 #ifndef BUZON_ENQUEUE_H
 #define BUZON_ENQUEUE_H
@@ -57,9 +60,13 @@ int	 enqueue_open(const char *state_dir, struct enqueue **q_r,
 void	 enqueue_close(struct enqueue **);
 
 /* Threads used by enqueue_commit_batch() to fsync files in parallel
- * (default 8, at most 32; 1 = the calling thread alone).  Threads are
- * started per batch and only as many as the batch has messages; the
- * caller's thread is one of them.  See docs/spool.md for measurements. */
+ * (default 8, at most 32; 1 = the calling thread alone).  The helper
+ * threads start at the first batch of two or more messages and stay until
+ * enqueue_close(); a batch wakes only as many as it has messages, and the
+ * caller's thread is one of them.  Set it before the first commit.  One
+ * commit at a time per struct enqueue (any one thread); enqueue_begin()
+ * may run meanwhile on another thread.  See docs/spool.md for
+ * measurements. */
 void	 enqueue_set_sync_threads(struct enqueue *, unsigned int n);
 
 /* Start a message: a new queue id and arrival time.  Nothing is created

@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,27 @@
 				   idle runner look at queue/ again (a
 				   burst may overflow the socket) */
 #define TMP_MAX_AGE	86400	/* s: stale files in spool/tmp */
+#define CLOSER_MAX	1024	/* fds waiting for the closer; beyond, the
+				   runner closes them itself */
+
+/*
+ * The closer: a thread that closes the fds of removed queue files.  The
+ * runner unlinks an entry while it still holds the file open, so its
+ * close() is the last reference: the kernel frees the inode and blocks
+ * there (with a synchronous discard on discard-mounted ext4), which
+ * measured as the limit of the whole runner when done in this thread.
+ * Deferring it changes nothing on disk that matters: the name is gone
+ * (durably or not: a crash then only repeats a delivery).
+ */
+struct fd_closer {
+	pthread_t	 tid;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		*fds;
+	size_t		 n, cap;
+	bool		 quit;
+	bool		 running;
+};
 
 struct queue_runner {
 	struct queue_conf	 conf;
@@ -67,7 +89,94 @@ struct queue_runner {
 	struct event_timer	*scan_timer;
 	size_t			 since_scan;
 	char			 postmaster[ACCOUNTS_ADDR_MAX];
+	struct fd_closer	 closer;
 };
+
+static void *
+closer_main(void *arg)
+{
+	struct fd_closer	*c = arg;
+	int			*fds;
+	size_t			 n, i;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (c->n == 0 && !c->quit)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->n == 0)
+			break;		/* quit, nothing left */
+		fds = c->fds;
+		n = c->n;
+		c->fds = NULL;
+		c->n = c->cap = 0;
+		pthread_mutex_unlock(&c->mu);
+		for (i = 0; i < n; i++)
+			(void)close(fds[i]);
+		free(fds);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* No thread: closer_push() closes inline. */
+static void
+closer_start(struct fd_closer *c)
+{
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&c->cv, NULL) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		return;
+	}
+	if (pthread_create(&c->tid, NULL, closer_main, c) != 0) {
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		return;
+	}
+	c->running = true;
+}
+
+/* Close every fd handed over, then end the thread. */
+static void
+closer_stop(struct fd_closer *c)
+{
+	if (!c->running)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->quit = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->tid, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c->fds);
+	c->fds = NULL;
+	c->running = false;
+}
+
+static void
+closer_push(struct fd_closer *c, int fd)
+{
+	bool	 queued = false;
+
+	if (c->running) {
+		pthread_mutex_lock(&c->mu);
+		if (c->n < CLOSER_MAX) {
+			if (c->n == c->cap) {
+				c->cap = c->cap == 0 ? 64 : c->cap * 2;
+				c->fds = xreallocarray(c->fds, c->cap,
+				    sizeof(*c->fds));
+			}
+			c->fds[c->n++] = fd;
+			queued = true;
+			pthread_cond_signal(&c->cv);
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	if (!queued)
+		(void)close(fd);
+}
 
 /* What a round knows about one recipient of one entry. */
 struct rcpt_work {
@@ -362,6 +471,7 @@ queue_runner_new(const struct queue_conf *c, struct fail *f)
 	r->sched = queue_sched_new();
 	r->workers = queue_workers_new(r->conf.workers, &r->dconf);
 	queue_workers_set_hook(r->workers, read_socket_hook, r);
+	closer_start(&r->closer);
 	return r;
 fail:
 	queue_runner_free(&r);
@@ -384,6 +494,7 @@ queue_runner_free(struct queue_runner **rp)
 	if (r == NULL)
 		return;
 	BUZ_ASSERT(r->loop == NULL);	/* queue_runner_stop() first */
+	closer_stop(&r->closer);
 	queue_workers_free(&r->workers);
 	queue_sched_free(&r->sched);
 	accounts_close(&r->acc);
@@ -1024,6 +1135,9 @@ round_settle(struct queue_runner *r, struct round_msg *rm, uint64_t now)
 	dsn_ok = settle_dsns(r, m, now, &s);
 	if (entry_done(m)) {
 		if (queue_msg_remove(&r->dirs, m) == 0) {
+			/* Unlinked, still open: the closer frees it. */
+			closer_push(&r->closer, m->fd);
+			m->fd = -1;
 			log_info(m->id, "removed");
 			free(s.recs);
 			return;

@@ -11,16 +11,21 @@
  * A finished message is not committed at once: it joins the batch of
  * every message finished in the same loop turn, and a zero-delay timer
  * commits them together (one directory fsync for all, file fsyncs in
- * parallel); each session waits, suspended, for its "250 ... queued as".
+ * parallel) on the committer thread while the loop serves the other
+ * sessions; each session waits, suspended, for its "250 ... queued as".
  * This is the only file that talks to the spool.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "enqueue.h"
 #include "event.h"
@@ -233,18 +238,201 @@ log_queued(const struct session *s, uint64_t size)
 	    s->is_authenticated ? s->auth_user : "");
 }
 
+/*
+ * The committer: one thread that runs enqueue_commit_batch() for the loop.
+ * The loop hands it one batch at a time (under mu), goes on serving the
+ * other sessions, and learns of the end through a byte on the pipe.  The
+ * sessions of the batch stay suspended until then, so their transaction
+ * state (queue id, sender, recipients) is not touched meanwhile; a session
+ * freed in between leaves a NULL in sess[].
+ */
+struct smtp_committer {
+	pthread_t		  tid;
+	pthread_mutex_t		  mu;
+	pthread_cond_t		  cv;
+	bool			  go;		/* a batch is handed over */
+	bool			  quit;
+	bool			  busy;		/* in flight (loop's view) */
+	int			  pipe[2];	/* thread -> loop */
+	struct event_io		 *io;
+	/* the batch in flight */
+	struct session		**sess;
+	struct enqueue_msg	**msgs;
+	struct fail		 *fails;
+	uint64_t		 *sizes;
+	int			 *rcs;
+	size_t			  n;
+};
+
+/* Replies for a committed batch; frees it. */
+static void
+batch_done(struct session **batch, const uint64_t *sizes, const int *rcs,
+    const struct fail *fails, size_t n)
+{
+	struct session	*s;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if ((s = batch[i]) == NULL)
+			continue;	/* gone while in flight */
+		if (rcs[i] == 0) {
+			log_queued(s, sizes[i]);
+			s->nmsgs++;
+			s->nrcpts += (unsigned int)s->tx.nrcpts;
+			smtp_reply(s, "250 2.0.0 Ok: queued as %s",
+			    s->tx.queue_id);
+		} else {
+			smtp_error(s, "%d %s %s", strcmp(fails[i].code,
+			    "4.3.1") == 0 ? 452 : fails[i].temp ? 451 : 554,
+			    fails[i].code, fails[i].text);
+		}
+		/* Resuming may end another message: it joins srv->batch,
+		 * not this one (the caller owns these arrays). */
+		batch[i] = NULL;
+		smtp_tx_reset(s);
+		s->flush_now = true;
+		session_resume(s);
+	}
+}
+
+static void *
+committer_main(void *arg)
+{
+	struct smtp_committer	*c = arg;
+	char			 b = 0;
+	bool			 quit;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (!c->go && !c->quit)
+			pthread_cond_wait(&c->cv, &c->mu);
+		quit = c->quit && !c->go;
+		pthread_mutex_unlock(&c->mu);
+		if (quit)
+			return NULL;
+		(void)enqueue_commit_batch(c->msgs, c->n, c->rcs, c->fails);
+		pthread_mutex_lock(&c->mu);
+		c->go = false;
+		pthread_mutex_unlock(&c->mu);
+		while (write(c->pipe[1], &b, 1) == -1 && errno == EINTR)
+			continue;
+	}
+}
+
+static void
+committer_free_batch(struct smtp_committer *c)
+{
+	free(c->sess);
+	free(c->msgs);
+	free(c->fails);
+	free(c->sizes);
+	free(c->rcs);
+	c->sess = NULL;
+	c->msgs = NULL;
+	c->fails = NULL;
+	c->sizes = NULL;
+	c->rcs = NULL;
+	c->n = 0;
+}
+
+/* The loop: the committer finished the batch in flight. */
+static void
+committer_cb(int fd, unsigned int events, void *arg)
+{
+	struct smtpd		*srv = arg;
+	struct smtp_committer	*c = srv->committer;
+	char			 b[16];
+	bool			 go;
+
+	(void)events;
+	while (read(fd, b, sizeof(b)) > 0)
+		continue;
+	pthread_mutex_lock(&c->mu);
+	go = c->go;
+	pthread_mutex_unlock(&c->mu);
+	if (!c->busy || go)
+		return;
+	c->busy = false;
+	batch_done(c->sess, c->sizes, c->rcs, c->fails, c->n);
+	committer_free_batch(c);
+	/* What finished meanwhile goes next. */
+	smtp_batch_commit(srv);
+}
+
+int
+smtp_committer_start(struct smtpd *srv)
+{
+	struct smtp_committer	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		free(c);
+		return -1;
+	}
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		goto fail_pipe;
+	if (pthread_cond_init(&c->cv, NULL) != 0)
+		goto fail_mu;
+	if ((c->io = event_io_add(srv->loop, c->pipe[0], EVENT_READ,
+	    committer_cb, srv)) == NULL)
+		goto fail_cv;
+	if (pthread_create(&c->tid, NULL, committer_main, c) != 0)
+		goto fail_io;
+	srv->committer = c;
+	return 0;
+
+fail_io:
+	event_io_del(&c->io);
+fail_cv:
+	pthread_cond_destroy(&c->cv);
+fail_mu:
+	pthread_mutex_destroy(&c->mu);
+fail_pipe:
+	(void)close(c->pipe[0]);
+	(void)close(c->pipe[1]);
+	free(c);
+	return -1;
+}
+
+void
+smtp_committer_stop(struct smtpd *srv)
+{
+	struct smtp_committer	*c = srv->committer;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->quit = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->tid, NULL);	/* after the batch in flight */
+	if (c->busy) {
+		c->busy = false;
+		batch_done(c->sess, c->sizes, c->rcs, c->fails, c->n);
+	}
+	committer_free_batch(c);
+	event_io_del(&c->io);
+	(void)close(c->pipe[0]);
+	(void)close(c->pipe[1]);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	srv->committer = NULL;
+}
+
 void
 smtp_batch_commit(struct smtpd *srv)
 {
+	struct smtp_committer	 *c = srv->committer;
 	struct enqueue_msg	**msgs;
 	struct fail		 *fails;
-	struct session		**batch, *s;
+	struct session		**batch;
 	uint64_t		 *sizes;
 	int			 *rcs;
 	size_t			  i, n = srv->nbatch;
 
-	if (n == 0)
-		return;
+	if (n == 0 || (c != NULL && c->busy))
+		return;		/* the batch in flight starts it when done */
 	/* Sessions resumed below may finish new messages: those start the
 	 * next batch. */
 	batch = srv->batch;
@@ -259,24 +447,22 @@ smtp_batch_commit(struct smtpd *srv)
 		msgs[i] = batch[i]->tx.msg;
 		batch[i]->tx.msg = NULL;
 	}
-	(void)enqueue_commit_batch(msgs, n, rcs, fails);
-	for (i = 0; i < n; i++) {
-		s = batch[i];
-		if (rcs[i] == 0) {
-			log_queued(s, sizes[i]);
-			s->nmsgs++;
-			s->nrcpts += (unsigned int)s->tx.nrcpts;
-			smtp_reply(s, "250 2.0.0 Ok: queued as %s",
-			    s->tx.queue_id);
-		} else {
-			smtp_error(s, "%d %s %s", strcmp(fails[i].code,
-			    "4.3.1") == 0 ? 452 : fails[i].temp ? 451 : 554,
-			    fails[i].code, fails[i].text);
-		}
-		smtp_tx_reset(s);
-		s->flush_now = true;
-		session_resume(s);
+	if (c != NULL) {
+		c->sess = batch;
+		c->msgs = msgs;
+		c->fails = fails;
+		c->sizes = sizes;
+		c->rcs = rcs;
+		c->n = n;
+		c->busy = true;
+		pthread_mutex_lock(&c->mu);
+		c->go = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		return;
 	}
+	(void)enqueue_commit_batch(msgs, n, rcs, fails);
+	batch_done(batch, sizes, rcs, fails, n);
 	free(batch);
 	free(sizes);
 	free(msgs);
@@ -287,8 +473,9 @@ smtp_batch_commit(struct smtpd *srv)
 void
 smtp_batch_forget(struct session *s)
 {
-	struct smtpd	*srv = s->srv;
-	size_t		 i;
+	struct smtpd		*srv = s->srv;
+	struct smtp_committer	*c = srv->committer;
+	size_t			 i;
 
 	for (i = 0; i < srv->nbatch; i++)
 		if (srv->batch[i] == s) {
@@ -297,6 +484,10 @@ smtp_batch_forget(struct session *s)
 			srv->nbatch--;
 			break;
 		}
+	if (c != NULL && c->busy)
+		for (i = 0; i < c->n; i++)
+			if (c->sess[i] == s)
+				c->sess[i] = NULL;
 	enqueue_rollback(&s->tx.msg);
 }
 

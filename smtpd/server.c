@@ -155,6 +155,8 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 		return -1;
 	}
 	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
+	if (smtp_committer_start(srv) == -1)
+		log_warn("-", "commits run on the loop: no committer thread");
 	if (smtp_auth_workers_init(srv) == -1)
 		log_warn("-", "password checks run on the loop: no pipe");
 	spf_start(srv, cfg);
@@ -194,6 +196,7 @@ smtpd_shutdown(void *data)
 	session_shutdown(srv);
 	if (srv->nsessions == 0) {
 		event_timer_del(&srv->batch_timer);
+		smtp_committer_stop(srv);
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
 		auth_throttle_close(&srv->throttle);

@@ -93,7 +93,8 @@ session_handshake(struct session *s)
 
 	r = stream_handshake(s->st);
 	if (r == STREAM_AGAIN) {
-		if (event_io_set(s->io, stream_events(s->st)) == -1)
+		s->io_events = stream_events(s->st);
+		if (event_io_set(s->io, s->io_events) == -1)
 			session_free(&s, "event error");
 		return;
 	}
@@ -160,12 +161,19 @@ session_update(struct session *s)
 		ev = EVENT_WRITE;
 	} else if (wants_input(s))
 		ev = stream_events(s->st);
+	else if (stream_output_pending(s->st) > 0)
+		ev = EVENT_WRITE;
+	else if (s->suspended && !s->io_quiet && s->io_events == EVENT_READ)
+		return 0;	/* a client waiting for its reply sends nothing:
+				   leave the fd in the set until it does (see
+				   session_io), two epoll_ctl calls less */
 	else
-		ev = stream_output_pending(s->st) > 0 ? EVENT_WRITE : 0;
+		ev = 0;
 	if (event_io_set(s->io, ev) == -1) {
 		session_free(&s, "event error");
 		return -1;
 	}
+	s->io_events = ev;
 	return 0;
 }
 
@@ -276,6 +284,8 @@ session_io(int fd, unsigned int events, void *arg)
 		session_free(&s, "write error");
 		return;
 	}
+	if ((events & EVENT_READ) && s->suspended)
+		s->io_quiet = true;	/* stop watching until resumed */
 	if ((events & EVENT_READ) && wants_input(s) && !s->peer_eof) {
 		/* Read what is there (TLS gives one record per call). */
 		for (i = 0; i < 8; i++) {
@@ -293,6 +303,8 @@ session_io(int fd, unsigned int events, void *arg)
 				return;
 			}
 			event_timer_reset(s->timer, session_timeout_ms(s));
+			if (stream_fill_drained(s->st))
+				break;
 		}
 	}
 	session_run(s);
@@ -327,6 +339,7 @@ void
 session_resume(struct session *s)
 {
 	s->suspended = false;
+	s->io_quiet = false;
 	session_run(s);
 }
 

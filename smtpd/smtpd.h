@@ -40,6 +40,7 @@ struct event_io;
 struct event_loop;
 struct event_timer;
 struct session;
+struct smtp_committer;
 struct spf_check;
 struct spf_client;
 struct stream;
@@ -111,6 +112,7 @@ struct smtpd {
 	struct session		**batch;	/* finished, to commit */
 	size_t			 nbatch, batch_cap;
 	struct event_timer	*batch_timer;
+	struct smtp_committer	*committer;	/* NULL: commit on the loop */
 	int			 login_pipe[2];	/* workers -> loop */
 	struct event_io		*login_io;	/* NULL: check inline */
 	unsigned int		 login_threads;	/* running */
@@ -174,6 +176,8 @@ struct session {
 	bool			 handshaking;
 	bool			 suspended; /* waiting: commit, AUTH delay */
 	bool			 peer_eof;  /* client closed its side */
+	bool			 io_quiet;  /* input came while suspended */
+	unsigned int		 io_events; /* EVENT_* last set on io */
 	bool			 flush_now;	/* a group-end command ran */
 	bool			 skipping;	/* dropping an over-long line */
 	bool			 helo_seen;
@@ -231,10 +235,19 @@ void	 smtp_data_line(struct session *, const char *line, size_t len,
 /* Bytes of the current BDAT chunk; smtp_bdat_end() once all are read. */
 void	 smtp_bdat_bytes(struct session *, const char *buf, size_t len);
 void	 smtp_bdat_end(struct session *);
-/* Commit every message finished in this loop turn (the batch timer). */
+/* Commit every message finished since the last commit started (the
+ * batch timer).  With a committer thread the fsyncs run there while the
+ * loop serves everyone else; one batch is in flight at a time, and the
+ * messages finished meanwhile form the next one.  Without it (no thread
+ * could start, and in unit tests) the loop commits inline. */
 void	 smtp_batch_commit(struct smtpd *);
-/* Take s out of the batch (its session is going away): roll back. */
+/* Take s out of the batch (its session is going away): roll back.  A
+ * message already in flight still commits; its session gets no reply. */
 void	 smtp_batch_forget(struct session *);
+/* Start the committer thread: -1 if it cannot start (commits stay on the
+ * loop).  _stop() waits for a batch in flight and ends the thread. */
+int	 smtp_committer_start(struct smtpd *);
+void	 smtp_committer_stop(struct smtpd *);
 
 /* ---- cmd_auth.c ---- */
 void	 cmd_auth(struct session *, char *arg);

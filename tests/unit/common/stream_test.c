@@ -998,3 +998,19 @@ Test(stream_tls, blocking_fds)
 	    "child failed: status %d", status);
 	stream_free(&srv);
 }
+
+Test(stream, fill_drained_after_short_read)
+{
+	struct stream	*s = stream_new(fds[0], 16, 64);
+
+	cr_assert_not(stream_fill_drained(s));
+	puts_peer("0123456789");		/* 10 of 16 bytes of room */
+	cr_assert_eq(stream_fill(s), 10);
+	cr_assert(stream_fill_drained(s));
+	cr_assert_eq(stream_fill(s), STREAM_AGAIN);
+	cr_assert_not(stream_fill_drained(s));
+	puts_peer("abcdef");			/* fills the buffer exactly */
+	cr_assert_eq(stream_fill(s), 6);
+	cr_assert_not(stream_fill_drained(s), "a full read may leave more");
+	stream_free(&s);
+}
