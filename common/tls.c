@@ -187,6 +187,30 @@ tls_ctx_free(SSL_CTX **pp)
 	*pp = NULL;
 }
 
+SSL_CTX *
+tls_server_ctx_load(const char *cert_file, const char *key_file,
+    const char *what)
+{
+	struct fail	 f;
+	SSL_CTX		*ctx;
+
+	ctx = tls_server_ctx_new(cert_file, key_file, &f);
+	if (ctx == NULL)
+		log_warn("-", "tls off: %s reason=\"%s\"", what, f.text);
+	return ctx;
+}
+
+void
+tls_server_ctx_reload(SSL_CTX **ctxp, const char *cert_file,
+    const char *key_file, const char *what)
+{
+	SSL_CTX	*ctx;
+
+	ctx = tls_server_ctx_load(cert_file, key_file, what);
+	tls_ctx_free(ctxp);
+	*ctxp = ctx;
+}
+
 /* A host name for CN and SAN: letters, digits, '-', '.', 1..64 bytes (the
  * X.520 upper bound for CN).  Anything else could smuggle extra SAN
  * entries through the comma-separated config string. */

@@ -24,6 +24,17 @@ SSL_CTX	*tls_server_ctx_new(const char *cert_file, const char *key_file,
 SSL_CTX	*tls_client_ctx_new(bool verify, const char *cafile, struct fail *f);
 void	 tls_ctx_free(SSL_CTX **);
 
+/* A daemon's server context: tls_server_ctx_new, and on failure a warning
+ * "tls off: <what> reason=..." (what names the features lost, e.g. "no
+ * STLS, no pop3s") and NULL: the daemon then runs without TLS. */
+SSL_CTX	*tls_server_ctx_load(const char *cert_file, const char *key_file,
+	    const char *what);
+/* Reload: *ctxp is released and replaced by tls_server_ctx_load() of the
+ * files (NULL when they no longer load).  Sessions in TLS hold their own
+ * reference to the old context, which lives until they end. */
+void	 tls_server_ctx_reload(SSL_CTX **ctxp, const char *cert_file,
+	    const char *key_file, const char *what);
+
 /* Write a new self-signed certificate (EC P-256, 10 years, SAN: DNS cn,
  * DNS localhost, IP 127.0.0.1, IP ::1) and its key (mode 0600) through the
  * OpenSSL API.  Files are written to temp names and renamed.  0 or -1. */

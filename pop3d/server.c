@@ -19,6 +19,9 @@
 #include "str.h"
 #include "tls.h"
 
+/* What a missing certificate costs, for the "tls off" warning. */
+#define POP3D_TLS_OFF	"no STLS, no pop3s"
+
 void
 pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
 {
@@ -30,19 +33,6 @@ pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
 	c->plaintext_loopback = cfg->pop3_plaintext_loopback;
 	c->mark_seen = cfg->pop3_mark_seen;
 	c->apop_enable = cfg->apop_enable;
-}
-
-static SSL_CTX *
-tls_ctx(const struct config *cfg)
-{
-	struct fail	 f;
-	SSL_CTX		*ctx;
-
-	ctx = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &f);
-	if (ctx == NULL)
-		log_warn("-", "tls off: no STLS, no pop3s reason=\"%s\"",
-		    f.text);
-	return ctx;
 }
 
 int
@@ -57,7 +47,8 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
 	pop3d_conf_from(&srv->conf, cfg);
-	srv->tls_ctx = tls_ctx(cfg);
+	srv->tls_ctx = tls_server_ctx_load(cfg->tls_cert, cfg->tls_key,
+	    POP3D_TLS_OFF);
 	accounts_config(cfg, &ac);
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
 		log_error("-", "accounts: %s", err);
@@ -81,13 +72,10 @@ int
 pop3d_reload(const struct config *cfg, void *data)
 {
 	struct pop3d	*srv = data;
-	SSL_CTX		*ctx;
 
 	pop3d_conf_from(&srv->conf, cfg);
-	/* Sessions in TLS keep the old context alive (refcounted). */
-	ctx = tls_ctx(cfg);
-	tls_ctx_free(&srv->tls_ctx);
-	srv->tls_ctx = ctx;
+	tls_server_ctx_reload(&srv->tls_ctx, cfg->tls_cert, cfg->tls_key,
+	    POP3D_TLS_OFF);
 	log_info("-", "reloaded");
 	return 0;
 }

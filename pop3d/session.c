@@ -38,6 +38,7 @@
 #include "mem.h"
 #include "net.h"
 #include "pop3d.h"
+#include "session_id.h"
 #include "stream.h"
 #include "str.h"
 #include "tls.h"
@@ -431,7 +432,6 @@ void
 session_accept(int fd, const struct net_addr *peer, const char *listener,
     void *data)
 {
-	static unsigned int	 counter;
 	struct pop3d		*srv = data;
 	struct session		*s;
 	bool			 pop3s = strcmp(listener, "pop3s") == 0;
@@ -459,8 +459,7 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 	s->is_pop3s = pop3s;
 	s->state = POP3_AUTHORIZATION;
 	s->is_loopback = net_addr_is_loopback(peer);
-	(void)str_printf(s->id, sizeof(s->id), "%06lx%04x",
-	    (unsigned long)time(NULL) & 0xffffffUL, ++counter & 0xffffu);
+	session_id_new(s->id, sizeof(s->id));
 	str_init(&s->out, SESSION_REPLY_MAX);
 	/* The input buffer must hold the longest line we take, and more, or
 	 * a long line could neither complete nor be refused. */

@@ -26,6 +26,8 @@
 
 /* Threads that fsync the files of one commit batch in parallel. */
 #define SMTPD_SYNC_THREADS	8
+/* What a missing certificate costs, for the "tls off" warning. */
+#define SMTPD_TLS_OFF		"no STARTTLS, no submissions"
 
 void
 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
@@ -72,19 +74,6 @@ check_networks(const struct config *cfg)
 			rc = -1;
 		}
 	return rc;
-}
-
-static SSL_CTX *
-tls_ctx(const struct config *cfg)
-{
-	struct fail	 f;
-	SSL_CTX		*ctx;
-
-	ctx = tls_server_ctx_new(cfg->tls_cert, cfg->tls_key, &f);
-	if (ctx == NULL)
-		log_warn("-", "tls off: no STARTTLS, no submissions "
-		    "reason=\"%s\"", f.text);
-	return ctx;
 }
 
 /* The SPF helper: buzon-spf in the directory of this program (the build
@@ -134,7 +123,8 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 	smtpd_conf_from(&srv->conf, cfg);
 	/* A file size limit must fail a write, not kill the process. */
 	(void)signal(SIGXFSZ, SIG_IGN);
-	srv->tls_ctx = tls_ctx(cfg);
+	srv->tls_ctx = tls_server_ctx_load(cfg->tls_cert, cfg->tls_key,
+	    SMTPD_TLS_OFF);
 
 	accounts_config(cfg, &ac);
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
@@ -171,7 +161,6 @@ int
 smtpd_reload(const struct config *cfg, void *data)
 {
 	struct smtpd	*srv = data;
-	SSL_CTX		*ctx;
 
 	if (check_networks(cfg) == -1)
 		return -1;
@@ -180,10 +169,8 @@ smtpd_reload(const struct config *cfg, void *data)
 	 * with (a restart applies new dns_* keys); the policy applies now. */
 	if (srv->spf == NULL)
 		spf_start(srv, cfg);
-	/* Sessions in TLS keep the old context alive (refcounted). */
-	ctx = tls_ctx(cfg);
-	tls_ctx_free(&srv->tls_ctx);
-	srv->tls_ctx = ctx;
+	tls_server_ctx_reload(&srv->tls_ctx, cfg->tls_cert, cfg->tls_key,
+	    SMTPD_TLS_OFF);
 	log_info("-", "reloaded");
 	return 0;
 }

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mem.h"
 #include "net.h"
+#include "session_id.h"
 #include "smtpd.h"
 #include "spf_client.h"
 #include "stream.h"
@@ -388,7 +389,6 @@ void
 session_accept(int fd, const struct net_addr *peer, const char *listener,
     void *data)
 {
-	static unsigned int	 counter;
 	struct smtpd		*srv = data;
 	struct session		*s;
 	enum smtp_listener	 kind;
@@ -438,8 +438,7 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 	s->is_loopback = net_addr_is_loopback(peer);
 	s->in_mynetworks = policy_in_networks(peer, srv->conf.mynetworks,
 	    srv->conf.nmynetworks);
-	(void)str_printf(s->id, sizeof(s->id), "%06lx%04x",
-	    (unsigned long)time(NULL) & 0xffffffUL, ++counter & 0xffffu);
+	session_id_new(s->id, sizeof(s->id));
 	str_init(&s->out, 0);
 	s->st = stream_new(fd, SESSION_IN_MAX, SESSION_OUT_MAX);
 	s->io = event_io_add(srv->loop, fd, 0, session_io, s);

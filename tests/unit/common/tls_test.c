@@ -439,3 +439,31 @@ Test(tls, describe_without_session)
 	tls_describe(NULL, buf, 3);
 	cr_assert_str_eq(buf, "no");
 }
+
+Test(tls, server_ctx_load_and_reload)
+{
+	struct fail	 f;
+	SSL_CTX		*ctx, *old;
+
+	/* No files: NULL (with a warning), and the daemon runs without. */
+	cr_assert_null(tls_server_ctx_load(cert, key, "no STLS"));
+	cr_assert_eq(tls_selfsigned_write(cert, key, "localhost", &f), 0,
+	    "%s", f.text);
+	ctx = tls_server_ctx_load(cert, key, "no STLS");
+	cr_assert_not_null(ctx);
+	/* A session holding the old context keeps it across the reload. */
+	old = ctx;
+	cr_assert_eq(SSL_CTX_up_ref(old), 1);
+	tls_server_ctx_reload(&ctx, cert, key, "no STLS");
+	cr_assert_not_null(ctx);
+	cr_assert_neq(ctx, old);
+	cr_assert_not_null(SSL_CTX_get0_certificate(old));
+	tls_ctx_free(&old);
+	/* The files are gone: the reload leaves no context. */
+	cr_assert_eq(unlink(cert), 0);
+	tls_server_ctx_reload(&ctx, cert, key, "no STLS");
+	cr_assert_null(ctx);
+	/* From none to none. */
+	tls_server_ctx_reload(&ctx, cert, key, "no STLS");
+	cr_assert_null(ctx);
+}
