@@ -4,9 +4,11 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "accounts_config.h"
+#include "log.h"
 #include "str.h"
 
 void
@@ -34,4 +36,23 @@ auth_throttle_path(const struct config *cfg, char *out, size_t outsize)
 {
 	return str_printf(out, outsize, "%s/run/auth_throttle",
 	    cfg->state_dir) ? 0 : -1;
+}
+
+struct auth_throttle *
+auth_throttle_from_config(const struct config *cfg)
+{
+	struct auth_throttle_conf	 tc;
+	struct auth_throttle		*t;
+	char				 path[PATH_MAX];
+	char				 err[512];
+
+	auth_throttle_config(cfg, &tc);
+	(void)str_copy(err, "state_dir too long", sizeof(err));
+	if (auth_throttle_path(cfg, path, sizeof(path)) == -1)
+		t = NULL;
+	else
+		t = auth_throttle_open(path, &tc, err, sizeof(err));
+	if (t == NULL)
+		log_warn("-", "auth throttle off: %s", err);
+	return t;
 }

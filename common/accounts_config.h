@@ -20,5 +20,9 @@ void	auth_throttle_config(const struct config *,
 /* The throttle state file: STATE/run/auth_throttle.  0 or -1. */
 int	auth_throttle_path(const struct config *, char *out, size_t outsize)
 	    __attribute__((warn_unused_result));
+/* A daemon's login throttle: the three above and auth_throttle_open().  On
+ * failure a warning "auth throttle off: <why>" and NULL: logins then go
+ * unthrottled.  Close with auth_throttle_close(). */
+struct auth_throttle *auth_throttle_from_config(const struct config *);
 
 #endif

@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <limits.h>
 #include <string.h>
 
 #include "accounts.h"
@@ -40,8 +39,6 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 {
 	struct pop3d			*srv = data;
 	struct accounts_conf		 ac;
-	struct auth_throttle_conf	 tc;
-	char				 path[PATH_MAX];
 	char				 err[512];
 
 	memset(srv, 0, sizeof(*srv));
@@ -54,14 +51,7 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 		log_error("-", "accounts: %s", err);
 		return -1;
 	}
-	auth_throttle_config(cfg, &tc);
-	(void)str_copy(err, "state_dir too long", sizeof(err));
-	if (auth_throttle_path(cfg, path, sizeof(path)) == -1)
-		srv->throttle = NULL;
-	else
-		srv->throttle = auth_throttle_open(path, &tc, err, sizeof(err));
-	if (srv->throttle == NULL)
-		log_warn("-", "auth throttle off: %s", err);
+	srv->throttle = auth_throttle_from_config(cfg);
 	log_info("-", "pop3d ready hostname=%s tls=%s apop=%s",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
 	    srv->conf.apop_enable ? "yes" : "no");

@@ -111,9 +111,7 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 {
 	struct smtpd			*srv = data;
 	struct accounts_conf		 ac;
-	struct auth_throttle_conf	 tc;
 	struct fail			 f;
-	char				 path[PATH_MAX];
 	char				 err[512];
 
 	memset(srv, 0, sizeof(*srv));
@@ -131,14 +129,7 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 		log_error("-", "accounts: %s", err);
 		return -1;
 	}
-	auth_throttle_config(cfg, &tc);
-	(void)str_copy(err, "state_dir too long", sizeof(err));
-	if (auth_throttle_path(cfg, path, sizeof(path)) == -1)
-		srv->throttle = NULL;
-	else
-		srv->throttle = auth_throttle_open(path, &tc, err, sizeof(err));
-	if (srv->throttle == NULL)
-		log_warn("-", "auth throttle off: %s", err);
+	srv->throttle = auth_throttle_from_config(cfg);
 
 	if (enqueue_open(cfg->state_dir, &srv->spool, &f) == -1) {
 		log_error("-", "spool: %s", f.text);
