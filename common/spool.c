@@ -444,12 +444,8 @@ get_u64(const uint8_t *p)
 #define NREQUIRED	5	/* V I T F S */
 #define PARSE_MORE	1
 
-static int
-corrupt(char *why, size_t whysize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-corrupt(char *why, size_t whysize, const char *fmt, ...)
+int
+spool_corrupt(char *why, size_t whysize, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -540,19 +536,19 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 	opt[4] = &env->tls;
 	opt[5] = &env->auth_user;
 	if (fsize < sizeof(spool_magic))
-		return corrupt(why, whysize, "short file");
+		return spool_corrupt(why, whysize, "short file");
 	if (avail < sizeof(spool_magic)) {
 		*need_r = sizeof(spool_magic);
 		return PARSE_MORE;
 	}
 	if (memcmp(buf, spool_magic, sizeof(spool_magic)) != 0)
-		return corrupt(why, whysize, "bad magic");
+		return spool_corrupt(why, whysize, "bad magic");
 	pos = sizeof(spool_magic);
 	for (;;) {
 		if (fsize - pos < REC_HDR)
-			return corrupt(why, whysize, "truncated at %zu", pos);
+			return spool_corrupt(why, whysize, "truncated at %zu", pos);
 		if (pos > SPOOL_MAX_ENVELOPE)
-			return corrupt(why, whysize, "envelope too large");
+			return spool_corrupt(why, whysize, "envelope too large");
 		if (avail - pos < REC_HDR) {
 			*need_r = pos + REC_HDR;
 			return PARSE_MORE;
@@ -560,14 +556,14 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		type = buf[pos];
 		len = get_u32(buf + pos + 1);
 		if (type == 0 || (rank = strchr(order, type)) == NULL)
-			return corrupt(why, whysize,
+			return spool_corrupt(why, whysize,
 			    "unknown record 0x%02x at %zu", type, pos);
 		/* V I T F S each once, in order; then the optional ones in
 		 * order, each at most once; R repeats; M last. */
 		r = (size_t)(rank - order);
 		if (r < NREQUIRED ? r != next_req : next_req != NREQUIRED ||
 		    r < last || (r == last && type != 'R'))
-			return corrupt(why, whysize,
+			return spool_corrupt(why, whysize,
 			    "record '%c' out of order at %zu", type, pos);
 		if (r < NREQUIRED)
 			next_req++;
@@ -575,9 +571,9 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		pos += REC_HDR;
 		if (type == 'M') {
 			if (!have_rcpt)
-				return corrupt(why, whysize, "no recipient");
+				return spool_corrupt(why, whysize, "no recipient");
 			if (len > SPOOL_MAX_CONTENT)
-				return corrupt(why, whysize,
+				return spool_corrupt(why, whysize,
 				    "content length %u too large", len);
 			env->content_off = pos;
 			env->content_len = len;
@@ -585,10 +581,10 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		}
 		if (len > (type == 'R' ? 4 + 3 * (2 + SPOOL_MAX_FIELD) :
 		    SPOOL_MAX_FIELD))
-			return corrupt(why, whysize,
+			return spool_corrupt(why, whysize,
 			    "record '%c' length %u too large", type, len);
 		if (fsize - pos < len)
-			return corrupt(why, whysize, "truncated at %zu", pos);
+			return spool_corrupt(why, whysize, "truncated at %zu", pos);
 		if (avail - pos < len) {
 			*need_r = pos + len;
 			return PARSE_MORE;
@@ -596,44 +592,44 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		switch (type) {
 		case 'V':
 			if (len != 4 || get_u32(buf + pos) != SPOOL_VERSION)
-				return corrupt(why, whysize, "bad version");
+				return spool_corrupt(why, whysize, "bad version");
 			break;
 		case 'I':
 			if (len != SPOOL_ID_LEN)
-				return corrupt(why, whysize, "bad id record");
+				return spool_corrupt(why, whysize, "bad id record");
 			memcpy(env->id, buf + pos, SPOOL_ID_LEN);
 			env->id[SPOOL_ID_LEN] = '\0';
 			if (!spool_id_valid(env->id))
-				return corrupt(why, whysize, "bad id");
+				return spool_corrupt(why, whysize, "bad id");
 			break;
 		case 'T':
 			if (len != 12)
-				return corrupt(why, whysize, "bad time record");
+				return spool_corrupt(why, whysize, "bad time record");
 			env->arrival_sec = get_u64(buf + pos);
 			env->arrival_usec = get_u32(buf + pos + 8);
 			if (env->arrival_usec >= 1000000u)
-				return corrupt(why, whysize, "bad time");
+				return spool_corrupt(why, whysize, "bad time");
 			break;
 		case 'F':
 			if (len != 6)
-				return corrupt(why, whysize,
+				return spool_corrupt(why, whysize,
 				    "bad flags record");
 			env->flags = get_u32(buf + pos);
 			if ((env->flags & ~SPOOL_F_ALL) != 0 ||
 			    buf[pos + 4] > SPOOL_RET_HDRS ||
 			    buf[pos + 5] >= SPOOL_PROTO_COUNT)
-				return corrupt(why, whysize, "bad flags");
+				return spool_corrupt(why, whysize, "bad flags");
 			env->ret = (enum spool_ret)buf[pos + 4];
 			env->proto = (enum spool_proto)buf[pos + 5];
 			break;
 		case 'S':
 			if (take_string(&env->sender, buf + pos, len,
 			    true) == -1)
-				return corrupt(why, whysize, "bad sender");
+				return spool_corrupt(why, whysize, "bad sender");
 			break;
 		case 'R':
 			if (parse_rcpt(env, buf + pos, len) == -1)
-				return corrupt(why, whysize,
+				return spool_corrupt(why, whysize,
 				    "bad recipient %zu", env->nrcpts);
 			have_rcpt = true;
 			break;
@@ -641,7 +637,7 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 			if (len == 0 || take_string(opt[strchr(
 			    spool_opt_types, type) - spool_opt_types],
 			    buf + pos, len, type == 'E') == -1)
-				return corrupt(why, whysize,
+				return spool_corrupt(why, whysize,
 				    "bad record '%c'", type);
 			break;
 		}
@@ -656,12 +652,12 @@ check_end(const struct spool_env *env, const uint8_t *end,
     char *why, size_t whysize)
 {
 	if (end[0] != 'Z' || get_u32(end + 1) != END_PAYLOAD)
-		return corrupt(why, whysize, "bad end record");
+		return spool_corrupt(why, whysize, "bad end record");
 	if (get_u64(end + 5) != env->content_len)
-		return corrupt(why, whysize, "content length mismatch");
+		return spool_corrupt(why, whysize, "content length mismatch");
 	if ((flags & SPOOL_READ_NO_CRC) == 0 && spool_crc32c(0, head,
 	    env->content_off - REC_HDR) != get_u32(end + 13))
-		return corrupt(why, whysize, "envelope checksum mismatch");
+		return spool_corrupt(why, whysize, "envelope checksum mismatch");
 	*content_crc_r = get_u32(end + 17);
 	return 0;
 }
@@ -671,7 +667,7 @@ check_layout(const struct spool_env *env, uint64_t fsize, char *why,
     size_t whysize)
 {
 	if (env->content_off + env->content_len + SPOOL_END_SIZE != fsize)
-		return corrupt(why, whysize,
+		return spool_corrupt(why, whysize,
 		    "size mismatch: content %llu at %llu, file %llu",
 		    (unsigned long long)env->content_len,
 		    (unsigned long long)env->content_off,
@@ -690,7 +686,7 @@ spool_parse(const void *buf, size_t len, unsigned int flags,
 
 	rc = parse_env(p, len, len, env, &need, why, whysize);
 	if (rc == PARSE_MORE)		/* cannot happen: avail == fsize */
-		return corrupt(why, whysize, "truncated");
+		return spool_corrupt(why, whysize, "truncated");
 	if (rc != PARSE_DONE)
 		return rc;
 	if (check_layout(env, len, why, whysize) != 0)
@@ -701,7 +697,7 @@ spool_parse(const void *buf, size_t len, unsigned int flags,
 	if ((flags & SPOOL_READ_NO_CRC) == 0 &&
 	    (flags & SPOOL_READ_VERIFY_CONTENT) != 0 &&
 	    spool_crc32c(0, p + env->content_off, env->content_len) != crc)
-		return corrupt(why, whysize, "content checksum mismatch");
+		return spool_corrupt(why, whysize, "content checksum mismatch");
 	env->file_size = len;
 	return 0;
 }
@@ -725,7 +721,7 @@ pread_full(int fd, void *buf, size_t len, uint64_t off, char *why,
 			return SPOOL_ERR_IO;
 		}
 		if (n == 0)
-			return corrupt(why, whysize, "unexpected end of file");
+			return spool_corrupt(why, whysize, "unexpected end of file");
 		got += (size_t)n;
 	}
 	return 0;
@@ -751,7 +747,7 @@ verify_content_fd(int fd, const struct spool_env *env, uint32_t want,
 	}
 	free(buf);
 	if (rc == 0 && crc != want)
-		rc = corrupt(why, whysize, "content checksum mismatch");
+		rc = spool_corrupt(why, whysize, "content checksum mismatch");
 	return rc;
 }
 
@@ -771,7 +767,7 @@ spool_read(int fd, const char *expect_id, unsigned int flags,
 		return SPOOL_ERR_IO;
 	}
 	if (!S_ISREG(sb.st_mode))
-		return corrupt(why, whysize, "not a regular file");
+		return spool_corrupt(why, whysize, "not a regular file");
 	fsize = (uint64_t)sb.st_size;
 	/* most envelopes are well under 1 KiB: read a little, grow if not */
 	want = fsize < SPOOL_FIRST_READ ? (size_t)fsize : SPOOL_FIRST_READ;
@@ -802,7 +798,7 @@ spool_read(int fd, const char *expect_id, unsigned int flags,
 	if ((rc = check_end(env, end, buf, flags, &crc, why, whysize)) != 0)
 		goto out;
 	if (expect_id != NULL && strcmp(expect_id, env->id) != 0) {
-		rc = corrupt(why, whysize, "id %s inside file %s", env->id,
+		rc = spool_corrupt(why, whysize, "id %s inside file %s", env->id,
 		    expect_id);
 		goto out;
 	}

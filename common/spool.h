@@ -199,6 +199,10 @@ bool	 spool_id_valid(const char *);
 
 /* CRC-32C (Castagnoli) continued from crc (start with 0). */
 uint32_t spool_crc32c(uint32_t crc, const void *, size_t);
+/* For the spool readers: write the reason (printf-style) to why, which may
+ * be NULL, and return SPOOL_ERR_CORRUPT. */
+int	 spool_corrupt(char *why, size_t whysize, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 /*
  * Status log: STATE/spool/status/ID, written only by the queue runner.

@@ -121,23 +121,6 @@ spool_status_encode(const struct spool_status_rec *rec, struct str *out)
 	return str_append(out, b, n);
 }
 
-static int
-replay_bad(char *why, size_t whysize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-replay_bad(char *why, size_t whysize, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why != NULL && whysize > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whysize, fmt, ap);
-		va_end(ap);
-	}
-	return SPOOL_ERR_CORRUPT;
-}
-
 /* Decode one payload whose CRC was good.  0, or -1 if a field is bad. */
 static int
 decode(const uint8_t *p, size_t len, struct spool_status_rec *rec)
@@ -200,16 +183,16 @@ spool_status_replay(const void *buf, size_t len, struct spool_rcpt_status *st,
 
 	*torn_r = false;
 	if (len > SPOOL_STATUS_MAX_LOG)
-		return replay_bad(why, whysize, "status log too large");
+		return spool_corrupt(why, whysize, "status log too large");
 	if (len < sizeof(status_magic)) {
 		/* a crash while the log was being created */
 		if (memcmp(p, status_magic, len) != 0)
-			return replay_bad(why, whysize, "bad magic");
+			return spool_corrupt(why, whysize, "bad magic");
 		*torn_r = len > 0;
 		return 0;
 	}
 	if (memcmp(p, status_magic, sizeof(status_magic)) != 0)
-		return replay_bad(why, whysize, "bad magic");
+		return spool_corrupt(why, whysize, "bad magic");
 	rec = xmalloc(sizeof(*rec));
 	pos = sizeof(status_magic);
 	while (pos < len) {
@@ -221,7 +204,7 @@ spool_status_replay(const void *buf, size_t len, struct spool_rcpt_status *st,
 			 * this could be the last record */
 			if (left < ST_HDR + ST_MAX_PAYLOAD + ST_CRC)
 				goto torn;
-			rc = replay_bad(why, whysize, "bad record at %zu",
+			rc = spool_corrupt(why, whysize, "bad record at %zu",
 			    pos);
 			goto out;
 		}
@@ -231,16 +214,16 @@ spool_status_replay(const void *buf, size_t len, struct spool_rcpt_status *st,
 		    get_u32(p + pos + ST_HDR + plen)) {
 			if (left == ST_HDR + plen + ST_CRC)
 				goto torn;
-			rc = replay_bad(why, whysize, "checksum at %zu", pos);
+			rc = spool_corrupt(why, whysize, "checksum at %zu", pos);
 			goto out;
 		}
 		if (decode(p + pos + ST_HDR, plen, rec) == -1) {
-			rc = replay_bad(why, whysize, "bad record at %zu",
+			rc = spool_corrupt(why, whysize, "bad record at %zu",
 			    pos);
 			goto out;
 		}
 		if (rec->rcpt >= nrcpts) {
-			rc = replay_bad(why, whysize,
+			rc = spool_corrupt(why, whysize,
 			    "recipient %u of %zu at %zu", rec->rcpt, nrcpts,
 			    pos);
 			goto out;
@@ -272,9 +255,9 @@ read_all(int fd, uint8_t **buf_r, size_t *len_r, char *why, size_t whysize)
 		return SPOOL_ERR_IO;
 	}
 	if (!S_ISREG(sb.st_mode))
-		return replay_bad(why, whysize, "not a regular file");
+		return spool_corrupt(why, whysize, "not a regular file");
 	if ((uint64_t)sb.st_size > SPOOL_STATUS_MAX_LOG)
-		return replay_bad(why, whysize, "status log too large");
+		return spool_corrupt(why, whysize, "status log too large");
 	len = (size_t)sb.st_size;
 	buf = xmalloc(len + 1);
 	while (got < len) {
@@ -306,7 +289,7 @@ spool_status_load(int dirfd, const char *id, struct spool_rcpt_status *st,
 
 	*torn_r = false;
 	if (!spool_id_valid(id))
-		return replay_bad(why, whysize, "bad id");
+		return spool_corrupt(why, whysize, "bad id");
 	fd = openat(dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 && errno == ENOENT)
 		return 0;
@@ -354,7 +337,7 @@ spool_status_open(int dirfd, const char *id, struct spool_rcpt_status *st,
 
 	*log_r = NULL;
 	if (!spool_id_valid(id))
-		return replay_bad(why, whysize, "bad id");
+		return spool_corrupt(why, whysize, "bad id");
 	fd = openat(dirfd, id, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd != -1)
