@@ -269,55 +269,10 @@ class InitMore(unittest.TestCase):
 class DemoPorts(unittest.TestCase):
     """demo prints the ports of the config in force, not the defaults."""
 
-    def test_missing_daemons_are_not_offered(self):
-        tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        if buzontest.is_root():
-            os.chmod(tmp, 0o755)
-        d = os.path.join(tmp, "demo")
-        self.assertEqual(buzon("init", "--demo", d).returncode, 0)
-        ports = {n: buzontest.free_port() for n in buzontest.LISTENERS}
-        conf = os.path.join(d, "buzon.conf")
-        with open(conf) as f:
-            text = f.read()
-        text = buzontest.set_conf_lines(text, dict(
-            ("%s_listen" % n, "127.0.0.1:%d" % p) for n, p in ports.items()))
-        with open(conf, "w") as f:
-            f.write(text)
-        buzontest.chown_tree(tmp)
-        env = dict(os.environ)
-        env.pop("BUZON_CONF", None)
-        env["BUZON_LIBEXEC"] = os.path.join(tmp, "no-daemons")
-        p = subprocess.Popen([buzontest.BUZON, "demo", "--dir", d], env=env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        out = b""
-        try:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and b"Ctrl-C" not in out:
-                if select.select([p.stdout], [], [], 0.2)[0]:
-                    chunk = os.read(p.stdout.fileno(), 65536)
-                    if not chunk:
-                        break
-                    out += chunk
-            text = out.decode("utf-8", "replace")
-            for label in ("SMTP", "Submission", "Submissions", "POP3",
-                          "POP3S", "IMAP", "IMAPS"):
-                self.assertRegex(text, r"\n  %s +\(not in this build yet\)\n"
-                                 % label)
-            for port in ports.values():
-                self.assertNotIn(":%d" % port, text)
-                self.assertNotIn(" %d\n" % port, text)
-            time.sleep(0.2)
-            p.send_signal(signal.SIGINT)
-            self.assertEqual(p.wait(10), 0)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait(5)
-            p.stdout.close()
-
-    def test_changed_ports_are_printed(self):
+    def run_demo(self, libexec):
+        """Init a demo with free ports, run `buzon demo` with daemons from
+        libexec(tmp) (a directory, or None for none), read its banner and
+        stop it with Ctrl-C.  Returns (banner text, ports, demo dir)."""
         tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
         self.addCleanup(shutil.rmtree, tmp, True)
         if buzontest.is_root():
@@ -333,16 +288,9 @@ class DemoPorts(unittest.TestCase):
             ("%s_listen" % n, "127.0.0.1:%d" % p) for n, p in ports.items()))
         with open(conf, "w") as f:
             f.write(text)
-        buzontest.chown_tree(tmp)
         env = dict(os.environ)
         env.pop("BUZON_CONF", None)
-        # The fixture stands in for every daemon: the demo offers only the
-        # services whose program exists, and the test must not depend on
-        # which real daemons are built.
-        if not buzontest.have_fixture():
-            self.skipTest("fixture daemon not built")
-        env["BUZON_LIBEXEC"] = buzontest.stage_fixture(
-            os.path.join(tmp, "fixture-daemons"))
+        env["BUZON_LIBEXEC"] = libexec(tmp) or os.path.join(tmp, "none")
         buzontest.chown_tree(tmp)
         p = subprocess.Popen([buzontest.BUZON, "demo", "--dir", d], env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -358,20 +306,6 @@ class DemoPorts(unittest.TestCase):
                     out += chunk
             text = out.decode("utf-8", "replace")
             self.assertIn("Ctrl-C to stop", text)
-            self.assertIn("telnet 127.0.0.1 %d" % ports["smtp"], text)
-            self.assertIn("-starttls smtp -connect 127.0.0.1:%d" %
-                          ports["submission"], text)
-            self.assertIn("s_client -connect 127.0.0.1:%d" %
-                          ports["submissions"], text)
-            self.assertIn("telnet 127.0.0.1 %d" % ports["pop3"], text)
-            self.assertIn("s_client -connect 127.0.0.1:%d" % ports["pop3s"],
-                          text)
-            self.assertIn("telnet 127.0.0.1 %d" % ports["imap"], text)
-            self.assertIn("s_client -connect 127.0.0.1:%d" % ports["imaps"],
-                          text)
-            self.assertIn(os.path.join(d, "tls", "cert.pem"), text)
-            for port in (2525, 2110, 2143):
-                self.assertNotIn(" %d\n" % port, text)
             time.sleep(0.2)
             self.assertIsNone(p.poll(), tail(text))
             p.send_signal(signal.SIGINT)
@@ -381,6 +315,38 @@ class DemoPorts(unittest.TestCase):
                 p.kill()
                 p.wait(5)
             p.stdout.close()
+        return text, ports, d
+
+    def test_missing_daemons_are_not_offered(self):
+        text, ports, _ = self.run_demo(lambda tmp: None)
+        for label in ("SMTP", "Submission", "Submissions", "POP3",
+                      "POP3S", "IMAP", "IMAPS"):
+            self.assertRegex(text, r"\n  %s +\(not in this build yet\)\n"
+                             % label)
+        for port in ports.values():
+            self.assertNotIn(":%d" % port, text)
+            self.assertNotIn(" %d\n" % port, text)
+
+    def test_changed_ports_are_printed(self):
+        # The fixture stands in for every daemon: the demo offers only the
+        # services whose program exists, and the test must not depend on
+        # which real daemons are built.
+        if not buzontest.have_fixture():
+            self.skipTest("fixture daemon not built")
+        text, ports, d = self.run_demo(lambda tmp: buzontest.stage_fixture(
+            os.path.join(tmp, "fixture-daemons")))
+        self.assertIn("telnet 127.0.0.1 %d" % ports["smtp"], text)
+        self.assertIn("-starttls smtp -connect 127.0.0.1:%d" %
+                      ports["submission"], text)
+        self.assertIn("s_client -connect 127.0.0.1:%d" %
+                      ports["submissions"], text)
+        self.assertIn("telnet 127.0.0.1 %d" % ports["pop3"], text)
+        self.assertIn("s_client -connect 127.0.0.1:%d" % ports["pop3s"], text)
+        self.assertIn("telnet 127.0.0.1 %d" % ports["imap"], text)
+        self.assertIn("s_client -connect 127.0.0.1:%d" % ports["imaps"], text)
+        self.assertIn(os.path.join(d, "tls", "cert.pem"), text)
+        for port in (2525, 2110, 2143):
+            self.assertNotIn(" %d\n" % port, text)
 
 
 if __name__ == "__main__":
