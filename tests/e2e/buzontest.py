@@ -512,8 +512,13 @@ class Instance:
         with open(self.conf) as f:
             text = f.read()
         text = set_conf_lines(text, settings)
-        with open(self.conf, "w") as f:
+        # Write a new file and rename it over the old, as an editor does: a
+        # daemon starting right now must never read a half-written config
+        # (it would take defaults for the missing keys, or fail to start).
+        tmp = self.conf + ".new"
+        with open(tmp, "w") as f:
             f.write(text)
+        os.replace(tmp, self.conf)
         chown_tree(self.tmp)
 
     def read_conf(self):
