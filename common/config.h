@@ -93,6 +93,7 @@ struct config {
 	size_t		 smtpd_max_line;
 	uint64_t	 smtpd_timeout;		/* ms */
 	uint64_t	 smtpd_data_timeout;	/* ms */
+	unsigned int	 smtpd_min_data_rate;	/* bytes/s */
 	unsigned int	 smtpd_max_connections;
 	unsigned int	 smtpd_max_connections_per_ip;
 	unsigned int	 smtpd_max_errors;

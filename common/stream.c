@@ -248,6 +248,23 @@ stream_read_bytes(struct stream *s, size_t max, const char **data_r,
 }
 
 int
+stream_peek(const struct stream *s, const char **data_r, size_t *len_r)
+{
+	if (s->in_len == 0)
+		return 0;
+	*data_r = s->in + s->in_off;
+	*len_r = s->in_len;
+	return 1;
+}
+
+void
+stream_skip(struct stream *s, size_t n)
+{
+	BUZ_ASSERT(n <= s->in_len);
+	stream_consume(s, n);
+}
+
+int
 stream_read_exact(struct stream *s, size_t n, const char **data_r)
 {
 	BUZ_ASSERT(n <= s->in_max);

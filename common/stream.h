@@ -62,6 +62,12 @@ int	 stream_skip_line(struct stream *);
  * *data_r and *len_r set (len >= 1), 0 when nothing is buffered. */
 int	 stream_read_bytes(struct stream *, size_t max, const char **data_r,
 	    size_t *len_r);
+/* Look at everything buffered without taking it: 1 with *data_r and *len_r
+ * set (len >= 1), 0 when nothing is buffered.  stream_skip() then takes
+ * the first n (<= len) of those bytes. */
+int	 stream_peek(const struct stream *, const char **data_r,
+	    size_t *len_r);
+void	 stream_skip(struct stream *, size_t n);
 /* Take exactly n bytes if that many are buffered: 1, else 0.  n must not
  * exceed max_in. */
 int	 stream_read_exact(struct stream *, size_t n, const char **data_r);

@@ -217,12 +217,15 @@ message_end(struct session *s)
 	session_suspend(s);
 }
 
-void
-smtp_data_line(struct session *s, const char *line, size_t len,
-    bool bare_lf, bool too_long)
+size_t
+smtp_data_bytes(struct session *s, const char *buf, size_t len)
 {
-	if (data_line(&s->tx.data, line, len, bare_lf, too_long) == DATA_DONE)
+	bool	 done;
+
+	len = data_feed(&s->tx.data, buf, len, &done);
+	if (done)
 		message_end(s);
+	return len;
 }
 
 /* The one log line per accepted message. */
@@ -493,65 +496,21 @@ smtp_batch_forget(struct session *s)
 
 /* ---- BDAT (RFC 3030) ---- */
 
-/* One line of BDAT content, its ending already taken off. */
-static void
-bdat_line(struct session *s, const char *line, size_t len, bool too_long)
-{
-	(void)data_line(&s->tx.data, line, len, false, too_long);
-}
-
-/* Add to the line being assembled; past max_line it is dropped and the
- * line counts as too long. */
-static void
-bdat_append(struct session *s, const char *buf, size_t len)
-{
-	struct smtp_tx	*tx = &s->tx;
-
-	if (!tx->bdat_long && str_append(&tx->bdat_line, buf, len) == -1)
-		tx->bdat_long = true;
-}
-
-static void
-bdat_emit(struct session *s)
-{
-	struct smtp_tx	*tx = &s->tx;
-
-	bdat_line(s, str_c(&tx->bdat_line), tx->bdat_line.len, tx->bdat_long);
-	str_clear(&tx->bdat_line);
-	tx->bdat_long = false;
-}
-
 void
 smtp_bdat_bytes(struct session *s, const char *buf, size_t len)
 {
-	struct smtp_tx	*tx = &s->tx;
-	size_t		 i, j;
+	bool	 done;
 
-	if (tx->bdat_discard)
+	if (s->tx.bdat_discard)
 		return;
-	/* Line ends are CRLF, bare LF or bare CR: each becomes CRLF.  A
-	 * CRLF may be split across chunks (bdat_cr). */
-	for (i = 0; i < len; i = j + 1) {
-		if (tx->bdat_cr) {
-			tx->bdat_cr = false;
-			if (buf[i] == '\n') {
-				j = i;
-				continue;
-			}
-		}
-		for (j = i; j < len && buf[j] != '\r' && buf[j] != '\n'; j++)
-			continue;
-		if (j > i)
-			bdat_append(s, buf + i, j - i);
-		if (j == len)
-			break;
-		bdat_emit(s);
-		tx->bdat_cr = buf[j] == '\r';
-	}
+	/* Raw mode: the same bare CR and bare LF rules as DATA (data.h),
+	 * no dots, no end line. */
+	(void)data_feed(&s->tx.data, buf, len, &done);
 }
 
-void
-cmd_bdat(struct session *s, char *arg)
+/* Parse "count [LAST]" and arm the chunk reader: 0, or -1 after 501. */
+static int
+bdat_args(struct session *s, char *arg)
 {
 	struct smtp_tx	*tx = &s->tx;
 	char		*last;
@@ -565,12 +524,35 @@ cmd_bdat(struct session *s, char *arg)
 	    (last[0] != '\0' && strcasecmp(last, "LAST") != 0)) {
 		/* the chunk size is unknown, so the stream is lost */
 		smtp_error(s, "501 5.5.4 Syntax: BDAT count [LAST]");
-		return;
+		return -1;
 	}
 	tx->bdat_chunk = true;
 	tx->bdat_size = tx->bdat_left = size;
 	tx->bdat_last = last[0] != '\0';
 	tx->bdat_discard = false;
+	return 0;
+}
+
+void
+smtp_bdat_refuse(struct session *s, char *arg, const char *reply)
+{
+	struct smtp_tx	*tx = &s->tx;
+
+	if (bdat_args(s, arg) == -1)
+		return;
+	tx->bdat_discard = true;
+	(void)str_copy(tx->bdat_error, reply, sizeof(tx->bdat_error));
+}
+
+void
+cmd_bdat(struct session *s, char *arg)
+{
+	struct smtp_tx	*tx = &s->tx;
+	uint64_t	 size;
+
+	if (bdat_args(s, arg) == -1)
+		return;
+	size = tx->bdat_size;
 	if (s->state != SMTP_RCPT && s->state != SMTP_BDAT) {
 		tx->bdat_discard = true;
 		(void)str_copy(tx->bdat_error, s->state == SMTP_MAIL ?
@@ -597,7 +579,6 @@ cmd_bdat(struct session *s, char *arg)
 		}
 		content_begin(s);
 		tx->data.raw = true;
-		str_init(&tx->bdat_line, s->srv->conf.data.max_line + 1);
 		tx->bdat = true;
 	}
 	tx->bdat_total += size;
@@ -627,8 +608,6 @@ smtp_bdat_end(struct session *s)
 		    (uintmax_t)tx->bdat_size);
 		return;
 	}
-	if (tx->bdat_line.len > 0 || tx->bdat_long)
-		bdat_emit(s);
 	data_end(&tx->data);
 	message_end(s);
 }

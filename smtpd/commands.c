@@ -167,7 +167,7 @@ smtp_tx_reset(struct session *s)
 	}
 	free(tx->rcpts);
 	free(tx->spf_header);
-	str_release(&tx->bdat_line);
+	data_release(&tx->data);
 	/* An open spool file is rolled back by whoever owns the glue. */
 	BUZ_ASSERT(tx->msg == NULL);
 	memset(tx, 0, sizeof(*tx));
@@ -300,6 +300,18 @@ needs_auth_first(const struct session *s)
 	return s->listener != SMTP_LISTEN_SMTP && !s->is_authenticated;
 }
 
+/* Refuse a command before its handler runs.  A refused BDAT still has its
+ * chunk coming: it is read and dropped first, never taken for commands. */
+static void
+smtp_refuse(struct session *s, const struct smtp_cmd *c, char *arg,
+    const char *reply)
+{
+	if (c->fn == cmd_bdat)
+		smtp_bdat_refuse(s, arg, reply);
+	else
+		smtp_error(s, "%s", reply);
+}
+
 void
 smtp_dispatch(struct session *s, char *line, size_t len)
 {
@@ -312,7 +324,7 @@ smtp_dispatch(struct session *s, char *line, size_t len)
 		line[--len] = '\0';
 	while (*line == ' ' || *line == '\t')
 		line++, len--;
-	if (len > SMTP_LINE_MAX) {
+	if (len > s->srv->conf.max_line) {
 		smtp_error(s, "500 5.5.0 Error: line too long");
 		return;
 	}
@@ -341,7 +353,8 @@ smtp_dispatch(struct session *s, char *line, size_t len)
 		smtp_error(s, "502 5.5.2 Error: command not recognized");
 	else if (s->listener == SMTP_LISTEN_SUBMISSION && !s->is_tls &&
 	    s->srv->tls_ctx != NULL && !(c->flags & CMD_PRE_TLS))
-		smtp_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		smtp_refuse(s, c, arg,
+		    "530 5.7.0 Must issue a STARTTLS command first");
 	else if ((c->states & ST(s->state)) == 0)
 		smtp_error(s, "503 5.5.1 %s", c->seq_error != NULL ?
 		    c->seq_error : "Error: bad sequence of commands");

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * data.c - the body of an SMTP DATA command, line by line
+ * data.c - the content of an SMTP message, DATA or BDAT, byte by byte
+ *
+ * A small state machine over the bytes (see data.h): bol (a line starts),
+ * dot (the line so far is the one leading dot, dropped by unstuffing), cr
+ * (a CR waits to see whether an LF follows) and prev_crlf (how the line
+ * before ended).  Runs of ordinary bytes are found with memchr() and passed
+ * on whole, so the cost per byte stays that of a copy.
  */
 #include "config.h"
 
@@ -20,6 +26,15 @@ data_begin(struct data *d, const struct data_conf *conf, data_sink_fn *sink,
 	d->in_headers = true;
 	/* The DATA command line itself ended the previous line. */
 	d->prev_crlf = true;
+	d->bol = true;
+	str_init(&d->hline, conf->max_header_size > 0 ?
+	    conf->max_header_size : 1);
+}
+
+void
+data_release(struct data *d)
+{
+	str_release(&d->hline);
 }
 
 static void
@@ -101,44 +116,154 @@ data_emit(struct data *d, const char *buf, size_t len)
 		d->failed = true;
 }
 
-enum data_result
-data_line(struct data *d, const char *line, size_t len, bool bare_lf,
-    bool too_long)
+/* A header line longer than the whole header section may be: a field that
+ * big fails the message; a line with no colon is the body starting without
+ * an empty line.  Either way it is not held any longer. */
+static void
+header_overflow(struct data *d)
+{
+	const char	*line = str_c(&d->hline);
+	size_t		 len = d->hline.len;
+
+	if (line[0] == ' ' || line[0] == '\t' ||
+	    memchr(line, ':', len) != NULL)
+		data_fail(d, 552, false, "5.3.4", "Message header too large");
+	header_end(d);
+	data_emit(d, line, len);
+	str_release(&d->hline);
+}
+
+/* Content bytes of the current line (no CR, no LF among them). */
+static void
+data_content(struct data *d, const char *buf, size_t len)
+{
+	size_t	 room;
+
+	if (d->in_headers) {
+		/* Hold what fits, so the verdict on an over-long line does
+		 * not depend on how its bytes were split. */
+		room = d->hline.max - d->hline.len;
+		if (len <= room) {
+			if (str_append(&d->hline, buf, len) == 0)
+				return;
+			room = 0;
+		} else if (str_append(&d->hline, buf, room) == -1) {
+			room = 0;
+		}
+		header_overflow(d);
+		buf += room;
+		len -= room;
+	}
+	data_emit(d, buf, len);
+}
+
+/* The current line ended (in CRLF when crlf).  True when it was the end of
+ * data: "." + CRLF right after a CRLF. */
+static bool
+line_end(struct data *d, bool crlf)
 {
 	bool	 prev_crlf = d->prev_crlf;
 
-	d->prev_crlf = !bare_lf;
-	/* End of data: "." + CRLF after CRLF, nothing else (see data.h). */
-	if (len == 1 && line[0] == '.' && !bare_lf && prev_crlf && !too_long &&
-	    !d->raw) {
-		data_end(d);
-		return DATA_DONE;
+	if (crlf && d->dot && prev_crlf && !d->raw)
+		return true;
+	d->prev_crlf = crlf;
+	d->bol = true;
+	d->dot = false;
+	if (d->in_headers) {
+		data_header(d, str_c(&d->hline), d->hline.len);
+		data_emit(d, str_c(&d->hline), d->hline.len);
+		str_clear(&d->hline);
 	}
-
-	if (bare_lf && d->conf->bare == DATA_BARE_REJECT)
-		data_fail(d, 550, false, "5.5.2",
-		    "Bare <LF> received; lines must end in <CR><LF>");
-	if (memchr(line, '\r', len) != NULL)
-		data_fail(d, 550, false, "5.5.2",
-		    "Bare <CR> received; lines must end in <CR><LF>");
-	if (too_long || len > d->conf->max_line)
-		data_fail(d, 500, false, "5.5.2", "Message line too long");
-
-	/* Dot-stuffing (RFC 5321 4.5.2): drop the first of leading dots. */
-	if (len > 0 && line[0] == '.' && !d->raw) {
-		line++;
-		len--;
-	}
-	if (d->in_headers)
-		data_header(d, line, len);
-	data_emit(d, line, len);
 	data_emit(d, "\r\n", 2);
-	return DATA_CONTINUE;
+	return false;
+}
+
+/* A CR not followed by LF: refused, whatever the policy (see data.h). */
+static void
+bare_cr(struct data *d)
+{
+	data_fail(d, 550, false, "5.5.2",
+	    "Bare <CR> received; lines must end in <CR><LF>");
+	d->bol = false;
+	d->dot = false;
+	data_content(d, "\r", 1);
+}
+
+/* Bytes up to the next CR or LF. */
+static size_t
+data_span(const char *p, size_t n)
+{
+	const char	*lf = memchr(p, '\n', n);
+	const char	*cr;
+	size_t		 m = lf != NULL ? (size_t)(lf - p) : n;
+
+	cr = memchr(p, '\r', m);
+	return cr != NULL ? (size_t)(cr - p) : m;
+}
+
+size_t
+data_feed(struct data *d, const char *buf, size_t len, bool *done_r)
+{
+	size_t	 i = 0, n;
+
+	*done_r = false;
+	while (i < len) {
+		if (d->cr) {
+			d->cr = false;
+			if (buf[i] == '\n') {
+				i++;
+				if (line_end(d, true)) {
+					d->bol = true;
+					d->dot = false;
+					if (d->in_headers)
+						header_end(d);
+					*done_r = true;
+					return i;
+				}
+				continue;
+			}
+			bare_cr(d);
+		}
+		if (buf[i] == '\r') {
+			d->cr = true;
+			i++;
+			continue;
+		}
+		if (buf[i] == '\n') {
+			if (d->conf->bare == DATA_BARE_REJECT)
+				data_fail(d, 550, false, "5.5.2", "Bare <LF> "
+				    "received; lines must end in <CR><LF>");
+			(void)line_end(d, false);
+			i++;
+			continue;
+		}
+		if (d->bol) {
+			d->bol = false;
+			/* Dot-stuffing (RFC 5321 4.5.2): drop the first of
+			 * leading dots. */
+			if (buf[i] == '.' && !d->raw) {
+				d->dot = true;
+				i++;
+				continue;
+			}
+		}
+		d->dot = false;
+		n = data_span(buf + i, len - i);
+		data_content(d, buf + i, n);
+		i += n;
+	}
+	return i;
 }
 
 void
 data_end(struct data *d)
 {
+	if (d->cr) {
+		d->cr = false;
+		bare_cr(d);
+	}
+	if (!d->bol)
+		(void)line_end(d, true);
 	if (d->in_headers)
 		header_end(d);
 }

@@ -40,6 +40,7 @@ smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
 	c->max_recipients = cfg->smtpd_max_recipients;
 	c->timeout = cfg->smtpd_timeout;
 	c->data_timeout = cfg->smtpd_data_timeout;
+	c->min_data_rate = cfg->smtpd_min_data_rate;
 	c->max_connections = cfg->smtpd_max_connections;
 	c->max_connections_per_ip = cfg->smtpd_max_connections_per_ip;
 	c->max_errors = cfg->smtpd_max_errors;
@@ -52,7 +53,7 @@ smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg)
 	c->mynetworks = cfg->mynetworks.items;
 	c->nmynetworks = cfg->mynetworks.count;
 	c->data.max_size = cfg->smtpd_max_message;
-	c->data.max_line = cfg->smtpd_max_line;
+	c->max_line = cfg->smtpd_max_line;
 	c->data.max_headers = cfg->smtpd_max_headers;
 	c->data.max_header_size = cfg->smtpd_max_header_size;
 	c->data.max_received = cfg->smtpd_max_received;

@@ -14,8 +14,17 @@
  *
  * Over-long lines are skipped to their end and answered "500 5.5.0 Error:
  * line too long" (in DATA they fail the message instead), so the session
- * stays in step.  One timer per session: smtpd_timeout between commands,
- * smtpd_data_timeout inside DATA/BDAT, and the handshake too.
+ * stays in step.  Message content has no line limit (data.h).
+ *
+ * One timer per session, a deadline rather than an idle timer, so that a
+ * client trickling a byte every few seconds cannot hold a session for
+ * ever: each command line must be complete within smtpd_timeout of the
+ * end of the one before (bytes of a partial line move nothing), and so
+ * must the TLS handshake.  Inside DATA or a BDAT chunk the client may be
+ * silent for at most smtpd_data_timeout, and must also keep up
+ * smtpd_min_data_rate on average past the first smtpd_data_timeout
+ * (Postfix's smtpd_min_data_rate): content of n bytes is allowed
+ * smtpd_data_timeout + n / rate in all.
  */
 #include "config.h"
 
@@ -56,12 +65,45 @@ session_set_state(struct session *s, enum smtp_state st)
 	s->state = st;
 }
 
-static uint64_t
-session_timeout_ms(const struct session *s)
+static bool
+in_content(const struct session *s)
 {
-	if (s->state == SMTP_DATA || s->tx.bdat_chunk)
-		return s->srv->conf.data_timeout;
-	return s->srv->conf.timeout;
+	return s->state == SMTP_DATA || s->tx.bdat_chunk;
+}
+
+/* Content started (DATA accepted, or a BDAT chunk announced). */
+static void
+content_clock_start(struct session *s)
+{
+	s->data_start = event_now_ms(s->srv->loop);
+	s->data_read = 0;
+	event_timer_reset(s->timer, s->srv->conf.data_timeout);
+}
+
+/* n bytes arrived.  Inside content the timer is the nearer of the idle
+ * limit (smtpd_data_timeout from now) and the deadline that a client
+ * keeping up smtpd_min_data_rate never reaches; between commands bytes
+ * alone move nothing (the timer restarts when a command is complete). */
+static void
+content_clock_read(struct session *s, size_t n)
+{
+	const struct smtpd_conf *c = &s->srv->conf;
+	uint64_t	 now, deadline, idle;
+
+	if (!in_content(s))
+		return;
+	now = event_now_ms(s->srv->loop);
+	s->data_read += n;
+	idle = now + c->data_timeout;
+	deadline = idle;
+	if (c->min_data_rate > 0) {	/* 0 only where no config is read */
+		deadline = s->data_start + c->data_timeout +
+		    s->data_read / c->min_data_rate * 1000 +
+		    s->data_read % c->min_data_rate * 1000 / c->min_data_rate;
+		if (idle < deadline)
+			deadline = idle;
+	}
+	event_timer_reset(s->timer, deadline > now ? deadline - now : 0);
 }
 
 static bool
@@ -178,6 +220,27 @@ session_update(struct session *s)
 	return 0;
 }
 
+/* Message content in the trace: one C: line per line of it (a line split
+ * across reads shows as pieces). */
+static void
+trace_content(const struct session *s, const char *buf, size_t len)
+{
+	const char	*lf;
+	size_t		 n;
+
+	if (!log_trace_enabled())
+		return;
+	while (len > 0) {
+		lf = memchr(buf, '\n', len);
+		n = lf != NULL ? (size_t)(lf - buf) + 1 : len;
+		log_trace(s->id, LOG_TRACE_CLIENT, buf,
+		    n - (lf != NULL) - (lf != NULL && n > 1 &&
+		    buf[n - 2] == '\r'), 0);
+		buf += n;
+		len -= n;
+	}
+}
+
 /* Handle one piece of buffered input: 1 done, 0 need more. */
 static int
 session_input(struct session *s)
@@ -186,7 +249,6 @@ session_input(struct session *s)
 	const char	*data;
 	char		*line;
 	size_t		 len, max;
-	bool		 bare_lf;
 	int		 r;
 
 	if (tx->bdat_chunk) {
@@ -200,33 +262,35 @@ session_input(struct session *s)
 			return 0;
 		tx->bdat_left -= len;
 		smtp_bdat_bytes(s, data, len);
+		trace_content(s, data, len);
+		return 1;
+	}
+	if (s->state == SMTP_DATA) {
+		/* Content has no line limit: every byte goes to the DATA
+		 * parser, which says where the message ends (data.h). */
+		if (stream_peek(s->st, &data, &len) == 0)
+			return 0;
+		len = smtp_data_bytes(s, data, len);
+		trace_content(s, data, len);
+		stream_skip(s->st, len);
 		return 1;
 	}
 	if (s->skipping) {
 		if (stream_skip_line(s->st) == 0)
 			return 0;
 		s->skipping = false;
-		if (s->state == SMTP_DATA) {
-			smtp_data_line(s, "", 0, false, true);
-		} else {
-			smtp_auth_release(s);
-			smtp_error(s, "500 5.5.0 Error: line too long");
-			s->flush_now = true;
-		}
+		smtp_auth_release(s);
+		smtp_error(s, "500 5.5.0 Error: line too long");
+		s->flush_now = true;
 		return 1;
 	}
-	max = s->state == SMTP_DATA ? s->srv->conf.data.max_line + 1 :
-	    SMTP_AUTH_LINE_MAX;
-	r = stream_read_line(s->st, max, &line, &len, &bare_lf);
+	max = s->srv->conf.max_line > SMTP_AUTH_LINE_MAX ?
+	    s->srv->conf.max_line : SMTP_AUTH_LINE_MAX;
+	r = stream_read_line(s->st, max, &line, &len, NULL);
 	if (r == 0)
 		return 0;
 	if (r == -1) {
 		s->skipping = true;
-		return 1;
-	}
-	if (s->state == SMTP_DATA) {
-		log_trace(s->id, LOG_TRACE_CLIENT, line, len, 0);
-		smtp_data_line(s, line, len, bare_lf, false);
 		return 1;
 	}
 	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
@@ -241,17 +305,22 @@ session_input(struct session *s)
 static void
 session_run(struct session *s)
 {
-	enum smtp_state	 before;
-	bool		 backlog;
+	bool		 backlog, was_content;
 
 	do {
 		while (wants_input(s)) {
-			before = s->state;
+			was_content = in_content(s);
 			if (session_input(s) == 0)
 				break;
-			if (s->state != before)
-				event_timer_reset(s->timer,
-				    session_timeout_ms(s));
+			/* Deadlines (see atop this file): each command has
+			 * smtpd_timeout from the end of the one before, and
+			 * content its own clock. */
+			if (in_content(s)) {
+				if (!was_content)
+					content_clock_start(s);
+			} else {
+				event_timer_reset(s->timer, s->srv->conf.timeout);
+			}
 			/* Replies also go out once a few KB pile up, so only
 			 * the stream's backlog stops input. */
 			if ((s->flush_now || s->out.len >= SMTP_OUT_CHUNK) &&
@@ -303,7 +372,7 @@ session_io(int fd, unsigned int events, void *arg)
 				session_free(&s, "read error");
 				return;
 			}
-			event_timer_reset(s->timer, session_timeout_ms(s));
+			content_clock_read(s, (size_t)n);
 			if (stream_fill_drained(s->st))
 				break;
 		}

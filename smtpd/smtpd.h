@@ -69,10 +69,10 @@ enum smtp_listener {
 	SMTP_LISTEN_SUBMISSIONS,	/* 465: implicit TLS, AUTH required */
 };
 
-/* Command lines: RFC 5321 4.5.3.1.4 says 512; we take up to SMTP_LINE_MAX
- * (Postfix's line_length_limit) and answer "line too long" past that.
- * AUTH lines may be longer (RFC 4954 section 4: 12288). */
-#define SMTP_LINE_MAX		2048
+/* Command lines: RFC 5321 4.5.3.1.4 says 512; we take up to
+ * smtpd_max_line (default 2048, Postfix's line_length_limit) and answer
+ * "line too long" past that.  AUTH lines may be longer (RFC 4954 section
+ * 4: 12288).  Message content has no line limit (data.h). */
 #define SMTP_AUTH_LINE_MAX	12288
 #define SMTP_HELO_MAX		255
 #define SMTP_USER_MAX		255
@@ -82,9 +82,11 @@ enum smtp_listener {
 struct smtpd_conf {
 	const char	*hostname;
 	size_t		 max_message;
+	size_t		 max_line;		/* command lines */
 	unsigned int	 max_recipients;
 	uint64_t	 timeout;		/* ms */
 	uint64_t	 data_timeout;		/* ms */
+	unsigned int	 min_data_rate;		/* bytes/s */
 	unsigned int	 max_connections;
 	unsigned int	 max_connections_per_ip;
 	unsigned int	 max_errors;
@@ -146,9 +148,6 @@ struct smtp_tx {
 	uint64_t		 bdat_left;	/* bytes of the chunk to read */
 	uint64_t		 bdat_size;	/* bytes of the chunk */
 	uint64_t		 bdat_total;	/* bytes of all chunks */
-	bool			 bdat_cr;	/* last byte was a CR */
-	bool			 bdat_long;	/* line passed max_line */
-	struct str		 bdat_line;	/* partial line across chunks */
 };
 
 typedef void	smtp_cont_fn(struct session *, char *line, size_t len);
@@ -184,6 +183,8 @@ struct session {
 	char			 helo[SMTP_HELO_MAX + 1];
 	char			 auth_user[SMTP_USER_MAX + 1];
 	char			 tls_desc[160];
+	uint64_t		 data_start;	/* ms: DATA or a chunk began */
+	uint64_t		 data_read;	/* bytes read since then */
 	unsigned int		 errors;
 	unsigned int		 commands;
 	unsigned int		 nmsgs;
@@ -229,9 +230,12 @@ void	 cmd_rcpt(struct session *, char *arg);
 /* ---- cmd_data.c ---- */
 void	 cmd_data(struct session *, char *arg);
 void	 cmd_bdat(struct session *, char *arg);
-/* One DATA line from session.c (see data_line()). */
-void	 smtp_data_line(struct session *, const char *line, size_t len,
-	    bool bare_lf, bool too_long);
+/* BDAT refused before cmd_bdat() (530 before STARTTLS): read and drop
+ * its chunk, then answer reply. */
+void	 smtp_bdat_refuse(struct session *, char *arg, const char *reply);
+/* Bytes inside DATA from session.c: returns how many belong to the
+ * message (all, or up to the end-of-data line; see data_feed()). */
+size_t	 smtp_data_bytes(struct session *, const char *buf, size_t len);
 /* Bytes of the current BDAT chunk; smtp_bdat_end() once all are read. */
 void	 smtp_bdat_bytes(struct session *, const char *buf, size_t len);
 void	 smtp_bdat_end(struct session *);

@@ -5,8 +5,8 @@
  * The input is what a client sends.  It is cut into lines as session.c
  * cuts them (LF ends a line, a CR before it belongs to the ending) and fed
  * to the same handlers: commands to smtp_dispatch() (or the AUTH
- * continuation), lines inside DATA to smtp_data_line(), BDAT chunks as
- * raw bytes.  A real spool in a temp dir takes the content; a finished
+ * continuation), DATA bytes to smtp_data_bytes() in pieces of a few
+ * bytes, BDAT chunks as raw bytes.  A real spool in a temp dir takes the content; a finished
  * message is rolled back instead of committed (no fsync per input).
  * There are no accounts maps, so every recipient is remote and AUTH
  * always fails; relay is allowed from the client's network so that
@@ -73,7 +73,7 @@ init_once(void)
 	srv.conf.nmynetworks = 1;
 	srv.conf.timeout = srv.conf.data_timeout = 1000;
 	srv.conf.data.max_size = 1 << 20;
-	srv.conf.data.max_line = 998;
+	srv.conf.max_line = 2048;
 	srv.conf.data.max_headers = 100;
 	srv.conf.data.max_header_size = 16384;
 	srv.conf.data.max_received = 10;
@@ -129,6 +129,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			str_clear(&s.out);
 			continue;
 		}
+		if (s.state == SMTP_DATA) {
+			/* pieces of 1..16 bytes, as reads may give them */
+			n = (size_t)(end - p);
+			if (n > 1 + ((size_t)(unsigned char)*p & 15))
+				n = 1 + ((size_t)(unsigned char)*p & 15);
+			p += smtp_data_bytes(&s, p, n);
+			settle(&s);
+			str_clear(&s.out);
+			continue;
+		}
 		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;		/* no full line: the session waits */
 		len = (size_t)(lf - p);
@@ -143,9 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(line, p, len);
 		line[len] = '\0';
 		p = lf + 1;
-		if (s.state == SMTP_DATA)
-			smtp_data_line(&s, line, len, bare, false);
-		else if (s.cont != NULL)
+		if (s.cont != NULL)
 			s.cont(&s, line, len);
 		else
 			smtp_dispatch(&s, line, len);

@@ -33,7 +33,7 @@ setup_listener(enum smtp_listener l, const char *ip)
 	srv.conf.mynetworks = netv;
 	srv.conf.nmynetworks = 2;
 	srv.conf.data.max_size = 10240;
-	srv.conf.data.max_line = 998;
+	srv.conf.max_line = 2048;
 	srv.conf.data.max_headers = 100;
 	srv.conf.data.max_header_size = 10240;
 	srv.conf.data.max_received = 5;
@@ -290,7 +290,7 @@ Test(commands, too_many_errors_closes)
 
 Test(commands, line_too_long)
 {
-	char	 line[SMTP_LINE_MAX + 10];
+	char	 line[2048 + 10];
 
 	memset(line, 'x', sizeof(line) - 1);
 	memcpy(line, "NOOP ", 5);
@@ -421,6 +421,32 @@ Test(commands, bdat_sequence_and_syntax)
 	smtp_bdat_end(&sess);
 	cr_assert_str_eq(str_c(&sess.out),
 	    "503 5.5.1 Error: need MAIL command\r\n");
+	cr_assert(!sess.tx.bdat_chunk);
+}
+
+/* On submission before STARTTLS the 530 comes after the chunk, which is
+ * read and dropped: its octets are never commands. */
+Test(commands, bdat_before_starttls_reads_its_chunk)
+{
+	setup_listener(SMTP_LISTEN_SUBMISSION, "198.51.100.7");
+	srv.tls_ctx = SSL_CTX_new(TLS_server_method());
+	(void)say("EHLO client.example");
+	cr_assert_str_eq(say("MAIL FROM:<a@example.org>"),
+	    "530 5.7.0 Must issue a STARTTLS command first\r\n");
+	cr_assert_str_eq(say("BDAT 12"), "");
+	cr_assert(sess.tx.bdat_chunk && sess.tx.bdat_discard);
+	cr_assert_eq(sess.tx.bdat_left, 12);
+	smtp_bdat_bytes(&sess, "HELP\r\nQUIT\r\n", 12);
+	sess.tx.bdat_left = 0;
+	str_clear(&sess.out);
+	smtp_bdat_end(&sess);
+	cr_assert_str_eq(str_c(&sess.out),
+	    "530 5.7.0 Must issue a STARTTLS command first\r\n");
+	cr_assert(!sess.tx.bdat_chunk);
+	cr_assert_eq(sess.state, SMTP_READY);
+	/* a BDAT whose size does not parse loses the stream: 501 at once */
+	cr_assert_str_eq(say("BDAT twelve"),
+	    "501 5.5.4 Syntax: BDAT count [LAST]\r\n");
 	cr_assert(!sess.tx.bdat_chunk);
 }
 

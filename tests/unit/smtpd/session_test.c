@@ -44,12 +44,13 @@ setup(void)
 	srv.conf.max_commands_preauth = 20;
 	srv.conf.timeout = 5000;
 	srv.conf.data_timeout = 5000;
+	srv.conf.min_data_rate = 500;
 	srv.conf.max_connections = 10;
 	srv.conf.max_connections_per_ip = 10;
 	srv.conf.mynetworks = nets;
 	srv.conf.nmynetworks = 1;
 	srv.conf.data.max_size = 10240;
-	srv.conf.data.max_line = 998;
+	srv.conf.max_line = 2048;
 	srv.conf.data.max_headers = 100;
 	srv.conf.data.max_header_size = 10240;
 	srv.conf.data.max_received = 5;
