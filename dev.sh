@@ -33,9 +33,11 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
 # client programs the e2e tests call: swaks, with Net::SSLeay for --tls,
-# and fetchmail as a real POP3 client;
+# fetchmail as a real POP3 client, and Postfix as the reference of the
+# differential tests (installed unconfigured: it listens nowhere);
 # add a tool here when a test uses it)
-TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail)
+TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail
+	postfix)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
@@ -90,6 +92,14 @@ install_packages()
 	export DEBIAN_FRONTEND=noninteractive
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
 	    </dev/null || die "apt-get update failed"
+	case " $missing " in
+	*" postfix "*)
+		# no configuration: nothing of Postfix's own starts or listens
+		echo "postfix postfix/main_mailer_type select No configuration" |
+		    as_root debconf-set-selections ||
+		    die "debconf-set-selections failed"
+		;;
+	esac
 	# shellcheck disable=SC2086 # one word per package
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends $missing </dev/null ||
