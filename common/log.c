@@ -177,15 +177,22 @@ word_is(const char *w, size_t wlen, const char *verb)
  * "AUTH MECH resp", POP3 "PASS x" and "APOP user digest", IMAP
  * "tag LOGIN user pass" and "tag AUTHENTICATE MECH resp".
  */
+/* Bytes before the first space in the len bytes at p (no NUL needed). */
+static size_t
+word_len(const char *p, size_t len)
+{
+	const char	*sp = memchr(p, ' ', len);
+
+	return sp != NULL ? (size_t)(sp - p) : len;
+}
+
 static size_t
 visible_len(const char *line, size_t len)
 {
-	size_t	 w1 = strcspn(line, " ");
+	size_t	 w1 = word_len(line, len);
 	size_t	 w2;
 	const char *second;
 
-	if (w1 > len)
-		w1 = len;
 	if (word_is(line, w1, "PASS"))
 		return words_len(line, len, 1);
 	if (word_is(line, w1, "AUTH") || word_is(line, w1, "APOP"))
@@ -194,9 +201,7 @@ visible_len(const char *line, size_t len)
 	if ((w2 = words_len(line, len, 1)) == len)
 		return len;
 	second = line + w2;
-	w1 = strcspn(second, " ");
-	if (w1 > len - w2)
-		w1 = len - w2;
+	w1 = word_len(second, len - w2);
 	if (word_is(second, w1, "LOGIN"))
 		return words_len(line, len, 3);
 	if (word_is(second, w1, "AUTHENTICATE"))

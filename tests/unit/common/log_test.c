@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -78,4 +79,30 @@ Test(log, fatalx_exits_tempfail, .exit_code = EXIT_TEMPFAIL, .init = cr_redirect
 Test(log, panic_aborts, .signal = SIGABRT, .init = cr_redirect_stderr)
 {
 	BUZ_ASSERT(1 == 2);
+}
+
+/* The line is len bytes with no NUL after it (DATA content straight from
+ * the input buffer): nothing past len is read (the sanitizer build sees
+ * an overrun of this exact-size buffer). */
+Test(log, trace_mask_reads_only_len_bytes)
+{
+	static const char *lines[] = { "PASS secret", "a LOGIN u p", "xyz",
+	    "AUTH PLAIN abc", "A" };
+	char	 out[64];
+	size_t	 i, n;
+	char	*buf;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		n = strlen(lines[i]);
+		buf = malloc(n);
+		cr_assert_not_null(buf);
+		memcpy(buf, lines[i], n);
+		log_trace_mask(out, sizeof(out), buf, n, 0);
+		free(buf);
+	}
+	buf = malloc(4);
+	memcpy(buf, "PASS", 4);
+	log_trace_mask(out, sizeof(out), buf, 4, 0);
+	cr_assert_str_eq(out, "PASS");
+	free(buf);
 }
