@@ -33,11 +33,12 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
 # client programs the e2e tests call: swaks, with Net::SSLeay for --tls,
-# fetchmail as a real POP3 client, and Postfix as the reference of the
-# differential tests (installed unconfigured: it listens nowhere);
-# add a tool here when a test uses it)
+# fetchmail as a real POP3 client, and Postfix and Dovecot as the
+# references of the differential tests (Postfix installed unconfigured,
+# Dovecot's own service stopped: the tests start their own instances on
+# free loopback ports); add a tool here when a test uses it)
 TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail
-	postfix)
+	postfix dovecot-pop3d)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
@@ -104,6 +105,17 @@ install_packages()
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends $missing </dev/null ||
 	    die "apt-get install failed:$missing"
+	case " $missing " in
+	*" dovecot-pop3d "*)
+		# the package starts Dovecot on 110 and 995 where systemd runs;
+		# the tests want their own instance only
+		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null
+		then
+			as_root systemctl disable --now dovecot.service \
+			    >/dev/null 2>&1 || true
+		fi
+		;;
+	esac
 }
 
 # The unprivileged user the daemons run as; only root can (and needs to)

@@ -98,7 +98,7 @@ const struct conf_param config_params[] = {
 	/* POP3 */
 	CONF_TIME("pop3_timeout", "10m", 1 * SEC, 86400 * SEC, S, pop3_timeout,
 	    "idle time before a POP3 session is closed (RFC 1939: 10m+)"),
-	CONF_UINT("pop3_max_errors", "10", 1, 1000, S, pop3_max_errors,
+	CONF_UINT("pop3_max_errors", "20", 1, 1000, S, pop3_max_errors,
 	    "bad POP3 commands in one session before it is closed"),
 	CONF_BOOL("pop3_plaintext_loopback", "yes", S,
 	    pop3_plaintext_loopback,
