@@ -547,9 +547,9 @@ class Instance:
 
     # ---- running ----
 
-    def start(self, wait=True):
-        """Run `buzon -c CONF run` in the background (stdout and stderr to
-        the log) and wait until every enabled listener accepts a
+    def start(self, wait=True, conf_after=False):
+        """Run `buzon -c CONF run` (`buzon run -c CONF` with conf_after)
+        in the background (stdout and stderr to the log) and wait until every enabled listener accepts a
         connection (raises with the log tail if not within 15 s).  If
         another program took one of the picked ports meanwhile (the run
         exits at once, "Address already in use"), new ports are picked
@@ -558,7 +558,7 @@ class Instance:
             raise RuntimeError("already started")
         for attempt in range(3):
             start = self.log_size()
-            self._spawn()
+            self._spawn(conf_after)
             if not wait:
                 return self
             try:
@@ -573,10 +573,10 @@ class Instance:
             self.repick_ports()
         return self
 
-    def _spawn(self):
+    def _spawn(self, conf_after=False):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BUZON, "-c", self.conf, "run"], stdin=subprocess.DEVNULL,
+            self.argv(["run"], conf_after), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env(),
             start_new_session=True)
 
@@ -755,11 +755,18 @@ class Instance:
     def log_size(self):
         return len(self.log_text())
 
-    def cli(self, *args, input=None, timeout=30):
-        """Run `buzon -c CONF ARGS...`; CompletedProcess with text
-        stdout/stderr."""
+    def argv(self, args, conf_after=False):
+        """The command line of `buzon -c CONF ARGS...`, or with conf_after
+        of `buzon ARGS... -c CONF`."""
+        if conf_after:
+            return [BUZON] + list(args) + ["-c", self.conf]
+        return [BUZON, "-c", self.conf] + list(args)
+
+    def cli(self, *args, input=None, timeout=30, conf_after=False):
+        """Run `buzon -c CONF ARGS...` (`buzon ARGS... -c CONF` with
+        conf_after); CompletedProcess with text stdout/stderr."""
         return subprocess.run(
-            [BUZON, "-c", self.conf] + list(args), input=input,
+            self.argv(args, conf_after), input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             universal_newlines=True, timeout=timeout, env=self.env())

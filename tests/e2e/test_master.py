@@ -530,6 +530,94 @@ class StartStop(unittest.TestCase):
         self.assertTrue(r.stderr.strip())
 
 
+class ConfAfterVerb(unittest.TestCase):
+    """`buzon VERB ... -c FILE` works as `buzon -c FILE VERB ...` for
+    every verb that reads the config; a -c after the verb wins."""
+
+    # (argv, exit status, text in stdout + stderr)
+    VERBS = (
+        (["config", "check"], 0, ": OK"),
+        (["status"], 3, "not running"),
+        (["stop"], 1, "not running"),
+        (["reload"], 1, "not running"),
+        (["queue", "list"], 0, "queue is empty"),
+        (["domain", "add", "example.test"], 0, ""),
+        (["domain", "list"], 0, "example.test"),
+        (["user", "add", "ana@example.test", "--password-stdin"], 0, ""),
+        (["user", "list"], 0, "ana@example.test"),
+        (["alias", "add", "info@example.test", "ana@example.test"], 0, ""),
+        (["alias", "list"], 0, "info@example.test"),
+    )
+
+    def setUp(self):
+        self.b = Instance(fixture=True, listeners=["smtp"])
+        self.addCleanup(self.b.cleanup)
+        self.bad = os.path.join(self.b.tmp, "bad.conf")
+        with open(self.bad, "w") as f:
+            f.write("no_such_key = 1\n")
+
+    def test_every_conf_verb(self):
+        for args, code, text in self.VERBS:
+            for form in ("-c FILE", "-cFILE", "after -c BAD"):
+                if form == "-cFILE":
+                    argv = args + ["-c" + self.b.conf]
+                elif form == "after -c BAD":
+                    argv = ["-c", self.bad] + args + ["-c", self.b.conf]
+                else:
+                    argv = args + ["-c", self.b.conf]
+                with self.subTest(args=args, form=form):
+                    r = buzon(*argv, input="pw-ana-1\n")
+                    out = r.stdout + r.stderr
+                    self.assertEqual(r.returncode, code, out)
+                    self.assertNotIn("usage", out)
+                    self.assertNotIn("no_such_key", out)
+                    self.assertIn(text, out)
+                    if code == 0 and args[1:2] == ["add"]:
+                        break   # a second add of the same name fails
+
+    def test_bad_file_after_verb_is_used(self):
+        r = buzon("config", "check", "-c", self.bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:1: " % self.bad, r.stderr)
+
+    def test_start_status_stop_run(self):
+        b = self.b
+        r = b.cli("start", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        b.wait_ready()
+        pid = b.pid_from_file()
+        r = b.cli("status", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(str(pid), r.stdout)
+        r = b.cli("reload", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = b.cli("stop", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: not pid_alive(pid), 10, what="supervisor gone")
+        b.start(conf_after=True)
+        self.assertEqual(greet(b.port("smtp"))[0], "smtp")
+        self.assertEqual(b.stop(), 0)
+
+    def test_c_without_file(self):
+        for args in (["status", "-c"], ["config", "check", "-c"],
+                     ["queue", "list", "-c"], ["user", "list", "-c", "--"]):
+            with self.subTest(args=args):
+                r = buzon(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("buzon %s: -c needs a FILE" % args[0],
+                              r.stderr)
+
+    def test_help_names_it(self):
+        for verb, _, _ in self.VERBS:
+            r = buzon(verb[0], "--help")
+            self.assertEqual(r.returncode, 0)
+            self.assertIn("-c FILE, before or after the verb", r.stdout)
+        for verb in ("init", "demo", "map"):
+            r = buzon(verb, "--help")
+            self.assertNotIn("-c FILE, before or after", r.stdout)
+        self.assertIn("may also follow the verb", buzon("--help").stdout)
+
+
 @need_verbs("demo")
 class Demo(unittest.TestCase):
     """`buzon demo` prints how to talk to each service, then serves."""
