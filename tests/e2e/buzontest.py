@@ -169,6 +169,80 @@ def have_buzon():
     return os.access(BUZON, os.X_OK)
 
 
+def expected_programs():
+    """The programs this build makes and installs (bin_PROGRAMS and
+    pkglibexec_PROGRAMS, paths relative to the build tree): from
+    $BUZON_PROGRAMS (make check sets it), else read from the build tree's
+    Makefile; None when neither says."""
+    names = os.environ.get("BUZON_PROGRAMS")
+    if names is None:
+        try:
+            with open(os.path.join(TOP_BUILDDIR, "Makefile")) as f:
+                text = f.read().replace("\\\n", " ")
+        except OSError:
+            return None
+        names = " ".join(
+            m.group(2) for m in re.finditer(
+                r"^(bin|pkglibexec)_PROGRAMS = (.*)$", text, re.M))
+    return sorted(n.replace("$(EXEEXT)", "") for n in names.split())
+
+
+def missing_programs():
+    """Programs of expected_programs() that are not in the build tree."""
+    return [p for p in expected_programs() or []
+            if not os.access(os.path.join(TOP_BUILDDIR, p), os.X_OK)]
+
+
+# A test that cannot run because a program or tool is missing fails: a
+# build that lost a daemon, or a machine without a client program the
+# tests use, must not pass by skipping.  Skips are only for what the
+# environment rightly lacks (root, a configure option left out).
+
+def _cannot_run(what):
+    return "cannot run: %s" % what
+
+
+def require(ok, what):
+    """Decorator of a test function or class: as is when ok, else every
+    test of it fails with "cannot run: WHAT"."""
+    def deco(obj):
+        if ok:
+            return obj
+        if isinstance(obj, type):
+            def setUp(self):
+                self.fail(_cannot_run(what))
+            obj.setUp = setUp
+            obj.setUpClass = classmethod(lambda cls: None)
+            obj.tearDownClass = classmethod(lambda cls: None)
+            return obj
+
+        def failing(self, *args, **kwargs):
+            self.fail(_cannot_run(what))
+        failing.__name__ = obj.__name__
+        failing.__doc__ = obj.__doc__
+        return failing
+    return deco
+
+
+def need(test, ok, what):
+    """Inside a test: fail with "cannot run: WHAT" unless ok."""
+    if not ok:
+        test.fail(_cannot_run(what))
+
+
+def require_verbs(*names):
+    """Decorator: fail unless the built buzon has every verb named."""
+    missing = [n for n in names if not has_verb(n)]
+    return require(not missing, "buzon has no verb %s" % ", ".join(missing))
+
+
+def require_tool(name, package=None):
+    """Decorator: fail unless the program name is on PATH (package: the
+    Debian package that has it, for the message)."""
+    return require(shutil.which(name) is not None, "%s not installed "
+                   "(Debian package %s)" % (name, package or name))
+
+
 def have_fixture():
     return os.access(FIXTURE, os.X_OK)
 

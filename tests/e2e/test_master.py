@@ -3,8 +3,8 @@
 
 The supervisor tests run the fixture daemon (tests/e2e/fixture) in place of
 the real daemons: it greets every connection with
-"+OK fixture LISTENER pid PID".  A test whose verb or program is not built
-yet is skipped, not failed.
+"+OK fixture LISTENER pid PID".  A test whose verb or program is missing
+fails: a build that lost one must not pass.
 """
 
 import os
@@ -25,17 +25,11 @@ from buzontest import (Instance, LineClient, buzon, has_verb, pid_alive,
 GREETING = re.compile(r"^\+OK fixture (\S+) pid (\d+)")
 
 
-def need_verbs(*names):
-    missing = [n for n in names if not has_verb(n)]
-    if missing:
-        return unittest.skip("buzon has no verb %s yet" % ", ".join(missing))
-    return lambda f: f
+need_verbs = buzontest.require_verbs
 
 
-def need_fixture(f):
-    if not buzontest.have_fixture():
-        return unittest.skip("fixture daemon not built")(f)
-    return f
+need_fixture = buzontest.require(buzontest.have_fixture(),
+                                 "fixture daemon not built")
 
 
 def greet(port):
@@ -50,8 +44,7 @@ class Command(unittest.TestCase):
     """The command line: help, usage errors."""
 
     def setUp(self):
-        if not buzontest.have_buzon():
-            self.skipTest("buzon not built")
+        buzontest.need(self, buzontest.have_buzon(), "buzon not built")
 
     def test_help(self):
         r = buzon("--help")
@@ -109,8 +102,7 @@ class ConfigCheck(unittest.TestCase):
     """`buzon config check`: exit 0, or exit 1 naming every bad line."""
 
     def setUp(self):
-        if not buzontest.have_buzon():
-            self.skipTest("buzon not built")
+        buzontest.need(self, buzontest.have_buzon(), "buzon not built")
         self.tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
@@ -213,12 +205,13 @@ class Init(unittest.TestCase):
                     mode = os.stat(os.path.join(root, n)).st_mode
                     self.assertEqual(mode & 0o077, 0, "key readable by others")
         self.assertTrue(certs, "no certificate under tls/")
-        if shutil.which("openssl"):
-            o = subprocess.run(["openssl", "x509", "-noout", "-subject",
-                                "-in", certs[0]], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE,
-                               universal_newlines=True)
-            self.assertEqual(o.returncode, 0, o.stderr)
+        buzontest.need(self, shutil.which("openssl"),
+                       "openssl not installed (Debian package openssl)")
+        o = subprocess.run(["openssl", "x509", "-noout", "-subject",
+                            "-in", certs[0]], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        self.assertEqual(o.returncode, 0, o.stderr)
 
     def test_refuses_existing_dir(self):
         d = os.path.join(self.tmp, "inst")
@@ -455,8 +448,8 @@ class SupervisorMore(unittest.TestCase):
             self.assertEqual(greet(a.port("smtp"))[1], pa)
 
     def test_status_and_reload_verbs(self):
-        if not (has_verb("status") and has_verb("reload")):
-            self.skipTest("no status or reload verb yet")
+        buzontest.need(self, has_verb("status") and has_verb("reload"),
+                       "no status or reload verb")
         with Instance(fixture=True, listeners=["smtp", "imap"]) as b:
             b.start()
             _, spid = greet(b.port("smtp"))
@@ -479,9 +472,11 @@ class RealDaemons(unittest.TestCase):
     in its protocol (TLS listeners after the handshake)."""
 
     def test_every_listener_greets(self):
+        buzontest.need(self, not buzontest.missing_programs(),
+                       "not built: %s" % " ".join(
+                           buzontest.missing_programs()))
         names = buzontest.built_listeners()
-        if not names:
-            self.skipTest("no daemon built yet")
+        buzontest.need(self, names, "no daemon built")
         with Instance() as b:
             b.start()
             for name in names:
