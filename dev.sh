@@ -33,9 +33,11 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
 # client programs the e2e tests call: swaks, with Net::SSLeay for --tls,
-# and fetchmail as a real POP3 client;
-# add a tool here when a test uses it)
-TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail)
+# and fetchmail as a real POP3 client; systemd for systemd-analyze, which
+# checks the unit; add a tool here when a test uses it: a test whose tool
+# is missing fails)
+TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail
+	systemd)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
