@@ -930,7 +930,7 @@ static int
 conf_read_stable(int fd, char *buf, size_t *len_r)
 {
 	struct stat	 before, after, later;
-	unsigned int	 i, wait;
+	unsigned int	 i, settle;
 
 	if (fstat(fd, &before) == -1)
 		return -1;
@@ -949,8 +949,8 @@ conf_read_stable(int fd, char *buf, size_t *len_r)
 		if (!conf_same_version(&before, &after) ||
 		    (*len_r <= CONF_MAX_FILE && (off_t)*len_r != after.st_size))
 			continue;
-		if ((wait = conf_settle_ms(&after)) > 0) {
-			(void)usleep(wait * 1000u);
+		if ((settle = conf_settle_ms(&after)) > 0) {
+			(void)usleep(settle * 1000u);
 			if (fstat(fd, &later) == -1)
 				return -1;
 			if (!conf_same_version(&after, &later))
