@@ -12,7 +12,7 @@ import subprocess
 import unittest
 
 import buzontest
-from buzontest import Instance, buzon, has_verb
+from buzontest import Instance, buzon
 
 
 need_verbs = buzontest.require_verbs

@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import shutil
 import signal
 import threading
 import time
