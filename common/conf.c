@@ -12,6 +12,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -30,6 +33,8 @@
 #define CONF_MAX_FILE	(1024 * 1024)
 #define CONF_SHOW	80	/* bytes of a bad value quoted in a message */
 #define CONF_MAX_ERRORS	100	/* then stop reading the file */
+#define CONF_READ_TRIES	5	/* reads of a file that keeps changing */
+#define CONF_SETTLE_MS	50	/* a file changed this recently may be half written */
 
 struct conf_ctx {
 	const struct conf_param	*params;
@@ -855,6 +860,108 @@ conf_load_buf(const struct conf_param *params, void *obj, const char *name,
 	return c.rc;
 }
 
+/* Same file, same version: a rewrite in place changes the size or the
+ * modification or change time (a rename changes the inode). */
+static bool
+conf_same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Read fd from offset off to EOF or CONF_MAX_FILE + 1 bytes (one more than
+ * allowed, to see that the file is too large).  0 with *len_r, or -1. */
+static int
+conf_read_fd(int fd, off_t off, char *buf, size_t *len_r)
+{
+	size_t	 len = 0;
+	ssize_t	 r;
+
+	while (len < CONF_MAX_FILE + 1) {
+		if (off >= 0)
+			r = pread(fd, buf + len, CONF_MAX_FILE + 1 - len,
+			    off + (off_t)len);
+		else
+			r = read(fd, buf + len, CONF_MAX_FILE + 1 - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	*len_r = len;
+	return 0;
+}
+
+/* Milliseconds until the file has not changed for CONF_SETTLE_MS; 0 when
+ * it has been quiet that long.  File times are coarse (a clock tick), so a
+ * writer that paused between two writes would look done. */
+static unsigned int
+conf_settle_ms(const struct stat *st)
+{
+	struct timespec	 now;
+	int64_t		 age;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1)
+		return CONF_SETTLE_MS;
+	age = ((int64_t)now.tv_sec - (int64_t)st->st_ctim.tv_sec) * 1000 +
+	    ((int64_t)now.tv_nsec - (int64_t)st->st_ctim.tv_nsec) / 1000000;
+	if (age >= CONF_SETTLE_MS)
+		return 0;
+	/* a time in the future (clock steps) waits once, at most this long */
+	return age < 0 ? CONF_SETTLE_MS : CONF_SETTLE_MS - (unsigned int)age;
+}
+
+/*
+ * Read a whole regular file as one version of it: stat before and after
+ * the read, and after a moment more when the file changed just before;
+ * read again when the file changed meanwhile (an editor or a script
+ * rewriting it in place), CONF_READ_TRIES times at most.  Other files (a
+ * pipe) are read once.  0 with *len_r; -1 with errno set, or with errno 0
+ * when the file never held still.
+ */
+static int
+conf_read_stable(int fd, char *buf, size_t *len_r)
+{
+	struct stat	 before, after, later;
+	unsigned int	 i, settle;
+
+	if (fstat(fd, &before) == -1)
+		return -1;
+	if (!S_ISREG(before.st_mode))
+		return conf_read_fd(fd, -1, buf, len_r);
+	for (i = 0; i < CONF_READ_TRIES; i++) {
+		if (i > 0) {
+			/* 10, 20, 40, 80 ms: let the writer finish */
+			(void)usleep(10000u << (i - 1));
+			if (fstat(fd, &before) == -1)
+				return -1;
+		}
+		if (conf_read_fd(fd, 0, buf, len_r) == -1 ||
+		    fstat(fd, &after) == -1)
+			return -1;
+		if (!conf_same_version(&before, &after) ||
+		    (*len_r <= CONF_MAX_FILE && (off_t)*len_r != after.st_size))
+			continue;
+		if ((settle = conf_settle_ms(&after)) > 0) {
+			(void)usleep(settle * 1000u);
+			if (fstat(fd, &later) == -1)
+				return -1;
+			if (!conf_same_version(&after, &later))
+				continue;
+		}
+		return 0;
+	}
+	errno = 0;
+	return -1;
+}
+
 int
 conf_load(const struct conf_param *params, void *obj, const char *path,
     const char *base_dir, struct str *errs)
@@ -862,7 +969,6 @@ conf_load(const struct conf_param *params, void *obj, const char *path,
 	struct conf_ctx	 c = { params, obj, path, base_dir, errs, NULL, 0, 0 };
 	char		*buf;
 	size_t		 len = 0;
-	ssize_t		 r = 0;
 	int		 fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
@@ -870,20 +976,14 @@ conf_load(const struct conf_param *params, void *obj, const char *path,
 		(void)defaults(&c);
 		return -1;
 	}
-	/* One byte more than allowed, to see that the file is too large. */
 	buf = xmalloc(CONF_MAX_FILE + 1);
-	for (;;) {
-		r = read(fd, buf + len, CONF_MAX_FILE + 1 - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		if (len == CONF_MAX_FILE + 1)
-			break;
-	}
-	if (r == -1) {
-		conf_err(&c, 0, "%s", strerror(errno));
+	if (conf_read_stable(fd, buf, &len) == -1) {
+		if (errno == 0)
+			conf_err(&c, 0, "changed while being read, %d times; "
+			    "not used (write the new file beside it and "
+			    "rename it into place)", CONF_READ_TRIES);
+		else
+			conf_err(&c, 0, "%s", strerror(errno));
 		(void)close(fd);
 		free(buf);
 		(void)defaults(&c);

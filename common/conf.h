@@ -84,7 +84,12 @@ int	 conf_defaults(const struct conf_param *, void *obj, const char *base_dir,
 /* Read path into obj (defaults first).  0 when the file is valid, -1 with
  * one "FILE:LINE: message\n" per problem appended to errs (or a single
  * "FILE: strerror" if it cannot be read).  obj holds defaults and the good
- * values even on -1; release it with conf_release() either way. */
+ * values even on -1; release it with conf_release() either way.
+ * A regular file that changes while it is read (rewritten in place) is
+ * read again, a few times over about 200 ms; if it never holds still it
+ * is refused with "FILE: changed while being read ...".  A file changed
+ * in the last 50 ms is looked at again after that long, so a writer
+ * paused between two writes is not taken for a finished one. */
 int	 conf_load(const struct conf_param *, void *obj, const char *path,
 	    const char *base_dir, struct str *errs);
 /* Same, from a buffer (tests, fuzzing); name is used in messages. */

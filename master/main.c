@@ -35,7 +35,7 @@ usage(FILE *out)
 	    "\n"
 	    "Options:\n"
 	    "  -c FILE      config file (default: $BUZON_CONF, else\n"
-	    "               %s)\n"
+	    "               %s); may also follow the verb\n"
 	    "  -h, --help   this text; `buzon VERB --help` explains one verb\n"
 	    "  -V, --version\n", CONFIG_DEFAULT_PATH);
 }
@@ -86,5 +86,9 @@ main(int argc, char **argv)
 		verb_print_help(v);
 		return 0;
 	}
-	return v->fn(config_path(conf), argc - i, argv + i);
+	argc -= i;
+	argv += i;
+	if (v->has_conf && (argc = verb_take_conf(v, argc, argv, &conf)) == -1)
+		return EXIT_USAGE;
+	return v->fn(config_path(conf), argc, argv);
 }

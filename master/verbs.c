@@ -51,7 +51,7 @@ const struct verb verbs[] = {
 	    "\n"
 	    "Exit status: 0 after a clean stop; 1 if it cannot start (bad\n"
 	    "config, address in use, unknown user, already running); 2 bad\n"
-	    "usage.\n" },
+	    "usage.\n", true },
 	{ "start", verb_start, "start",
 	    "start in the background",
 	    "usage: buzon [-c FILE] start\n"
@@ -62,7 +62,7 @@ const struct verb verbs[] = {
 	    "STATE/log/buzon.log.\n"
 	    "\n"
 	    "Exit status: 0 started; 1 failed to start, or already running;\n"
-	    "2 bad usage.\n" },
+	    "2 bad usage.\n", true },
 	{ "stop", verb_stop, "stop",
 	    "stop the running system and wait until it is gone",
 	    "usage: buzon [-c FILE] stop\n"
@@ -71,7 +71,7 @@ const struct verb verbs[] = {
 	    "waits until it has stopped (at most shutdown_grace plus 5 s).\n"
 	    "\n"
 	    "Exit status: 0 stopped; 1 not running, or still running after\n"
-	    "the wait; 2 bad usage.\n" },
+	    "the wait; 2 bad usage.\n", true },
 	{ "reload", verb_reload, "reload",
 	    "re-read the config in the running system",
 	    "usage: buzon [-c FILE] reload\n"
@@ -82,7 +82,7 @@ const struct verb verbs[] = {
 	    "check it first with `buzon config check`.  New listener\n"
 	    "addresses need a restart (buzon stop; buzon start).\n"
 	    "\n"
-	    "Exit status: 0 signalled; 1 not running; 2 bad usage.\n" },
+	    "Exit status: 0 signalled; 1 not running; 2 bad usage.\n", true },
 	{ "status", verb_status, "status",
 	    "whether it runs, and each daemon's state",
 	    "usage: buzon [-c FILE] status\n"
@@ -92,7 +92,7 @@ const struct verb verbs[] = {
 	    "stopped), pid, start time and restart count.\n"
 	    "\n"
 	    "Exit status (LSB): 0 running; 3 not running; 4 unknown (bad\n"
-	    "config or unreadable pid file); 2 bad usage.\n" },
+	    "config or unreadable pid file); 2 bad usage.\n", true },
 	{ "init", verb_init, "init [--demo] [--force] DIR",
 	    "new instance: buzon.conf, TLS certificate, dirs",
 	    "usage: buzon init [--demo] [--force] DIR\n"
@@ -115,7 +115,7 @@ const struct verb verbs[] = {
 	    "            certificate is kept)\n"
 	    "\n"
 	    "Exit status: 0 created; 1 failed (DIR/buzon.conf exists,\n"
-	    "cannot write); 2 bad usage.\n" },
+	    "cannot write); 2 bad usage.\n", false },
 	{ "demo", verb_demo, "demo [--dir DIR]",
 	    "try it: a demo instance, run right here",
 	    "usage: buzon demo [--dir DIR]\n"
@@ -126,22 +126,26 @@ const struct verb verbs[] = {
 	    "the config in force, then runs in the foreground until Ctrl-C.\n"
 	    "-c is ignored: the demo uses DIR/buzon.conf.\n"
 	    "\n"
-	    "Exit status: as for `run`; 2 bad usage.\n" },
+	    "Exit status: as for `run`; 2 bad usage.\n", false },
 	{ "config", verb_config, "config check",
 	    "check the config; name every error with its line",
 	    "usage: buzon [-c FILE] config check\n"
 	    "\n"
 	    "Reads the config file (-c FILE, $BUZON_CONF or the default)\n"
 	    "and prints every unknown key and bad value as FILE:LINE:\n"
-	    "message.  Exits 0 when the file is valid, 1 otherwise.\n" },
+	    "message.  Exits 0 when the file is valid, 1 otherwise.\n", true },
 	{ "domain", verb_domain, "domain add|del|list",
-	    "manage the local mail domains", admin_domain_help },
+	    "manage the local mail domains",
+	    admin_domain_help, true },
 	{ "user", verb_user, "user add|del|passwd|list|show|...",
-	    "manage mail users and their mailboxes", admin_user_help },
+	    "manage mail users and their mailboxes",
+	    admin_user_help, true },
 	{ "alias", verb_alias, "alias add|del|list",
-	    "manage aliases (forwarding, lists, catch-all)", admin_alias_help },
+	    "manage aliases (forwarding, lists, catch-all)",
+	    admin_alias_help, true },
 	{ "map", verb_map, "map compile [TYPE:]FILE",
-	    "turn a text table into a map file, like postmap", admin_map_help },
+	    "turn a text table into a map file, like postmap",
+	    admin_map_help, false },
 	{ "queue", verb_queue, "queue list|show|flush|retry|hold|release|...",
 	    "list, inspect and manage the mail queue",
 	    "usage: buzon [-c FILE] queue list\n"
@@ -164,8 +168,8 @@ const struct verb verbs[] = {
 	    "(5.0.0, bounced by the administrator).  All are safe while\n"
 	    "buzon-queued runs.  Exit status: 0 done, 1 no such message or\n"
 	    "failure, 2 bad usage, 75 buzon-queued is not running (flush,\n"
-	    "retry).\n" },
-	{ NULL, NULL, NULL, NULL, NULL }
+	    "retry).\n", true },
+	{ NULL, NULL, NULL, NULL, NULL, false }
 };
 
 const struct verb *
@@ -194,10 +198,43 @@ verb_wants_help(int argc, char **argv)
 	return false;
 }
 
+int
+verb_take_conf(const struct verb *v, int argc, char **argv,
+    const char **conf_r)
+{
+	int	 i, n = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "-c") == 0) {
+			if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) {
+				fprintf(stderr, "buzon %s: -c needs a FILE "
+				    "(try buzon %s --help)\n", v->name,
+				    v->name);
+				return -1;
+			}
+			*conf_r = argv[++i];
+		} else if (strncmp(argv[i], "-c", 2) == 0)
+			*conf_r = argv[i] + 2;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return n;
+}
+
 void
 verb_print_help(const struct verb *v)
 {
 	fputs(v->help, stdout);
+	if (v->has_conf)
+		printf("\n"
+		    "-c FILE, before or after the verb, names the config file\n"
+		    "(default: $BUZON_CONF, else %s).\n", CONFIG_DEFAULT_PATH);
 }
 
 int

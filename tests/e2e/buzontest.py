@@ -169,6 +169,80 @@ def have_buzon():
     return os.access(BUZON, os.X_OK)
 
 
+def expected_programs():
+    """The programs this build makes and installs (bin_PROGRAMS and
+    pkglibexec_PROGRAMS, paths relative to the build tree): from
+    $BUZON_PROGRAMS (make check sets it), else read from the build tree's
+    Makefile; None when neither says."""
+    names = os.environ.get("BUZON_PROGRAMS")
+    if names is None:
+        try:
+            with open(os.path.join(TOP_BUILDDIR, "Makefile")) as f:
+                text = f.read().replace("\\\n", " ")
+        except OSError:
+            return None
+        names = " ".join(
+            m.group(2) for m in re.finditer(
+                r"^(bin|pkglibexec)_PROGRAMS = (.*)$", text, re.M))
+    return sorted(n.replace("$(EXEEXT)", "") for n in names.split())
+
+
+def missing_programs():
+    """Programs of expected_programs() that are not in the build tree."""
+    return [p for p in expected_programs() or []
+            if not os.access(os.path.join(TOP_BUILDDIR, p), os.X_OK)]
+
+
+# A test that cannot run because a program or tool is missing fails: a
+# build that lost a daemon, or a machine without a client program the
+# tests use, must not pass by skipping.  Skips are only for what the
+# environment rightly lacks (root, a configure option left out).
+
+def _cannot_run(what):
+    return "cannot run: %s" % what
+
+
+def require(ok, what):
+    """Decorator of a test function or class: as is when ok, else every
+    test of it fails with "cannot run: WHAT"."""
+    def deco(obj):
+        if ok:
+            return obj
+        if isinstance(obj, type):
+            def setUp(self):
+                self.fail(_cannot_run(what))
+            obj.setUp = setUp
+            obj.setUpClass = classmethod(lambda cls: None)
+            obj.tearDownClass = classmethod(lambda cls: None)
+            return obj
+
+        def failing(self, *args, **kwargs):
+            self.fail(_cannot_run(what))
+        failing.__name__ = obj.__name__
+        failing.__doc__ = obj.__doc__
+        return failing
+    return deco
+
+
+def need(test, ok, what):
+    """Inside a test: fail with "cannot run: WHAT" unless ok."""
+    if not ok:
+        test.fail(_cannot_run(what))
+
+
+def require_verbs(*names):
+    """Decorator: fail unless the built buzon has every verb named."""
+    missing = [n for n in names if not has_verb(n)]
+    return require(not missing, "buzon has no verb %s" % ", ".join(missing))
+
+
+def require_tool(name, package=None):
+    """Decorator: fail unless the program name is on PATH (package: the
+    Debian package that has it, for the message)."""
+    return require(shutil.which(name) is not None, "%s not installed "
+                   "(Debian package %s)" % (name, package or name))
+
+
 def have_fixture():
     return os.access(FIXTURE, os.X_OK)
 
@@ -547,9 +621,9 @@ class Instance:
 
     # ---- running ----
 
-    def start(self, wait=True):
-        """Run `buzon -c CONF run` in the background (stdout and stderr to
-        the log) and wait until every enabled listener accepts a
+    def start(self, wait=True, conf_after=False):
+        """Run `buzon -c CONF run` (`buzon run -c CONF` with conf_after)
+        in the background (stdout and stderr to the log) and wait until every enabled listener accepts a
         connection (raises with the log tail if not within 15 s).  If
         another program took one of the picked ports meanwhile (the run
         exits at once, "Address already in use"), new ports are picked
@@ -558,7 +632,7 @@ class Instance:
             raise RuntimeError("already started")
         for attempt in range(3):
             start = self.log_size()
-            self._spawn()
+            self._spawn(conf_after)
             if not wait:
                 return self
             try:
@@ -573,10 +647,10 @@ class Instance:
             self.repick_ports()
         return self
 
-    def _spawn(self):
+    def _spawn(self, conf_after=False):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BUZON, "-c", self.conf, "run"], stdin=subprocess.DEVNULL,
+            self.argv(["run"], conf_after), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env(),
             start_new_session=True)
 
@@ -755,11 +829,18 @@ class Instance:
     def log_size(self):
         return len(self.log_text())
 
-    def cli(self, *args, input=None, timeout=30):
-        """Run `buzon -c CONF ARGS...`; CompletedProcess with text
-        stdout/stderr."""
+    def argv(self, args, conf_after=False):
+        """The command line of `buzon -c CONF ARGS...`, or with conf_after
+        of `buzon ARGS... -c CONF`."""
+        if conf_after:
+            return [BUZON] + list(args) + ["-c", self.conf]
+        return [BUZON, "-c", self.conf] + list(args)
+
+    def cli(self, *args, input=None, timeout=30, conf_after=False):
+        """Run `buzon -c CONF ARGS...` (`buzon ARGS... -c CONF` with
+        conf_after); CompletedProcess with text stdout/stderr."""
         return subprocess.run(
-            [BUZON, "-c", self.conf] + list(args), input=input,
+            self.argv(args, conf_after), input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             universal_newlines=True, timeout=timeout, env=self.env())

@@ -6,7 +6,9 @@
 
 Each test is bounded in time (BUZON_E2E_TIMEOUT seconds, default 60).
 Prints one line per test and, last, "e2e: N passed, N failed, N skipped".
-Exits 1 when a test failed, 0 otherwise.  Needs the build tree in
+Exits 1 when a test failed, 0 otherwise.  A test that cannot run for want
+of a program or tool fails (buzontest.require); only what the machine
+rightly lacks (root, a configure option left out) is skipped.  Needs the build tree in
 $BUZON_TOP_BUILDDIR (make check sets it; default ../../_build).
 """
 

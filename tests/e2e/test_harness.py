@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""Tests of the e2e harness itself (buzontest.py): config rewriting and the
-line client, plain, TLS and STARTTLS, against a small Python server."""
+"""Tests of the e2e harness itself (buzontest.py, run.py, run-e2e.sh):
+config rewriting; the line client, plain, TLS and STARTTLS, against a small
+Python server; and that a missing program or tool fails a test, never skips
+it."""
 
 import os
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -97,7 +100,7 @@ class Server:
             raise self.error
 
 
-@unittest.skipUnless(has_verb("init"), "buzon has no verb init yet")
+@buzontest.require_verbs("init")
 class Client(unittest.TestCase):
 
     @classmethod
@@ -151,8 +154,8 @@ class Client(unittest.TestCase):
         srv.join()
 
 
-@unittest.skipUnless(has_verb("init") and has_verb("run") and
-                     buzontest.have_fixture(), "buzon run or fixture missing")
+@buzontest.require(has_verb("init") and has_verb("run") and
+                   buzontest.have_fixture(), "buzon run or fixture missing")
 class InstanceStart(unittest.TestCase):
 
     def test_port_taken_meanwhile_is_repicked(self):
@@ -168,8 +171,7 @@ class InstanceStart(unittest.TestCase):
                 c.expect("+OK fixture smtp")
 
     def test_cleans_up_after_start_verb(self):
-        if not has_verb("start"):
-            self.skipTest("no start verb yet")
+        buzontest.need(self, has_verb("start"), "no start verb")
         with buzontest.Instance(fixture=True, listeners=["imap"]) as b:
             r = b.cli("start")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -186,6 +188,102 @@ class InstanceStart(unittest.TestCase):
             self.assertTrue(buzontest.group_members(pgid))
         self.assertEqual(buzontest.group_members(pgid), [])
         self.assertFalse(os.path.exists(tmp))
+
+
+class MissingProgramFails(unittest.TestCase):
+    """A test that cannot run for want of a program fails, never skips:
+    a build that lost a daemon must not pass."""
+
+    RUN_PY = os.path.join(buzontest.HERE, "run.py")
+
+    def lost_build(self):
+        """A build tree whose Makefile says it builds buzon-pop3d, which
+        is not there: a build that lost a daemon."""
+        tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.mkdir(os.path.join(tmp, "master"))
+        os.symlink(buzontest.BUZON, os.path.join(tmp, "master", "buzon"))
+        with open(os.path.join(tmp, "Makefile"), "w") as f:
+            f.write("bin_PROGRAMS = master/buzon$(EXEEXT)\n"
+                    "pkglibexec_PROGRAMS = \\\n"
+                    "\tpop3d/buzon-pop3d$(EXEEXT)\n")
+        return tmp
+
+    def run_e2e(self, build, *args, python=None):
+        env = dict(os.environ, BUZON_TOP_BUILDDIR=build)
+        env.pop("BUZON_PROGRAMS", None)
+        if python is not None:
+            env["PYTHON3"] = python
+        return subprocess.run(
+            [os.path.join(buzontest.HERE, "run-e2e.sh")] + list(args),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, universal_newlines=True, timeout=120,
+            env=env)
+
+    def test_expected_programs_from_makefile(self):
+        build = self.lost_build()
+        saved = buzontest.TOP_BUILDDIR, os.environ.pop("BUZON_PROGRAMS",
+                                                        None)
+        try:
+            buzontest.TOP_BUILDDIR = build
+            self.assertEqual(buzontest.expected_programs(),
+                             ["master/buzon", "pop3d/buzon-pop3d"])
+            self.assertEqual(buzontest.missing_programs(),
+                             ["pop3d/buzon-pop3d"])
+        finally:
+            buzontest.TOP_BUILDDIR = saved[0]
+            if saved[1] is not None:
+                os.environ["BUZON_PROGRAMS"] = saved[1]
+
+    def test_every_program_of_the_build_is_there(self):
+        self.assertIsNotNone(buzontest.expected_programs(),
+                             "no BUZON_PROGRAMS and no Makefile in %s" %
+                             buzontest.TOP_BUILDDIR)
+        self.assertEqual(buzontest.missing_programs(), [])
+
+    def test_lost_daemon_fails_its_tests(self):
+        build = self.lost_build()
+        pop3 = os.path.join(buzontest.HERE, "test_pop3.py")
+        r = self.run_e2e(build, "-k", "test_pop3.", pop3)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("cannot run: buzon-pop3d not built", r.stdout)
+        self.assertRegex(r.stdout, r"e2e: 0 passed, [1-9][0-9]* failed, "
+                         r"0 skipped")
+        r = self.run_e2e(build, "-k", "RealDaemons", os.path.join(
+            buzontest.HERE, "test_master.py"))
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("cannot run: not built: pop3d/buzon-pop3d", r.stdout)
+
+    def test_decorators_fail_not_skip(self):
+        @buzontest.require(False, "a thing")
+        class Lacking(unittest.TestCase):
+            @classmethod
+            def setUpClass(cls):
+                raise AssertionError("setUpClass ran")
+
+            def test_a(self):
+                pass
+
+        class Method(unittest.TestCase):
+            @buzontest.require_tool("no-such-tool-here", "nothing")
+            def test_b(self):
+                pass
+
+        for cls, what in ((Lacking, "cannot run: a thing"),
+                          (Method, "cannot run: no-such-tool-here not "
+                           "installed (Debian package nothing)")):
+            result = unittest.TestResult()
+            unittest.defaultTestLoader.loadTestsFromTestCase(cls).run(result)
+            self.assertEqual((result.testsRun, len(result.failures),
+                              len(result.errors), len(result.skipped)),
+                             (1, 1, 0, 0))
+            self.assertIn(what, result.failures[0][1])
+
+    def test_no_python_is_a_failure(self):
+        r = self.run_e2e(buzontest.TOP_BUILDDIR, "-k", "nothing",
+                         python="/nonexistent/python3")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("python3 not found", r.stdout)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 
 The supervisor tests run the fixture daemon (tests/e2e/fixture) in place of
 the real daemons: it greets every connection with
-"+OK fixture LISTENER pid PID".  A test whose verb or program is not built
-yet is skipped, not failed.
+"+OK fixture LISTENER pid PID".  A test whose verb or program is missing
+fails: a build that lost one must not pass.
 """
 
 import os
@@ -25,17 +25,11 @@ from buzontest import (Instance, LineClient, buzon, has_verb, pid_alive,
 GREETING = re.compile(r"^\+OK fixture (\S+) pid (\d+)")
 
 
-def need_verbs(*names):
-    missing = [n for n in names if not has_verb(n)]
-    if missing:
-        return unittest.skip("buzon has no verb %s yet" % ", ".join(missing))
-    return lambda f: f
+need_verbs = buzontest.require_verbs
 
 
-def need_fixture(f):
-    if not buzontest.have_fixture():
-        return unittest.skip("fixture daemon not built")(f)
-    return f
+need_fixture = buzontest.require(buzontest.have_fixture(),
+                                 "fixture daemon not built")
 
 
 def greet(port):
@@ -50,8 +44,7 @@ class Command(unittest.TestCase):
     """The command line: help, usage errors."""
 
     def setUp(self):
-        if not buzontest.have_buzon():
-            self.skipTest("buzon not built")
+        buzontest.need(self, buzontest.have_buzon(), "buzon not built")
 
     def test_help(self):
         r = buzon("--help")
@@ -109,8 +102,7 @@ class ConfigCheck(unittest.TestCase):
     """`buzon config check`: exit 0, or exit 1 naming every bad line."""
 
     def setUp(self):
-        if not buzontest.have_buzon():
-            self.skipTest("buzon not built")
+        buzontest.need(self, buzontest.have_buzon(), "buzon not built")
         self.tmp = tempfile.mkdtemp(prefix="buzon-e2e-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
@@ -213,12 +205,13 @@ class Init(unittest.TestCase):
                     mode = os.stat(os.path.join(root, n)).st_mode
                     self.assertEqual(mode & 0o077, 0, "key readable by others")
         self.assertTrue(certs, "no certificate under tls/")
-        if shutil.which("openssl"):
-            o = subprocess.run(["openssl", "x509", "-noout", "-subject",
-                                "-in", certs[0]], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE,
-                               universal_newlines=True)
-            self.assertEqual(o.returncode, 0, o.stderr)
+        buzontest.need(self, shutil.which("openssl"),
+                       "openssl not installed (Debian package openssl)")
+        o = subprocess.run(["openssl", "x509", "-noout", "-subject",
+                            "-in", certs[0]], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        self.assertEqual(o.returncode, 0, o.stderr)
 
     def test_refuses_existing_dir(self):
         d = os.path.join(self.tmp, "inst")
@@ -455,8 +448,8 @@ class SupervisorMore(unittest.TestCase):
             self.assertEqual(greet(a.port("smtp"))[1], pa)
 
     def test_status_and_reload_verbs(self):
-        if not (has_verb("status") and has_verb("reload")):
-            self.skipTest("no status or reload verb yet")
+        buzontest.need(self, has_verb("status") and has_verb("reload"),
+                       "no status or reload verb")
         with Instance(fixture=True, listeners=["smtp", "imap"]) as b:
             b.start()
             _, spid = greet(b.port("smtp"))
@@ -479,9 +472,11 @@ class RealDaemons(unittest.TestCase):
     in its protocol (TLS listeners after the handshake)."""
 
     def test_every_listener_greets(self):
+        buzontest.need(self, not buzontest.missing_programs(),
+                       "not built: %s" % " ".join(
+                           buzontest.missing_programs()))
         names = buzontest.built_listeners()
-        if not names:
-            self.skipTest("no daemon built yet")
+        buzontest.need(self, names, "no daemon built")
         with Instance() as b:
             b.start()
             for name in names:
@@ -528,6 +523,94 @@ class StartStop(unittest.TestCase):
         r = self.b.cli("stop")
         self.assertNotEqual(r.returncode, 0)
         self.assertTrue(r.stderr.strip())
+
+
+class ConfAfterVerb(unittest.TestCase):
+    """`buzon VERB ... -c FILE` works as `buzon -c FILE VERB ...` for
+    every verb that reads the config; a -c after the verb wins."""
+
+    # (argv, exit status, text in stdout + stderr)
+    VERBS = (
+        (["config", "check"], 0, ": OK"),
+        (["status"], 3, "not running"),
+        (["stop"], 1, "not running"),
+        (["reload"], 1, "not running"),
+        (["queue", "list"], 0, "queue is empty"),
+        (["domain", "add", "example.test"], 0, ""),
+        (["domain", "list"], 0, "example.test"),
+        (["user", "add", "ana@example.test", "--password-stdin"], 0, ""),
+        (["user", "list"], 0, "ana@example.test"),
+        (["alias", "add", "info@example.test", "ana@example.test"], 0, ""),
+        (["alias", "list"], 0, "info@example.test"),
+    )
+
+    def setUp(self):
+        self.b = Instance(fixture=True, listeners=["smtp"])
+        self.addCleanup(self.b.cleanup)
+        self.bad = os.path.join(self.b.tmp, "bad.conf")
+        with open(self.bad, "w") as f:
+            f.write("no_such_key = 1\n")
+
+    def test_every_conf_verb(self):
+        for args, code, text in self.VERBS:
+            for form in ("-c FILE", "-cFILE", "after -c BAD"):
+                if form == "-cFILE":
+                    argv = args + ["-c" + self.b.conf]
+                elif form == "after -c BAD":
+                    argv = ["-c", self.bad] + args + ["-c", self.b.conf]
+                else:
+                    argv = args + ["-c", self.b.conf]
+                with self.subTest(args=args, form=form):
+                    r = buzon(*argv, input="pw-ana-1\n")
+                    out = r.stdout + r.stderr
+                    self.assertEqual(r.returncode, code, out)
+                    self.assertNotIn("usage", out)
+                    self.assertNotIn("no_such_key", out)
+                    self.assertIn(text, out)
+                    if code == 0 and args[1:2] == ["add"]:
+                        break   # a second add of the same name fails
+
+    def test_bad_file_after_verb_is_used(self):
+        r = buzon("config", "check", "-c", self.bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:1: " % self.bad, r.stderr)
+
+    def test_start_status_stop_run(self):
+        b = self.b
+        r = b.cli("start", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        b.wait_ready()
+        pid = b.pid_from_file()
+        r = b.cli("status", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(str(pid), r.stdout)
+        r = b.cli("reload", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = b.cli("stop", conf_after=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: not pid_alive(pid), 10, what="supervisor gone")
+        b.start(conf_after=True)
+        self.assertEqual(greet(b.port("smtp"))[0], "smtp")
+        self.assertEqual(b.stop(), 0)
+
+    def test_c_without_file(self):
+        for args in (["status", "-c"], ["config", "check", "-c"],
+                     ["queue", "list", "-c"], ["user", "list", "-c", "--"]):
+            with self.subTest(args=args):
+                r = buzon(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("buzon %s: -c needs a FILE" % args[0],
+                              r.stderr)
+
+    def test_help_names_it(self):
+        for verb, _, _ in self.VERBS:
+            r = buzon(verb[0], "--help")
+            self.assertEqual(r.returncode, 0)
+            self.assertIn("-c FILE, before or after the verb", r.stdout)
+        for verb in ("init", "demo", "map"):
+            r = buzon(verb, "--help")
+            self.assertNotIn("-c FILE, before or after", r.stdout)
+        self.assertIn("may also follow the verb", buzon("--help").stdout)
 
 
 @need_verbs("demo")

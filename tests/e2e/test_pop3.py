@@ -27,10 +27,9 @@ GREETING = re.compile(r"^\+OK buzon POP3 ready (<\d+\.\d+\.\d+@[^>]+>)$")
 
 def need_pop3d(cls):
     if not buzontest.have_buzon():
-        return unittest.skip("buzon not built")(cls)
-    if "buzon-pop3d" not in buzontest.built_daemons():
-        return unittest.skip("buzon-pop3d not built")(cls)
-    return cls
+        return buzontest.require(False, "buzon not built")(cls)
+    return buzontest.require("buzon-pop3d" in buzontest.built_daemons(),
+                             "buzon-pop3d not built")(cls)
 
 
 def message(n, body_lines=3, extra=""):
@@ -565,8 +564,8 @@ class Transaction(Pop3Base):
         MDA, buzon-deliver."""
         prog = os.path.join(buzontest.TOP_BUILDDIR, "local-delivery",
                             "buzon-deliver")
-        if not os.access(prog, os.X_OK):
-            self.skipTest("buzon-deliver not built")
+        buzontest.need(self, os.access(prog, os.X_OK),
+                       "buzon-deliver not built")
         r = subprocess.run([prog, "-c", self.inst.conf, "-f",
                             "carol@example.net", "-d", addr], input=msg,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -632,7 +631,7 @@ class Transaction(Pop3Base):
         finally:
             p.quit()
 
-    @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
+    @buzontest.require_tool("fetchmail")
     def test_fetchmail(self):
         msgs = [message(i) for i in range(1, 4)]
         addr = self.new_user(messages=msgs)

@@ -53,7 +53,7 @@ def read(path):
         return f.read()
 
 
-@unittest.skipUnless(have_daemons(), "buzon-smtpd or buzon-queued not built")
+@buzontest.require(have_daemons(), "buzon-smtpd or buzon-queued not built")
 class Queue(unittest.TestCase):
     inst = None
 

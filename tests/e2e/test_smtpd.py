@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import shutil
 import signal
 import threading
 import time
@@ -137,7 +136,7 @@ def queued_count(inst, sender):
                           re.escape(sender), inst.log_text()))
 
 
-@unittest.skipUnless(have_smtpd(), "buzon-smtpd not built")
+@buzontest.require(have_smtpd(), "buzon-smtpd not built")
 class Smtpd(unittest.TestCase):
     inst = None
 
@@ -561,7 +560,7 @@ class Smtpd(unittest.TestCase):
                              r"size=", log))
         self.assertEqual(got, n)
 
-    @unittest.skipUnless(shutil.which("swaks"), "swaks not installed")
+    @buzontest.require_tool("swaks")
     def test_swaks_tls_auth(self):
         r = subprocess.run(
             ["swaks", "--server", "127.0.0.1:%d" % self.sub, "--tls",
@@ -574,7 +573,7 @@ class Smtpd(unittest.TestCase):
         self.assertIn("250 2.0.0 Ok: queued as", r.stdout)
 
 
-@unittest.skipUnless(have_smtpd(), "buzon-smtpd not built")
+@buzontest.require(have_smtpd(), "buzon-smtpd not built")
 class SmtpdAuthFailures(unittest.TestCase):
     """Failed logins are counted (and slowed) across sessions: own
     instance, so the delays do not reach other tests."""
@@ -632,7 +631,7 @@ class SmtpdAuthFailures(unittest.TestCase):
                           inst.log_text())
 
 
-@unittest.skipUnless(have_smtpd(), "buzon-smtpd not built")
+@buzontest.require(have_smtpd(), "buzon-smtpd not built")
 class SmtpdLimits(unittest.TestCase):
     """Session limits that need their own settings."""
 
@@ -729,7 +728,7 @@ spffail.test.  300 IN TXT "v=spf1 ip4:192.0.2.99 -all"
 """
 
 
-@unittest.skipUnless(have_smtpd() and os.path.exists(os.path.join(
+@buzontest.require(have_smtpd() and os.path.exists(os.path.join(
     buzontest.TOP_BUILDDIR, "smtpd", "buzon-spf")), "buzon-spf not built")
 class SmtpdSpf(unittest.TestCase):
     """SPF at MAIL on port 25 through the buzon-spf helper, with a

@@ -4,10 +4,14 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -708,6 +712,107 @@ Test(conf, load_large_file)
 	cr_assert_eq(conf_load(t_params, &obj, path, "/b", &errs), -1);
 	cr_assert(strstr(str_c(&errs), ": file larger than 1048576 bytes\n") != NULL);
 	done();
+	unlink(path);
+}
+
+/*
+ * A file rewritten in place while it is read: a child truncates it and
+ * writes it again in two halves with a pause between (an editor saving
+ * in chunks), over and over for a while, then stops.  Every load must see
+ * one whole version or refuse the file as changing; none may take half of
+ * it.  The last load, after the writer stopped, must succeed.
+ */
+#define REWRITE_NAME	"name = " \
+	"0123456789012345678901234567890123456789012345678901234567890123\n"
+
+static int64_t
+ms_since(const struct timespec *t0)
+{
+	struct timespec	 now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((int64_t)now.tv_sec - t0->tv_sec) * 1000 +
+	    ((int64_t)now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Exits 0, or 2 when it was held up half way through a rewrite for longer
+ * than conf_load() waits for a file to settle (a busy machine): a half
+ * file that stood still that long is rightly taken as finished. */
+static void
+rewrite_in_place(const char *path, const char *text, unsigned int ms)
+{
+	size_t		 len = strlen(text), half = len / 2;
+	struct timespec	 t0, t1;
+	bool		 stalled = false;
+	int		 fd;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((fd = open(path, O_WRONLY)) == -1)
+		_exit(1);
+	do {
+		(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (ftruncate(fd, 0) == -1 ||
+		    pwrite(fd, text, half, 0) != (ssize_t)half)
+			_exit(1);
+		(void)usleep(300);
+		if (pwrite(fd, text + half, len - half, (off_t)half) !=
+		    (ssize_t)(len - half))
+			_exit(1);
+		if (ms_since(&t1) >= 25)
+			stalled = true;
+		(void)usleep(1000);
+	} while (ms_since(&t0) < ms);
+	_exit(stalled ? 2 : 0);
+}
+
+static bool
+load_whole_or_refused(const char *path, bool quiet, bool *ok_r)
+{
+	bool	 good;
+	int	 rc;
+
+	str_init(&errs, 0);
+	rc = conf_load(t_params, &obj, path, "/b", &errs);
+	if (rc == 0)
+		good = obj.count == 42 && obj.trace &&
+		    strlen(obj.name) == 64 && strcmp(obj.mode, "none") == 0;
+	else
+		good = strstr(str_c(&errs), ": changed while being read, 5 "
+		    "times; not used") != NULL;
+	if (!good && !quiet)
+		cr_log_error("rc %d, errs \"%s\"", rc, str_c(&errs));
+	*ok_r = rc == 0;
+	done();
+	return good;
+}
+
+Test(conf, load_file_rewritten_in_place)
+{
+	static const char text[] = "count = 42\n" REWRITE_NAME
+	    "trace = yes\nmode = none\n";
+	char		*path = tmpfile_with(text);
+	unsigned int	 n = 0, bad = 0;
+	bool		 ok;
+	pid_t		 pid;
+	int		 status;
+
+	if ((pid = fork()) == 0)
+		rewrite_in_place(path, text, 400);
+	cr_assert_neq(pid, -1);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (!load_whole_or_refused(path, bad > 2, &ok))
+			bad++;
+		n++;
+	}
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 1);
+	if (WEXITSTATUS(status) == 2)
+		cr_log_warn("the writer was held up: %u of %u loads took a "
+		    "half-written file, not counted", bad, n);
+	else
+		cr_expect_eq(bad, 0, "%u of %u loads took a half-written file",
+		    bad, n);
+	cr_assert(load_whole_or_refused(path, false, &ok));
+	cr_assert(ok, "a file that holds still loads");
 	unlink(path);
 }
 
