@@ -349,8 +349,8 @@ smtp_dispatch(struct session *s, char *line, size_t len)
 	for (c = smtp_cmds; c->verb != NULL && strcasecmp(c->verb, line) != 0;
 	    c++)
 		continue;
-	if (c->verb == NULL)
-		smtp_error(s, "502 5.5.2 Error: command not recognized");
+	if (c->verb == NULL)	/* RFC 5321 4.2.4: 500, as Postfix says */
+		smtp_error(s, "500 5.5.2 Error: command not recognized");
 	else if (s->listener == SMTP_LISTEN_SUBMISSION && !s->is_tls &&
 	    s->srv->tls_ctx != NULL && !(c->flags & CMD_PRE_TLS))
 		smtp_refuse(s, c, arg,

@@ -189,7 +189,7 @@ class Smtpd(unittest.TestCase):
             self.assertTrue(c.cmd("VRFY alice").startswith("252 2.0.0 "))
             self.assertTrue(c.cmd("HELP").startswith("214 2.0.0 "))
             self.assertEqual(c.cmd("XYZZY"),
-                             "502 5.5.2 Error: command not recognized\r\n")
+                             "500 5.5.2 Error: command not recognized\r\n")
             self.assertEqual(c.cmd("RCPT TO:<alice@%s>" % DOMAIN),
                              "503 5.5.1 Error: need MAIL command\r\n")
             self.assertEqual(c.cmd("DATA"),
@@ -406,7 +406,7 @@ class Smtpd(unittest.TestCase):
             for _ in range(9):
                 c.cmd("BOGUS")
             self.assertEqual(c.cmd("BOGUS"),
-                             "502 5.5.2 Error: command not recognized\r\n")
+                             "500 5.5.2 Error: command not recognized\r\n")
             self.assertEqual(c.reply(), "421 4.7.0 %s Error: too many "
                              "errors\r\n" % HOST)
             self.assertTrue(c.closed())

@@ -141,7 +141,7 @@ Test(commands, simple_commands)
 	cr_assert_str_eq(say("VRFY"), "501 5.5.4 Syntax: VRFY address\r\n");
 	cr_assert(strncmp(say("HELP"), "214 2.0.0 ", 10) == 0);
 	cr_assert_str_eq(say("FOO bar"),
-	    "502 5.5.2 Error: command not recognized\r\n");
+	    "500 5.5.2 Error: command not recognized\r\n");
 	cr_assert_str_eq(say("QUIT"), "221 2.0.0 Bye\r\n");
 	cr_assert_eq(sess.state, SMTP_CLOSING);
 }
@@ -283,7 +283,7 @@ Test(commands, too_many_errors_closes)
 
 	for (i = 0; i < 10; i++)
 		r = say("BOGUS");
-	cr_assert_str_eq(r, "502 5.5.2 Error: command not recognized\r\n"
+	cr_assert_str_eq(r, "500 5.5.2 Error: command not recognized\r\n"
 	    "421 4.7.0 mx.example.test Error: too many errors\r\n");
 	cr_assert_eq(sess.state, SMTP_CLOSING);
 }
