@@ -494,11 +494,7 @@ class Transaction(Pop3Base):
         c.command("LIST 1", "+OK 1 %d" % len(w))
         c.send("RETR 1")
         c.expect("+OK %d octets" % len(w))
-        data, c.buf = c.buf, b""
-        while not data.endswith(b"\r\n.\r\n"):
-            chunk = c.sock.recv(1 << 20)
-            self.assertTrue(chunk)
-            data += chunk
+        data = c.read_until()
         self.assertEqual(len(data), len(w) + 3)
         self.assertEqual(data[:-3], w)
         c.command("QUIT", "+OK Logging out.")
@@ -506,11 +502,7 @@ class Transaction(Pop3Base):
     def retr_bytes(self, c, n, size):
         c.send("RETR %d" % n)
         c.expect("+OK %d octets" % size)
-        data, c.buf = c.buf, b""
-        while not data.endswith(b"\r\n.\r\n"):
-            chunk = c.sock.recv(1 << 20)
-            self.assertTrue(chunk)
-            data += chunk
+        data = c.read_until()
         return data
 
     def test_crlf_storage_goes_zero_copy(self):
@@ -592,11 +584,7 @@ class Transaction(Pop3Base):
                                                  "2 %d" % len(want)])
             c.send("RETR 2")
             c.expect("+OK %d octets" % len(want))
-            data, c.buf = c.buf, b""
-            while not data.endswith(b"\r\n.\r\n"):
-                chunk = c.sock.recv(65536)
-                self.assertTrue(chunk)
-                data += chunk
+            data = c.read_until()
             self.assertEqual(data, stuffed(want) + b".\r\n")
             c.command("QUIT", "+OK Logging out.")
 
