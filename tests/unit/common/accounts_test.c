@@ -484,6 +484,38 @@ Test(accounts, aliases)
 	accounts_close(&a);
 }
 
+/* RFC 6531: users, aliases and domains with UTF-8, found the way smtpd
+ * and pop3d ask (ASCII case folded, UTF-8 as given). */
+Test(accounts, utf8_users_and_aliases)
+{
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256];
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	cr_assert_eq(accounts_domain_add(&conf, "B\xc3\xbc" "cher.Test", err,
+	    sizeof(err)), 0, "%s", err);
+	add_user("j\xc3\xb6s@example.test", "x");
+	add_user("m\xc3\xbcller@b\xc3\xbc" "cher.test", "x");
+	add_alias("b\xc3\xb6ss@example.test", "j\xc3\xb6s@example.test,"
+	    "m\xc3\xbcller@B\xc3\xbc" "cher.test");
+	cr_assert_eq(accounts_alias_add(&conf, "j\x80@example.test",
+	    "j\xc3\xb6s@example.test", err, sizeof(err)), -1);
+	a = aopen();
+	cr_assert_eq(accounts_is_local_domain(a, "b\xc3\xbc" "cher.TEST"), 1);
+	cr_assert_eq(accounts_user_lookup(a, "J\xc3\xb6s+x@Example.TEST", &u),
+	    1);
+	cr_assert_str_eq(u.address, "j\xc3\xb6s@example.test");
+	cr_assert_str_eq(u.mailbox, "example.test/j\xc3\xb6s");
+	/* no Unicode case mapping: "J\xc3\x96S" is another name */
+	cr_assert_eq(accounts_user_lookup(a, "J\xc3\x96s@example.test", &u), 0);
+	expect_targets(a, "b\xc3\xb6ss@example.test",
+	    "j\xc3\xb6s@example.test m\xc3\xbcller@b\xc3\xbc" "cher.test");
+	expect_fail(a, "j\xc3@example.test", -1, "bad address syntax");
+	accounts_close(&a);
+}
+
 Test(accounts, alias_depth_bound)
 {
 	struct accounts	*a;
