@@ -84,15 +84,19 @@ struct accounts;
 
 /* ---- syntax and names (no maps needed) ---- */
 
-/* RFC 5321 Mailbox: Local-part "@" Domain, with a Dot-string or
- * Quoted-string local part; allow_literal also takes "[192.0.2.1]" and
+/* RFC 5321 Mailbox as rfc5321_mailbox_valid() with RFC5321_UTF8 takes it
+ * (the same grammar smtpd parses paths with; UTF-8 local parts and
+ * U-labels allowed, RFC 6531); allow_literal also takes "[192.0.2.1]" and
  * "[IPv6:...]" as the domain. */
 bool	 accounts_address_valid(const char *, bool allow_literal);
-/* RFC 5321 Domain: LDH labels of at most 63, at most 255 in all. */
+/* RFC 5321 Domain (rfc5321_domain_valid() with RFC5321_UTF8): labels of
+ * at most 63 octets, at most 255 in all; no address literal. */
 bool	 accounts_domain_valid(const char *);
 /* Normalise address into out (ACCOUNTS_ADDR_MAX): domain lower-cased,
  * local part lower-cased unless case-sensitive, sub-address cut unless
- * keep_detail.  0, or -1 when address is not valid RFC 5321. */
+ * keep_detail.  Case folding is ASCII only: UTF-8 characters (local part
+ * and U-labels) are kept and compared as given.  0, or -1 when address is
+ * not valid RFC 5321. */
 int	 accounts_normalize(const struct accounts_conf *, const char *address,
 	    bool keep_detail, char *out, size_t outsize)
 	    __attribute__((warn_unused_result));

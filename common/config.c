@@ -96,8 +96,14 @@ const struct conf_param config_params[] = {
 	    "offer POP3 APOP (for users given an APOP secret)"),
 
 	/* POP3 */
-	CONF_TIME("pop3_timeout", "10m", 1 * SEC, 86400 * SEC, S, pop3_timeout,
+	CONF_TIME("pop3_timeout", "10m", 1 * SEC, 3600 * SEC, S, pop3_timeout,
 	    "idle time before a POP3 session is closed (RFC 1939: 10m+)"),
+	CONF_TIME("pop3_command_timeout", "1m", 1 * SEC, 600 * SEC, S,
+	    pop3_command_timeout,
+	    "time a POP3 command line has from its first byte to its end"),
+	CONF_TIME("pop3_send_timeout", "5m", 1 * SEC, 3600 * SEC, S,
+	    pop3_send_timeout,
+	    "time a POP3 response (RETR) may go without output progress"),
 	CONF_UINT("pop3_max_errors", "20", 1, 1000, S, pop3_max_errors,
 	    "bad POP3 commands in one session before it is closed"),
 	CONF_BOOL("pop3_plaintext_loopback", "yes", S,

@@ -72,6 +72,8 @@ struct config {
 
 	/* POP3 (docs/pop3d.md) */
 	uint64_t	 pop3_timeout;		/* ms */
+	uint64_t	 pop3_command_timeout;	/* ms */
+	uint64_t	 pop3_send_timeout;	/* ms */
 	unsigned int	 pop3_max_errors;
 	bool		 pop3_plaintext_loopback;
 	bool		 pop3_mark_seen;

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rfc5321.c - SMTP addresses (RFC 5321 4.1.2, 4.1.3; RFC 6531 3.3)
+ *
+ * The one address grammar: smtpd parses paths with it and the accounts
+ * layer (users, aliases, `buzon user add`) validates with it, so what
+ * RCPT accepts is what a user can be created as.  UTF-8 is taken only as
+ * well-formed sequences (RFC 3629, RFC 6532 3.1 UTF8-non-ascii) and only
+ * with RFC5321_UTF8.  U-labels are compared as given: no IDNA mapping
+ * to A-labels (RFC 5890) is done, so none of its libraries is needed.
  */
 #include "config.h"
 
@@ -23,23 +30,57 @@ is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-/* atext of RFC 5322 3.2.3 (what a Dot-string atom may hold). */
+/* atext of RFC 5322 3.2.3 (what a Dot-string atom may hold), ASCII only. */
 static bool
-is_atext(unsigned char c, unsigned int flags)
+is_atext(unsigned char c)
 {
-	if (c >= 0x80)
-		return (flags & RFC5321_UTF8) != 0;
 	return is_alpha(c) || is_digit(c) || (c != '\0' &&
 	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* qtextSMTP (%d32-33 / %d35-91 / %d93-126) */
 static bool
-is_qtext(unsigned char c, unsigned int flags)
+is_qtext(unsigned char c)
 {
-	if (c >= 0x80)
-		return (flags & RFC5321_UTF8) != 0;
 	return c >= 32 && c <= 126 && c != '"' && c != '\\';
+}
+
+size_t
+rfc5321_utf8_len(const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	unsigned int		 cp, min;
+	size_t			 n, i;
+
+	if (u[0] < 0xc2)		/* ASCII, continuation, overlong C0/C1 */
+		return 0;
+	if (u[0] < 0xe0) {
+		n = 2, cp = u[0] & 0x1fu, min = 0x80;
+	} else if (u[0] < 0xf0) {
+		n = 3, cp = u[0] & 0x0fu, min = 0x800;
+	} else if (u[0] < 0xf5) {
+		n = 4, cp = u[0] & 0x07u, min = 0x10000;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((u[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (u[i] & 0x3fu);
+	}
+	/* RFC 3629 section 3: no overlong forms, no surrogates, nothing past
+	 * U+10FFFF; and no C1 controls (RFC 6532 3.1 wants no controls). */
+	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+	    cp <= 0x9f)
+		return 0;
+	return n;
+}
+
+/* Octets of the UTF-8 character at s when flags allow UTF-8 and it is
+ * well formed, else 0. */
+static size_t
+utf8_char(const char *s, unsigned int flags)
+{
+	return (flags & RFC5321_UTF8) ? rfc5321_utf8_len(s) : 0;
 }
 
 static bool
@@ -62,16 +103,17 @@ address_literal_valid(const char *s, size_t len)
 static bool
 domain_valid_n(const char *s, size_t len, unsigned int flags)
 {
-	size_t	 i, label = 0;
+	size_t	 i, n, label = 0;
 	bool	 prev_hyphen = false;
 
 	if (len == 0 || len > RFC5321_DOMAIN_MAX)
 		return false;
 	if (s[0] == '[')
 		return address_literal_valid(s, len);
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len; i += n) {
 		unsigned char c = (unsigned char)s[i];
 
+		n = 1;
 		if (c == '.') {
 			if (label == 0 || prev_hyphen)
 				return false;
@@ -82,12 +124,14 @@ domain_valid_n(const char *s, size_t len, unsigned int flags)
 			if (label == 0)
 				return false;
 			prev_hyphen = true;
-		} else if (is_alpha(c) || is_digit(c) ||
-		    (c >= 0x80 && (flags & RFC5321_UTF8)))
+		} else if (is_alpha(c) || is_digit(c))
 			prev_hyphen = false;
+		else if (c >= 0x80 && (n = utf8_char(s + i, flags)) != 0 &&
+		    i + n <= len)
+			prev_hyphen = false;	/* U-label, taken as given */
 		else
 			return false;
-		if (++label > 63)
+		if ((label += n) > 63)
 			return false;
 	}
 	return label > 0 && !prev_hyphen;
@@ -104,29 +148,33 @@ rfc5321_domain_valid(const char *s, unsigned int flags)
 static size_t
 local_part_len(const char *s, unsigned int flags)
 {
-	size_t	 i = 0;
+	size_t	 i = 0, n;
 
 	if (s[0] == '"') {
-		for (i = 1; s[i] != '"'; i++) {
+		for (i = 1; s[i] != '"'; i += n) {
+			n = 1;
 			if (s[i] == '\\') {
 				/* quoted-pairSMTP: %d92 %d32-126 */
-				i++;
-				if ((unsigned char)s[i] < 32 ||
-				    (unsigned char)s[i] > 126)
+				if ((unsigned char)s[i + 1] < 32 ||
+				    (unsigned char)s[i + 1] > 126)
 					return 0;
-			} else if (!is_qtext((unsigned char)s[i], flags))
+				n = 2;
+			} else if (!is_qtext((unsigned char)s[i]) &&
+			    (n = utf8_char(s + i, flags)) == 0)
 				return 0;
 		}
 		i++;
 	} else {
 		bool	 atom = false;
 
-		for (; s[i] != '@' && s[i] != '\0'; i++) {
+		for (; s[i] != '@' && s[i] != '\0'; i += n) {
+			n = 1;
 			if (s[i] == '.') {
 				if (!atom)
 					return 0;
 				atom = false;
-			} else if (is_atext((unsigned char)s[i], flags))
+			} else if (is_atext((unsigned char)s[i]) ||
+			    (n = utf8_char(s + i, flags)) != 0)
 				atom = true;
 			else
 				return 0;

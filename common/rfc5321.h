@@ -4,6 +4,14 @@
  *
  * Pure functions over NUL-terminated strings; nothing is allocated.
  * Limits (RFC 5321 4.5.3.1): local part 64 octets, domain 255, path 256.
+ *
+ * This is the one address grammar: smtpd's MAIL and RCPT and the accounts
+ * layer (users, aliases, `buzon user add`) all validate with
+ * rfc5321_mailbox_valid().  With RFC5321_UTF8, octets >= 0x80 are taken
+ * only as well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF) and never as C1 controls (U+0080-U+009F), in
+ * Dot-string atoms, Quoted-strings and domain labels alike (RFC 6531 3.3).
+ * U-labels are taken as given: no IDNA conversion to A-labels is done.
  */
 #ifndef BUZON_RFC5321_H
 #define BUZON_RFC5321_H
@@ -22,8 +30,9 @@
 					 * angle brackets (Postfix-like, port 25) */
 
 /* Is s a domain: sub-domains of letters, digits and inner hyphens joined by
- * dots (with UTF8, octets >= 0x80 are allowed in labels), or an address
- * literal [192.0.2.1] / [IPv6:2001:db8::1]? */
+ * dots (with UTF8, UTF-8 characters are allowed in labels; a label is at
+ * most 63 octets however it is spelt), or an address literal [192.0.2.1] /
+ * [IPv6:2001:db8::1]? */
 bool	 rfc5321_domain_valid(const char *s, unsigned int flags);
 /* Is s a Mailbox: Local-part "@" Domain, the local part a Dot-string or a
  * Quoted-string? */
@@ -48,6 +57,11 @@ int	 rfc5321_split(const char *mailbox, char *local, size_t localsize,
 /* Remove the quoting of a Quoted-string local part ("a b"@x -> a b); a
  * Dot-string is copied as is.  0 or -1 (does not fit). */
 int	 rfc5321_unquote_local(const char *local, char *out, size_t outsize);
+/* Octets of the well-formed non-ASCII UTF-8 character at the start of s
+ * (2 to 4), or 0 when s does not start with one (ASCII, a stray
+ * continuation byte, an overlong form, a surrogate, past U+10FFFF, a C1
+ * control, or a sequence cut short by the NUL). */
+size_t	 rfc5321_utf8_len(const char *s);
 /* Does s contain octets >= 0x80? */
 bool	 rfc5321_is_8bit(const char *s);
 

@@ -109,12 +109,14 @@ user_add(struct admin *a, struct user_args *ua)
 	char		 pw[ADMIN_PASSWORD_MAX + 2];
 	int		 rc;
 
-	/* The name as stored: no sub-address, no literal domain. */
+	/* The name as stored: no sub-address, no literal domain.  A refused
+	 * name may hold any octet: it is shown escaped. */
 	if (!accounts_address_valid(ua->address, false) ||
 	    accounts_normalize(&a->ac, ua->address, true, norm,
 	    sizeof(norm)) == -1)
 		return verb_error("user", 1, "invalid address '%s' (RFC 5321 "
-		    "local@domain)", ua->address);
+		    "local@domain, UTF-8 allowed)", str_sanitize(err,
+		    sizeof(err), ua->address, strlen(ua->address)));
 	if (accounts_normalize(&a->ac, ua->address, false, err, sizeof(err))
 	    == 0 && strcmp(err, norm) != 0)
 		return verb_error("user", 1, "invalid address '%s': it holds "

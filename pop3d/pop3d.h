@@ -66,7 +66,10 @@ enum pop3_state {
 /* The settings pop3d uses, resolved from struct config (server.c). */
 struct pop3_conf {
 	const char	*hostname;
-	uint64_t	 timeout;		/* ms */
+	uint64_t	 timeout;		/* ms: idle (autologout) */
+	uint64_t	 command_timeout;	/* ms: one command line, or a
+						   TLS handshake */
+	uint64_t	 send_timeout;		/* ms: output without progress */
 	unsigned int	 max_errors;
 	unsigned int	 max_line;
 	bool		 plaintext_loopback;
@@ -258,7 +261,9 @@ struct session {
 	int			 fd;
 	struct stream		*st;
 	struct event_io		*io;
-	struct event_timer	*timer;
+	struct event_timer	*timer;		/* idle, or output stalled */
+	struct event_timer	*cmd_timer;	/* a command line is due;
+						   NULL: none begun */
 	struct event_timer	*resume_timer;
 	struct net_addr		 peer;
 	char			 ip[NET_ADDRSTRLEN];

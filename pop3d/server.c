@@ -27,6 +27,8 @@ pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
 	memset(c, 0, sizeof(*c));
 	c->hostname = cfg->hostname;
 	c->timeout = cfg->pop3_timeout;
+	c->command_timeout = cfg->pop3_command_timeout;
+	c->send_timeout = cfg->pop3_send_timeout;
 	c->max_errors = cfg->pop3_max_errors;
 	c->max_line = cfg->pop3_max_line;
 	c->plaintext_loopback = cfg->pop3_plaintext_loopback;

@@ -13,9 +13,16 @@
  * section 4, like RFC 3207 4.2) and the handshake runs without blocking.
  *
  * Over-long lines are skipped to their end and answered "-ERR Line too
- * long." (a bad command), so the session stays in step.  One timer per
- * session: pop3_timeout without input, and without output progress during
- * a transfer.
+ * long." (a bad command), so the session stays in step.
+ *
+ * Timers.  s->timer is the autologout timer (pop3_timeout, RFC 1939 3),
+ * restarted by input; while output is stuck (a transfer, or replies the
+ * client does not read) it is pop3_send_timeout instead, restarted only by
+ * output progress.  s->cmd_timer is the deadline of one command line:
+ * armed when a line is begun, pop3_command_timeout from then, gone when
+ * the line is complete, so a client trickling a byte at a time cannot
+ * stretch a line (or an over-long one being skipped) past it, whatever
+ * pop3_timeout is.  A TLS handshake has pop3_command_timeout too.
  */
 #include "config.h"
 
@@ -50,6 +57,18 @@
 
 static void	session_io(int, unsigned int, void *);
 static void	session_run(struct session *);
+static void	session_handshake(struct session *);
+
+/* Restart s->timer: the send timeout while output is stuck, else the idle
+ * timeout. */
+static void
+session_touch(struct session *s)
+{
+	const struct pop3_conf	*c = &s->srv->conf;
+
+	event_timer_reset(s->timer, s->xfer_active ||
+	    stream_output_pending(s->st) > 0 ? c->send_timeout : c->timeout);
+}
 
 void
 session_set_state(struct session *s, enum pop3_state st)
@@ -105,6 +124,7 @@ void
 session_start_xfer(struct session *s)
 {
 	s->xfer_active = true;
+	session_touch(s);
 }
 
 void
@@ -116,6 +136,7 @@ session_start_sendfile(struct session *s, int fd, off_t off, uint64_t len)
 	s->zc_off = off;
 	s->zc_left = len;
 	s->xfer_active = true;
+	session_touch(s);
 }
 
 static void
@@ -160,7 +181,7 @@ session_pump_raw(struct session *s)
 		}
 		s->zc_left -= (uint64_t)n;
 		s->bytes_out += (uint64_t)n;
-		event_timer_reset(s->timer, s->srv->conf.timeout);
+		session_touch(s);
 	}
 	if (stream_write(s->st, ".\r\n", 3) == -1 ||
 	    stream_flush(s->st) == -1)
@@ -216,6 +237,21 @@ session_pump(struct session *s)
 	return 0;
 }
 
+/* STLS or pop3s: start TLS and run the handshake, which has
+ * pop3_command_timeout to finish and runs the session on (s may be gone
+ * on return). */
+static void
+session_tls_begin(struct session *s)
+{
+	if (stream_starttls(s->st, s->srv->tls_ctx, true, NULL) == -1) {
+		session_free(&s, "starttls failed");
+		return;
+	}
+	s->handshaking = true;
+	event_timer_reset(s->timer, s->srv->conf.command_timeout);
+	session_handshake(s);
+}
+
 static void
 session_handshake(struct session *s)
 {
@@ -236,7 +272,7 @@ session_handshake(struct session *s)
 	s->is_tls = true;
 	tls_describe(stream_ssl(s->st), desc, sizeof(desc));
 	log_info(s->id, "tls established %s", desc);
-	event_timer_reset(s->timer, s->srv->conf.timeout);
+	session_touch(s);
 	if (s->is_pop3s)
 		pop3_greet(s);
 	/* After STLS: nothing learnt before TLS counts (RFC 2595 4). */
@@ -263,13 +299,8 @@ session_update(struct session *s)
 	if (s->want_starttls && s->out.len == 0 &&
 	    stream_output_pending(s->st) == 0) {
 		s->want_starttls = false;
-		if (stream_starttls(s->st, s->srv->tls_ctx, true, NULL) == -1) {
-			session_free(&s, "starttls failed");
-			return -1;
-		}
-		s->handshaking = true;
-		session_handshake(s);
-		return -1;	/* it runs the session on from here */
+		session_tls_begin(s);
+		return -1;	/* the handshake runs the session on */
 	}
 	if (s->peer_eof && wants_input(s)) {
 		/* Every complete line is answered; nothing more will come. */
@@ -300,6 +331,7 @@ session_input(struct session *s)
 		if (stream_skip_line(s->st) == 0)
 			return 0;
 		s->skipping = false;
+		event_timer_del(&s->cmd_timer);	/* the next line has its own */
 		pop3_auth_release(s);
 		pop3_error(s, "-ERR Line too long.");
 		return 1;
@@ -314,6 +346,7 @@ session_input(struct session *s)
 		s->skipping = true;
 		return 1;
 	}
+	event_timer_del(&s->cmd_timer);		/* the next line has its own */
 	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
 	    s->cont_secret ? LOG_TRACE_SECRET : 0);
 	if (s->cont != NULL)
@@ -321,6 +354,33 @@ session_input(struct session *s)
 	else
 		pop3_dispatch(s, line, len);
 	return 1;
+}
+
+static void
+session_cmd_timeout(void *arg)
+{
+	struct session	*s = arg;
+
+	pop3_reply(s, "-ERR Command not completed in time.");
+	(void)session_flush(s);
+	session_free(&s, "command timeout");
+}
+
+/* After the input is handled: bytes left over while the session waits for
+ * input are a command line begun and not ended; its deadline runs from
+ * here.  While the server is busy (a transfer, a delay) the client owes
+ * nothing, and a line left then gets its time once input is read again. */
+static void
+session_deadline(struct session *s)
+{
+	if (!wants_input(s) || (stream_input_pending(s->st) == 0 &&
+	    !s->skipping)) {
+		event_timer_del(&s->cmd_timer);
+		return;
+	}
+	if (s->cmd_timer == NULL)
+		s->cmd_timer = event_timer_add(s->srv->loop,
+		    s->srv->conf.command_timeout, session_cmd_timeout, s);
 }
 
 static void
@@ -345,6 +405,7 @@ session_run(struct session *s)
 			return;
 		}
 	}
+	session_deadline(s);
 	(void)session_update(s);
 }
 
@@ -368,7 +429,7 @@ session_io(int fd, unsigned int events, void *arg)
 			return;
 		}
 		if (stream_output_pending(s->st) < before)
-			event_timer_reset(s->timer, s->srv->conf.timeout);
+			session_touch(s);
 	}
 	if ((events & EVENT_READ) && wants_input(s) && !s->peer_eof) {
 		/* Read what is there (TLS gives one record per call). */
@@ -388,7 +449,7 @@ session_io(int fd, unsigned int events, void *arg)
 				session_free(&s, "read error");
 				return;
 			}
-			event_timer_reset(s->timer, s->srv->conf.timeout);
+			session_touch(s);
 		}
 	}
 	session_run(s);
@@ -399,10 +460,14 @@ session_timeout(void *arg)
 {
 	struct session	*s = arg;
 
-	if (!s->handshaking && !s->xfer_active) {
-		pop3_reply(s, "-ERR Disconnected for inactivity.");
-		(void)session_flush(s);
+	if (s->handshaking || s->xfer_active) {
+		/* Nothing can be said mid-handshake or mid-message. */
+		session_free(&s, s->handshaking ? "tls handshake timeout" :
+		    "send timeout");
+		return;
 	}
+	pop3_reply(s, "-ERR Disconnected for inactivity.");
+	(void)session_flush(s);
 	session_free(&s, "timeout");
 }
 
@@ -481,12 +546,7 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 		return;
 	}
 	if (pop3s) {
-		if (stream_starttls(s->st, srv->tls_ctx, true, NULL) == -1) {
-			session_free(&s, "tls setup failed");
-			return;
-		}
-		s->handshaking = true;
-		session_handshake(s);
+		session_tls_begin(s);
 		return;
 	}
 	pop3_greet(s);
@@ -516,6 +576,7 @@ session_free(struct session **sp, const char *reason)
 	explicit_bzero(s->user, sizeof(s->user));
 	event_io_del(&s->io);
 	event_timer_del(&s->timer);
+	event_timer_del(&s->cmd_timer);
 	event_timer_del(&s->resume_timer);
 	stream_free(&s->st);
 	(void)close(s->fd);

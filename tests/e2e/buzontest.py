@@ -458,6 +458,19 @@ class LineClient:
         self.transcript.append("S: " + line)
         return line
 
+    def read_until(self, end=b"\r\n.\r\n"):
+        """Raw bytes (what is buffered, then from the socket) up to and
+        including end, say the end of a multi-line POP3 answer;
+        AssertionError at EOF first."""
+        data, self.buf = self.buf, b""
+        while not data.endswith(end):
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise AssertionError("EOF before %r after %d bytes" %
+                                     (end, len(data)))
+            data += chunk
+        return data
+
     def send(self, line):
         self.transcript.append("C: " + line)
         self.sock.sendall(line.encode("latin-1") + b"\r\n")

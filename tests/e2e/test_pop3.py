@@ -9,6 +9,7 @@ import hashlib
 import os
 import poplib
 import re
+import select
 import shutil
 import signal
 import socket
@@ -493,11 +494,7 @@ class Transaction(Pop3Base):
         c.command("LIST 1", "+OK 1 %d" % len(w))
         c.send("RETR 1")
         c.expect("+OK %d octets" % len(w))
-        data, c.buf = c.buf, b""
-        while not data.endswith(b"\r\n.\r\n"):
-            chunk = c.sock.recv(1 << 20)
-            self.assertTrue(chunk)
-            data += chunk
+        data = c.read_until()
         self.assertEqual(len(data), len(w) + 3)
         self.assertEqual(data[:-3], w)
         c.command("QUIT", "+OK Logging out.")
@@ -505,11 +502,7 @@ class Transaction(Pop3Base):
     def retr_bytes(self, c, n, size):
         c.send("RETR %d" % n)
         c.expect("+OK %d octets" % size)
-        data, c.buf = c.buf, b""
-        while not data.endswith(b"\r\n.\r\n"):
-            chunk = c.sock.recv(1 << 20)
-            self.assertTrue(chunk)
-            data += chunk
+        data = c.read_until()
         return data
 
     def test_crlf_storage_goes_zero_copy(self):
@@ -591,11 +584,7 @@ class Transaction(Pop3Base):
                                                  "2 %d" % len(want)])
             c.send("RETR 2")
             c.expect("+OK %d octets" % len(want))
-            data, c.buf = c.buf, b""
-            while not data.endswith(b"\r\n.\r\n"):
-                chunk = c.sock.recv(65536)
-                self.assertTrue(chunk)
-                data += chunk
+            data = c.read_until()
             self.assertEqual(data, stuffed(want) + b".\r\n")
             c.command("QUIT", "+OK Logging out.")
 
@@ -715,6 +704,104 @@ class Tls(Pop3Base):
         self.assertEqual(c.readline(), "")
         self.assertLess(time.time() - t0, 10)
 
+
+
+@need_pop3d
+class Deadlines(Pop3Base):
+    """A command line is due pop3_command_timeout after its first byte,
+    however slowly it trickles in; a response stalled without output
+    progress ends after pop3_send_timeout.  The idle timeout is long here,
+    so only the deadlines can end these sessions."""
+    overrides = {"pop3_timeout": "60s", "pop3_command_timeout": "3s",
+                 "pop3_send_timeout": "2s"}
+
+    def test_trickled_command_closed_at_deadline(self):
+        addr = self.new_user(messages=[message(1)])
+        slow = self.inst.connect("pop3", timeout=10)
+        slow.expect(GREETING)
+        start = self.inst.log_size()
+        t0 = time.time()
+        line = b"USER " + addr.encode()
+        closed = None
+        for i in range(len(line)):
+            try:
+                slow.send_raw(line[i:i + 1])
+            except OSError:
+                break
+            # Another client is served meanwhile, at its own pace.
+            if i == 1:
+                c = self.login(addr)
+                c.command("STAT", "+OK 1 %d" % len(wire(message(1))))
+                c.command("QUIT", "+OK Logging out.")
+            r, _, _ = select.select([slow.sock], [], [], 1.0)
+            if r:
+                closed = time.time() - t0
+                break
+        self.assertIsNotNone(closed, "the trickle was never cut off")
+        self.assertEqual(slow.readline(),
+                         "-ERR Command not completed in time.")
+        self.assertEqual(slow.readline(), "")
+        self.assertGreater(closed, 2.5)
+        self.assertLess(closed, 6)
+        self.inst.wait_log(r"reason=command timeout", start=start)
+
+    def test_each_line_has_its_own_deadline(self):
+        """Slow lines that each end in time keep the session: 3 lines
+        over 6 s with a 3 s deadline."""
+        c = self.inst.connect("pop3", timeout=10)
+        c.expect(GREETING)
+        for _ in range(3):
+            c.send_raw(b"CA")
+            time.sleep(2)
+            c.send_raw(b"PA\r\n")
+            c.expect("+OK")
+            self.multiline(c)
+        c.command("QUIT", "+OK")
+
+    def test_over_long_line_trickle_has_the_deadline_too(self):
+        c = self.inst.connect("pop3", timeout=10)
+        c.expect(GREETING)
+        c.send_raw(b"X" * 5000)		# past pop3_max_line: being skipped
+        t0 = time.time()
+        for _ in range(8):
+            r, _, _ = select.select([c.sock], [], [], 1.0)
+            if r:
+                break
+            try:
+                c.send_raw(b"X")
+            except OSError:
+                break
+        self.assertEqual(c.readline(), "-ERR Command not completed in time.")
+        self.assertEqual(c.readline(), "")
+        self.assertLess(time.time() - t0, 6)
+
+    def test_silent_tls_handshake_is_cut_at_the_command_deadline(self):
+        s = socket.create_connection(("127.0.0.1", self.inst.port("pop3s")),
+                                     timeout=10)
+        try:
+            t0 = time.time()
+            self.assertEqual(s.recv(100), b"")
+            self.assertLess(time.time() - t0, 6)
+        finally:
+            s.close()
+
+    def test_stalled_retr_is_cut_at_the_send_timeout(self):
+        big = message(1, body_lines=600000)	# ~18 MB: more than the
+        addr = self.new_user(messages=[big])	# socket buffers hold
+        c = self.login(addr)
+        start = self.inst.log_size()
+        c.send("RETR 1")
+        self.inst.wait_log(r"reason=send timeout", start=start, timeout=15)
+        got = len(c.buf)
+        try:
+            while True:
+                chunk = c.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+        self.assertLess(got, len(wire(big)))
 
 
 @need_pop3d

@@ -65,6 +65,13 @@ ParameterizedTestParameters(accounts, address_syntax)
 		{ "alice@x_y.z", false, false },
 		{ "\"a\"b\"@x.y", false, false },
 		{ "al\x01ice@x.y", false, false },
+		/* the grammar smtpd parses with (rfc5321.h), UTF-8 included */
+		{ "j\xc3\xb6s@example.test", true, false },
+		{ "j\xc3\xb6s@b\xc3\xbc" "cher.test", true, false },
+		{ "\"j\xc3\xb6 s\"@example.test", true, false },
+		{ "j\x80s@x.y", false, false }, { "j\xc2\x85s@x.y", false, false },
+		{ "j\xc0\xafs@x.y", false, false }, { "j\xf6s@x.y", false, false },
+		{ "user@[300.0.0.1]", false, false },
 		{ "12345678901234567890123456789012345678901234567890123456789"
 		    "012345@x.y", false, false },
 	};
@@ -89,6 +96,9 @@ Test(accounts, domain_syntax)
 	cr_assert(accounts_domain_valid("localhost"));
 	cr_assert_not(accounts_domain_valid(""));
 	cr_assert_not(accounts_domain_valid("ex ample.test"));
+	cr_assert(accounts_domain_valid("b\xc3\xbc" "cher.test"));
+	cr_assert_not(accounts_domain_valid("b\xfc" "cher.test"));
+	cr_assert_not(accounts_domain_valid("[192.0.2.1]"));
 	memset(label, 'a', 64);
 	label[64] = '\0';
 	cr_assert_not(accounts_domain_valid(label));
@@ -129,6 +139,9 @@ ParameterizedTestParameters(accounts, normalize)
 		{ "+x@example.test", "+", false, false, "+x@example.test" },
 		{ "\"A+b\"@Example.test", "+", true, false,
 		    "\"A+b\"@example.test" },
+		/* ASCII case only: UTF-8 is kept as given */
+		{ "J\xc3\x96s+x@B\xc3\x9c" "CHER.Test", "+", false, false,
+		    "j\xc3\x96s@b\xc3\x9c" "cher.test" },
 	};
 	return cr_make_param_array(struct norm_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
@@ -468,6 +481,38 @@ Test(accounts, aliases)
 	expect_fail(a, "ghost@example.test", 0, NULL);
 	expect_fail(a, "loop1@example.test", -1, "alias loop");
 	expect_fail(a, "bad address", -1, "bad address syntax");
+	accounts_close(&a);
+}
+
+/* RFC 6531: users, aliases and domains with UTF-8, found the way smtpd
+ * and pop3d ask (ASCII case folded, UTF-8 as given). */
+Test(accounts, utf8_users_and_aliases)
+{
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256];
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	cr_assert_eq(accounts_domain_add(&conf, "B\xc3\xbc" "cher.Test", err,
+	    sizeof(err)), 0, "%s", err);
+	add_user("j\xc3\xb6s@example.test", "x");
+	add_user("m\xc3\xbcller@b\xc3\xbc" "cher.test", "x");
+	add_alias("b\xc3\xb6ss@example.test", "j\xc3\xb6s@example.test,"
+	    "m\xc3\xbcller@B\xc3\xbc" "cher.test");
+	cr_assert_eq(accounts_alias_add(&conf, "j\x80@example.test",
+	    "j\xc3\xb6s@example.test", err, sizeof(err)), -1);
+	a = aopen();
+	cr_assert_eq(accounts_is_local_domain(a, "b\xc3\xbc" "cher.TEST"), 1);
+	cr_assert_eq(accounts_user_lookup(a, "J\xc3\xb6s+x@Example.TEST", &u),
+	    1);
+	cr_assert_str_eq(u.address, "j\xc3\xb6s@example.test");
+	cr_assert_str_eq(u.mailbox, "example.test/j\xc3\xb6s");
+	/* no Unicode case mapping: "J\xc3\x96S" is another name */
+	cr_assert_eq(accounts_user_lookup(a, "J\xc3\x96s@example.test", &u), 0);
+	expect_targets(a, "b\xc3\xb6ss@example.test",
+	    "j\xc3\xb6s@example.test m\xc3\xbcller@b\xc3\xbc" "cher.test");
+	expect_fail(a, "j\xc3@example.test", -1, "bad address syntax");
 	accounts_close(&a);
 }
 

@@ -184,6 +184,34 @@ Test(config, errors_are_collected, .fini = cleanup)
 	cr_assert_str_eq(cfg.pid_file, CONFIG_DEFAULT_STATE "/run/buzon.pid");
 }
 
+/* The POP3 timers: an idle timeout bounded to 1h (RFC 1939 wants 10m or
+ * more), and the per-command and send deadlines that trickled bytes do
+ * not stretch. */
+Test(config, pop3_deadlines, .fini = cleanup)
+{
+	const char	*path = conf_file(
+	    "pop3_timeout = 1d\n"
+	    "pop3_command_timeout = 11m\n"
+	    "pop3_send_timeout = 0s\n");
+	struct str	 want;
+
+	str_init(&errs, 0);
+	cr_assert_eq(config_load(&cfg, NULL, &errs), 0, "%s", str_c(&errs));
+	cr_assert_eq(cfg.pop3_timeout, 600000);
+	cr_assert_eq(cfg.pop3_command_timeout, 60000);
+	cr_assert_eq(cfg.pop3_send_timeout, 300000);
+	config_release(&cfg);
+	cr_assert_eq(config_load(&cfg, path, &errs), -1);
+	str_init(&want, 0);
+	cr_assert_eq(str_appendf(&want,
+	    "%1$s:1: pop3_timeout: '1d' is out of range (1s..1h)\n"
+	    "%1$s:2: pop3_command_timeout: '11m' is out of range (1s..10m)\n"
+	    "%1$s:3: pop3_send_timeout: '0s' is out of range (1s..1h)\n",
+	    path), 0);
+	cr_assert_str_eq(str_c(&errs), str_c(&want));
+	str_release(&want);
+}
+
 Test(config, missing_file, .fini = cleanup)
 {
 	str_init(&errs, 0);

@@ -43,6 +43,35 @@ ParameterizedTestParameters(rfc5321, mailbox)
 		{ "user@\xc3\xa9xample.test", RFC5321_UTF8, true },
 		{ "user@\xc3\xa9xample.test", 0, false },
 		{ "\"a\x01\"@example.test", 0, false },
+		/* RFC 6531: UTF-8 only as well-formed sequences */
+		{ "j\xc3\xb6s@example.test", RFC5321_UTF8, true },
+		{ "\xf0\x9f\x98\x80@example.test", RFC5321_UTF8, true },
+		{ "\"j\xc3\xb6 s\"@example.test", RFC5321_UTF8, true },
+		{ "\"j\xc3\xb6 s\"@example.test", 0, false },
+		{ "user@b\xc3\xbc" "cher.example", RFC5321_UTF8, true },
+		{ "j\x80s@example.test", RFC5321_UTF8, false },
+		{ "j\xc3@example.test", RFC5321_UTF8, false },
+		{ "j\xc0\xafs@example.test", RFC5321_UTF8, false },
+		{ "j\xe0\x80\xafs@example.test", RFC5321_UTF8, false },
+		{ "j\xed\xa0\x80s@example.test", RFC5321_UTF8, false },
+		{ "j\xf4\x90\x80\x80s@example.test", RFC5321_UTF8, false },
+		{ "j\xf8\x88\x80\x80\x80s@example.test", RFC5321_UTF8, false },
+		{ "j\xc2\x85s@example.test", RFC5321_UTF8, false },
+		{ "\"j\x80\"@example.test", RFC5321_UTF8, false },
+		{ "user@b\xfc" "cher.example", RFC5321_UTF8, false },
+		{ "user@b\xc3.example", RFC5321_UTF8, false },
+		{ "user@\xc2\x9f.example", RFC5321_UTF8, false },
+		/* 64 octets of UTF-8 are the limit, not 64 characters */
+		{ "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "@x.test", RFC5321_UTF8, true },
+		{ "a\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+		  "@x.test", RFC5321_UTF8, false },
 		/* 65-octet local part */
 		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.test", 0, false },
 		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.test", 0, true },
@@ -65,6 +94,36 @@ Test(rfc5321, long_domain_label)
 	memcpy(d + 64, ".test", 6);
 	cr_assert_not(rfc5321_domain_valid(d, 0));
 	cr_assert(rfc5321_domain_valid(d + 1, 0));	/* 63 octets */
+}
+
+struct utf8_case {
+	char		 in[8];
+	size_t		 len;
+};
+
+ParameterizedTestParameters(rfc5321, utf8_len)
+{
+	static struct utf8_case cases[] = {
+		{ "\xc3\xb6", 2 }, { "\xc2\xa0", 2 }, { "\xdf\xbf", 2 },
+		{ "\xe0\xa0\x80", 3 }, { "\xed\x9f\xbf", 3 },
+		{ "\xee\x80\x80", 3 }, { "\xef\xbf\xbf", 3 },
+		{ "\xf0\x90\x80\x80", 4 }, { "\xf4\x8f\xbf\xbf", 4 },
+		{ "a", 0 }, { "", 0 }, { "\x80", 0 }, { "\xbf", 0 },
+		{ "\xc0\x80", 0 }, { "\xc1\xbf", 0 },	/* overlong */
+		{ "\xc2\x80", 0 }, { "\xc2\x9f", 0 },	/* C1 controls */
+		{ "\xe0\x9f\xbf", 0 }, { "\xf0\x8f\xbf\xbf", 0 },
+		{ "\xed\xa0\x80", 0 }, { "\xed\xbf\xbf", 0 },	/* surrogates */
+		{ "\xf4\x90\x80\x80", 0 }, { "\xf5\x80\x80\x80", 0 },
+		{ "\xff", 0 }, { "\xc3", 0 }, { "\xe2\x82", 0 },	/* cut short */
+		{ "\xc3\xc3", 0 }, { "\xe2\x28\xa1", 0 },
+	};
+	return cr_make_param_array(struct utf8_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct utf8_case *c, rfc5321, utf8_len)
+{
+	cr_assert_eq(rfc5321_utf8_len(c->in), c->len, "\"%s\"", c->in);
 }
 
 struct path_case {

@@ -196,6 +196,11 @@ ParameterizedTestParameters(commands, mail_errors)
 		{ "MAIL FROM:<a@b.example> FOO=1", "555 5.5.4 " },
 		{ "MAIL FROM:<\xc3\xa9@b.example>",
 		    "553 5.6.7 Must declare SMTPUTF8 to send unicode address" },
+		/* RFC 6531 takes UTF-8, not any octet: a lone byte, overlong */
+		{ "MAIL FROM:<\xc3@b.example> SMTPUTF8",
+		    "501 5.1.7 Bad sender address syntax" },
+		{ "MAIL FROM:<a\xc0\xaf" "b@b.example> SMTPUTF8",
+		    "501 5.1.7 Bad sender address syntax" },
 	};
 	return cr_make_param_array(struct bad_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
@@ -220,6 +225,19 @@ Test(commands, mail_smtputf8_declared)
 	    "554 5.7.1 <", 11) == 0);
 	cr_assert(strncmp(say("RCPT TO:<b@example.net>"),
 	    "554 5.7.1 <b@example.net>: Relay access denied", 46) == 0);
+	cr_assert_str_eq(say("RCPT TO:<j\x80s@example.net>"),
+	    "501 5.1.3 Bad recipient address syntax\r\n");
+	cr_assert_str_eq(say("RCPT TO:<j\xc2\x85s@example.net>"),
+	    "501 5.1.3 Bad recipient address syntax\r\n");
+}
+
+/* RFC 6531 3.5: a UTF-8 address in a transaction without SMTPUTF8. */
+Test(commands, rcpt_utf8_needs_smtputf8)
+{
+	cr_assert_str_eq(say("MAIL FROM:<a@b.example>"), "250 2.1.0 Ok\r\n");
+	cr_assert_str_eq(say("RCPT TO:<j\xc3\xb6s@example.net>"),
+	    "553 5.6.7 Must declare SMTPUTF8 to send unicode address\r\n");
+	cr_assert_eq(sess.state, SMTP_MAIL);
 }
 
 Test(commands, rcpt_relay_denied_from_outside)
