@@ -89,6 +89,10 @@ struct accounts;
  * U-labels allowed, RFC 6531); allow_literal also takes "[192.0.2.1]" and
  * "[IPv6:...]" as the domain. */
 bool	 accounts_address_valid(const char *, bool allow_literal);
+/* Is the local part of address (before its last '@') at most
+ * ACCOUNTS_LOCAL_MAX octets, as users and aliases we create must be?
+ * Lookups take longer ones (they are simply not found). */
+bool	 accounts_local_fits(const char *address);
 /* RFC 5321 Domain (rfc5321_domain_valid() with RFC5321_UTF8): labels of
  * at most 63 octets, at most 255 in all; no address literal. */
 bool	 accounts_domain_valid(const char *);

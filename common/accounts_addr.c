@@ -32,6 +32,14 @@ accounts_address_valid(const char *a, bool allow_literal)
 	return allow_literal || at[1] != '[';
 }
 
+bool
+accounts_local_fits(const char *address)
+{
+	const char	*at = strrchr(address, '@');
+
+	return at != NULL && (size_t)(at - address) <= ACCOUNTS_LOCAL_MAX;
+}
+
 int
 accounts_normalize(const struct accounts_conf *c, const char *address,
     bool keep_detail, char *out, size_t outsize)

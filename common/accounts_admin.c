@@ -174,7 +174,8 @@ accounts_user_add(const struct accounts_conf *c, const struct accounts_user *u,
 	const char	*at = strrchr(u->address, '@');
 	int		 rc;
 
-	if (at == NULL || !accounts_address_valid(u->address, false)) {
+	if (at == NULL || !accounts_address_valid(u->address, false) ||
+	    !accounts_local_fits(u->address)) {
 		(void)str_printf(err, errsize, "invalid address '%s'",
 		    u->address);
 		return -1;
@@ -311,7 +312,8 @@ accounts_alias_key(const struct accounts_conf *c, const char *source,
 		return 0;
 	}
 	if (strchr(source, '@') != NULL)
-		return accounts_normalize(c, source, true, out, outsize);
+		return accounts_local_fits(source) ?
+		    accounts_normalize(c, source, true, out, outsize) : -1;
 	/* A bare local part: a Dot-string, checked as "x@example". */
 	if (len == 0 || len > ACCOUNTS_LOCAL_MAX || source[0] == '"' ||
 	    !str_printf(out, outsize, "%s@x.example", source) ||

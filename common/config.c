@@ -153,7 +153,7 @@ const struct conf_param config_params[] = {
 	CONF_UINT("smtpd_max_connections_per_ip", "50", 1, 100000, S,
 	    smtpd_max_connections_per_ip,
 	    "SMTP sessions at once from one client address"),
-	CONF_UINT("smtpd_max_errors", "10", 1, 1000, S, smtpd_max_errors,
+	CONF_UINT("smtpd_max_errors", "20", 1, 1000, S, smtpd_max_errors,
 	    "error replies before smtpd closes the session"),
 	CONF_UINT("smtpd_max_commands_preauth", "20", 1, 1000, S,
 	    smtpd_max_commands_preauth,

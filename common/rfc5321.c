@@ -182,7 +182,10 @@ local_part_len(const char *s, unsigned int flags)
 		if (!atom)
 			return 0;
 	}
-	if (s[i] != '@' || i > RFC5321_LOCAL_MAX)
+	/* RFC 5321 4.5.3.1.1 says 64 octets, but 4.5.3.1 asks receivers to
+	 * take longer: VERP and SRS senders exceed it, and Postfix takes
+	 * them.  The path limit (256) bounds it. */
+	if (s[i] != '@')
 		return 0;
 	return i;
 }

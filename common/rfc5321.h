@@ -3,7 +3,10 @@
  * RFC 6531 for SMTPUTF8)
  *
  * Pure functions over NUL-terminated strings; nothing is allocated.
- * Limits (RFC 5321 4.5.3.1): local part 64 octets, domain 255, path 256.
+ * Limits (RFC 5321 4.5.3.1): domain 255 octets, path 256.  The 64 of a
+ * local part is not enforced here (real senders exceed it, Postfix takes
+ * them; 4.5.3.1 asks for tolerance): the path limit bounds it, and the
+ * accounts layer keeps 64 for the users and aliases it creates.
  *
  * This is the one address grammar: smtpd's MAIL and RCPT and the accounts
  * layer (users, aliases, `buzon user add`) all validate with

@@ -128,6 +128,15 @@ class Differential(unittest.TestCase):
                  b"EHLO pc23.ejemplo.com",
                  b"MAIL FROM:<a@ejemplo.com> SIZE=999999999",
                  b"DATA",
+                 # (Postfix keeps the refused SIZE until RSET)
+                 b"RSET",
+                 # local parts past RFC 5321's 64 octets (VERP, SRS)
+                 b"MAIL FROM:<" + b"v" * 200 + b"@ejemplo.com>",
+                 b"RCPT TO:<" + b"u" * 70 + b"@" + DOMAIN.encode() + b">",
+                 # (past the 256-octet path buzon answers 501, Postfix
+                 # has no limit: not compared)
+                 b"RCPT TO:<" + b"u" * 240 + b"@" + DOMAIN.encode() + b">",
+                 b"RSET",
                  b"QUIT"]
         got = {srv.name: lockstep(srv.port, lines) for srv in self.servers}
         self.assertEqual(got["buzon"], got["postfix"])

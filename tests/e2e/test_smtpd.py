@@ -403,7 +403,7 @@ class Smtpd(unittest.TestCase):
 
     def test_too_many_errors(self):
         with self.connect() as c:
-            for _ in range(9):
+            for _ in range(19):     # smtpd_max_errors: 20
                 c.cmd("BOGUS")
             self.assertEqual(c.cmd("BOGUS"),
                              "500 5.5.2 Error: command not recognized\r\n")

@@ -72,8 +72,10 @@ ParameterizedTestParameters(accounts, address_syntax)
 		{ "j\x80s@x.y", false, false }, { "j\xc2\x85s@x.y", false, false },
 		{ "j\xc0\xafs@x.y", false, false }, { "j\xf6s@x.y", false, false },
 		{ "user@[300.0.0.1]", false, false },
+		/* 65 octets: valid syntax (lookups find no such user);
+		 * accounts_local_fits() keeps users and aliases to 64 */
 		{ "12345678901234567890123456789012345678901234567890123456789"
-		    "012345@x.y", false, false },
+		    "012345@x.y", true, false },
 	};
 	return cr_make_param_array(struct addr_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
@@ -648,4 +650,21 @@ Test(accounts, authenticate_with_throttle)
 	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
 	accounts_close(&a);
 	auth_throttle_close(&t);
+}
+
+/* Users and aliases we create keep RFC 5321's 64-octet local part, while
+ * the grammar (and so lookups) take longer ones. */
+Test(accounts, local_part_limit_for_what_we_create)
+{
+	char	 a[128];
+
+	memset(a, 'a', sizeof(a));
+	memcpy(a + 64, "@x.test", 8);
+	cr_assert(accounts_local_fits(a));
+	cr_assert(accounts_address_valid(a, false));
+	memset(a, 'a', sizeof(a));
+	memcpy(a + 65, "@x.test", 8);
+	cr_assert_not(accounts_local_fits(a));
+	cr_assert(accounts_address_valid(a, false));
+	cr_assert_not(accounts_local_fits("no-at-sign"));
 }
