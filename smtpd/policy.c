@@ -25,41 +25,10 @@
 #include "smtpd.h"
 #include "str.h"
 
-/* "[::1]/128" (Postfix's form) -> "::1/128" for net_addr_match(). */
-static void
-unbracket(const char *net, char *out, size_t size)
-{
-	size_t	 o = 0;
-
-	for (; *net != '\0' && o + 1 < size; net++)
-		if (*net != '[' && *net != ']')
-			out[o++] = *net;
-	out[o] = '\0';
-}
-
-bool
-policy_network_valid(const char *net)
-{
-	struct net_addr	 a;
-	char		 buf[NET_ADDRSTRLEN + 8];
-
-	unbracket(net, buf, sizeof(buf));
-	(void)net_addr_parse("127.0.0.1", &a);
-	return net_addr_match(&a, buf) != -1;
-}
-
 bool
 policy_in_networks(const struct net_addr *a, char *const *nets, size_t n)
 {
-	char	 buf[NET_ADDRSTRLEN + 8];
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		unbracket(nets[i], buf, sizeof(buf));
-		if (net_addr_match(a, buf) == 1)
-			return true;
-	}
-	return false;
+	return net_networks_match(a, nets, n);
 }
 
 /* The address as peers should see it in a reply: sanitised, bounded. */

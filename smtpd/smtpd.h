@@ -262,8 +262,6 @@ int	 smtp_auth_workers_init(struct smtpd *);
 void	 smtp_auth_workers_release(struct smtpd *);
 
 /* ---- policy.c ---- */
-/* Is net an address or address/prefix ("[::1]/128" brackets allowed)? */
-bool	 policy_network_valid(const char *net);
 /* Is ip inside one of the networks? */
 bool	 policy_in_networks(const struct net_addr *, char *const *nets,
 	    size_t n);

@@ -259,10 +259,10 @@ Test(commands, ipv6_mynetworks_in_brackets)
 {
 	setup_listener(SMTP_LISTEN_SMTP, "2001:db8::25");
 	cr_assert(sess.in_mynetworks);
-	cr_assert(policy_network_valid("[::1]/128"));
-	cr_assert(policy_network_valid("10.0.0.0/8"));
-	cr_assert(!policy_network_valid("10.0.0.0/33"));
-	cr_assert(!policy_network_valid("example.org"));
+	cr_assert(net_network_valid("[::1]/128"));
+	cr_assert(net_network_valid("10.0.0.0/8"));
+	cr_assert(!net_network_valid("10.0.0.0/33"));
+	cr_assert(!net_network_valid("example.org"));
 }
 
 Test(commands, data_without_spool_is_a_tempfail)
