@@ -73,6 +73,10 @@ struct auth_sasl {
 	enum auth_sasl_mech mech;
 	int		 step;
 	const char	*error;			/* static text after BAD */
+	bool		 owes_passwd;	/* LOGIN: the password line is yet
+					   to come, even after BAD or "*"
+					   (a client may send it anyway):
+					   trace the next line masked */
 	char		 authzid[AUTH_ID_MAX + 1];
 	char		 authcid[AUTH_ID_MAX + 1];
 	char		 passwd[AUTH_PASS_MAX + 1];

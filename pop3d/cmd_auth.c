@@ -18,12 +18,26 @@
 #include "pop3d.h"
 #include "str.h"
 
+/* The line after an AUTH LOGIN that ended before its password: most
+ * likely the password all the same, so it was traced masked; it is
+ * handled as the command it may be. */
+static void
+auth_masked_line(struct session *s, char *line, size_t len)
+{
+	s->cont = NULL;
+	s->cont_secret = false;
+	pop3_dispatch(s, line, len);
+}
+
 void
 pop3_auth_release(struct session *s)
 {
+	bool	 owes = s->sasl.owes_passwd;
+
 	auth_sasl_release(&s->sasl);
-	s->cont = NULL;
-	s->cont_secret = false;
+	/* Masking lasts until the exchange ends, however it ends. */
+	s->cont = owes ? auth_masked_line : NULL;
+	s->cont_secret = owes;
 }
 
 static void

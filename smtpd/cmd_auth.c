@@ -27,16 +27,31 @@
 #include "smtpd.h"
 #include "str.h"
 
+/* The line after an AUTH LOGIN that ended before its password: most
+ * likely the password all the same, so it was traced masked; it is
+ * handled as the command it may be. */
+static void
+auth_masked_line(struct session *s, char *line, size_t len)
+{
+	s->cont = NULL;
+	s->cont_secret = false;
+	smtp_dispatch(s, line, len);
+}
+
 void
 smtp_auth_release(struct session *s)
 {
+	bool	 owes = false;
+
 	if (s->sasl != NULL) {
+		owes = s->sasl->owes_passwd;
 		auth_sasl_release(s->sasl);
 		free(s->sasl);
 		s->sasl = NULL;
 	}
-	s->cont = NULL;
-	s->cont_secret = false;
+	/* Masking lasts until the exchange ends, however it ends. */
+	s->cont = owes ? auth_masked_line : NULL;
+	s->cont_secret = owes;
 }
 
 static void	auth_result(struct session *, enum auth_sasl_result,
