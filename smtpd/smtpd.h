@@ -284,13 +284,15 @@ struct smtp_login {
 	bool		 enabled;
 	bool		 verified;	/* the worker's answer */
 	uint64_t	 delay;		/* throttle delay before answering */
+	struct auth_throttle_ticket ticket;	/* the attempt, counted */
 	char		 hash[AUTH_HASH_MAX];
 	char		 address[SMTP_USER_MAX + 1];
 	char		 user[SMTP_USER_MAX + 1];	/* sanitised, for logs */
 	char		 passwd[AUTH_PASS_MAX + 1];	/* wiped */
 };
-/* Look the login name up: 1 found (hash, address, enabled filled), 0 no
- * such user, -1 the lookup failed. */
+/* Look the login name up (the default realm applies): address gets the
+ * account it names ("" when it is no address) in any case; 1 found (hash,
+ * enabled filled too), 0 no such user, -1 the lookup failed. */
 int	 policy_login_lookup(struct session *, const char *user,
 	    struct smtp_login *);
 
