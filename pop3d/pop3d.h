@@ -43,7 +43,7 @@ struct stream;
 
 enum pop3_state {
 	POP3_AUTHORIZATION,	/* greeting sent, not logged in */
-	POP3_TRANSACTION,	/* logged in, maildrop locked */
+	POP3_TRANSACTION,	/* logged in, maildrop open */
 	POP3_UPDATE,		/* QUIT: carrying out DELE, then close */
 	POP3_CLOSING,		/* replies flushed, then closed */
 	POP3_STATE_COUNT
