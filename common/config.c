@@ -19,7 +19,6 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
-#include "net.h"
 #include "str.h"
 
 #define S	struct config
@@ -99,7 +98,7 @@ const struct conf_param config_params[] = {
 	    auth_address_max_failures,
 	    "failed logins from one address (any users) before all its "
 	    "logins wait; 0: no limit"),
-	CONF_LIST("login_trusted_networks", "", S, login_trusted_networks,
+	CONF_NETS("login_trusted_networks", "", S, login_trusted_networks,
 	    "client networks exempt from the failed-login delays (a webmail "
 	    "host)"),
 	CONF_BOOL("apop_enable", "yes", S, apop_enable,
@@ -174,7 +173,7 @@ const struct conf_param config_params[] = {
 	CONF_BOOL("smtpd_auth_plaintext_loopback", "no", S,
 	    smtpd_auth_plaintext_loopback,
 	    "offer SMTP AUTH without TLS to clients on loopback"),
-	CONF_LIST("mynetworks", "127.0.0.0/8 [::1]/128", S, mynetworks,
+	CONF_NETS("mynetworks", "127.0.0.0/8 [::1]/128", S, mynetworks,
 	    "client networks smtpd relays for without AUTH"),
 
 	/* local delivery */
@@ -300,7 +299,6 @@ config_load(struct config *cfg, const char *path, struct str *errs)
 {
 	char		*base, *slash, host[256];
 	const char	*name;
-	size_t		 i;
 	int		 rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -340,11 +338,6 @@ config_load(struct config *cfg, const char *path, struct str *errs)
 		free(cfg->state_dir);
 		cfg->state_dir = xstrdup(CONFIG_DEFAULT_STATE);
 	}
-	for (i = 0; i < cfg->login_trusted_networks.count; i++)
-		if (!net_network_valid(cfg->login_trusted_networks.items[i]))
-			rc = config_err(errs, name, "login_trusted_networks: "
-			    "'%s' is not an address or address/prefix",
-			    cfg->login_trusted_networks.items[i]);
 	if (cfg->auth_default_realm[0] != '\0' &&
 	    !accounts_domain_valid(cfg->auth_default_realm))
 		rc = config_err(errs, name, "auth_default_realm: '%s' is not a "
