@@ -20,6 +20,7 @@ struct accounts {
 	char			*state_dir;
 	char			*map_type;
 	char			*delimiter;
+	char			*realm;
 	struct maps		*domains;
 	struct maps		*users;
 	struct maps		*aliases;
@@ -57,6 +58,8 @@ accounts_open(const struct accounts_conf *c, char *err, size_t errsize)
 	a->map_type = xstrdup(c->map_type != NULL ? c->map_type : "hash");
 	a->delimiter = xstrdup(c->recipient_delimiter != NULL ?
 	    c->recipient_delimiter : "");
+	a->realm = xstrdup(c->default_realm != NULL ? c->default_realm : "");
+	a->conf.default_realm = a->realm;
 	a->conf.state_dir = a->state_dir;
 	a->conf.map_type = a->map_type;
 	a->conf.recipient_delimiter = a->delimiter;
@@ -84,6 +87,7 @@ accounts_close(struct accounts **ap)
 	free(a->state_dir);
 	free(a->map_type);
 	free(a->delimiter);
+	free(a->realm);
 	free(a);
 	*ap = NULL;
 }
@@ -156,22 +160,45 @@ accounts_user_lookup(struct accounts *a, const char *address,
 }
 
 int
+accounts_login_lookup(struct accounts *a, const char *name,
+    struct accounts_user *u)
+{
+	char	 norm[ACCOUNTS_ADDR_MAX];
+
+	if (accounts_login_name(&a->conf, name, norm, sizeof(norm)) == -1)
+		return 0;
+	return user_get(a, norm, u);
+}
+
+/* The check once the user is looked up (found: 1 or 0).  Unknown users
+ * cost a dummy hash: same time, same answer.  1 or 0; u wiped on 0. */
+static int
+login_verify(int found, const char *secret, const char *apop_timestamp,
+    struct accounts_user *u)
+{
+	bool	 ok;
+
+	if (apop_timestamp != NULL)
+		ok = auth_apop_verify(apop_timestamp, found == 1 &&
+		    u->apop_secret[0] != '\0' ? u->apop_secret : NULL, secret);
+	else
+		ok = auth_verify_password(secret, found == 1 ? u->hash : NULL);
+	if (found == 1 && ok && u->enabled)
+		return 1;
+	if (found == 1)
+		mem_wipe(u, sizeof(*u));
+	return 0;
+}
+
+int
 accounts_login(struct accounts *a, const char *address, const char *password,
     struct accounts_user *u)
 {
 	int	 rc;
-	bool	 ok;
 
-	rc = accounts_user_lookup(a, address, u);
-	if (rc == -1)
+	if ((rc = accounts_login_lookup(a, address, u)) == -1)
 		return -1;
-	/* Unknown users cost a dummy hash: same time, same answer. */
-	ok = auth_verify_password(password, rc == 1 ? u->hash : NULL);
-	if (rc == 1 && ok && u->enabled)
-		return 1;
-	if (rc == 1)
-		mem_wipe(u, sizeof(*u));
-	return 0;
+	return login_verify(rc, password, NULL, u);
 }
 
 int
@@ -179,18 +206,10 @@ accounts_login_apop(struct accounts *a, const char *address,
     const char *timestamp, const char *digest, struct accounts_user *u)
 {
 	int	 rc;
-	bool	 ok;
 
-	rc = accounts_user_lookup(a, address, u);
-	if (rc == -1)
+	if ((rc = accounts_login_lookup(a, address, u)) == -1)
 		return -1;
-	ok = auth_apop_verify(timestamp, rc == 1 && u->apop_secret[0] != '\0' ?
-	    u->apop_secret : NULL, digest);
-	if (rc == 1 && ok && u->enabled)
-		return 1;
-	if (rc == 1)
-		mem_wipe(u, sizeof(*u));
-	return 0;
+	return login_verify(rc, digest, timestamp, u);
 }
 
 enum accounts_auth_result
@@ -199,29 +218,35 @@ accounts_authenticate(struct accounts *a, struct auth_throttle *t,
     const char *apop_timestamp, struct accounts_user *u,
     uint64_t *delay_ms_r)
 {
-	int	 rc;
+	struct auth_throttle_ticket	 tk;
+	char				 norm[ACCOUNTS_ADDR_MAX];
+	int				 found, rc;
 
 	*delay_ms_r = 0;
+	if (accounts_login_name(&a->conf, user, norm, sizeof(norm)) == -1)
+		norm[0] = '\0';	/* no address: one record for them all */
+	found = norm[0] != '\0' ? user_get(a, norm, u) : 0;
+	if (found == -1)
+		return ACCOUNTS_AUTH_TEMPFAIL;
 	if (t != NULL) {
-		switch (auth_throttle_check(t, ip, user, delay_ms_r)) {
+		/* Counted before the check: parallel tries gain nothing. */
+		switch (auth_throttle_reserve(t, ip, norm, found == 1, &tk)) {
 		case AUTH_THROTTLE_OK:
 			break;
 		case AUTH_THROTTLE_REFUSE:
+			if (found == 1)
+				mem_wipe(u, sizeof(*u));
 			return ACCOUNTS_AUTH_THROTTLED;
 		default:
-			/* *delay_ms_r holds the base delay: go on. */
+			/* tk.delay_ms holds the base delay: go on. */
 			log_warn(NULL, "auth throttle state unusable");
 			break;
 		}
+		*delay_ms_r = tk.delay_ms;
 	}
-	if (apop_timestamp != NULL)
-		rc = accounts_login_apop(a, user, apop_timestamp, secret, u);
-	else
-		rc = accounts_login(a, user, secret, u);
-	if (rc == -1)
-		return ACCOUNTS_AUTH_TEMPFAIL;
+	rc = login_verify(found, secret, apop_timestamp, u);
 	if (t != NULL)
-		(void)auth_throttle_record(t, ip, user, rc == 1);
+		(void)auth_throttle_finish(t, &tk, rc == 1);
 	return rc == 1 ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
 }
 

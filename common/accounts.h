@@ -50,6 +50,8 @@ struct accounts_conf {
 	const char	*map_type;	/* "hash" (NULL), "btree" or "lmdb" */
 	const char	*recipient_delimiter; /* "+" ; NULL or "": none */
 	bool		 local_part_case_sensitive;
+	const char	*default_realm;	/* added to bare login names; NULL
+					   or "": none */
 };
 
 enum accounts_format {
@@ -104,6 +106,12 @@ bool	 accounts_domain_valid(const char *);
 int	 accounts_normalize(const struct accounts_conf *, const char *address,
 	    bool keep_detail, char *out, size_t outsize)
 	    __attribute__((warn_unused_result));
+/* The account a login name means, into out (ACCOUNTS_ADDR_MAX): a name
+ * without "@" gets "@" default_realm (when set), then it is normalised as
+ * above, sub-address cut ("alice+1@" is alice@).  0, or -1 when it is no
+ * address.  Logins, throttle records and lookups all use this one form. */
+int	 accounts_login_name(const struct accounts_conf *, const char *name,
+	    char *out, size_t outsize) __attribute__((warn_unused_result));
 /* "type:STATE/maps/NAME" for name "domains", "users" or "aliases". */
 int	 accounts_map_spec(const struct accounts_conf *, const char *name,
 	    char *out, size_t outsize) __attribute__((warn_unused_result));
@@ -148,6 +156,10 @@ int	 accounts_is_local_domain(struct accounts *, const char *domain)
  * filled, 0 no such user (or not a valid address), -1 failed. */
 int	 accounts_user_lookup(struct accounts *, const char *address,
 	    struct accounts_user *u) __attribute__((warn_unused_result));
+/* The same for a login name (accounts_login_name(): the default realm
+ * applies). */
+int	 accounts_login_lookup(struct accounts *, const char *name,
+	    struct accounts_user *u) __attribute__((warn_unused_result));
 /* Check a login: 1 the password is right and the user is enabled (u
  * filled), 0 refused (unknown user, wrong password and disabled user all
  * look the same and cost the same), -1 failed (tempfail). */
@@ -167,9 +179,10 @@ enum accounts_auth_result {
 };
 
 /*
- * What a daemon calls for a login: the throttle check, the password (or,
- * with apop_timestamp set, the APOP digest in secret) check, and the
- * throttle record, in one.  t may be NULL (no throttling); ip is the
+ * What a daemon calls for a login: the user lookup, the throttle
+ * reservation (keyed by the account as accounts_login_name() gives it),
+ * the password (or, with apop_timestamp set, the APOP digest in secret)
+ * check, and the throttle's finish, in one.  t may be NULL (no throttling); ip is the
  * peer's address for the throttle and the log.  *delay_ms_r is how long
  * to wait before answering, whatever the result (the daemon waits on a
  * timer, never in a sleep).  THROTTLED and TEMPFAIL are temporary errors

@@ -68,3 +68,19 @@ accounts_normalize(const struct accounts_conf *c, const char *address,
 		return -1;
 	return 0;
 }
+
+int
+accounts_login_name(const struct accounts_conf *c, const char *name,
+    char *out, size_t outsize)
+{
+	char	 buf[ACCOUNTS_ADDR_MAX];
+
+	if (strchr(name, '@') == NULL && c->default_realm != NULL &&
+	    c->default_realm[0] != '\0') {
+		if (!str_printf(buf, sizeof(buf), "%s@%s", name,
+		    c->default_realm))
+			return -1;
+		name = buf;
+	}
+	return accounts_normalize(c, name, false, out, outsize);
+}

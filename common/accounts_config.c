@@ -19,6 +19,7 @@ accounts_config(const struct config *cfg, struct accounts_conf *ac)
 	ac->map_type = cfg->map_type;
 	ac->recipient_delimiter = cfg->recipient_delimiter;
 	ac->local_part_case_sensitive = cfg->local_part_case_sensitive;
+	ac->default_realm = cfg->auth_default_realm;
 }
 
 void
@@ -27,8 +28,10 @@ auth_throttle_config(const struct config *cfg, struct auth_throttle_conf *tc)
 	memset(tc, 0, sizeof(*tc));
 	tc->failure_delay = cfg->auth_failure_delay;
 	tc->max_delay = cfg->auth_max_delay;
-	tc->max_failures = cfg->auth_max_failures;
-	tc->lockout_time = cfg->auth_lockout_time;
+	tc->penalty_time = cfg->auth_penalty_time;
+	tc->address_max_failures = cfg->auth_address_max_failures;
+	tc->trusted = cfg->login_trusted_networks.items;
+	tc->ntrusted = cfg->login_trusted_networks.count;
 }
 
 int

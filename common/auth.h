@@ -73,6 +73,10 @@ struct auth_sasl {
 	enum auth_sasl_mech mech;
 	int		 step;
 	const char	*error;			/* static text after BAD */
+	bool		 owes_passwd;	/* LOGIN: the password line is yet
+					   to come, even after BAD or "*"
+					   (a client may send it anyway):
+					   trace the next line masked */
 	char		 authzid[AUTH_ID_MAX + 1];
 	char		 authcid[AUTH_ID_MAX + 1];
 	char		 passwd[AUTH_PASS_MAX + 1];
@@ -105,44 +109,79 @@ void	 auth_sasl_release(struct auth_sasl *);
 /* ---- failed-login throttling, shared by all processes ---- */
 
 /*
- * State lives in one small file (STATE/run/auth_throttle) of fixed-size
- * slots, read and written under an fcntl lock, so every daemon and every
- * connection counts the same failures.  There are two counters per
- * attempt: one for the user name, one for the client IP.  After n
- * failures (n >= 1) an answer waits failure_delay * 2^(n-1), at most
- * max_delay.  A user reaching max_failures (an IP reaching 3 times that,
- * since many users may share one address) is refused outright until
- * lockout_time has passed since the last failure; a counter with no
- * failure for lockout_time starts again from zero.  A success clears the
- * user's counter, not the IP's.
+ * Penalise the failures, not the honest (docs/accounts.md "Failed
+ * logins").  Every attempt counts on two records: one for the pair
+ * (client address, normalised account), one for the address alone.
+ *
+ * A pair that has failed n times answers its next attempt no sooner than
+ * failure_delay * 2^(n-1) (at most max_delay) after the last one: 2, 4,
+ * 8, 15 s with the defaults.  A correct password for another account from
+ * the same address does not wait.  Attempts are counted when reserved,
+ * before the password is checked, and the answers of one pair are spaced
+ * one after the other: an attempt that would have to wait longer than
+ * max_delay is refused without a check, so parallel attempts gain nothing.
+ * An address past address_max_failures (spraying many accounts) has its
+ * own such schedule over all its attempts.  A record with no attempt for
+ * penalty_time is forgotten; a success clears the pair and takes one off
+ * the address.  Nothing ever refuses a correct password for longer than
+ * that: an attacker elsewhere cannot lock a user out.  Addresses in
+ * trusted networks are exempt.
+ *
+ * State lives in one file (STATE/run/auth_throttle) of fixed-size slots,
+ * read and written under an fcntl lock, so every daemon and connection
+ * sees the same counts.  Records are found by a keyed hash (a random key
+ * in the file), so a client cannot choose names that land on another's
+ * record; a full bucket never gives up a live record of a real account to
+ * a new one: the new attempt waits max_delay instead (fail closed).
  */
+
+/* The clock, in ms since the epoch (tests inject their own). */
+typedef uint64_t	auth_throttle_clock_fn(void);
+
 struct auth_throttle_conf {
-	uint64_t	 failure_delay;	/* ms, delay after the first failure */
-	uint64_t	 max_delay;	/* ms */
-	unsigned int	 max_failures;	/* 0: never refuse */
-	uint64_t	 lockout_time;	/* ms */
+	uint64_t	 failure_delay;	/* ms, wait after the first failure */
+	uint64_t	 max_delay;	/* ms, the longest wait */
+	uint64_t	 penalty_time;	/* ms, a quiet record is forgotten */
+	unsigned int	 address_max_failures;	/* 0: no address schedule */
+	char *const	*trusted;	/* networks exempt ("192.0.2.0/24") */
+	size_t		 ntrusted;
+	auth_throttle_clock_fn *clock;	/* NULL: CLOCK_REALTIME */
 };
 
 #define AUTH_THROTTLE_OK	0
 #define AUTH_THROTTLE_REFUSE	1
 
+/* One reserved attempt, from auth_throttle_reserve() to _finish(). */
+struct auth_throttle_ticket {
+	uint64_t	 pair;		/* record keys; 0: none kept */
+	uint64_t	 address;
+	uint64_t	 delay_ms;	/* answer no sooner than this */
+	bool		 is_exempt;	/* trusted network */
+};
+
 struct auth_throttle;
 
-/* Open (creating if needed) the state file.  NULL with a message in err. */
+/* Open (creating if needed) the state file.  NULL with a message in err.
+ * conf is copied, the trusted networks too. */
 struct auth_throttle *auth_throttle_open(const char *path,
 	    const struct auth_throttle_conf *, char *err, size_t errsize);
 void	 auth_throttle_close(struct auth_throttle **);
-/* Before checking a password: AUTH_THROTTLE_OK with *delay_ms_r set (wait
- * that long before answering, whatever the result), AUTH_THROTTLE_REFUSE
- * (answer a temporary failure without checking), or -1 if the state file
- * failed (callers go on with delay failure_delay: fail safe, not open).
- * ip and user may be NULL or "" when unknown; peer text is fine (it is
- * sanitised before logging). */
-int	 auth_throttle_check(struct auth_throttle *, const char *ip,
-	    const char *user, uint64_t *delay_ms_r)
+/* Before checking a password: count the attempt of ip (numeric, may be
+ * NULL or "") for account (normalised by the caller; "" for a name that
+ * is no address), is_known telling whether the account exists.
+ * AUTH_THROTTLE_OK with tk->delay_ms set (answer no sooner, whatever the
+ * result), AUTH_THROTTLE_REFUSE (answer a temporary failure at once and
+ * check nothing), or -1 if the state file failed (tk->delay_ms is then
+ * failure_delay: fail safe, not open). */
+int	 auth_throttle_reserve(struct auth_throttle *, const char *ip,
+	    const char *account, bool is_known, struct auth_throttle_ticket *tk)
 	    __attribute__((warn_unused_result));
-/* After the check: count a failure or clear the user's count.  0 or -1. */
-int	 auth_throttle_record(struct auth_throttle *, const char *ip,
-	    const char *user, bool ok);
+/* After the check: a success clears the pair and takes the attempt off the
+ * address; a failure stays counted.  0 or -1. */
+int	 auth_throttle_finish(struct auth_throttle *,
+	    const struct auth_throttle_ticket *, bool ok);
+/* The delay after n failures: 0, failure_delay, doubling, max_delay. */
+uint64_t auth_throttle_delay(const struct auth_throttle_conf *,
+	    uint32_t failures);
 
 #endif

@@ -96,6 +96,9 @@ sasl_response(struct auth_sasl *s, const char *line, size_t len,
 	size_t			 n;
 	enum auth_sasl_result	 r;
 
+	/* This line is the password, whatever becomes of it. */
+	if (s->step == STEP_LOGIN_PASS)
+		s->owes_passwd = false;
 	if (len == 1 && line[0] == '*') {
 		s->step = STEP_OVER;
 		mem_wipe(s->passwd, sizeof(s->passwd));
@@ -152,6 +155,7 @@ auth_sasl_begin(struct auth_sasl *s, enum auth_sasl_mech mech,
 		break;
 	case AUTH_SASL_LOGIN:
 		s->step = STEP_LOGIN_USER;
+		s->owes_passwd = true;
 		*challenge_r = LOGIN_ASK_USER;
 		break;
 	default:

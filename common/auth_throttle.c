@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * auth_throttle.c - failed-login counters shared by every process
+ * auth_throttle.c - failed-login records shared by every process
  *
  * File format (host byte order; the file is a cache, rebuilt from zero
  * when its header does not match):
- *   header  16 bytes: "BZTHRTL1", uint32 slot count, uint32 slot size
- *   slots   THR_SLOTS x struct thr_slot
- * A counter's key is "u:" + lower-cased user or "i:" + IP, hashed (FNV-1a)
- * to a start slot and probed linearly over THR_PROBE slots; when all are
- * taken, the least recently failed one is reused.  Every check or record
- * holds a write lock on the whole file for a few preads/pwrites: an OFD
- * lock against other processes (and other handles in this one) and a mutex
- * against other threads using this handle, since threads share the open
- * file description and so the OFD lock.  The clock is read under the lock:
- * a time read before waiting could be older than a failure recorded
- * meanwhile.
+ *   header  32 bytes: "BZTHRTL2", uint32 slot count, uint32 slot size,
+ *           16 random bytes: the SipHash key of this file
+ *   slots   THR_SLOTS x struct thr_slot, in buckets of THR_BUCKET
+ * A record's key is "p:" IP LF ACCOUNT (the pair) or "a:" IP (the
+ * address); its SipHash-2-4 under the file's key picks the bucket and is
+ * kept as the tag.  The random key is what stops a client from choosing
+ * names that share a bucket with a victim's record (the old FNV table let
+ * a few hundred chosen names evict it).  A new record takes a free or
+ * forgotten slot, else, when it is of a real account or an address, the
+ * slot of an unknown account with the fewest failures; else it gets no
+ * slot and its attempt waits max_delay (fail closed).
+ *
+ * Every reserve or finish holds a write lock on the whole file for a few
+ * preads/pwrites: an OFD lock against other processes (and other handles
+ * in this one) and a mutex against other threads using this handle, since
+ * threads share the open file description and so the OFD lock.  The
+ * clock is read under the lock: a time read before waiting could be older
+ * than an attempt recorded meanwhile.
  */
 #include "config.h"
 
@@ -24,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,42 +39,119 @@
 #include "auth.h"
 #include "log.h"
 #include "mem.h"
+#include "net.h"
 #include "str.h"
 
-#define THR_MAGIC	"BZTHRTL1"
-#define THR_SLOTS	2048
-#define THR_PROBE	16
-#define THR_KEY		120
-#define THR_IP_FACTOR	3	/* an IP may fail this many times more */
+#define THR_MAGIC	"BZTHRTL2"
+#define THR_SLOTS	16384
+#define THR_BUCKET	16
+#define THR_KEY_MAX	(NET_ADDRSTRLEN + AUTH_ID_MAX + 8)
+
+#define THR_F_PROTECTED	0x01	/* a real account or an address */
 
 struct thr_header {
 	char		 magic[8];
 	uint32_t	 slots;
 	uint32_t	 slot_size;
+	unsigned char	 key[16];
 };
 
 struct thr_slot {
-	char		 key[THR_KEY];		/* NUL-terminated; "" free */
-	uint32_t	 failures;
-	uint32_t	 pad;
-	uint64_t	 last_fail;		/* ms since the epoch */
+	uint64_t	 tag;		/* keyed hash; 0: free */
+	uint64_t	 last;		/* ms: the last attempt's answer time */
+	uint64_t	 next;		/* ms: no answer on this record before */
+	uint32_t	 failures;	/* attempts counted and not cleared */
+	uint32_t	 flags;		/* THR_F_* */
 };
 
 struct auth_throttle {
 	pthread_mutex_t		 mu;
 	int			 fd;
-	char			*path;
+	unsigned char		 key[16];
+	char			**trusted;	/* conf.ntrusted strings */
 	struct auth_throttle_conf conf;
 };
 
+/* Under the lock: one record as found for an attempt. */
+struct thr_rec {
+	uint64_t	 tag;
+	int		 idx;		/* slot; -1: no slot (bucket full) */
+	struct thr_slot	 s;
+};
+
 static uint64_t
-thr_now(void)
+thr_wall_clock(void)
 {
 	struct timespec	 ts;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+static uint64_t
+thr_now(const struct auth_throttle *t)
+{
+	return t->conf.clock != NULL ? t->conf.clock() : thr_wall_clock();
+}
+
+/* ---- SipHash-2-4 (Aumasson and Bernstein), 64-bit output ---- */
+
+#define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+sip_round(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = ROTL(v[1], 13); v[1] ^= v[0];
+	v[0] = ROTL(v[0], 32);
+	v[2] += v[3]; v[3] = ROTL(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = ROTL(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = ROTL(v[1], 17); v[1] ^= v[2];
+	v[2] = ROTL(v[2], 32);
+}
+
+static uint64_t
+le64(const unsigned char *p)
+{
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t
+siphash(const unsigned char key[16], const unsigned char *in, size_t len)
+{
+	uint64_t	 k0 = le64(key), k1 = le64(key + 8), m, v[4];
+	size_t		 i, tail = len & 7;
+	int		 r;
+
+	v[0] = k0 ^ 0x736f6d6570736575ULL;
+	v[1] = k1 ^ 0x646f72616e646f6dULL;
+	v[2] = k0 ^ 0x6c7967656e657261ULL;
+	v[3] = k1 ^ 0x7465646279746573ULL;
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = le64(in + i);
+		v[3] ^= m;
+		sip_round(v);
+		sip_round(v);
+		v[0] ^= m;
+	}
+	m = (uint64_t)len << 56;
+	for (r = (int)tail - 1; r >= 0; r--)
+		m |= (uint64_t)in[i + (size_t)r] << (8 * r);
+	v[3] ^= m;
+	sip_round(v);
+	sip_round(v);
+	v[0] ^= m;
+	v[2] ^= 0xff;
+	for (r = 0; r < 4; r++)
+		sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- the file ---- */
 
 static int
 thr_lock(struct auth_throttle *t, short type)
@@ -91,36 +176,35 @@ thr_lock(struct auth_throttle *t, short type)
 	return 0;
 }
 
-/* Milliseconds since a failure at last, never wrapping below zero (the
- * wall clock may step back). */
-static uint64_t
-thr_since(uint64_t now, uint64_t last)
-{
-	return now > last ? now - last : 0;
-}
-
-/* Under the lock: make sure the file has our header and full size. */
+/* Under the lock: make sure the file has our header and full size, and
+ * take its hash key. */
 static int
 thr_format(struct auth_throttle *t)
 {
-	struct thr_header h, want;
+	struct thr_header h;
 	off_t		 size = (off_t)sizeof(h) +
 			    (off_t)THR_SLOTS * (off_t)sizeof(struct thr_slot);
 	struct stat	 st;
 
-	memset(&want, 0, sizeof(want));
-	memcpy(want.magic, THR_MAGIC, sizeof(want.magic));
-	want.slots = THR_SLOTS;
-	want.slot_size = sizeof(struct thr_slot);
 	if (fstat(t->fd, &st) == -1)
 		return -1;
 	if (st.st_size == size &&
 	    pread(t->fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	    memcmp(&h, &want, sizeof(h)) == 0)
+	    memcmp(h.magic, THR_MAGIC, sizeof(h.magic)) == 0 &&
+	    h.slots == THR_SLOTS && h.slot_size == sizeof(struct thr_slot)) {
+		memcpy(t->key, h.key, sizeof(t->key));
 		return 0;
-	if (ftruncate(t->fd, 0) == -1 || ftruncate(t->fd, size) == -1 ||
-	    pwrite(t->fd, &want, sizeof(want), 0) != (ssize_t)sizeof(want))
+	}
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, THR_MAGIC, sizeof(h.magic));
+	h.slots = THR_SLOTS;
+	h.slot_size = sizeof(struct thr_slot);
+	if (getrandom(h.key, sizeof(h.key), 0) != (ssize_t)sizeof(h.key))
 		return -1;
+	if (ftruncate(t->fd, 0) == -1 || ftruncate(t->fd, size) == -1 ||
+	    pwrite(t->fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -1;
+	memcpy(t->key, h.key, sizeof(t->key));
 	return 0;
 }
 
@@ -129,20 +213,29 @@ auth_throttle_open(const char *path, const struct auth_throttle_conf *conf,
     char *err, size_t errsize)
 {
 	struct auth_throttle *t;
+	size_t		 i;
 
 	t = xcalloc(1, sizeof(*t));
 	t->conf = *conf;
+	/* The trusted networks are ours: the config may go at a reload. */
+	t->conf.trusted = NULL;
+	if (conf->ntrusted > 0) {
+		t->trusted = xreallocarray(NULL, conf->ntrusted,
+		    sizeof(*t->trusted));
+		for (i = 0; i < conf->ntrusted; i++)
+			t->trusted[i] = xstrdup(conf->trusted[i]);
+		t->conf.trusted = t->trusted;
+	}
 	(void)pthread_mutex_init(&t->mu, NULL);
 	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (t->fd == -1) {
+	if (t->fd == -1 || thr_lock(t, F_WRLCK) == -1) {
 		(void)str_printf(err, errsize, "%s: %s", path, strerror(errno));
-		(void)pthread_mutex_destroy(&t->mu);
-		free(t);
+		auth_throttle_close(&t);
 		return NULL;
 	}
-	t->path = xstrdup(path);
-	if (thr_lock(t, F_WRLCK) == -1 || thr_format(t) == -1) {
+	if (thr_format(t) == -1) {
 		(void)str_printf(err, errsize, "%s: %s", path, strerror(errno));
+		(void)thr_lock(t, F_UNLCK);
 		auth_throttle_close(&t);
 		return NULL;
 	}
@@ -154,32 +247,19 @@ void
 auth_throttle_close(struct auth_throttle **tp)
 {
 	struct auth_throttle *t = *tp;
+	size_t		 i;
 
 	if (t == NULL)
 		return;
+	for (i = 0; t->trusted != NULL && i < t->conf.ntrusted; i++)
+		free(t->trusted[i]);
+	free(t->trusted);
 	if (t->fd != -1)
 		(void)close(t->fd);
 	(void)pthread_mutex_destroy(&t->mu);
-	free(t->path);
+	mem_wipe(t->key, sizeof(t->key));
 	free(t);
 	*tp = NULL;
-}
-
-static void
-thr_key(char *key, const char *prefix, const char *s)
-{
-	(void)str_printf(key, THR_KEY, "%s%s", prefix, s);
-	str_lower(key);
-}
-
-static uint32_t
-thr_hash(const char *s)
-{
-	uint32_t	 h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
 }
 
 static off_t
@@ -189,56 +269,97 @@ thr_off(uint32_t i)
 	    (off_t)i * (off_t)sizeof(struct thr_slot);
 }
 
+static uint64_t
+thr_tag(const struct auth_throttle *t, const char *prefix, const char *ip,
+    const char *account)
+{
+	char		 key[THR_KEY_MAX];
+	uint64_t	 h;
+	int		 n;
+
+	n = snprintf(key, sizeof(key), "%s%s%s%s", prefix, ip,
+	    account != NULL ? "\n" : "", account != NULL ? account : "");
+	if (n < 0 || (size_t)n >= sizeof(key))
+		n = (int)sizeof(key) - 1;	/* callers bound both parts */
+	h = siphash(t->key, (const unsigned char *)key, (size_t)n);
+	return h != 0 ? h : 1;
+}
+
+/* A record with no attempt for penalty_time is forgotten (the clock may
+ * step back: a future answer time is not yet quiet). */
+static bool
+thr_is_quiet(const struct auth_throttle *t, const struct thr_slot *s,
+    uint64_t now)
+{
+	return s->tag == 0 || (now > s->last &&
+	    now - s->last >= t->conf.penalty_time);
+}
+
 /*
- * Under the lock: find key's slot, or a slot to take for it (free,
- * expired or least recent).  Returns the index, slot in *s (zeroed if not
- * key's own), or -1 on I/O error.
+ * Under the lock: find tag's record, or the slot a new one takes (see the
+ * top), never slot avoid (another record of this attempt).  r->idx -1
+ * with r->s zeroed when there is none.  0, or -1 on I/O error.
  */
 static int
-thr_find(struct auth_throttle *t, const char *key, uint64_t now,
-    struct thr_slot *s)
+thr_find(struct auth_throttle *t, uint64_t tag, bool is_protected,
+    int avoid, uint64_t now, struct thr_rec *r)
 {
-	struct thr_slot	 probe[THR_PROBE];
-	uint32_t	 start, i, victim = 0;
-	uint64_t	 oldest = UINT64_MAX;
+	struct thr_slot	 b[THR_BUCKET];
+	uint32_t	 start, i;
+	int		 take = -1, weak = -1;
 
-	start = thr_hash(key) % (THR_SLOTS - THR_PROBE);
-	if (pread(t->fd, probe, sizeof(probe), thr_off(start)) !=
-	    (ssize_t)sizeof(probe))
+	start = (uint32_t)(tag % (THR_SLOTS / THR_BUCKET)) * THR_BUCKET;
+	if (pread(t->fd, b, sizeof(b), thr_off(start)) != (ssize_t)sizeof(b))
 		return -1;
-	for (i = 0; i < THR_PROBE; i++) {
-		probe[i].key[THR_KEY - 1] = '\0';
-		if (strcmp(probe[i].key, key) == 0) {
-			*s = probe[i];
-			/* A counter quiet for lockout_time starts over. */
-			if (thr_since(now, s->last_fail) >= t->conf.lockout_time)
-				s->failures = 0;
-			return (int)(start + i);
+	memset(r, 0, sizeof(*r));
+	r->tag = tag;
+	r->idx = -1;
+	for (i = 0; i < THR_BUCKET; i++) {
+		if (b[i].tag == tag) {
+			r->idx = (int)(start + i);
+			if (!thr_is_quiet(t, &b[i], now))
+				r->s = b[i];
+			r->s.tag = tag;
+			/* No answer is planned further ahead than max_delay:
+			 * the clock stepped back.  Keep the spacing. */
+			if (r->s.last > now + t->conf.max_delay) {
+				r->s.next -= r->s.next > r->s.last ?
+				    r->s.last - now : r->s.next - now;
+				r->s.last = now;
+			}
+			return 0;
 		}
-		if (probe[i].key[0] == '\0' ||
-		    thr_since(now, probe[i].last_fail) >=
-		    t->conf.lockout_time) {
-			oldest = 0;
-			victim = i;
-		} else if (probe[i].last_fail < oldest) {
-			oldest = probe[i].last_fail;
-			victim = i;
-		}
+		if ((int)(start + i) == avoid)
+			continue;
+		if (thr_is_quiet(t, &b[i], now)) {
+			if (take == -1)
+				take = (int)i;
+		} else if ((b[i].flags & THR_F_PROTECTED) == 0 &&
+		    (weak == -1 || b[i].failures < b[weak].failures ||
+		    (b[i].failures == b[weak].failures &&
+		    b[i].last < b[weak].last)))
+			weak = (int)i;
 	}
-	memset(s, 0, sizeof(*s));
-	(void)str_copy(s->key, key, sizeof(s->key));
-	return (int)(start + victim);
+	if (take == -1 && is_protected)
+		take = weak;
+	if (take != -1) {
+		r->idx = (int)start + take;
+		r->s.tag = tag;
+	}
+	return 0;
 }
 
 static int
-thr_write(struct auth_throttle *t, int idx, const struct thr_slot *s)
+thr_write(struct auth_throttle *t, const struct thr_rec *r)
 {
-	return pwrite(t->fd, s, sizeof(*s), thr_off((uint32_t)idx)) ==
-	    (ssize_t)sizeof(*s) ? 0 : -1;
+	if (r->idx == -1)
+		return 0;
+	return pwrite(t->fd, &r->s, sizeof(r->s), thr_off((uint32_t)r->idx)) ==
+	    (ssize_t)sizeof(r->s) ? 0 : -1;
 }
 
-static uint64_t
-thr_delay(const struct auth_throttle_conf *c, uint32_t failures)
+uint64_t
+auth_throttle_delay(const struct auth_throttle_conf *c, uint32_t failures)
 {
 	uint64_t	 d = c->failure_delay;
 
@@ -249,107 +370,126 @@ thr_delay(const struct auth_throttle_conf *c, uint32_t failures)
 	return d < c->max_delay ? d : c->max_delay;
 }
 
-int
-auth_throttle_check(struct auth_throttle *t, const char *ip,
-    const char *user, uint64_t *delay_ms_r)
+static bool
+thr_is_trusted(const struct auth_throttle *t, const char *ip)
 {
-	struct thr_slot	 us, is;
-	char		 key[THR_KEY], sip[64], suser[128];
-	uint64_t	 now;
-	uint32_t	 f;
-	bool		 refuse = false;
+	struct net_addr	 a;
+
+	if (t->conf.ntrusted == 0 || ip == NULL || net_addr_parse(ip, &a) == -1)
+		return false;
+	return net_networks_match(&a, t->conf.trusted, t->conf.ntrusted);
+}
+
+static void
+thr_log_refused(const char *ip, const char *account, uint32_t pf,
+    uint32_t af)
+{
+	char	 sip[64], sacc[AUTH_ID_MAX + 1];
+
+	(void)str_sanitize(sip, sizeof(sip), ip, strlen(ip));
+	(void)str_sanitize(sacc, sizeof(sacc), account, strlen(account));
+	log_warn(NULL, "auth throttled user=%s address=%s pair_failures=%u "
+	    "address_failures=%u", sacc, sip, pf, af);
+}
+
+int
+auth_throttle_reserve(struct auth_throttle *t, const char *ip,
+    const char *account, bool is_known, struct auth_throttle_ticket *tk)
+{
+	const struct auth_throttle_conf *c = &t->conf;
+	struct thr_rec	 p, a;
+	uint64_t	 now, at;
+	unsigned int	 amax = c->address_max_failures;
 	int		 rc = 0;
 
-	memset(&us, 0, sizeof(us));
-	memset(&is, 0, sizeof(is));
-	*delay_ms_r = t->conf.failure_delay;
+	memset(tk, 0, sizeof(*tk));
+	tk->delay_ms = c->failure_delay;
+	if (ip == NULL)
+		ip = "";
+	if (account == NULL)
+		account = "";
+	if (thr_is_trusted(t, ip)) {
+		tk->is_exempt = true;
+		tk->delay_ms = 0;
+		return AUTH_THROTTLE_OK;
+	}
+	if (strlen(ip) >= NET_ADDRSTRLEN || strlen(account) > AUTH_ID_MAX)
+		account = "";	/* no such account: one record for all */
 	if (thr_lock(t, F_WRLCK) == -1)
 		return -1;
-	now = thr_now();
-	if (user != NULL && *user != '\0') {
-		thr_key(key, "u:", user);
-		if (thr_find(t, key, now, &us) == -1)
-			rc = -1;
+	now = thr_now(t);
+	if (thr_find(t, thr_tag(t, "p:", ip, account), is_known, -1, now,
+	    &p) == -1 || thr_find(t, thr_tag(t, "a:", ip, NULL), true, p.idx,
+	    now, &a) == -1) {
+		(void)thr_lock(t, F_UNLCK);
+		return -1;
 	}
-	if (rc == 0 && ip != NULL && *ip != '\0') {
-		thr_key(key, "i:", ip);
-		if (thr_find(t, key, now, &is) == -1)
-			rc = -1;
+	/* The answer time: after the pair's schedule, the address's once
+	 * it sprays, and max_delay when a record found no slot. */
+	at = now;
+	if (p.s.next > at)
+		at = p.s.next;
+	if (amax > 0 && a.s.failures >= amax && a.s.next > at)
+		at = a.s.next;
+	if ((p.idx == -1 || a.idx == -1) && now + c->max_delay > at)
+		at = now + c->max_delay;
+	if (at - now > c->max_delay) {
+		(void)thr_lock(t, F_UNLCK);
+		thr_log_refused(ip, account, p.s.failures, a.s.failures);
+		return AUTH_THROTTLE_REFUSE;
 	}
+	if (p.s.failures < UINT32_MAX)
+		p.s.failures++;
+	p.s.last = at;
+	p.s.next = at + auth_throttle_delay(c, p.s.failures);
+	p.s.flags = is_known ? THR_F_PROTECTED : 0;
+	if (a.s.failures < UINT32_MAX)
+		a.s.failures++;
+	a.s.last = at;
+	a.s.next = amax > 0 && a.s.failures >= amax ? at +
+	    auth_throttle_delay(c, a.s.failures - amax + 1) : 0;
+	a.s.flags = THR_F_PROTECTED;
+	if (thr_write(t, &p) == -1 || thr_write(t, &a) == -1)
+		rc = -1;
 	(void)thr_lock(t, F_UNLCK);
 	if (rc == -1)
 		return -1;
-	if (t->conf.max_failures > 0 &&
-	    (us.failures >= t->conf.max_failures ||
-	    is.failures >= t->conf.max_failures * THR_IP_FACTOR))
-		refuse = true;
-	f = us.failures > is.failures ? us.failures : is.failures;
-	*delay_ms_r = thr_delay(&t->conf, f);
-	if (refuse) {
-		(void)str_sanitize(sip, sizeof(sip), ip != NULL ? ip : "",
-		    ip != NULL ? strlen(ip) : 0);
-		(void)str_sanitize(suser, sizeof(suser), user != NULL ? user :
-		    "", user != NULL ? strlen(user) : 0);
-		log_warn(NULL, "auth throttled user=%s address=%s "
-		    "user_failures=%u address_failures=%u", suser, sip,
-		    us.failures, is.failures);
-		return AUTH_THROTTLE_REFUSE;
-	}
+	tk->pair = p.idx != -1 ? p.tag : 0;
+	tk->address = a.idx != -1 ? a.tag : 0;
+	tk->delay_ms = at - now;
 	return AUTH_THROTTLE_OK;
 }
 
-/* Count one failure (or clear, for a user's success) on one key. */
-static int
-thr_update(struct auth_throttle *t, const char *key, bool clear,
-    uint64_t now, uint32_t *failures_r)
-{
-	struct thr_slot	 s;
-	int		 idx;
-
-	if ((idx = thr_find(t, key, now, &s)) == -1)
-		return -1;
-	if (clear) {
-		if (strcmp(s.key, key) != 0 || s.failures == 0)
-			return 0;
-		memset(&s, 0, sizeof(s));
-	} else {
-		if (s.failures < UINT32_MAX)
-			s.failures++;
-		s.last_fail = now;
-		*failures_r = s.failures;
-	}
-	return thr_write(t, idx, &s);
-}
-
 int
-auth_throttle_record(struct auth_throttle *t, const char *ip,
-    const char *user, bool ok)
+auth_throttle_finish(struct auth_throttle *t,
+    const struct auth_throttle_ticket *tk, bool ok)
 {
-	char		 key[THR_KEY], sip[64], suser[128];
+	struct thr_rec	 r;
 	uint64_t	 now;
-	uint32_t	 uf = 0, ipf = 0;
 	int		 rc = 0;
 
+	/* A failure was counted when reserved. */
+	if (!ok || tk->is_exempt || (tk->pair == 0 && tk->address == 0))
+		return 0;
 	if (thr_lock(t, F_WRLCK) == -1)
 		return -1;
-	now = thr_now();
-	if (user != NULL && *user != '\0') {
-		thr_key(key, "u:", user);
-		rc = thr_update(t, key, ok, now, &uf);
+	now = thr_now(t);
+	if (tk->pair != 0) {
+		if (thr_find(t, tk->pair, false, -1, now, &r) == -1)
+			rc = -1;
+		else if (r.s.failures > 0) {
+			memset(&r.s, 0, sizeof(r.s));
+			rc = thr_write(t, &r);
+		}
 	}
-	if (rc == 0 && !ok && ip != NULL && *ip != '\0') {
-		thr_key(key, "i:", ip);
-		rc = thr_update(t, key, false, now, &ipf);
+	if (rc == 0 && tk->address != 0) {
+		if (thr_find(t, tk->address, false, -1, now, &r) == -1)
+			rc = -1;
+		else if (r.s.failures > 0) {
+			r.s.failures--;
+			rc = thr_write(t, &r);
+		}
 	}
 	(void)thr_lock(t, F_UNLCK);
-	if (!ok) {
-		(void)str_sanitize(sip, sizeof(sip), ip != NULL ? ip : "",
-		    ip != NULL ? strlen(ip) : 0);
-		(void)str_sanitize(suser, sizeof(suser), user != NULL ? user :
-		    "", user != NULL ? strlen(user) : 0);
-		log_info(NULL, "auth failed user=%s address=%s "
-		    "user_failures=%u address_failures=%u", suser, sip, uf,
-		    ipf);
-	}
 	return rc;
 }

@@ -27,6 +27,7 @@
 
 #include "conf.h"
 #include "mem.h"
+#include "net.h"
 #include "str.h"
 
 #define CONF_MAX_LINE	4096
@@ -546,6 +547,7 @@ set_value(struct conf_ctx *c, const struct conf_param *p, const char *v,
 		return 0;
 	case CONF_T_LIST:
 	case CONF_T_ADDRS:
+	case CONF_T_NETS:
 		if (conf_list_split(v, &l) == -1) {
 			(void)str_printf(err, errsize, "bad list");
 			return -1;
@@ -556,6 +558,14 @@ set_value(struct conf_ctx *c, const struct conf_param *p, const char *v,
 			(void)str_printf(err, errsize,
 			    "'%s' is not a host:port: %s",
 			    show(q, sizeof(q), l.items[i]), why);
+			conf_list_release(&l);
+			return -1;
+		}
+		for (i = 0; p->type == CONF_T_NETS && i < l.count; i++) {
+			if (net_network_valid(l.items[i]))
+				continue;
+			(void)str_printf(err, errsize, "'%s' is not an address "
+			    "or address/prefix", show(q, sizeof(q), l.items[i]));
 			conf_list_release(&l);
 			return -1;
 		}
@@ -593,6 +603,7 @@ set_empty(struct conf_ctx *c, const struct conf_param *p)
 		break;
 	case CONF_T_LIST:
 	case CONF_T_ADDRS:
+	case CONF_T_NETS:
 		((struct conf_list *)dst)->items = NULL;
 		((struct conf_list *)dst)->count = 0;
 		break;
@@ -641,6 +652,7 @@ conf_release(const struct conf_param *params, void *obj)
 			break;
 		case CONF_T_LIST:
 		case CONF_T_ADDRS:
+		case CONF_T_NETS:
 			conf_list_release(dst);
 			break;
 		default:

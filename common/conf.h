@@ -42,10 +42,11 @@ enum conf_type {
 	CONF_T_BOOL,
 	CONF_T_LIST,
 	CONF_T_ADDRS,
+	CONF_T_NETS,
 	CONF_T_ENUM,
 };
 
-/* What a LIST or ADDRS value is stored as. */
+/* What a LIST, ADDRS or NETS value is stored as. */
 struct conf_list {
 	char	**items;
 	size_t	  count;
@@ -64,7 +65,8 @@ struct conf_param {
 /*
  * Storage per type: STRING, PATH, ENUM: char * (owned, never NULL);
  * UINT: unsigned int; SIZE: size_t; TIME: uint64_t ms; BOOL: bool;
- * LIST, ADDRS: struct conf_list (owned).
+ * LIST, ADDRS, NETS: struct conf_list (owned).  NETS entries are
+ * addresses or address/prefix ("192.0.2.0/24", "[::1]/128").
  */
 #define CONF_STRING(k, d, s, m, h) { k, CONF_T_STRING, d, 0, 0, offsetof(s, m), NULL, h }
 #define CONF_PATH(k, d, s, m, h)   { k, CONF_T_PATH, d, 0, 0, offsetof(s, m), NULL, h }
@@ -74,6 +76,7 @@ struct conf_param {
 #define CONF_BOOL(k, d, s, m, h)   { k, CONF_T_BOOL, d, 0, 0, offsetof(s, m), NULL, h }
 #define CONF_LIST(k, d, s, m, h)   { k, CONF_T_LIST, d, 0, 0, offsetof(s, m), NULL, h }
 #define CONF_ADDRS(k, d, s, m, h)  { k, CONF_T_ADDRS, d, 0, 0, offsetof(s, m), NULL, h }
+#define CONF_NETS(k, d, s, m, h)   { k, CONF_T_NETS, d, 0, 0, offsetof(s, m), NULL, h }
 #define CONF_ENUM(k, d, c, s, m, h) { k, CONF_T_ENUM, d, 0, 0, offsetof(s, m), c, h }
 #define CONF_END { NULL, 0, NULL, 0, 0, 0, NULL, NULL }
 

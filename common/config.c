@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
@@ -81,17 +82,25 @@ const struct conf_param config_params[] = {
 	    "tell Alice@ from alice@ in user and alias lookups"),
 	CONF_UINT("password_min_length", "0", 0, 1023, S, password_min_length,
 	    "shortest password the user verbs accept; 0: any"),
-	CONF_TIME("auth_failure_delay", "1s", 0, 60 * SEC, S,
+	CONF_STRING("auth_default_realm", "", S, auth_default_realm,
+	    "domain added to a login name without @ (POP3, IMAP, SMTP AUTH)"),
+	CONF_TIME("auth_failure_delay", "2s", 0, 60 * SEC, S,
 	    auth_failure_delay,
-	    "delay of the answer after one failed login; doubles with each"),
-	CONF_TIME("auth_max_delay", "16s", 0, 300 * SEC, S, auth_max_delay,
-	    "longest delay of an answer after failed logins"),
-	CONF_UINT("auth_max_failures", "10", 0, 100000, S, auth_max_failures,
-	    "failed logins of one user before refusal (an address: 3 times "
-	    "as many); 0: never refuse"),
-	CONF_TIME("auth_lockout_time", "15m", 1 * SEC, 86400 * SEC, S,
-	    auth_lockout_time,
-	    "how long refusal lasts after the last failed login"),
+	    "wait before the next login of a user from an address after one "
+	    "failure; doubles with each"),
+	CONF_TIME("auth_max_delay", "15s", 0, 300 * SEC, S, auth_max_delay,
+	    "longest wait after failed logins; attempts that would wait "
+	    "longer are refused"),
+	CONF_TIME("auth_penalty_time", "30s", 1, 86400 * SEC, S,
+	    auth_penalty_time,
+	    "failed logins are forgotten this long after the last attempt"),
+	CONF_UINT("auth_address_max_failures", "100", 0, 1000000, S,
+	    auth_address_max_failures,
+	    "failed logins from one address (any users) before all its "
+	    "logins wait; 0: no limit"),
+	CONF_NETS("login_trusted_networks", "", S, login_trusted_networks,
+	    "client networks exempt from the failed-login delays (a webmail "
+	    "host)"),
 	CONF_BOOL("apop_enable", "yes", S, apop_enable,
 	    "offer POP3 APOP (for users given an APOP secret)"),
 
@@ -113,6 +122,9 @@ const struct conf_param config_params[] = {
 	    "flag messages fetched with RETR \\Seen at QUIT"),
 	CONF_UINT("pop3_max_line", "2048", 255, 65536, S, pop3_max_line,
 	    "longest POP3 command line in bytes (AUTH lines: 4096+)"),
+	CONF_BOOL("pop3_lock_session", "no", S, pop3_lock_session,
+	    "refuse a second POP3 session of a user with [IN-USE]; no: serve "
+	    "each its own view"),
 
 	/* DNS and SPF */
 	CONF_PATH("dns_local_data", "", S, dns_local_data,
@@ -170,7 +182,7 @@ const struct conf_param config_params[] = {
 	CONF_BOOL("smtpd_auth_plaintext_loopback", "no", S,
 	    smtpd_auth_plaintext_loopback,
 	    "offer SMTP AUTH without TLS to clients on loopback"),
-	CONF_LIST("mynetworks", "127.0.0.0/8 [::1]/128", S, mynetworks,
+	CONF_NETS("mynetworks", "127.0.0.0/8 [::1]/128", S, mynetworks,
 	    "client networks smtpd relays for without AUTH"),
 
 	/* local delivery */
@@ -335,6 +347,10 @@ config_load(struct config *cfg, const char *path, struct str *errs)
 		free(cfg->state_dir);
 		cfg->state_dir = xstrdup(CONFIG_DEFAULT_STATE);
 	}
+	if (cfg->auth_default_realm[0] != '\0' &&
+	    !accounts_domain_valid(cfg->auth_default_realm))
+		rc = config_err(errs, name, "auth_default_realm: '%s' is not a "
+		    "domain", cfg->auth_default_realm);
 	derive(&cfg->pid_file, cfg->state_dir, "run/buzon.pid");
 	derive(&cfg->tls_cert, cfg->state_dir, "tls/cert.pem");
 	derive(&cfg->tls_key, cfg->state_dir, "tls/key.pem");

@@ -64,10 +64,12 @@ struct config {
 	char		*recipient_delimiter;	/* "": no sub-addresses */
 	bool		 local_part_case_sensitive;
 	unsigned int	 password_min_length;	/* 0: no policy */
+	char		*auth_default_realm;	/* "": bare names stay bare */
 	uint64_t	 auth_failure_delay;	/* ms */
 	uint64_t	 auth_max_delay;	/* ms */
-	unsigned int	 auth_max_failures;	/* 0: never refuse */
-	uint64_t	 auth_lockout_time;	/* ms */
+	uint64_t	 auth_penalty_time;	/* ms */
+	unsigned int	 auth_address_max_failures; /* 0: no limit */
+	struct conf_list login_trusted_networks;
 	bool		 apop_enable;
 
 	/* POP3 (docs/pop3d.md) */
@@ -78,6 +80,7 @@ struct config {
 	bool		 pop3_plaintext_loopback;
 	bool		 pop3_mark_seen;
 	unsigned int	 pop3_max_line;
+	bool		 pop3_lock_session;
 
 	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
 	char		*dns_local_data;	/* "": none */

@@ -212,6 +212,43 @@ net_addr_match(const struct net_addr *a, const char *network)
 	return 1;
 }
 
+/* "[::1]/128" (Postfix's form) -> "::1/128" for net_addr_match(). */
+static void
+net_unbracket(const char *net, char *out, size_t size)
+{
+	size_t	 o = 0;
+
+	for (; *net != '\0' && o + 1 < size; net++)
+		if (*net != '[' && *net != ']')
+			out[o++] = *net;
+	out[o] = '\0';
+}
+
+bool
+net_network_valid(const char *network)
+{
+	struct net_addr	 a;
+	char		 buf[NET_ADDRSTRLEN + 8];
+
+	net_unbracket(network, buf, sizeof(buf));
+	(void)net_addr_parse("127.0.0.1", &a);
+	return net_addr_match(&a, buf) != -1;
+}
+
+bool
+net_networks_match(const struct net_addr *a, char *const *nets, size_t n)
+{
+	char	 buf[NET_ADDRSTRLEN + 8];
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		net_unbracket(nets[i], buf, sizeof(buf));
+		if (net_addr_match(a, buf) == 1)
+			return true;
+	}
+	return false;
+}
+
 /* "192.0.2.1:25" or "[2001:db8::1]:25" */
 static const char *
 net_addr_hostport(const struct net_addr *a, char *buf, size_t size)

@@ -36,6 +36,12 @@ bool	 net_addr_is_loopback(const struct net_addr *);
 /* Does a lie inside the network "192.0.2.0/24", "2001:db8::/32" or a bare
  * address?  -1 when the network string does not parse. */
 int	 net_addr_match(const struct net_addr *, const char *network);
+/* Whether network is one net_addr_match() takes, also in Postfix's
+ * bracketed form "[::1]/128". */
+bool	 net_network_valid(const char *network);
+/* Does a lie in any of the n networks (either form)? */
+bool	 net_networks_match(const struct net_addr *, char *const *nets,
+	    size_t n);
 
 /* Bind and listen on one host:port (all its addresses for "*" or a name).
  * Appends the fds to fds[*nfds], at most max in all.  IPv6 sockets are

@@ -26,6 +26,7 @@
 #include "verbs.h"
 
 #define DEMO_HOSTNAME	"mail.example.test"
+#define DEMO_REALM	"example.test"	/* demo_accounts.c's domain */
 #define INIT_KEYS_MAX	16
 
 int	verb_init(const char *, int, char **);
@@ -156,6 +157,8 @@ master_init(const char *dir, bool demo, bool force, char *conf_r,
 	if (demo) {
 		keys[n] = "log_target", values[n++] = "stderr";
 		keys[n] = "trace", values[n++] = "yes";
+		/* Course material logs in with bare names (USER alice). */
+		keys[n] = "auth_default_realm", values[n++] = DEMO_REALM;
 		for (i = 0; i < sizeof(demo_listen) / sizeof(demo_listen[0]);
 		    i++)
 			keys[n] = demo_listen[i][0], values[n++] =

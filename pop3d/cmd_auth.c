@@ -4,26 +4,87 @@
  * section 7), AUTH with SASL PLAIN and LOGIN (RFC 5034)
  *
  * Every way in ends in pop3_login(): one accounts_authenticate() call
- * (throttle, password or APOP digest, throttle record), then the maildrop
- * is opened and locked.  The answer waits for the throttle's delay on a
- * timer, never in a sleep, so other sessions go on meanwhile.
+ * (throttle reservation, password or APOP digest, throttle finish).  The
+ * answer waits for the throttle's delay on a timer, never in a sleep, so
+ * other sessions go on meanwhile; a correct login opens (and, with
+ * pop3_lock_session, locks) the maildrop only when that wait is over.
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "accounts.h"
 #include "auth.h"
 #include "log.h"
+#include "mem.h"
 #include "pop3d.h"
 #include "str.h"
+
+/* The line after an AUTH LOGIN that ended before its password: most
+ * likely the password all the same, so it was traced masked; it is
+ * handled as the command it may be. */
+static void
+auth_masked_line(struct session *s, char *line, size_t len)
+{
+	s->cont = NULL;
+	s->cont_secret = false;
+	pop3_dispatch(s, line, len);
+}
 
 void
 pop3_auth_release(struct session *s)
 {
+	bool	 owes = s->sasl.owes_passwd;
+
 	auth_sasl_release(&s->sasl);
-	s->cont = NULL;
-	s->cont_secret = false;
+	/* Masking lasts until the exchange ends, however it ends. */
+	s->cont = owes ? auth_masked_line : NULL;
+	s->cont_secret = owes;
+}
+
+void
+pop3_login_forget(struct session *s)
+{
+	if (s->pending != NULL) {
+		explicit_bzero(s->pending, sizeof(*s->pending));
+		free(s->pending);
+		s->pending = NULL;
+	}
+}
+
+/* The answer to a correct login: the maildrop is opened (and locked) only
+ * now, when the reply goes out. */
+static void
+pop3_login_answer(struct session *s, const struct accounts_user *u,
+    bool apop)
+{
+	struct pop3d	*srv = s->srv;
+	char		 reply[256];
+
+	if (maildrop_open(&s->drop, srv->accounts, u, srv->conf.lock_session,
+	    s->id, reply, sizeof(reply)) == -1) {
+		log_info(s->id, "login refused user=%s reason=\"%s\"",
+		    u->address, reply);
+		pop3_reply(s, "%s", reply);
+		return;
+	}
+	(void)str_copy(s->login, u->address, sizeof(s->login));
+	log_info(s->id, "login user=%s method=%s tls=%s messages=%u "
+	    "size=%llu", s->login, apop ? "apop" : "password",
+	    s->is_tls ? "yes" : "no", s->drop.count,
+	    (unsigned long long)s->drop.size);
+	session_set_state(s, POP3_TRANSACTION);
+	pop3_reply(s, "+OK Logged in.");
+}
+
+void
+pop3_login_resume(struct session *s)
+{
+	if (s->pending == NULL)
+		return;
+	pop3_login_answer(s, s->pending, s->pending_apop);
+	pop3_login_forget(s);
 }
 
 static void
@@ -34,28 +95,22 @@ pop3_login(struct session *s, const char *user, const char *secret,
 	struct accounts_user		 u;
 	enum accounts_auth_result	 r;
 	uint64_t			 delay = 0;
-	char				 reply[256], safe[POP3_USER_MAX + 1];
+	char				 safe[POP3_USER_MAX + 1];
 
 	(void)str_sanitize(safe, sizeof(safe), user, strlen(user));
 	r = accounts_authenticate(srv->accounts, srv->throttle, s->ip, user,
 	    secret, apop_ts, &u, &delay);
 	switch (r) {
 	case ACCOUNTS_AUTH_OK:
-		if (maildrop_open(&s->drop, srv->accounts, &u, s->id, reply,
-		    sizeof(reply)) == -1) {
-			log_info(s->id, "login refused user=%s reason=\"%s\"",
-			    safe, reply);
-			pop3_reply(s, "%s", reply);
+		if (delay == 0) {
+			pop3_login_answer(s, &u, apop_ts != NULL);
 			break;
 		}
-		(void)str_copy(s->login, u.address, sizeof(s->login));
-		log_info(s->id, "login user=%s method=%s tls=%s messages=%u "
-		    "size=%llu", s->login,
-		    apop_ts != NULL ? "apop" : "password",
-		    s->is_tls ? "yes" : "no", s->drop.count,
-		    (unsigned long long)s->drop.size);
-		session_set_state(s, POP3_TRANSACTION);
-		pop3_reply(s, "+OK Logged in.");
+		/* Never hold the maildrop lock across the delay: a second
+		 * session would find it taken for nothing. */
+		s->pending = xmalloc(sizeof(*s->pending));
+		*s->pending = u;
+		s->pending_apop = apop_ts != NULL;
 		break;
 	case ACCOUNTS_AUTH_FAILED:
 		log_info(s->id, "login failed user=%s address=%s", safe, s->ip);

@@ -2,9 +2,12 @@
 /*
  * maildrop.c - a POP3 session's INBOX: lock, fixed view, UPDATE
  *
- * At login the INBOX is opened, the POP3 maildrop lock taken (RFC 1939
- * section 8: a second session gets [IN-USE]; IMAP and deliveries go on),
- * and the mailbox synced once under the lock.  The view is then copied
+ * At login the INBOX is opened, with pop3_lock_session the POP3 maildrop
+ * lock taken (RFC 1939 section 8: a second session gets [IN-USE]; IMAP and
+ * deliveries go on), and the mailbox synced once.  Without the lock (the
+ * default) a second session, a user's other device, gets its own view just
+ * the same; what one expunges the other finds gone (RETR -ERR, DELE of it
+ * a no-op at QUIT).  The view is then copied
  * into s->drop.msgs and never synced again, so messages delivered or
  * expunged by others during the session change nothing here (a RETR of
  * a message another client expunged answers -ERR).  UIDs and wire sizes
@@ -29,7 +32,8 @@
 
 int
 maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
-    const struct accounts_user *u, const char *id, char *reply, size_t size)
+    const struct accounts_user *u, bool lock, const char *id, char *reply,
+    size_t size)
 {
 	struct mailbox_location	 loc;
 	struct mailbox_msg	 m;
@@ -56,7 +60,7 @@ maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
 		    "mailbox.", f.temp ? "TEMP" : "PERM");
 		return -1;
 	}
-	r = mailbox_pop3_lock(d->mb, &f);
+	r = lock ? mailbox_pop3_lock(d->mb, &f) : 1;
 	if (r != 1) {
 		if (r == 0)
 			(void)str_copy(reply, "-ERR [IN-USE] Mailbox is locked "
@@ -70,6 +74,7 @@ maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
 		mailbox_close(&d->mb);
 		return -1;
 	}
+	d->is_locked = lock;
 	/* Another POP3 session may have expunged before we got the lock. */
 	if (mailbox_sync(d->mb, NULL, &f) == -1) {
 		log_error(id, "maildrop sync failed user=%s reason=\"%s\"",
@@ -97,7 +102,8 @@ void
 maildrop_close(struct pop3_maildrop *d)
 {
 	if (d->mb != NULL) {
-		mailbox_pop3_unlock(d->mb);
+		if (d->is_locked)
+			mailbox_pop3_unlock(d->mb);
 		mailbox_close(&d->mb);
 	}
 	free(d->msgs);

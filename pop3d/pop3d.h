@@ -43,7 +43,7 @@ struct stream;
 
 enum pop3_state {
 	POP3_AUTHORIZATION,	/* greeting sent, not logged in */
-	POP3_TRANSACTION,	/* logged in, maildrop locked */
+	POP3_TRANSACTION,	/* logged in, maildrop open */
 	POP3_UPDATE,		/* QUIT: carrying out DELE, then close */
 	POP3_CLOSING,		/* replies flushed, then closed */
 	POP3_STATE_COUNT
@@ -75,6 +75,7 @@ struct pop3_conf {
 	bool		 plaintext_loopback;
 	bool		 mark_seen;
 	bool		 apop_enable;
+	bool		 lock_session;		/* [IN-USE] for a second one */
 };
 
 /* Process-wide state: one per buzon-pop3d. */
@@ -105,6 +106,7 @@ struct pop3_maildrop {
 	uint32_t	 uidvalidity;
 	uint32_t	 ndeleted;
 	uint64_t	 size;		/* of messages not deleted */
+	bool		 is_locked;	/* holds the POP3 maildrop lock */
 };
 
 /* ---- xfer.c: the bytes of RETR and TOP ---- */
@@ -195,6 +197,11 @@ void	 cmd_apop(struct session *, char *);
 void	 cmd_auth(struct session *, char *);
 /* Wipe a login in progress (password, SASL state). */
 void	 pop3_auth_release(struct session *);
+/* Drop a correct login still waiting for its answer (session_free). */
+void	 pop3_login_forget(struct session *);
+/* The throttle's delay is over: open the maildrop of a login that waited
+ * (the lock is taken only now, when the answer goes) and answer it. */
+void	 pop3_login_resume(struct session *);
 
 /* ---- cmd_mail.c: the TRANSACTION state and QUIT ---- */
 void	 cmd_stat(struct session *, char *);
@@ -208,11 +215,12 @@ void	 cmd_quit(struct session *, char *);
 
 /* ---- maildrop.c ---- */
 struct accounts_user;
-/* Open and lock u's INBOX and fix the view.  0; or -1 with the whole
- * reply line ("-ERR [IN-USE] ...") in reply. */
+/* Open u's INBOX, take the POP3 maildrop lock when lock (pop3_lock_session)
+ * and fix the view.  0; or -1 with the whole reply line ("-ERR [IN-USE]
+ * ...") in reply. */
 int	 maildrop_open(struct pop3_maildrop *, const struct accounts *,
-	    const struct accounts_user *, const char *id, char *reply,
-	    size_t size) __attribute__((warn_unused_result));
+	    const struct accounts_user *, bool lock, const char *id,
+	    char *reply, size_t size) __attribute__((warn_unused_result));
 /* The UPDATE state: expunge the DELE'd messages, flag the RETR'd ones
  * \Seen when mark_seen.  0, or -1 if some deleted message stayed. */
 int	 maildrop_update(struct pop3_maildrop *, bool mark_seen,
@@ -289,6 +297,9 @@ struct session {
 	pop3_cont_fn		*cont;		/* next line goes here (AUTH) */
 	bool			 cont_secret;	/* trace it masked */
 	struct auth_sasl	 sasl;
+	struct accounts_user	*pending;	/* logged in, to be answered
+						   when the delay is over */
+	bool			 pending_apop;
 	struct pop3_maildrop	 drop;
 	struct mailbox_stream	*mstream;	/* RETR/TOP in progress */
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */

@@ -34,6 +34,7 @@ pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
 	c->plaintext_loopback = cfg->pop3_plaintext_loopback;
 	c->mark_seen = cfg->pop3_mark_seen;
 	c->apop_enable = cfg->apop_enable;
+	c->lock_session = cfg->pop3_lock_session;
 }
 
 int

@@ -477,6 +477,7 @@ session_resume_cb(void *arg)
 	struct session	*s = arg;
 
 	s->suspended = false;
+	pop3_login_resume(s);
 	session_run(s);
 }
 
@@ -573,6 +574,7 @@ session_free(struct session **sp, const char *reason)
 	/* A session that did not QUIT changes nothing (RFC 1939 6). */
 	maildrop_close(&s->drop);
 	pop3_auth_release(s);
+	pop3_login_forget(s);
 	explicit_bzero(s->user, sizeof(s->user));
 	event_io_del(&s->io);
 	event_timer_del(&s->timer);

@@ -27,16 +27,31 @@
 #include "smtpd.h"
 #include "str.h"
 
+/* The line after an AUTH LOGIN that ended before its password: most
+ * likely the password all the same, so it was traced masked; it is
+ * handled as the command it may be. */
+static void
+auth_masked_line(struct session *s, char *line, size_t len)
+{
+	s->cont = NULL;
+	s->cont_secret = false;
+	smtp_dispatch(s, line, len);
+}
+
 void
 smtp_auth_release(struct session *s)
 {
+	bool	 owes = false;
+
 	if (s->sasl != NULL) {
+		owes = s->sasl->owes_passwd;
 		auth_sasl_release(s->sasl);
 		free(s->sasl);
 		s->sasl = NULL;
 	}
-	s->cont = NULL;
-	s->cont_secret = false;
+	/* Masking lasts until the exchange ends, however it ends. */
+	s->cont = owes ? auth_masked_line : NULL;
+	s->cont_secret = owes;
 }
 
 static void	auth_result(struct session *, enum auth_sasl_result,
@@ -96,8 +111,7 @@ login_finish(struct session *s, struct smtp_login *l)
 	bool	 ok = l->found && l->enabled && l->verified;
 
 	if (s->srv->throttle != NULL)
-		(void)auth_throttle_record(s->srv->throttle, s->ip, l->user,
-		    ok);
+		(void)auth_throttle_finish(s->srv->throttle, &l->ticket, ok);
 	if (ok) {
 		s->is_authenticated = true;
 		(void)str_copy(s->auth_user, l->address, sizeof(s->auth_user));
@@ -204,28 +218,12 @@ auth_check(struct session *s)
 {
 	struct auth_sasl	*sa = s->sasl;
 	struct smtp_login	*l;
-	uint64_t		 delay = 0;
 	int			 r, t = AUTH_THROTTLE_OK;
 
 	l = xcalloc(1, sizeof(*l));
 	l->s = s;
 	str_sanitize(l->user, sizeof(l->user), sa->authcid,
 	    strlen(sa->authcid));
-	if (s->srv->throttle != NULL) {
-		t = auth_throttle_check(s->srv->throttle, s->ip, sa->authcid,
-		    &delay);
-		if (t == -1)
-			delay = 1000;	/* no state file: fail safe */
-	}
-	l->delay = delay;
-	if (t == AUTH_THROTTLE_REFUSE) {
-		log_info(s->id, "auth refused user=%s reason=throttled",
-		    l->user);
-		smtp_error(s, "454 4.7.0 Temporary authentication failure");
-		smtp_auth_release(s);
-		login_free(l);
-		return;
-	}
 	r = policy_login_lookup(s, sa->authcid, l);
 	if (r == -1) {
 		log_warn(s->id, "auth tempfail user=%s", l->user);
@@ -235,6 +233,21 @@ auth_check(struct session *s)
 		return;
 	}
 	l->found = r == 1;
+	/* Counted here, before the worker checks: parallel attempts all
+	 * see each other. */
+	if (s->srv->throttle != NULL) {
+		t = auth_throttle_reserve(s->srv->throttle, s->ip, l->address,
+		    l->found, &l->ticket);
+		l->delay = l->ticket.delay_ms;
+	}
+	if (t == AUTH_THROTTLE_REFUSE) {
+		log_info(s->id, "auth refused user=%s reason=throttled",
+		    l->user);
+		smtp_error(s, "454 4.7.0 Temporary authentication failure");
+		smtp_auth_release(s);
+		login_free(l);
+		return;
+	}
 	(void)str_copy(l->passwd, sa->passwd, sizeof(l->passwd));
 	smtp_auth_release(s);
 	login_start(s, l);

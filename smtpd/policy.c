@@ -25,41 +25,10 @@
 #include "smtpd.h"
 #include "str.h"
 
-/* "[::1]/128" (Postfix's form) -> "::1/128" for net_addr_match(). */
-static void
-unbracket(const char *net, char *out, size_t size)
-{
-	size_t	 o = 0;
-
-	for (; *net != '\0' && o + 1 < size; net++)
-		if (*net != '[' && *net != ']')
-			out[o++] = *net;
-	out[o] = '\0';
-}
-
-bool
-policy_network_valid(const char *net)
-{
-	struct net_addr	 a;
-	char		 buf[NET_ADDRSTRLEN + 8];
-
-	unbracket(net, buf, sizeof(buf));
-	(void)net_addr_parse("127.0.0.1", &a);
-	return net_addr_match(&a, buf) != -1;
-}
-
 bool
 policy_in_networks(const struct net_addr *a, char *const *nets, size_t n)
 {
-	char	 buf[NET_ADDRSTRLEN + 8];
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		unbracket(nets[i], buf, sizeof(buf));
-		if (net_addr_match(a, buf) == 1)
-			return true;
-	}
-	return false;
+	return net_networks_match(a, nets, n);
 }
 
 /* The address as peers should see it in a reply: sanitised, bounded. */
@@ -200,9 +169,15 @@ policy_login_lookup(struct session *s, const char *user,
 	struct accounts_user	 u;
 	int			 r;
 
+	l->address[0] = '\0';
 	if (s->srv->accounts == NULL)
 		return 0;
-	r = accounts_user_lookup(s->srv->accounts, user, &u);
+	if (accounts_login_name(accounts_conf(s->srv->accounts), user,
+	    l->address, sizeof(l->address)) == -1) {
+		l->address[0] = '\0';
+		return 0;
+	}
+	r = accounts_login_lookup(s->srv->accounts, user, &u);
 	if (r == 1) {
 		(void)str_copy(l->hash, u.hash, sizeof(l->hash));
 		(void)str_copy(l->address, u.address, sizeof(l->address));

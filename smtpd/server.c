@@ -69,7 +69,7 @@ check_networks(const struct config *cfg)
 	int		 rc = 0;
 
 	for (i = 0; i < cfg->mynetworks.count; i++)
-		if (!policy_network_valid(cfg->mynetworks.items[i])) {
+		if (!net_network_valid(cfg->mynetworks.items[i])) {
 			log_error("-", "mynetworks: '%s' is not an address or "
 			    "address/prefix", cfg->mynetworks.items[i]);
 			rc = -1;

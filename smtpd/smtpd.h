@@ -266,8 +266,6 @@ int	 smtp_auth_workers_init(struct smtpd *);
 void	 smtp_auth_workers_release(struct smtpd *);
 
 /* ---- policy.c ---- */
-/* Is net an address or address/prefix ("[::1]/128" brackets allowed)? */
-bool	 policy_network_valid(const char *net);
 /* Is ip inside one of the networks? */
 bool	 policy_in_networks(const struct net_addr *, char *const *nets,
 	    size_t n);
@@ -290,13 +288,15 @@ struct smtp_login {
 	bool		 enabled;
 	bool		 verified;	/* the worker's answer */
 	uint64_t	 delay;		/* throttle delay before answering */
+	struct auth_throttle_ticket ticket;	/* the attempt, counted */
 	char		 hash[AUTH_HASH_MAX];
 	char		 address[SMTP_USER_MAX + 1];
 	char		 user[SMTP_USER_MAX + 1];	/* sanitised, for logs */
 	char		 passwd[AUTH_PASS_MAX + 1];	/* wiped */
 };
-/* Look the login name up: 1 found (hash, address, enabled filled), 0 no
- * such user, -1 the lookup failed. */
+/* Look the login name up (the default realm applies): address gets the
+ * account it names ("" when it is no address) in any case; 1 found (hash,
+ * enabled filled too), 0 no such user, -1 the lookup failed. */
 int	 policy_login_lookup(struct session *, const char *user,
 	    struct smtp_login *);
 

@@ -410,8 +410,13 @@ class LineClient:
     read, every read bounded by timeout.  tls=True starts TLS at once
     (submissions, pop3s, imaps); starttls() switches mid-session."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False,
+                 source=None):
+        # source: the local address to connect from (127.0.0.2 ...: all of
+        # 127/8 is loopback on Linux)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.transcript = []

@@ -160,6 +160,31 @@ class ConfigCheck(unittest.TestCase):
             self.assertNotIn("%s:%d:" % (path, line), r.stderr)
         self.assertIn("bogus_key", r.stderr)
 
+    def test_login_settings(self):
+        """The login keys of the throttle and the realm are checked."""
+        path = self.write(
+            "login_trusted_networks = 192.0.2.0/24 [2001:db8::]/32\n"
+            "auth_default_realm = example.test\n"
+            "pop3_lock_session = yes\n"
+            "auth_penalty_time = 30s\n"
+            "auth_address_max_failures = 100\n")
+        r = self.check(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = self.write(
+            "login_trusted_networks = 192.0.2.0/24 example.org\n"
+            "mynetworks = 10.0.0.0/40\n"
+            "auth_max_failures = 10\n"
+            "auth_default_realm = -bad-\n")
+        r = self.check(path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:1: login_trusted_networks: 'example.org' is not "
+                      "an address or address/prefix" % path, r.stderr)
+        self.assertIn("%s:2: mynetworks: '10.0.0.0/40'" % path, r.stderr)
+        self.assertIn("%s:3: unknown key 'auth_max_failures'" % path,
+                      r.stderr)
+        self.assertIn("auth_default_realm: '-bad-' is not a domain",
+                      r.stderr)
+
     def test_missing_file(self):
         path = os.path.join(self.tmp, "nonexistent.conf")
         r = self.check(path)

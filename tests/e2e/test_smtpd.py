@@ -601,17 +601,69 @@ class SmtpdAuthFailures(unittest.TestCase):
                              inst.log_text())
             self.assertIn("auth failed user=" + USER, inst.log_text())
 
-    def test_throttle_refuses_after_max_failures(self):
+    def test_parallel_attempts_are_counted_before_the_check(self):
+        """Issue: 40 simultaneous AUTH PLAIN got 26 password checks
+        against a limit of 10.  Each attempt is counted before the worker
+        checks it, and one that would wait past auth_max_delay is refused
+        unchecked: 0.3 s, then 0.9 s, then 2.1 s > 1.5 s, so three checks
+        (four if the burst straddles a boundary).  The right password
+        still gets in afterwards: no lockout.  The demo's realm lets a
+        bare name log in."""
         import base64
+        import time
 
         def plain(user, password):
             return base64.b64encode(("\0%s\0%s" % (user, password))
                                     .encode()).decode()
         with Instance(demo=True, listeners=["smtp"], overrides={
-                "smtpd_spf_policy": "none",
-                "auth_failure_delay": "0", "auth_max_delay": "0",
-                "auth_max_failures": "2"}) as inst:
+                "smtpd_spf_policy": "none", "auth_failure_delay": "300ms",
+                "auth_max_delay": "1500ms", "auth_penalty_time": "10s",
+                "smtpd_max_connections_per_ip": "100"}) as inst:
             add_user(inst, USER, PASSWORD)
+            inst.start()
+            clients = []
+            for _ in range(40):
+                c = Client(inst.port("smtp"), timeout=30)
+                c.reply()
+                c.cmd("EHLO client.example")
+                c.cmd("STARTTLS")
+                c.starttls()
+                c.cmd("EHLO client.example")
+                clients.append(c)
+            for c in clients:
+                c.send("AUTH PLAIN %s\r\n" % plain(USER, "wrong"))
+            replies = [c.reply() for c in clients]
+            checked = sum(r.startswith("535 5.7.8 ") for r in replies)
+            refused = sum(r == "454 4.7.0 Temporary authentication "
+                          "failure\r\n" for r in replies)
+            self.assertEqual(checked + refused, 40, replies)
+            self.assertGreaterEqual(checked, 1)
+            self.assertLessEqual(checked, 4, replies)
+            self.assertEqual(inst.log_text().count(
+                "auth failed user=" + USER), checked)
+            self.assertIn("auth refused user=%s reason=throttled" % USER,
+                          inst.log_text())
+            # once the queue has drained, the right password gets in
+            # within auth_max_delay, by its bare name
+            time.sleep(2.5)
+            c = clients[0]
+            t0 = time.time()
+            self.assertEqual(c.cmd("AUTH PLAIN " + plain(
+                USER.split("@")[0], PASSWORD)),
+                "235 2.7.0 Authentication successful\r\n")
+            self.assertLess(time.time() - t0, 2.0)
+            for c in clients:
+                c.close()
+
+    def test_trace_masks_the_password_after_a_bad_login_user(self):
+        """Issue: after AUTH LOGIN whose user name line is refused (501
+        Cannot decode), the next line, the password, was logged in
+        clear."""
+        import base64
+        secret = base64.b64encode(b"Tr4ce-Secret").decode()
+        with Instance(demo=True, listeners=["smtp"], overrides={
+                "smtpd_spf_policy": "none", "trace": "yes",
+                "auth_failure_delay": "0"}) as inst:
             inst.start()
             c = Client(inst.port("smtp"))
             c.reply()
@@ -620,15 +672,15 @@ class SmtpdAuthFailures(unittest.TestCase):
             c.starttls()
             c.cmd("EHLO client.example")
             with c:
-                for _ in range(2):
-                    self.assertTrue(c.cmd("AUTH PLAIN " + plain(
-                        USER, "wrong")).startswith("535 5.7.8 "))
-                # locked out now, even with the right password
-                self.assertEqual(c.cmd("AUTH PLAIN " + plain(USER, PASSWORD)),
-                                 "454 4.7.0 Temporary authentication "
-                                 "failure\r\n")
-            self.assertIn("auth refused user=%s reason=throttled" % USER,
-                          inst.log_text())
+                self.assertEqual(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6\r\n")
+                self.assertEqual(c.cmd("!!!"),
+                                 "501 5.5.2 Cannot decode response\r\n")
+                self.assertTrue(c.cmd(secret).startswith("5"))
+                self.assertEqual(c.cmd("NOOP"), "250 2.0.0 Ok\r\n")
+                c.cmd("QUIT")
+            log = inst.log_text()
+            self.assertNotIn(secret, log)
+            self.assertIn("C: NOOP", log)
 
 
 @buzontest.require(have_smtpd(), "buzon-smtpd not built")

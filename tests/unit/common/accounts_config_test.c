@@ -29,10 +29,14 @@ Test(accounts_config, defaults)
 	cr_assert_str_eq(ac.recipient_delimiter, "+");
 	cr_assert_not(ac.local_part_case_sensitive);
 	auth_throttle_config(&cfg, &tc);
-	cr_assert_eq(tc.failure_delay, 1000);
-	cr_assert_eq(tc.max_delay, 16000);
-	cr_assert_eq(tc.max_failures, 10);
-	cr_assert_eq(tc.lockout_time, 15 * 60 * 1000);
+	cr_assert_str_eq(ac.default_realm, "");
+	cr_assert_eq(tc.failure_delay, 2000);
+	cr_assert_eq(tc.max_delay, 15000);
+	cr_assert_eq(tc.penalty_time, 30000);
+	cr_assert_eq(tc.address_max_failures, 100);
+	cr_assert_eq(tc.ntrusted, 0);
+	cr_assert_null(tc.clock);
+	cr_assert_not(cfg.pop3_lock_session);
 	cr_assert(cfg.apop_enable);
 	cr_assert_eq(cfg.password_min_length, 0);
 	cr_assert_eq(auth_throttle_path(&cfg, p, sizeof(p)), 0);

@@ -151,7 +151,7 @@ ParameterizedTestParameters(accounts, normalize)
 
 ParameterizedTest(struct norm_case *c, accounts, normalize)
 {
-	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs };
+	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs, NULL };
 	char			 out[ACCOUNTS_ADDR_MAX];
 
 	cr_assert_eq(accounts_normalize(&ac, c->in, c->keep, out, sizeof(out)),
@@ -600,9 +600,20 @@ Test(accounts, mailbox_create)
 	cr_assert(strstr(p, "/mail/example.test/bob") != NULL);
 }
 
+static uint64_t	 fake_ms = 1700000000000ULL;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_ms;
+}
+
 Test(accounts, authenticate_with_throttle)
 {
-	struct auth_throttle_conf tc = { 50, 400, 3, 60000 };
+	struct auth_throttle_conf tc = {
+		.failure_delay = 50, .max_delay = 400, .penalty_time = 60000,
+		.address_max_failures = 100, .clock = fake_clock,
+	};
 	struct auth_throttle	*t;
 	struct accounts		*a;
 	struct accounts_user	 u;
@@ -613,6 +624,7 @@ Test(accounts, authenticate_with_throttle)
 	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
 	    sizeof(err)), 0);
 	add_user("alice@example.test", "right");
+	add_user("bob@example.test", "right");
 	cr_assert_eq(accounts_user_change(&conf, "alice@example.test",
 	    ACCOUNTS_SET_APOP, "tanstaaf", err, sizeof(err)), 0);
 	(void)str_printf(path, sizeof(path), "%s/throttle", dir);
@@ -626,25 +638,45 @@ Test(accounts, authenticate_with_throttle)
 	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
 	    "alice@example.test", "c4c9334bac560ecc979e58001b3e22fb", ts, &u,
 	    &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(d, 0);
+	/* Sub-addresses and case are one account: victim+1@, victim+2@ ...
+	 * all count on alice's record. */
 	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
-	    "alice@example.test", "wrong", NULL, &u, &d),
+	    "alice+1@example.test", "wrong", NULL, &u, &d),
 	    ACCOUNTS_AUTH_FAILED);
 	cr_assert_eq(d, 0);
 	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
-	    "alice@example.test", "wrong", NULL, &u, &d),
+	    "ALICE+2@Example.TEST", "wrong", NULL, &u, &d),
 	    ACCOUNTS_AUTH_FAILED);
 	cr_assert_eq(d, 50);
 	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
 	    "alice@example.test", "wrong", NULL, &u, &d),
 	    ACCOUNTS_AUTH_FAILED);
-	cr_assert_eq(d, 100);
-	/* Three failures: even the right password is refused for now. */
+	cr_assert_eq(d, 50 + 100);
+	/* Another user from the same address: not slowed. */
 	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
-	    "alice@example.test", "right", NULL, &u, &d),
-	    ACCOUNTS_AUTH_THROTTLED);
-	/* Unknown users are counted too, and answered the same way. */
+	    "bob@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(d, 0);
+	/* Three failures: the right password still gets in, after the
+	 * wait (no lockout). */
+	fake_ms += 150;
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.1",
+	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
+	cr_assert_eq(d, 200);
+	/* Attempts queued past max_delay are refused unchecked. */
 	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
 	    "nobody@example.test", "x", NULL, &u, &d), ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
+	    "nobody@example.test", "x", NULL, &u, &d), ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
+	    "nobody@example.test", "x", NULL, &u, &d), ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 150);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
+	    "nobody@example.test", "x", NULL, &u, &d), ACCOUNTS_AUTH_FAILED);
+	cr_assert_eq(d, 350);
+	cr_assert_eq(accounts_authenticate(a, t, "192.0.2.2",
+	    "nobody@example.test", "x", NULL, &u, &d),
+	    ACCOUNTS_AUTH_THROTTLED);
 	/* Without a throttle. */
 	cr_assert_eq(accounts_authenticate(a, NULL, "192.0.2.1",
 	    "alice@example.test", "right", NULL, &u, &d), ACCOUNTS_AUTH_OK);
@@ -667,4 +699,42 @@ Test(accounts, local_part_limit_for_what_we_create)
 	cr_assert_not(accounts_local_fits(a));
 	cr_assert(accounts_address_valid(a, false));
 	cr_assert_not(accounts_local_fits("no-at-sign"));
+}
+
+Test(accounts, login_name_and_default_realm)
+{
+	struct accounts_conf	 c = conf;
+	struct accounts		*a;
+	struct accounts_user	 u;
+	char			 err[256], out[ACCOUNTS_ADDR_MAX];
+
+	cr_assert_eq(accounts_login_name(&c, "Alice+x@Example.TEST", out,
+	    sizeof(out)), 0);
+	cr_assert_str_eq(out, "alice@example.test");
+	/* A bare name is no address without a realm. */
+	cr_assert_eq(accounts_login_name(&c, "alice", out, sizeof(out)), -1);
+	c.default_realm = "example.test";
+	cr_assert_eq(accounts_login_name(&c, "Alice", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "alice@example.test");
+	/* A name with @ keeps its own domain. */
+	cr_assert_eq(accounts_login_name(&c, "bob@example.org", out,
+	    sizeof(out)), 0);
+	cr_assert_str_eq(out, "bob@example.org");
+	cr_assert_eq(accounts_login_name(&c, "bad name", out, sizeof(out)),
+	    -1);
+	cr_assert_eq(accounts_login_name(&c, "", out, sizeof(out)), -1);
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	add_user("alice@example.test", "right");
+	a = accounts_open(&c, err, sizeof(err));
+	cr_assert_not_null(a, "%s", err);
+	cr_assert_eq(accounts_login(a, "alice", "right", &u), 1);
+	cr_assert_str_eq(u.address, "alice@example.test");
+	cr_assert_eq(accounts_login(a, "alice", "wrong", &u), 0);
+	accounts_close(&a);
+	/* Without the realm the bare name is refused. */
+	a = aopen();
+	cr_assert_eq(accounts_login(a, "alice", "right", &u), 0);
+	accounts_close(&a);
 }

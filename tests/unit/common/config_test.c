@@ -160,6 +160,8 @@ Test(config, errors_are_collected, .fini = cleanup)
 	    "trace = sometimes\n"
 	    "smtp_listen = *:25 *:99999\n"
 	    "tls_certs = x\n"
+	    "login_trusted_networks = 10.0.0.0/8 10.0.0.0/33\n"
+	    "auth_default_realm = not a domain\n"
 	    "state_dir =\n");
 	struct str	 want;
 
@@ -174,7 +176,9 @@ Test(config, errors_are_collected, .fini = cleanup)
 	    "%1$s:5: trace: 'sometimes' is not a boolean (use yes or no)\n"
 	    "%1$s:6: smtp_listen: '*:99999' is not a host:port: port must be a number in 1..65535\n"
 	    "%1$s:7: unknown key 'tls_certs' (did you mean 'tls_cert'?)\n"
-	    "%1$s: state_dir: must not be empty\n", path), 0);
+	    "%1$s:8: login_trusted_networks: '10.0.0.0/33' is not an address or address/prefix\n"
+	    "%1$s: state_dir: must not be empty\n"
+	    "%1$s: auth_default_realm: 'not a domain' is not a domain\n", path), 0);
 	cr_assert_str_eq(str_c(&errs), str_c(&want));
 	str_release(&want);
 	/* defaults stand in for the bad values */
@@ -303,6 +307,7 @@ assert_same(const struct config *a, const struct config *b)
 			break;
 		case CONF_T_LIST:
 		case CONF_T_ADDRS:
+		case CONF_T_NETS:
 			cr_assert_eq(((const struct conf_list *)pa)->count,
 			    ((const struct conf_list *)pb)->count, "%s", p->key);
 			for (i = 0; i < ((const struct conf_list *)pa)->count; i++)

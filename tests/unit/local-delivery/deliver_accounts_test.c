@@ -9,7 +9,8 @@
 #include "deliver_accounts.h"
 #include "str.h"
 
-static struct accounts_conf	 ac = { "/var/lib/buzon", "hash", "+", false };
+static struct accounts_conf	 ac = { "/var/lib/buzon", "hash", "+", false,
+    NULL };
 
 Test(deliver_accounts, maildir_user)
 {

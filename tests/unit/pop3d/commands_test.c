@@ -346,7 +346,37 @@ Test(pop3_dispatch, auth_login_challenges_and_cancel)
 	str_clear(&sess.out);
 	sess.cont(&sess, line, 1);
 	cr_assert_str_eq(sess.out.data, "-ERR Authentication aborted.\r\n");
+	/* The password may follow all the same: traced masked, then handled
+	 * as a command. */
+	cr_assert_not_null(sess.cont);
+	cr_assert(sess.cont_secret);
+	(void)str_copy(line, "NOOP", sizeof(line));
+	str_clear(&sess.out);
+	sess.cont(&sess, line, 4);
 	cr_assert_null(sess.cont);
+	cr_assert_not(sess.cont_secret);
+	cr_assert(strncmp(sess.out.data, "-ERR", 4) == 0);
+}
+
+/* A refused user name line ends the exchange, but the masking lasts
+ * until the password line has gone by. */
+Test(pop3_dispatch, auth_login_bad_user_masks_the_password_line)
+{
+	char	 line[16] = "!!!";
+
+	sess.is_loopback = true;
+	cr_assert_str_eq(run("AUTH LOGIN"), "+ VXNlcm5hbWU6\r\n");
+	str_clear(&sess.out);
+	sess.cont(&sess, line, 3);
+	cr_assert(strncmp(sess.out.data, "-ERR [AUTH] ", 12) == 0);
+	cr_assert(sess.cont_secret);
+	(void)str_copy(line, "c2VjcmV0", sizeof(line));
+	sess.cont(&sess, line, 8);
+	cr_assert_not(sess.cont_secret);
+	cr_assert_null(sess.cont);
+	/* A good exchange leaves nothing masked after it. */
+	cr_assert_str_eq(run("AUTH PLAIN"), "+ \r\n");
+	cr_assert(sess.cont_secret);
 }
 
 Test(pop3_dispatch, auth_plain_bad_base64)

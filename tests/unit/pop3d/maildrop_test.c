@@ -52,8 +52,8 @@ open_ok(struct pop3_maildrop *d)
 {
 	char	 reply[256] = "";
 
-	cr_assert_eq(maildrop_open(d, acc, &alice, "t", reply, sizeof(reply)),
-	    0, "%s", reply);
+	cr_assert_eq(maildrop_open(d, acc, &alice, true, "t", reply,
+	    sizeof(reply)), 0, "%s", reply);
 }
 
 /* Everything RETR n would send, terminator included. */
@@ -150,13 +150,44 @@ Test(maildrop, second_session_in_use)
 
 	tl_deliver(inbox, "1.M1.h", "Subject: one\n\n1\n");
 	open_ok(&d);
-	cr_assert_eq(maildrop_open(&d2, acc, &alice, "t2", reply,
+	cr_assert_eq(maildrop_open(&d2, acc, &alice, true, "t2", reply,
 	    sizeof(reply)), -1);
 	cr_assert_str_eq(reply, "-ERR [IN-USE] Mailbox is locked by another "
 	    "POP3 session.");
 	maildrop_close(&d);
 	open_ok(&d2);
 	maildrop_close(&d2);
+}
+
+/* pop3_lock_session = no: a second device gets its own view; what the
+ * first expunges is gone for it, and deleting it again is harmless. */
+Test(maildrop, second_session_without_lock)
+{
+	struct pop3_maildrop	 d, d2;
+	struct mailbox_stream	*ms;
+	char			 reply[256] = "";
+
+	tl_deliver(inbox, "1.M1.h", "Subject: one\n\n1\n");
+	tl_deliver(inbox, "2.M2.h", "Subject: two\n\n2\n");
+	cr_assert_eq(maildrop_open(&d, acc, &alice, false, "t", reply,
+	    sizeof(reply)), 0, "%s", reply);
+	cr_assert_eq(maildrop_open(&d2, acc, &alice, false, "t2", reply,
+	    sizeof(reply)), 0, "%s", reply);
+	cr_assert_eq(d2.count, 2);
+	d.msgs[0].deleted = true;
+	cr_assert_eq(maildrop_update(&d, true, "t"), 0);
+	maildrop_close(&d);
+	cr_assert_eq(d2.count, 2);
+	cr_assert_null(maildrop_stream(&d2, 1));
+	ms = maildrop_stream(&d2, 2);
+	cr_assert_not_null(ms);
+	mailbox_stream_close(&ms);
+	d2.msgs[0].deleted = true;
+	cr_assert_eq(maildrop_update(&d2, true, "t2"), 0);
+	maildrop_close(&d2);
+	open_ok(&d);
+	cr_assert_eq(d.count, 1);
+	maildrop_close(&d);
 }
 
 Test(maildrop, view_fixed_at_login)

@@ -277,10 +277,10 @@ Test(commands, ipv6_mynetworks_in_brackets)
 {
 	setup_listener(SMTP_LISTEN_SMTP, "2001:db8::25");
 	cr_assert(sess.in_mynetworks);
-	cr_assert(policy_network_valid("[::1]/128"));
-	cr_assert(policy_network_valid("10.0.0.0/8"));
-	cr_assert(!policy_network_valid("10.0.0.0/33"));
-	cr_assert(!policy_network_valid("example.org"));
+	cr_assert(net_network_valid("[::1]/128"));
+	cr_assert(net_network_valid("10.0.0.0/8"));
+	cr_assert(!net_network_valid("10.0.0.0/33"));
+	cr_assert(!net_network_valid("example.org"));
 }
 
 Test(commands, data_without_spool_is_a_tempfail)
@@ -378,13 +378,43 @@ Test(commands, auth_continuation_cancel_and_garbage)
 	str_clear(&sess.out);
 	sess.cont(&sess, line, 1);
 	cr_assert_str_eq(str_c(&sess.out), "501 5.0.0 Authentication aborted\r\n");
+	/* The password line may still come: masked, then a command. */
+	cr_assert(sess.cont_secret);
+	(void)str_copy(line, "NOOP", sizeof(line));
+	str_clear(&sess.out);
+	sess.cont(&sess, line, 4);
+	cr_assert_str_eq(str_c(&sess.out), "250 2.0.0 Ok\r\n");
 	cr_assert_null(sess.cont);
+	cr_assert_not(sess.cont_secret);
 	cr_assert_str_eq(say("AUTH PLAIN"), "334 \r\n");
 	(void)str_copy(line, "!!!", sizeof(line));
 	str_clear(&sess.out);
 	sess.cont(&sess, line, 3);
 	cr_assert_str_eq(str_c(&sess.out), "501 5.5.2 Cannot decode response\r\n");
 	cr_assert_null(sess.sasl);
+}
+
+/* Issue: after "501 Cannot decode" for the user name line, the password
+ * line came next and was traced in clear. */
+Test(commands, auth_login_bad_user_masks_the_password_line)
+{
+	char	 line[16];
+
+	sess.is_tls = true;
+	cr_assert_str_eq(say("AUTH LOGIN"), "334 VXNlcm5hbWU6\r\n");
+	(void)str_copy(line, "!!!", sizeof(line));
+	str_clear(&sess.out);
+	sess.cont(&sess, line, 3);
+	cr_assert_str_eq(str_c(&sess.out), "501 5.5.2 Cannot decode response\r\n");
+	cr_assert(sess.cont_secret);
+	(void)str_copy(line, "c2VjcmV0", sizeof(line));
+	sess.cont(&sess, line, 8);
+	cr_assert_not(sess.cont_secret);
+	cr_assert_null(sess.cont);
+	/* The same with the user name as initial response. */
+	cr_assert_str_eq(say("AUTH LOGIN !!!"),
+	    "501 5.5.2 Cannot decode response\r\n");
+	cr_assert(sess.cont_secret);
 }
 
 Test(commands, auth_twice_and_in_transaction)
