@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deliver.h"
@@ -67,6 +68,43 @@ deliver_batch_dir(struct deliver_batch *b, const char *dir)
 			return;
 	b->dirs = xreallocarray(b->dirs, b->ndirs + 1, sizeof(*b->dirs));
 	b->dirs[b->ndirs++] = xstrdup(dir);
+}
+
+int
+deliver_mkdirs(struct deliver_batch *b, const char *path, struct fail *f)
+{
+	char		 dir[PATH_MAX], *slash;
+	struct stat	 st;
+	bool		 last;
+
+	if (!str_copy(dir, path, sizeof(dir)))
+		return fail_set(f, true, "4.3.0", "path too long");
+	for (slash = dir + 1; ; slash++) {
+		slash = strchr(slash, '/');
+		last = slash == NULL;
+		if (!last)
+			*slash = '\0';
+		if (mkdir(dir, 0700) == 0) {
+			/* Its name is in the parent: sync that too. */
+			char	*up = strrchr(dir, '/');
+
+			if (up != NULL && up != dir) {
+				*up = '\0';
+				deliver_batch_dir(b, dir);
+				*up = '/';
+			}
+		} else if (errno != EEXIST && !(errno == EACCES &&
+		    stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) {
+			/* EACCES on a parent that exists is fine. */
+			log_error(NULL, "deliver mkdir failed dir=%s error=%s",
+			    dir, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot create the mailbox");
+		}
+		if (last)
+			return 0;
+		*slash = '/';
+	}
 }
 
 int

@@ -82,22 +82,37 @@ deliver_maildir_name_size(const char *name, uint64_t *size_r)
 	    1 : 0;
 }
 
+/* Are path and its cur, new and tmp real directories?  1 yes, 0 one is
+ * missing, -1 one is a symbolic link (never followed: a Maildir replaced
+ * by a link to another directory must not be delivered into) or not a
+ * directory, with f set (temporary: the message waits in the queue). */
 static int
-mkdir_sync(const char *path, bool *made)
+maildir_check(const char *path, struct fail *f)
 {
+	static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+	char		 dir[PATH_MAX];
 	struct stat	 st;
-	int		 save;
+	size_t		 i;
 
-	if (mkdir(path, 0700) == 0) {
-		*made = true;
-		return 0;
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (!str_printf(dir, sizeof(dir), "%s%s", path, subs[i]))
+			return fail_set(f, true, "4.3.0", "path too long");
+		if (lstat(dir, &st) == -1) {
+			if (errno == ENOENT)
+				return 0;
+			return deliver_fail_errno(f, errno,
+			    "cannot open the mailbox");
+		}
+		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+			log_error(NULL, "deliver refused dir=%s reason=%s", dir,
+			    S_ISLNK(st.st_mode) ? "symbolic link" :
+			    "not a directory");
+			return fail_set(f, true, "4.3.0", "mailbox is %s",
+			    S_ISLNK(st.st_mode) ? "a symbolic link" :
+			    "not a directory");
+		}
 	}
-	/* EACCES on a parent that exists is fine. */
-	save = errno;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	errno = save;
-	return -1;
+	return 1;
 }
 
 /* Make path (and missing parents), and cur, new, tmp under it. */
@@ -105,49 +120,32 @@ static int
 maildir_create(struct deliver_batch *b, const char *path, struct fail *f)
 {
 	static const char *const subs[] = { "cur", "new", "tmp" };
-	char		 dir[PATH_MAX], *slash;
-	struct stat	 st;
-	bool		 made = false;
+	char		 dir[PATH_MAX];
 	size_t		 i;
+	int		 rc;
 
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (!str_printf(dir, sizeof(dir), "%s/tmp", path))
-			return fail_set(f, true, "4.3.0", "path too long");
-		if (stat(dir, &st) == 0)
-			return 0;
-	}
-	if (!str_copy(dir, path, sizeof(dir)))
-		return fail_set(f, true, "4.3.0", "path too long");
-	for (slash = dir + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
-		*slash = '\0';
-		if (mkdir_sync(dir, &made) == -1)
-			goto fail;
-		*slash = '/';
-	}
-	if (mkdir_sync(dir, &made) == -1)
-		goto fail;
+	if ((rc = maildir_check(path, f)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (deliver_mkdirs(b, path, f) == -1)
+		return -1;
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (!str_printf(dir, sizeof(dir), "%s/%s", path, subs[i]))
 			return fail_set(f, true, "4.3.0", "path too long");
-		if (mkdir_sync(dir, &made) == -1)
-			goto fail;
-	}
-	if (made) {
-		/* The new directories must survive a crash too. */
-		deliver_batch_dir(b, path);
-		if (!str_copy(dir, path, sizeof(dir)))
-			return fail_set(f, true, "4.3.0", "path too long");
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-			deliver_batch_dir(b, dir);
+		if (mkdir(dir, 0700) == 0)
+			deliver_batch_dir(b, path);
+		else if (errno != EEXIST) {
+			log_error(NULL, "deliver mkdir failed dir=%s error=%s",
+			    dir, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot create the mailbox");
 		}
-		log_info(NULL, "deliver created maildir=%s", path);
 	}
+	log_info(NULL, "deliver created maildir=%s", path);
+	/* What is there now must be what we made, not a link. */
+	if ((rc = maildir_check(path, f)) != 1)
+		return rc == 0 ? fail_set(f, true, "4.3.0",
+		    "cannot create the mailbox") : -1;
 	return 0;
-fail:
-	log_error(NULL, "deliver mkdir failed dir=%s error=%s", dir,
-	    strerror(errno));
-	return deliver_fail_errno(f, errno, "cannot create the mailbox");
 }
 
 /* ---- quota ---- */

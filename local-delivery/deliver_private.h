@@ -87,6 +87,13 @@ uint64_t deliver_header_len(const struct deliver_rcpt *);
 int	 deliver_fail_errno(struct fail *, int err, const char *what);
 /* Remember dir for the commit fsync (no duplicate). */
 void	 deliver_batch_dir(struct deliver_batch *, const char *dir);
+/* mkdir -p path (mode 0700): each directory made has its parent put on
+ * the batch's list, so the whole new path is synced at the commit (the
+ * first mailbox of a new domain makes STATE/mail/DOMAIN too).  Existing
+ * components, links among them, are used as they are.  0, or -1 with f
+ * set (temporary). */
+int	 deliver_mkdirs(struct deliver_batch *, const char *path,
+	    struct fail *f) __attribute__((warn_unused_result));
 /* fsync a directory by path: 0 or -1 (errno). */
 int	 deliver_fsync_dir(const char *dir);
 const char *deliver_hostname(const struct deliver_conf *);
