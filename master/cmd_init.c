@@ -26,6 +26,7 @@
 #include "verbs.h"
 
 #define DEMO_HOSTNAME	"mail.example.test"
+#define INIT_QUOTA	"1G"	/* user_default_quota, demo included */
 #define INIT_KEYS_MAX	16
 
 int	verb_init(const char *, int, char **);
@@ -153,6 +154,9 @@ master_init(const char *dir, bool demo, bool force, char *conf_r,
 
 	keys[n] = "hostname", values[n++] = host;
 	keys[n] = "state_dir", values[n++] = abs;
+	/* One transaction naming a mailbox many times stores one copy, but
+	 * many transactions can still fill a disk: new users get a quota. */
+	keys[n] = "user_default_quota", values[n++] = INIT_QUOTA;
 	if (demo) {
 		keys[n] = "log_target", values[n++] = "stderr";
 		keys[n] = "trace", values[n++] = "yes";
