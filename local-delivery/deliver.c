@@ -70,6 +70,20 @@ deliver_batch_dir(struct deliver_batch *b, const char *dir)
 	b->dirs[b->ndirs++] = xstrdup(dir);
 }
 
+uint64_t
+deliver_size_add(uint64_t a, uint64_t b)
+{
+	uint64_t	 sum;
+
+	return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+bool
+deliver_quota_exceeded(uint64_t usage, uint64_t add, uint64_t quota)
+{
+	return add > quota || usage > quota - add;
+}
+
 int
 deliver_mkdirs(struct deliver_batch *b, const char *path, struct fail *f)
 {

@@ -167,12 +167,13 @@ scan_dir(const char *path, const char *sub, uint64_t *total)
 		if (de->d_name[0] == '.')
 			continue;
 		if (deliver_maildir_name_size(de->d_name, &sz) == 1) {
-			*total += sz;
+			*total = deliver_size_add(*total, sz);
 			continue;
 		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
 		    == 0 && S_ISREG(st.st_mode))
-			*total += (uint64_t)st.st_size;
+			*total = deliver_size_add(*total,
+			    (uint64_t)st.st_size);
 	}
 	(void)closedir(d);
 	return 0;
@@ -242,7 +243,11 @@ quota_read(const char *path, uint64_t *usage_r)
 		neg = line[0] == '-';
 		if (strnum_u64(line + neg, 0, INT64_MAX, &v) == -1)
 			return 0;
-		total += neg ? -(int64_t)v : (int64_t)v;
+		/* A sum past the int64 range is a damaged file: rebuild
+		 * rather than let it wrap to a small usage. */
+		if (neg ? __builtin_sub_overflow(total, (int64_t)v, &total) :
+		    __builtin_add_overflow(total, (int64_t)v, &total))
+			return 0;
 	}
 	*usage_r = total < 0 ? 0 : (uint64_t)total;
 	return 1;
@@ -259,18 +264,18 @@ quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
 	/* A recount sees cur/ and new/: add what this batch still holds. */
 	for (i = 0; i < b->npend; i++)
 		if (strcmp(b->pend[i].maildir, r->path) == 0)
-			pending += b->pend[i].size;
+			pending = deliver_size_add(pending, b->pend[i].size);
 	if (quota_read(r->path, &usage) == 0) {
 		if (quota_rebuild(r->path, r->quota, pending, &usage) == -1)
 			return fail_set(f, true, "4.3.0",
 			    "cannot count the mailbox size");
 		fresh = true;
 	}
-	if (usage + size > r->quota && !fresh &&
+	if (deliver_quota_exceeded(usage, size, r->quota) && !fresh &&
 	    quota_rebuild(r->path, r->quota, pending, &usage) == -1)
 		return fail_set(f, true, "4.3.0",
 		    "cannot count the mailbox size");
-	if (usage + size > r->quota)
+	if (deliver_quota_exceeded(usage, size, r->quota))
 		return fail_set(f, !b->conf->quota_bounce,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);
@@ -420,8 +425,8 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 
 	if (maildir_create(b, r->path, f) == -1)
 		return -1;
-	if (r->quota > 0 &&
-	    quota_check(b, r, m->len + deliver_header_len(r), f) == -1)
+	if (r->quota > 0 && quota_check(b, r, deliver_size_add(m->len,
+	    deliver_header_len(r)), f) == -1)
 		return -1;
 	if ((fd = tmp_open(b, r, base, sizeof(base), tmp, sizeof(tmp), f)) ==
 	    -1)

@@ -72,8 +72,8 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 		return fail_set(f, true, "4.3.0",
 		    "mailbox is not a regular file");
 	old = st.st_size;
-	if (r->quota > 0 && (uint64_t)old + m->len + deliver_header_len(r) +
-	    128 > r->quota)
+	if (r->quota > 0 && deliver_quota_exceeded((uint64_t)old,
+	    deliver_size_add(m->len, deliver_header_len(r) + 128), r->quota))
 		return fail_set(f, !b->conf->quota_bounce,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);

@@ -85,6 +85,11 @@ int	 deliver_copy(struct deliver_out *, const struct deliver_rcpt *,
 uint64_t deliver_header_len(const struct deliver_rcpt *);
 /* Set f from a write errno: EDQUOT 4.2.2, ENOSPC 4.3.1, else 4.3.0. */
 int	 deliver_fail_errno(struct fail *, int err, const char *what);
+/* a + b, or UINT64_MAX when that would wrap (sizes only ever add up to
+ * more, never to a small number). */
+uint64_t deliver_size_add(uint64_t a, uint64_t b);
+/* Would usage + add bytes be over quota?  Never wraps. */
+bool	 deliver_quota_exceeded(uint64_t usage, uint64_t add, uint64_t quota);
 /* Remember dir for the commit fsync (no duplicate). */
 void	 deliver_batch_dir(struct deliver_batch *, const char *dir);
 /* mkdir -p path (mode 0700): each directory made has its parent put on

@@ -778,6 +778,54 @@ Test(deliver, quota_maildir_bounce) { quota_case(DELIVER_MAILDIR, true); }
 Test(deliver, quota_mbox_temp) { quota_case(DELIVER_MBOX, false); }
 Test(deliver, quota_mbox_bounce) { quota_case(DELIVER_MBOX, true); }
 
+/* Sizes that would wrap a 64-bit sum count as huge, never as small: a
+ * maildirsize whose lines overflow int64 is recounted, and ",S=" sizes
+ * that add past UINT64_MAX saturate. */
+Test(deliver, quota_sum_never_wraps)
+{
+	static const char big[] = "9223372036854775807 1\n";
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	struct str		 ms;
+	int			 i;
+
+	cr_assert_eq(deliver_size_add(UINT64_MAX - 1, 2), UINT64_MAX);
+	cr_assert_eq(deliver_size_add(1, 2), 3);
+	cr_assert(deliver_quota_exceeded(UINT64_MAX, 1, 100));
+	cr_assert(deliver_quota_exceeded(1, UINT64_MAX, 100));
+	cr_assert(!deliver_quota_exceeded(50, 50, 100));
+	cr_assert(deliver_quota_exceeded(50, 51, 100));
+
+	init_conf();
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("md"), DELIVER_MAILDIR);
+	r.quota = 1000;
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	/* Really over quota: a 2000-byte message in cur/. */
+	str_init(&ms, 0);
+	for (i = 0; i < 2000; i++)
+		cr_assert_eq(str_append_c(&ms, 'x'), 0);
+	spit(path_in("md/cur/1.big"), str_c(&ms), ms.len);
+	/* ...but maildirsize sums to INT64_MAX * 2 + 2, which wraps to 0. */
+	str_clear(&ms);
+	cr_assert_eq(str_append_str(&ms, "1000S\n"), 0);
+	cr_assert_eq(str_append_str(&ms, big), 0);
+	cr_assert_eq(str_append_str(&ms, big), 0);
+	cr_assert_eq(str_append_str(&ms, "2 1\n"), 0);
+	spit(path_in("md/maildirsize"), str_c(&ms), ms.len);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	/* Two names claiming half of 2^64 each do not add up to 0. */
+	unlink(path_in("md/cur/1.big"));
+	unlink(path_in("md/maildirsize"));
+	spit(path_in("md/cur/1.a,S=9223372036854775808"), "x", 1);
+	spit(path_in("md/cur/2.b,S=9223372036854775808"), "x", 1);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	str_release(&ms);
+}
+
 /* maildirsize is kept up to date, and a stale "full" is recounted. */
 Test(deliver, quota_maildirsize)
 {
