@@ -102,8 +102,13 @@ int	 mblog_create(const char *path, uint64_t id);
 /* The log id of a log file image; -1 if it is not one. */
 int	 mblog_header_id(const void *buf, size_t len, uint64_t *id_r);
 /* Apply the committed records of buf (log bytes from some record start)
- * to idx.  Sets *used_r to the bytes up to the last commit.  0 ok, -1 a
- * committed record makes no sense (the caller rebuilds). */
+ * to idx, with the checks mbidx_parse() makes of an index (so what comes
+ * out always reads back).  0 with *used_r the bytes up to the last
+ * commit; or -1 when a committed change makes no sense: idx then holds
+ * every commit before it, *used_r is their length, and uidnext and
+ * highestmodseq have moved past what the rest claims (so no UID is given
+ * twice); the caller stops reading the log there and compacts at its
+ * next write, and UIDVALIDITY stays. */
 int	 mblog_apply(struct mbidx *, const void *buf, size_t len,
 	    size_t *used_r);
 /* Append to out the records that turn pre into post, then a commit. */
