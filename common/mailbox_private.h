@@ -76,7 +76,9 @@ void	*mbidx_serialize(const struct mbidx *, size_t *len_r);
 /* Read path: 1 loaded, 0 missing, -1 corrupt (idx empty), -2 I/O error. */
 int	 mbidx_read(struct mbidx *, const char *path, struct stat *st_r);
 /* Write atomically: tmp, fsync, rename; with durable, fsync the
- * directory too (needed once UIDs were handed out). */
+ * directory too (needed once UIDs were handed out).  0, or -1 (errno)
+ * when a step failed, the directory fsync included: the new file may
+ * then be in place but is not known to survive a crash. */
 int	 mbidx_write(const struct mbidx *, const char *path, bool durable,
 	    struct stat *st_r);
 /* Append a record (uid must be above every uid present). */
