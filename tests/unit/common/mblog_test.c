@@ -130,20 +130,26 @@ put_record(struct str *out, uint32_t type, const void *p, size_t len)
 }
 
 static void
-commit(struct str *out, uint32_t uidnext)
+hdr(struct str *out, uint32_t uidnext, uint64_t modseq, uint64_t floor)
 {
 	struct str h;
 
 	str_init(&h, 0);
 	mbidx_put(&h, uidnext, 4);
-	mbidx_put(&h, 100, 8);
-	mbidx_put(&h, 0, 8);
+	mbidx_put(&h, modseq, 8);
+	mbidx_put(&h, floor, 8);
 	mbidx_put(&h, 0, 8);
 	mbidx_put(&h, 0, 8);
 	mbidx_put(&h, 0, 8);
 	mbidx_put(&h, 0, 8);
 	put_record(out, 4, h.data, h.len);
 	str_release(&h);
+}
+
+static void
+commit(struct str *out, uint32_t uidnext)
+{
+	hdr(out, uidnext, 100, 0);
 }
 
 Test(mblog, committed_nonsense_is_an_error)
@@ -222,23 +228,6 @@ ParameterizedTestParameters(mblog, damaged_commit_rejected)
 	};
 	return cr_make_param_array(struct bad_log_case, cases,
 	    sizeof(cases) / sizeof(cases[0]));
-}
-
-static void
-hdr(struct str *out, uint32_t uidnext, uint64_t modseq, uint64_t floor)
-{
-	struct str h;
-
-	str_init(&h, 0);
-	mbidx_put(&h, uidnext, 4);
-	mbidx_put(&h, modseq, 8);
-	mbidx_put(&h, floor, 8);
-	mbidx_put(&h, 0, 8);
-	mbidx_put(&h, 0, 8);
-	mbidx_put(&h, 0, 8);
-	mbidx_put(&h, 0, 8);
-	put_record(out, 4, h.data, h.len);
-	str_release(&h);
 }
 
 static void
