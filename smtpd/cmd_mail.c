@@ -236,7 +236,9 @@ cmd_rcpt(struct session *s, char *arg)
 		smtp_error(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}
-	if (tx->nrcpts >= s->srv->conf.max_recipients) {
+	/* Repeats count too, as in Postfix: the limit bounds the RCPTs a
+	 * client may send, not only the recipients kept. */
+	if (tx->rcpts_accepted >= s->srv->conf.max_recipients) {
 		smtp_error(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
@@ -262,6 +264,7 @@ cmd_rcpt(struct session *s, char *arg)
 	}
 	/* A repeat is accepted and dropped, as Postfix's cleanup does: one
 	 * transaction naming a mailbox 100 times stores one copy. */
+	tx->rcpts_accepted++;
 	if (rcpt_is_duplicate(tx, path, rp.orcpt, rp.notify)) {
 		log_debug(s->id, "smtp duplicate recipient dropped");
 		smtp_reply(s, "250 2.1.5 Ok");

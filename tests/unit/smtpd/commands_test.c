@@ -262,8 +262,9 @@ Test(commands, rcpt_duplicates_kept_once)
 	int	 i;
 
 	setup_listener(SMTP_LISTEN_SMTP, "192.0.2.9");
+	srv.conf.max_recipients = 100;
 	(void)say("MAIL FROM:<a@example.org>");
-	for (i = 0; i < 100; i++)
+	for (i = 0; i < 97; i++)
 		cr_assert_str_eq(say("RCPT TO:<b@example.net>"),
 		    "250 2.1.5 Ok\r\n");
 	cr_assert_str_eq(say("RCPT TO:<b@EXAMPLE.net>"), "250 2.1.5 Ok\r\n");
@@ -273,6 +274,9 @@ Test(commands, rcpt_duplicates_kept_once)
 	    "250 2.1.5 Ok\r\n");
 	cr_assert_eq(sess.tx.nrcpts, 3);
 	cr_assert_str_eq(sess.tx.rcpts[0].addr, "b@example.net");
+	/* Repeats count toward the limit, as every RCPT does. */
+	cr_assert_str_eq(say("RCPT TO:<b@example.net>"),
+	    "452 4.5.3 Error: too many recipients\r\n");
 }
 
 Test(commands, ipv6_mynetworks_in_brackets)
