@@ -137,7 +137,9 @@ int	 accounts_user_parse(const char *val, size_t len,
 /* Create u's mailbox: Maildir (cur, new, tmp) with the Maildir++ folders
  * .Sent .Drafts .Trash .Junk, or a directory of mbox files INBOX, Sent,
  * Drafts, Trash, Junk.  Existing parts are kept.  Made by root, the tree
- * is given to the owner of STATE/mail.  0, or -1 with a message in err. */
+ * is given to the owner of STATE/mail.  Every directory from STATE down
+ * to the mailbox and its folders is fsync'd, so a new domain's directory
+ * survives a crash too.  0, or -1 with a message in err. */
 int	 accounts_mailbox_create(const struct accounts_conf *,
 	    const struct accounts_user *, char *err, size_t errsize);
 

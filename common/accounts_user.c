@@ -226,6 +226,53 @@ file_create(const char *path, const struct stat *owner)
 	return close(fd);
 }
 
+static int
+dir_fsync(const char *path)
+{
+	int	 fd, rc, save;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	save = errno;
+	(void)close(fd);
+	errno = save;
+	return rc;
+}
+
+/* fsync every directory from STATE down to base, base's folders too, so
+ * that the whole new path (a new domain's directory included) and what
+ * it holds survive a crash.  0, or -1 with err set. */
+static int
+mailbox_sync_path(const struct accounts_conf *c, const char *base,
+    bool maildir, char *err, size_t errsize)
+{
+	static const char *const folders[] = { "Sent", "Drafts", "Trash",
+	    "Junk" };
+	char	 dir[PATH_MAX], *slash;
+	size_t	 i, top = strlen(c->state_dir);
+
+	if (!str_copy(dir, base, sizeof(dir)))
+		return -1;
+	for (slash = dir + top; slash != NULL; slash = strchr(slash + 1,
+	    '/')) {
+		*slash = '\0';
+		if (dir_fsync(dir[0] != '\0' ? dir : "/") == -1)
+			goto fail;
+		*slash = '/';
+	}
+	if (dir_fsync(dir) == -1)
+		goto fail;
+	for (i = 0; maildir && i < sizeof(folders) / sizeof(folders[0]); i++)
+		if (!str_printf(dir, sizeof(dir), "%s/.%s", base,
+		    folders[i]) || dir_fsync(dir) == -1)
+			goto fail;
+	return 0;
+fail:
+	(void)str_printf(err, errsize, "fsync %s: %s", dir, strerror(errno));
+	return -1;
+}
+
 int
 accounts_mailbox_create(const struct accounts_conf *c,
     const struct accounts_user *u, char *err, size_t errsize)
@@ -270,7 +317,7 @@ accounts_mailbox_create(const struct accounts_conf *c,
 			if (!str_printf(path, sizeof(path), "%s/%s", base,
 			    folders[i]) || file_create(path, owner) == -1)
 				goto fail_path;
-		return 0;
+		return mailbox_sync_path(c, base, false, err, errsize);
 	}
 	for (j = 0; j < sizeof(subs) / sizeof(subs[0]); j++)
 		if (!str_printf(path, sizeof(path), "%s/%s", base, subs[j]) ||
@@ -290,7 +337,7 @@ accounts_mailbox_create(const struct accounts_conf *c,
 		    base, folders[i]) || file_create(path, owner) == -1)
 			goto fail_path;
 	}
-	return 0;
+	return mailbox_sync_path(c, base, true, err, errsize);
 fail_mail:
 	(void)str_printf(err, errsize, "%s: %s", mail, strerror(errno));
 	return -1;

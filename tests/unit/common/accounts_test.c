@@ -17,6 +17,39 @@
 static char	 dir[64];
 static struct accounts_conf conf;
 
+/* Linked with --wrap=fsync: "\n" and the paths of the directories
+ * fsync'd since, one a line. */
+static struct str synced;
+
+int	 __real_fsync(int);
+int	 __wrap_fsync(int);
+
+int
+__wrap_fsync(int fd)
+{
+	char		 link[64], path[4096];
+	struct stat	 st;
+	ssize_t		 n;
+
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    str_printf(link, sizeof(link), "/proc/self/fd/%d", fd) &&
+	    (n = readlink(link, path, sizeof(path) - 1)) > 0) {
+		path[n] = '\0';
+		if (str_appendf(&synced, "%s\n", path) == -1)
+			abort();
+	}
+	return __real_fsync(fd);
+}
+
+static bool
+was_synced(const char *path)
+{
+	char	 line[4096];
+
+	(void)str_printf(line, sizeof(line), "\n%s\n", path);
+	return strstr(str_c(&synced), line) != NULL;
+}
+
 static void
 setup(void)
 {
@@ -622,6 +655,31 @@ Test(accounts, mailbox_name_bounds)
 	    -1);
 	cr_assert_eq(accounts_mailbox_name("a@../x", out, sizeof(out)), -1);
 	cr_assert_eq(accounts_mailbox_name("noat", out, sizeof(out)), -1);
+}
+
+/* The first mailbox of a new domain: every directory from STATE down to
+ * the mailbox and its folders is fsync'd. */
+Test(accounts, mailbox_create_syncs_the_new_path)
+{
+	static const char *const want[] = { "", "/mail", "/mail/new.test",
+	    "/mail/new.test/alice", "/mail/new.test/alice/.Sent",
+	    "/mail/new.test/alice/.Junk" };
+	struct accounts_user	 u;
+	char			 err[256], p[256], real[4096];
+	size_t			 i;
+
+	cr_assert_not_null(realpath(dir, real));
+	str_init(&synced, 0);
+	cr_assert_eq(str_append_c(&synced, '\n'), 0);
+	accounts_user_init(&u, "alice@new.test");
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0,
+	    "%s", err);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		(void)str_printf(p, sizeof(p), "%s%s", real, want[i]);
+		cr_assert(was_synced(p), "%s not synced:\n%s", p,
+		    str_c(&synced));
+	}
+	str_release(&synced);
 }
 
 /* A user whose name holds "/new" gets a mailbox of its own, not bob's
