@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "dir.h"
 #include "mem.h"
 #include "str.h"
 
@@ -224,20 +225,6 @@ file_create(const char *path, const struct stat *owner)
 		return -1;
 	}
 	return close(fd);
-}
-
-static int
-dir_fsync(const char *path)
-{
-	int	 fd, rc, save;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	save = errno;
-	(void)close(fd);
-	errno = save;
-	return rc;
 }
 
 /* fsync every directory from STATE down to base, base's folders too, so

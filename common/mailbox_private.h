@@ -223,6 +223,8 @@ int	 mailbox_refresh_locked(struct mailbox *, struct mbidx *fresh,
 int	 mailbox_write_locked(struct mailbox *, struct mbidx *fresh,
 	    struct fail *);
 char	*mailbox_path_join(const char *a, const char *b);
+/* dir_fsync() for this module: the one name its unit tests wrap
+ * (TL_WRAP_FSYNC_DIR) to make directory fsyncs fail. */
 int	 mailbox_fsync_dir(const char *path);
 uint32_t mailbox_new_uidvalidity(struct mailbox *);
 

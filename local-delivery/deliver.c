@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "dir.h"
 #include "deliver_private.h"
 #include "log.h"
 #include "mem.h"
@@ -122,20 +123,6 @@ deliver_mkdirs(struct deliver_batch *b, const char *path, struct fail *f)
 }
 
 int
-deliver_fsync_dir(const char *dir)
-{
-	int	 fd, rc, save;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	save = errno;
-	(void)close(fd);
-	errno = save;
-	return rc;
-}
-
-int
 deliver_batch_add(struct deliver_batch *b, const struct deliver_rcpt *r,
     const struct deliver_msg *m, struct deliver_result *res, struct fail *f)
 {
@@ -164,7 +151,7 @@ deliver_batch_commit(struct deliver_batch **bp, struct fail *f)
 	if (deliver_maildir_flush(b, f) == -1)
 		rc = -1;
 	for (i = 0; i < b->ndirs; i++) {
-		if (deliver_fsync_dir(b->dirs[i]) == -1) {
+		if (dir_fsync(b->dirs[i]) == -1) {
 			log_error(NULL, "deliver fsync failed dir=%s error=%s",
 			    b->dirs[i], strerror(errno));
 			rc = deliver_fail_errno(f, errno, "directory sync");

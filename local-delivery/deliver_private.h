@@ -99,8 +99,6 @@ void	 deliver_batch_dir(struct deliver_batch *, const char *dir);
  * set (temporary). */
 int	 deliver_mkdirs(struct deliver_batch *, const char *path,
 	    struct fail *f) __attribute__((warn_unused_result));
-/* fsync a directory by path: 0 or -1 (errno). */
-int	 deliver_fsync_dir(const char *dir);
 const char *deliver_hostname(const struct deliver_conf *);
 
 /* fsync every pending file, link it into new/, note new/ for the
