@@ -221,6 +221,10 @@ struct round {
 	size_t			 jobs_cap;
 	struct job_dup		*dups;
 	size_t			 ndups;
+	/* The mailboxes the entry being planned has a job for: open
+	 * addressing by path, a slot holds a job index + 1. */
+	size_t			*slots;
+	size_t			 nslots, nused;
 };
 
 /* ---- settings ---- */
@@ -714,25 +718,71 @@ round_add_job(struct round *rd, size_t mi, size_t ri, const char *address,
 	rm->rw[ri].ntargets++;
 }
 
+static size_t
+path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return (size_t)h;
+}
+
+/* The slot for path: the job going there, or the empty slot it takes. */
+static size_t *
+round_slot(struct round *rd, const char *path)
+{
+	size_t	 i = path_hash(path) & (rd->nslots - 1);
+
+	while (rd->slots[i] != 0 && strcmp(rd->refs[rd->slots[i] - 1].path,
+	    path) != 0)
+		i = (i + 1) & (rd->nslots - 1);
+	return &rd->slots[i];
+}
+
+/* Start the table over for the next entry (a big one's table goes). */
+static void
+round_slots_reset(struct round *rd)
+{
+	if (rd->nslots > 1024) {
+		free(rd->slots);
+		rd->slots = NULL;
+		rd->nslots = 0;
+	} else if (rd->nslots > 0)
+		memset(rd->slots, 0, rd->nslots * sizeof(*rd->slots));
+	rd->nused = 0;
+}
+
 /* Suppress a second copy of entry mi into one mailbox, as Postfix's
  * cleanup drops duplicate recipients: 1 if a job of mi already goes to
- * path (recipient ri then follows its result), else 0.  The jobs of mi
- * are the last ones, planned since job_first. */
+ * path (recipient ri then follows its result), else 0, and path is
+ * taken by the job the caller adds next. */
 static int
 round_dedup(struct round *rd, size_t mi, size_t ri, const char *address,
     const char *path)
 {
 	struct job_dup	*d;
-	size_t		 k;
+	size_t		*slot, k, n;
 
-	for (k = rd->msgs[mi].job_first; k < rd->njobs; k++)
-		if (strcmp(rd->refs[k].path, path) == 0)
-			break;
-	if (k == rd->njobs)
+	if (rd->nused * 2 >= rd->nslots) {
+		n = rd->nslots == 0 ? 16 : rd->nslots * 2;
+		free(rd->slots);
+		rd->slots = xcalloc(n, sizeof(*rd->slots));
+		rd->nslots = n;
+		for (k = rd->msgs[mi].job_first; k < rd->njobs; k++)
+			*round_slot(rd, rd->refs[k].path) = k + 1;
+	}
+	slot = round_slot(rd, path);
+	if (*slot == 0) {
+		*slot = rd->njobs + 1;
+		rd->nused++;
 		return 0;
+	}
 	rd->dups = xreallocarray(rd->dups, rd->ndups + 1, sizeof(*rd->dups));
 	d = &rd->dups[rd->ndups++];
-	d->seq = k;
+	d->seq = *slot - 1;
 	d->rcpt = ri;
 	d->address = xstrdup(address);
 	rd->msgs[mi].rw[ri].ntargets++;
@@ -841,6 +891,7 @@ round_plan(struct queue_runner *r, struct round *rd, uint64_t now)
 	for (mi = 0; mi < rd->nmsgs; mi++) {
 		m = &rd->msgs[mi].m;
 		rd->msgs[mi].job_first = rd->njobs;
+		round_slots_reset(rd);
 		for (ri = 0; ri < m->env.nrcpts; ri++) {
 			st = &m->st[ri];
 			if (spool_rcpt_state_final(st->state))
@@ -955,6 +1006,7 @@ round_free(struct round *rd)
 	for (k = 0; k < rd->ndups; k++)
 		free(rd->dups[k].address);
 	free(rd->dups);
+	free(rd->slots);
 	free(rd->msgs);
 	free(rd->jobs);
 	free(rd->refs);

@@ -183,10 +183,15 @@ postmaster(struct session *s, const char *p, char *path, size_t size,
 	return 0;
 }
 
+/* Recipients a RCPT is compared with: the last ones kept, so that a
+ * large smtpd_max_recipients costs no quadratic time; the queue drops
+ * what is left. */
+#define RCPT_DUP_SCAN	256
+
 /* Is path, with these DSN parameters, a recipient the transaction has
- * already?  The domain is compared in any case, the local part exactly
- * (it may be case-sensitive); the queue folds what is left (aliases,
- * "+detail") into one copy per mailbox. */
+ * already (among the last RCPT_DUP_SCAN)?  The domain is compared in any
+ * case, the local part exactly (it may be case-sensitive); the queue
+ * folds what is left (aliases, "+detail") into one copy per mailbox. */
 static bool
 rcpt_is_duplicate(const struct smtp_tx *tx, const char *path,
     const char *orcpt, unsigned int notify)
@@ -195,7 +200,8 @@ rcpt_is_duplicate(const struct smtp_tx *tx, const char *path,
 	size_t		 i;
 
 	at = strrchr(path, '@');
-	for (i = 0; i < tx->nrcpts; i++) {
+	for (i = tx->nrcpts > RCPT_DUP_SCAN ? tx->nrcpts - RCPT_DUP_SCAN : 0;
+	    i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *r = &tx->rcpts[i];
 
 		if (r->notify != notify || strcmp(r->orcpt, orcpt) != 0)

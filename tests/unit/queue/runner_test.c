@@ -243,6 +243,40 @@ Test(runner, duplicate_recipients_give_one_copy)
 	queue_runner_free(&r);
 }
 
+/* Many mailboxes (the table grows), each named three times. */
+Test(runner, duplicate_recipients_many_mailboxes)
+{
+	struct queue_runner	*r = rt_runner();
+	const char		*rcpts[62];
+	char			 addrs[20][32], all[1024], dir[64];
+	size_t			 i, n = 0;
+
+	all[0] = '\0';
+	for (i = 0; i < 20; i++) {
+		cr_assert(str_printf(addrs[i], sizeof(addrs[i]),
+		    "u%zu@example.test", i));
+		rt_add_user(addrs[i], false, 0);
+		cr_assert(str_printf(all + strlen(all), sizeof(all) -
+		    strlen(all), "%s%s", i > 0 ? "," : "", addrs[i]));
+	}
+	rt_add_alias("everyone@example.test", all);
+	for (i = 0; i < 20; i++)
+		rcpts[n++] = addrs[i];
+	rcpts[n++] = "everyone@example.test";
+	for (i = 0; i < 20; i++)
+		rcpts[n++] = addrs[19 - i];
+	rcpts[n] = NULL;
+	rt_enqueue("sender@remote.test", rcpts, 0, msg1, NULL);
+	rt_drain(r);
+	for (i = 0; i < 20; i++) {
+		cr_assert(str_printf(dir, sizeof(dir),
+		    "mail/example.test/u%zu/new", i));
+		cr_assert_eq(rt_count(dir), 1, "%s", dir);
+	}
+	cr_assert_eq(rt_count("spool/queue"), 0);
+	queue_runner_free(&r);
+}
+
 /* A suppressed copy waits with the one made: both deferred, then one copy
  * when the mailbox takes it. */
 Test(runner, duplicate_recipient_shares_a_deferral)
