@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Mailboxes over the network: every address has a mailbox of its own,
 whatever its local part holds ('/', '.', "bob/new"), a message reaches
-one mailbox once however many times its recipients name it, and a
-Maildir replaced by a symbolic link is not delivered into (the message
-waits in the queue).
+one mailbox once however many times its recipients name it, a Maildir
+replaced by a symbolic link is not delivered into (the message waits in
+the queue), and a damaged entry in a mailbox's change log leaves every
+UIDL as it was.
 
 One instance (demo domain example.test) with smtp and pop3 listeners.
 """
@@ -12,6 +13,7 @@ import os
 import poplib
 import shutil
 import smtplib
+import struct
 import unittest
 
 import buzontest
@@ -29,7 +31,8 @@ SETTINGS = {
     "auth_failure_delay": "0",
 }
 
-USERS = ("bobby", "bobby/new", "a/b", "a/./b", "carol", "dup", "sym", "other")
+USERS = ("bobby", "bobby/new", "a/b", "a/./b", "carol", "dup", "sym", "other",
+         "logged")
 ALIASES = (("twin1", "dup@" + DOMAIN), ("twin2", "dup@" + DOMAIN),
            ("both", "twin1@%s,twin2@%s" % (DOMAIN, DOMAIN)))
 
@@ -41,6 +44,20 @@ def have_daemons():
                             ("pop3d", "buzon-pop3d")))
 
 
+def fnv1a(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def log_record(rtype, payload):
+    """One change-log record as common/mblog.c writes it (checksummed, so
+    a reader takes it as committed)."""
+    head = struct.pack("<II", rtype, len(payload)) + payload
+    return head + struct.pack("<Q", fnv1a(head))
+
+
 def files(path):
     try:
         return sorted(os.listdir(path))
@@ -49,7 +66,7 @@ def files(path):
 
 
 @unittest.skipUnless(have_daemons(), "smtpd, queued or pop3d not built")
-class MailboxPaths(unittest.TestCase):
+class MailboxSafety(unittest.TestCase):
     inst = None
 
     @classmethod
@@ -107,6 +124,13 @@ class MailboxPaths(unittest.TestCase):
         p.user("%s@%s" % (local, DOMAIN))
         p.pass_(PASSWORD)
         return p
+
+    def uidl(self, local):
+        p = self.pop3(local)
+        try:
+            return p.uidl()[1]
+        finally:
+            p.quit()
 
     def subjects(self, local):
         """The Subject of every message POP3 shows local."""
@@ -175,6 +199,33 @@ class MailboxPaths(unittest.TestCase):
             DOMAIN.replace(".", r"\."),), start=start, timeout=15)
         self.wait_queue_empty()
         self.assertEqual(self.subjects("dup").count("twins"), 1)
+
+    # ---- a damaged change log ----
+
+    def test_damaged_log_entry_keeps_every_uidl(self):
+        for n in range(3):
+            start = self.inst.log_size()
+            self.send(["logged@" + DOMAIN], "logged-%d" % n)
+            self.wait_delivered(start, "logged@" + DOMAIN)
+        before = self.uidl("logged")
+        self.assertEqual(len(before), 3)
+        # A committed HDR whose UIDNEXT is below the UIDs handed out.
+        path = os.path.join(self.maildir("logged"), "buzon.log")
+        self.assertTrue(os.path.exists(path))
+        with open(path, "ab") as f:
+            f.write(log_record(4, struct.pack("<IQQQQqq", 1, 1 << 20, 0, 0,
+                                              0, 0, 0)))
+        start = self.inst.log_size()
+        self.assertEqual(self.uidl("logged"), before)
+        self.inst.wait_log(r"mailbox log damaged", start=start, timeout=10)
+        # New mail still gets new UIDs under the same UIDVALIDITY.
+        start = self.inst.log_size()
+        self.send(["logged@" + DOMAIN], "logged-after")
+        self.wait_delivered(start, "logged@" + DOMAIN)
+        after = self.uidl("logged")
+        self.assertEqual(after[:3], before)
+        self.assertEqual(len(after), 4)
+        self.assertNotIn(after[3].split()[1], [u.split()[1] for u in before])
 
     # ---- a Maildir that is a symbolic link ----
 
