@@ -28,6 +28,9 @@
 
 #define REC_FIELDS	7
 
+/* The folders every new mailbox gets (Maildir++ ".NAME", or mbox files). */
+static const char *const folders[] = { "Sent", "Drafts", "Trash", "Junk" };
+
 /* A local part byte kept as it is in the mailbox directory's name. */
 static bool
 name_byte_plain(unsigned char c, bool first)
@@ -234,13 +237,13 @@ static int
 mailbox_sync_path(const struct accounts_conf *c, const char *base,
     bool maildir, char *err, size_t errsize)
 {
-	static const char *const folders[] = { "Sent", "Drafts", "Trash",
-	    "Junk" };
 	char	 dir[PATH_MAX], *slash;
 	size_t	 i, top = strlen(c->state_dir);
 
-	if (!str_copy(dir, base, sizeof(dir)))
+	if (!str_copy(dir, base, sizeof(dir))) {
+		(void)str_printf(err, errsize, "%s: path too long", base);
 		return -1;
+	}
 	for (slash = dir + top; slash != NULL; slash = strchr(slash + 1,
 	    '/')) {
 		*slash = '\0';
@@ -264,8 +267,6 @@ int
 accounts_mailbox_create(const struct accounts_conf *c,
     const struct accounts_user *u, char *err, size_t errsize)
 {
-	static const char *const folders[] = { "Sent", "Drafts", "Trash",
-	    "Junk" };
 	static const char *const subs[] = { "cur", "new", "tmp" };
 	struct stat	 st, *owner = NULL;
 	char		 base[PATH_MAX], path[PATH_MAX], mail[PATH_MAX];

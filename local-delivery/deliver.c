@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "deliver.h"
-#include "dir.h"
 #include "deliver_private.h"
+#include "dir.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
