@@ -302,34 +302,63 @@ quota_add(const char *path, uint64_t size)
 
 /* ---- delivery ---- */
 
+/* Open maildir/sub ("tmp" or "new") with neither component followed if
+ * it is a link: what maildir_check() saw may have changed since.  fd, or
+ * -1 with errno (ELOOP or ENOTDIR for a link). */
+static int
+subdir_open(const char *maildir, const char *sub)
+{
+	int	 root, fd, save;
+
+	root = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root == -1)
+		return -1;
+	fd = openat(root, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	save = errno;
+	(void)close(root);
+	errno = save;
+	return fd;
+}
+
 /* Create tmp/BASE exclusively; fd, or -1 with f set. */
 static int
 tmp_open(struct deliver_batch *b, const struct deliver_rcpt *r, char *base,
     size_t basesize, char *tmp, size_t tmpsize, struct fail *f)
 {
 	struct timeval	 tv;
-	int		 fd, i;
+	int		 dfd, fd, i, err;
 
+	if ((dfd = subdir_open(r->path, "tmp")) == -1) {
+		log_error(NULL, "deliver open failed dir=%s/tmp error=%s",
+		    r->path, strerror(errno));
+		return deliver_fail_errno(f, errno, "cannot open the mailbox");
+	}
 	for (i = 0; i < NAME_TRIES; i++) {
 		(void)gettimeofday(&tv, NULL);
 		if (deliver_maildir_name(base, basesize, tv.tv_sec,
 		    (long)tv.tv_usec, getpid(),
 		    __atomic_add_fetch(&maildir_seq, 1, __ATOMIC_RELAXED),
 		    deliver_hostname(b->conf)) == -1 ||
-		    !str_printf(tmp, tmpsize, "%s/tmp/%s", r->path, base))
+		    !str_printf(tmp, tmpsize, "%s/tmp/%s", r->path, base)) {
+			(void)close(dfd);
 			return fail_set(f, true, "4.3.0", "path too long");
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd != -1)
-			return fd;
-		if (errno != EEXIST) {
-			log_error(NULL, "deliver open failed file=%s error=%s",
-			    tmp, strerror(errno));
-			return deliver_fail_errno(f, errno,
-			    "cannot create a file in the mailbox");
 		}
+		fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;
 	}
-	return fail_set(f, true, "4.3.0", "no unique file name");
+	err = errno;
+	(void)close(dfd);
+	if (fd != -1)
+		return fd;
+	if (i == NAME_TRIES)
+		return fail_set(f, true, "4.3.0", "no unique file name");
+	log_error(NULL, "deliver open failed file=%s error=%s", tmp,
+	    strerror(err));
+	return deliver_fail_errno(f, err,
+	    "cannot create a file in the mailbox");
 }
 
 static void
@@ -356,20 +385,36 @@ deliver_maildir_discard(struct deliver_batch *b)
 
 /* Move one synced file into new/: link() refuses to replace a file,
  * unlike rename(), which is only the fallback for file systems without
- * hard links. */
+ * hard links.  tmp/ and new/ are opened again without following links,
+ * so a Maildir swapped for a link since the file was written is not
+ * delivered into either. */
 static int
 pending_link(struct deliver_pending *p, struct fail *f)
 {
-	if (link(p->tmp, p->dst) == 0) {
-		(void)unlink(p->tmp);
-		return 0;
+	const char	*from = strrchr(p->tmp, '/') + 1;
+	const char	*to = strrchr(p->dst, '/') + 1;
+	int		 tfd, nfd = -1, rc = -1, err;
+
+	if ((tfd = subdir_open(p->maildir, "tmp")) != -1 &&
+	    (nfd = subdir_open(p->maildir, "new")) != -1) {
+		if (linkat(tfd, from, nfd, to, 0) == 0) {
+			(void)unlinkat(tfd, from, 0);
+			rc = 0;
+		} else if ((errno == EPERM || errno == ENOTSUP) &&
+		    renameat(tfd, from, nfd, to) == 0)
+			rc = 0;
 	}
-	if ((errno == EPERM || errno == ENOTSUP) && rename(p->tmp, p->dst) == 0)
+	err = errno;
+	if (nfd != -1)
+		(void)close(nfd);
+	if (tfd != -1)
+		(void)close(tfd);
+	if (rc == 0)
 		return 0;
 	log_error(NULL, "deliver link failed file=%s error=%s", p->dst,
-	    strerror(errno));
+	    strerror(err));
 	(void)unlink(p->tmp);
-	return deliver_fail_errno(f, errno,
+	return deliver_fail_errno(f, err,
 	    "cannot move the message into new/");
 }
 

@@ -380,6 +380,31 @@ Test(deliver, maildir_symlink_not_followed)
 	}
 }
 
+/* new/ swapped for a link between writing the file and the commit: the
+ * link into new/ is refused, nothing lands in the link's target. */
+Test(deliver, maildir_link_swapped_before_commit)
+{
+	struct deliver_batch	*b;
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+
+	init_conf();
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("other"), DELIVER_MAILDIR);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0);
+	r = rcpt_to(path_in("user"), DELIVER_MAILDIR);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0);
+	b = deliver_batch_begin(&conf);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	cr_assert_eq(rename(path_in("user/new"), path_in("user/new.old")), 0);
+	cr_assert_eq(symlink(path_in("other/new"), path_in("user/new")), 0);
+	cr_assert_eq(deliver_batch_commit(&b, &f), -1);
+	cr_assert(f.temp);
+	cr_assert_eq(count_dir(path_in("other/new"), NULL, 0), 1);
+	cr_assert_eq(count_dir(path_in("user/new.old"), NULL, 0), 1);
+}
+
 /* The directory of an mbox is not followed either. */
 Test(deliver, mbox_dir_symlink_not_followed)
 {
