@@ -42,6 +42,9 @@
 #define ACCOUNTS_DOMAIN_MAX	255	/* RFC 5321 4.5.3.1.2 */
 #define ACCOUNTS_ADDR_MAX \
 	(ACCOUNTS_LOCAL_MAX + 1 + ACCOUNTS_DOMAIN_MAX + 1)	/* NUL too */
+/* "DOMAIN/" and a local part of which every byte may take 3 */
+#define ACCOUNTS_MAILBOX_NAME_MAX \
+	(ACCOUNTS_DOMAIN_MAX + 1 + 3 * ACCOUNTS_LOCAL_MAX)
 #define ACCOUNTS_ALIAS_DEPTH	10	/* nested alias expansions */
 #define ACCOUNTS_ALIAS_FANOUT	1000	/* addresses one resolve may yield */
 
@@ -115,7 +118,21 @@ int	 accounts_login_name(const struct accounts_conf *, const char *name,
 /* "type:STATE/maps/NAME" for name "domains", "users" or "aliases". */
 int	 accounts_map_spec(const struct accounts_conf *, const char *name,
 	    char *out, size_t outsize) __attribute__((warn_unused_result));
-/* The absolute path of u's mailbox: STATE/mail/MAILBOX.  0 or -1. */
+/*
+ * The mailbox of a normalised address, relative to STATE/mail:
+ * "DOMAIN/NAME", where NAME is the local part as one path component:
+ * every byte kept but '/', '%', a leading '.', space, control and
+ * non-ASCII bytes, which become "%XX" (upper-case hex).  So NAME is never
+ * ".", ".." or hidden, never holds a '/', and two addresses never share
+ * one (the encoding is one to one); a plain name such as "alice" is
+ * itself.  At most ACCOUNTS_MAILBOX_NAME_MAX bytes.  0, or -1 when
+ * address has no local part or no valid domain, or out is too small.
+ */
+int	 accounts_mailbox_name(const char *address, char *out,
+	    size_t outsize) __attribute__((warn_unused_result));
+/* The absolute path of u's mailbox: STATE/mail/ and the
+ * accounts_mailbox_name() of u->address (the record's mailbox field is
+ * not used).  0 or -1. */
 int	 accounts_mail_path(const struct accounts_conf *,
 	    const struct accounts_user *, char *out, size_t outsize)
 	    __attribute__((warn_unused_result));
@@ -123,7 +140,7 @@ int	 accounts_mail_path(const struct accounts_conf *,
 /* ---- user records ---- */
 
 /* Fill u with the defaults for a new user at a normalised address:
- * mailbox DOMAIN/LOCALPART, Maildir, no quota, enabled, no hash. */
+ * mailbox accounts_mailbox_name(), Maildir, no quota, enabled, no hash. */
 void	 accounts_user_init(struct accounts_user *, const char *address);
 /* Serialise u into out (cleared first).  0, or -1 when a field holds a
  * tab or newline or does not fit. */
@@ -136,7 +153,9 @@ int	 accounts_user_parse(const char *val, size_t len,
 /* Create u's mailbox: Maildir (cur, new, tmp) with the Maildir++ folders
  * .Sent .Drafts .Trash .Junk, or a directory of mbox files INBOX, Sent,
  * Drafts, Trash, Junk.  Existing parts are kept.  Made by root, the tree
- * is given to the owner of STATE/mail.  0, or -1 with a message in err. */
+ * is given to the owner of STATE/mail.  Every directory from STATE down
+ * to the mailbox and its folders is fsync'd, so a new domain's directory
+ * survives a crash too.  0, or -1 with a message in err. */
 int	 accounts_mailbox_create(const struct accounts_conf *,
 	    const struct accounts_user *, char *err, size_t errsize);
 

@@ -6,7 +6,11 @@
  *   1  hash  apop-hex  mailbox  maildir|mbox  quota  0|1
  * apop-hex is the APOP secret in hex (empty: APOP off), so the secret may
  * hold any byte but NUL; the mailbox is relative to STATE/mail, with no
- * "..", no leading "/" and no control characters.
+ * "..", no leading "/" and no control characters.  It records
+ * accounts_mailbox_name() of the address for readers of the map; the path
+ * mail is delivered to and read from is always computed from the address
+ * (accounts_mail_path()), so no record can point into another user's
+ * mailbox.
  */
 #include "config.h"
 
@@ -18,21 +22,61 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "dir.h"
 #include "mem.h"
 #include "str.h"
 
 #define REC_FIELDS	7
 
+/* The folders every new mailbox gets (Maildir++ ".NAME", or mbox files). */
+static const char *const folders[] = { "Sent", "Drafts", "Trash", "Junk" };
+
+/* A local part byte kept as it is in the mailbox directory's name. */
+static bool
+name_byte_plain(unsigned char c, bool first)
+{
+	return c > 0x20 && c < 0x7f && c != '/' && c != '%' &&
+	    !(first && c == '.');
+}
+
+int
+accounts_mailbox_name(const char *address, char *out, size_t outsize)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char	*at = strrchr(address, '@');
+	const unsigned char *p;
+	struct str	 s;
+	int		 rc = 0;
+
+	if (at == NULL || at == address || (size_t)(at - address) >
+	    ACCOUNTS_LOCAL_MAX || !accounts_domain_valid(at + 1))
+		return -1;
+	str_init(&s, ACCOUNTS_MAILBOX_NAME_MAX);
+	rc |= str_appendf(&s, "%s/", at + 1);
+	for (p = (const unsigned char *)address; p < (const unsigned char *)at;
+	    p++) {
+		if (name_byte_plain(*p, p == (const unsigned char *)address))
+			rc |= str_append_c(&s, (char)*p);
+		else {
+			rc |= str_append_c(&s, '%');
+			rc |= str_append_c(&s, hex[*p >> 4]);
+			rc |= str_append_c(&s, hex[*p & 0x0f]);
+		}
+	}
+	if (rc == 0 && !str_copy(out, str_c(&s), outsize))
+		rc = -1;
+	str_release(&s);
+	return rc == 0 ? 0 : -1;
+}
+
 void
 accounts_user_init(struct accounts_user *u, const char *address)
 {
-	const char	*at = strrchr(address, '@');
-
 	memset(u, 0, sizeof(*u));
 	(void)str_copy(u->address, address, sizeof(u->address));
-	if (at != NULL)
-		(void)str_printf(u->mailbox, sizeof(u->mailbox), "%s/%.*s",
-		    at + 1, (int)(at - address), address);
+	if (accounts_mailbox_name(address, u->mailbox, sizeof(u->mailbox)) ==
+	    -1)
+		u->mailbox[0] = '\0';
 	u->format = ACCOUNTS_MAILDIR;
 	u->enabled = true;
 }
@@ -149,10 +193,14 @@ int
 accounts_mail_path(const struct accounts_conf *c,
     const struct accounts_user *u, char *out, size_t outsize)
 {
-	if (!mailbox_ok(u->mailbox))
+	char	 name[ACCOUNTS_MAILBOX_NAME_MAX + 1];
+
+	/* From the address, never from the record's mailbox field: a
+	 * record written before names were encoded may say "d/bob/new". */
+	if (accounts_mailbox_name(u->address, name, sizeof(name)) == -1)
 		return -1;
-	return str_printf(out, outsize, "%s/mail/%s", c->state_dir, u->mailbox)
-	    ? 0 : -1;
+	return str_printf(out, outsize, "%s/mail/%s", c->state_dir, name) ?
+	    0 : -1;
 }
 
 /* mkdir that accepts an existing directory, then gives it to the owner of
@@ -182,12 +230,43 @@ file_create(const char *path, const struct stat *owner)
 	return close(fd);
 }
 
+/* fsync every directory from STATE down to base, base's folders too, so
+ * that the whole new path (a new domain's directory included) and what
+ * it holds survive a crash.  0, or -1 with err set. */
+static int
+mailbox_sync_path(const struct accounts_conf *c, const char *base,
+    bool maildir, char *err, size_t errsize)
+{
+	char	 dir[PATH_MAX], *slash;
+	size_t	 i, top = strlen(c->state_dir);
+
+	if (!str_copy(dir, base, sizeof(dir))) {
+		(void)str_printf(err, errsize, "%s: path too long", base);
+		return -1;
+	}
+	for (slash = dir + top; slash != NULL; slash = strchr(slash + 1,
+	    '/')) {
+		*slash = '\0';
+		if (dir_fsync(dir[0] != '\0' ? dir : "/") == -1)
+			goto fail;
+		*slash = '/';
+	}
+	if (dir_fsync(dir) == -1)
+		goto fail;
+	for (i = 0; maildir && i < sizeof(folders) / sizeof(folders[0]); i++)
+		if (!str_printf(dir, sizeof(dir), "%s/.%s", base,
+		    folders[i]) || dir_fsync(dir) == -1)
+			goto fail;
+	return 0;
+fail:
+	(void)str_printf(err, errsize, "fsync %s: %s", dir, strerror(errno));
+	return -1;
+}
+
 int
 accounts_mailbox_create(const struct accounts_conf *c,
     const struct accounts_user *u, char *err, size_t errsize)
 {
-	static const char *const folders[] = { "Sent", "Drafts", "Trash",
-	    "Junk" };
 	static const char *const subs[] = { "cur", "new", "tmp" };
 	struct stat	 st, *owner = NULL;
 	char		 base[PATH_MAX], path[PATH_MAX], mail[PATH_MAX];
@@ -226,7 +305,7 @@ accounts_mailbox_create(const struct accounts_conf *c,
 			if (!str_printf(path, sizeof(path), "%s/%s", base,
 			    folders[i]) || file_create(path, owner) == -1)
 				goto fail_path;
-		return 0;
+		return mailbox_sync_path(c, base, false, err, errsize);
 	}
 	for (j = 0; j < sizeof(subs) / sizeof(subs[0]); j++)
 		if (!str_printf(path, sizeof(path), "%s/%s", base, subs[j]) ||
@@ -246,7 +325,7 @@ accounts_mailbox_create(const struct accounts_conf *c,
 		    base, folders[i]) || file_create(path, owner) == -1)
 			goto fail_path;
 	}
-	return 0;
+	return mailbox_sync_path(c, base, true, err, errsize);
 fail_mail:
 	(void)str_printf(err, errsize, "%s: %s", mail, strerror(errno));
 	return -1;

@@ -186,6 +186,10 @@ const struct conf_param config_params[] = {
 	    "client networks smtpd relays for without AUTH"),
 
 	/* local delivery */
+	CONF_SIZE("user_default_quota", "0", 0, SIZE_MAX, S,
+	    user_default_quota,
+	    "quota of a user added without --quota (0: none; buzon init "
+	    "writes 1G)"),
 	CONF_BOOL("quota_exceeded_bounce", "no", S, quota_exceeded_bounce,
 	    "over quota: bounce (5.2.2) instead of retrying later (4.2.2)"),
 	CONF_TIME("mailbox_lock_timeout", "30s", 1 * SEC, 600 * SEC, S,

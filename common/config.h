@@ -111,6 +111,7 @@ struct config {
 	struct conf_list mynetworks;
 
 	/* local delivery */
+	size_t		 user_default_quota;
 	bool		 quota_exceeded_bounce;
 	uint64_t	 mailbox_lock_timeout;	/* ms */
 	uint64_t	 stale_lock_time;	/* ms */

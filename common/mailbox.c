@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dir.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mem.h"
@@ -46,13 +47,7 @@ mailbox_path_join(const char *a, const char *b)
 int
 mailbox_fsync_dir(const char *path)
 {
-	int	 fd, rc;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
+	return dir_fsync(path);
 }
 
 /* Lock fd (whole file) exclusively; wait or not.  OFD locks belong to the

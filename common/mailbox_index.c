@@ -88,9 +88,11 @@ disk_rebuild(struct mailbox *mb)
 	(void)unlink(mb->cache_path);
 }
 
-/* Read what the log holds past mb->log_pos into mb->disk.  -1 if a
- * committed record is nonsense (the caller rebuilds). */
-static int
+/* Read what the log holds past mb->log_pos into mb->disk.  A committed
+ * change that makes no sense ends the log there: mb->disk keeps what
+ * came before it (and its UIDVALIDITY), and log_ok stays false, so the
+ * next write compacts into a new index and log.  True if it was damaged. */
+static bool
 log_catch_up(struct mailbox *mb)
 {
 	struct stat st;
@@ -99,42 +101,47 @@ log_catch_up(struct mailbox *mb)
 	char	*buf;
 	size_t	 len, used;
 	ssize_t	 r;
-	int	 fd, rc = 0;
+	int	 fd;
+	bool	 damaged = false;
 
 	mb->log_ok = false;
 	if (mb->disk.log_id == 0 ||
 	    (fd = open(mb->log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return 0;
+		return false;
 	if (fstat(fd, &st) == -1 || pread(fd, h, sizeof(h), 0) !=
 	    (ssize_t)sizeof(h) || mblog_header_id(h, sizeof(h), &id) == -1 ||
 	    id != mb->disk.log_id) {
 		close(fd);		/* not ours: the index has it all */
-		return 0;
+		return false;
 	}
 	/* Compaction keeps the log near the index's size; one far bigger
 	 * was not written by us: ignore it, the next write starts over. */
 	if ((uint64_t)st.st_size < mb->log_pos ||
 	    (uint64_t)st.st_size - mb->log_pos > LOG_READ_MAX) {
 		close(fd);
-		return 0;
+		return false;
 	}
 	mb->log_ok = true;
 	if ((uint64_t)st.st_size == mb->log_pos) {
 		close(fd);
-		return 0;
+		return false;
 	}
 	len = (size_t)((uint64_t)st.st_size - mb->log_pos);
 	buf = xmalloc(len);
 	r = pread(fd, buf, len, (off_t)mb->log_pos);
 	close(fd);
 	if (r > 0) {
-		if (mblog_apply(&mb->disk, buf, (size_t)r, &used) == -1)
-			rc = -1;
-		else
-			mb->log_pos += used;
+		if (mblog_apply(&mb->disk, buf, (size_t)r, &used) == -1) {
+			log_warn(NULL, "mailbox log damaged, ignored from "
+			    "offset=%llu path=%s", (unsigned long long)
+			    (mb->log_pos + used), mb->log_path);
+			mb->log_ok = false;
+			damaged = true;
+		}
+		mb->log_pos += used;
 	}
 	free(buf);
-	return rc;
+	return damaged;
 }
 
 int
@@ -164,11 +171,8 @@ mailbox_refresh_locked(struct mailbox *mb, struct mbidx *fresh, bool *dirty,
 		mb->log_pos = MBLOG_HDR;
 		mb->have_disk = true;
 	}
-	if (log_catch_up(mb) == -1) {
-		log_warn(NULL, "mailbox log corrupt, rebuilding path=%s",
-		    mb->log_path);
-		disk_rebuild(mb);
-	}
+	if (log_catch_up(mb))
+		*dirty = true;		/* compact it away */
 	if (mb->rebuilt)
 		*dirty = true;
 	mb->disk_uidnext = mb->disk.uidnext;

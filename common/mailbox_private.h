@@ -76,7 +76,9 @@ void	*mbidx_serialize(const struct mbidx *, size_t *len_r);
 /* Read path: 1 loaded, 0 missing, -1 corrupt (idx empty), -2 I/O error. */
 int	 mbidx_read(struct mbidx *, const char *path, struct stat *st_r);
 /* Write atomically: tmp, fsync, rename; with durable, fsync the
- * directory too (needed once UIDs were handed out). */
+ * directory too (needed once UIDs were handed out).  0, or -1 (errno)
+ * when a step failed, the directory fsync included: the new file may
+ * then be in place but is not known to survive a crash. */
 int	 mbidx_write(const struct mbidx *, const char *path, bool durable,
 	    struct stat *st_r);
 /* Append a record (uid must be above every uid present). */
@@ -102,8 +104,13 @@ int	 mblog_create(const char *path, uint64_t id);
 /* The log id of a log file image; -1 if it is not one. */
 int	 mblog_header_id(const void *buf, size_t len, uint64_t *id_r);
 /* Apply the committed records of buf (log bytes from some record start)
- * to idx.  Sets *used_r to the bytes up to the last commit.  0 ok, -1 a
- * committed record makes no sense (the caller rebuilds). */
+ * to idx, with the checks mbidx_parse() makes of an index (so what comes
+ * out always reads back).  0 with *used_r the bytes up to the last
+ * commit; or -1 when a committed change makes no sense: idx then holds
+ * every commit before it, *used_r is their length, and uidnext and
+ * highestmodseq have moved past what the rest claims (so no UID is given
+ * twice); the caller stops reading the log there and compacts at its
+ * next write, and UIDVALIDITY stays. */
 int	 mblog_apply(struct mbidx *, const void *buf, size_t len,
 	    size_t *used_r);
 /* Append to out the records that turn pre into post, then a commit. */
@@ -216,6 +223,8 @@ int	 mailbox_refresh_locked(struct mailbox *, struct mbidx *fresh,
 int	 mailbox_write_locked(struct mailbox *, struct mbidx *fresh,
 	    struct fail *);
 char	*mailbox_path_join(const char *a, const char *b);
+/* dir_fsync() for this module: the one name its unit tests wrap
+ * (TL_WRAP_FSYNC_DIR) to make directory fsyncs fail. */
 int	 mailbox_fsync_dir(const char *path);
 uint32_t mailbox_new_uidvalidity(struct mailbox *);
 

@@ -641,8 +641,17 @@ maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 		return fail_set(f, true, "4.3.0", "cannot store message");
 	}
 	free(tmp);
+	/* The UID is durable at the index write; the file must be too, or
+	 * the client is told to try again (a duplicate at worst). */
+	if (mailbox_fsync_dir(mb->cur_dir) == -1) {
+		log_error(NULL, "maildir fsync failed dir=%s: %s", mb->cur_dir,
+		    strerror(errno));
+		(void)unlink(cur);
+		free(cur);
+		free(to);
+		return fail_set(f, true, "4.3.0", "cannot store message");
+	}
 	free(cur);
-	(void)mailbox_fsync_dir(mb->cur_dir);
 	m = mbidx_add(idx, idx->uidnext++);
 	m->key = xstrdup(base);
 	m->fname = to;
@@ -677,12 +686,17 @@ maildir_link_from(struct mailbox *mb, struct mbidx *idx, struct mailbox *src,
 		if (rc == -1 && (errno != ENOENT || find_fname(src, sm) == -1))
 			break;
 	}
+	if (rc == 0 && mailbox_fsync_dir(mb->cur_dir) == -1) {
+		log_error(NULL, "maildir fsync failed dir=%s: %s", mb->cur_dir,
+		    strerror(errno));
+		(void)unlink(to);
+		rc = -1;
+	}
 	free(to);
 	if (rc == -1) {
 		free(name);
 		return -1;
 	}
-	(void)mailbox_fsync_dir(mb->cur_dir);
 	m = mbidx_add(idx, idx->uidnext++);
 	m->key = xstrdup(base);
 	m->fname = name;

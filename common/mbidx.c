@@ -394,7 +394,7 @@ mbidx_write(const struct mbidx *idx, const char *path, bool durable,
 	void	*buf;
 	size_t	 len, off = 0;
 	ssize_t	 w;
-	int	 fd;
+	int	 fd, rc;
 
 	if (!str_printf(tmp, sizeof(tmp), "%s.tmp", path))
 		return -1;
@@ -425,16 +425,18 @@ mbidx_write(const struct mbidx *idx, const char *path, bool durable,
 		(void)unlink(tmp);
 		return -1;
 	}
-	/* UIDs handed out must survive a crash: sync the directory too.
-	 * A flag change may be lost; the file itself always is whole. */
+	/* UIDs handed out must survive a crash: sync the directory too,
+	 * and say so when that fails (the new file is in place, but a crash
+	 * could bring the old one back).  A flag change may be lost; the
+	 * file itself always is whole. */
 	if (!durable)
 		return 0;
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
-	(void)mailbox_fsync_dir(slash != NULL ? dir : ".");
+	rc = mailbox_fsync_dir(slash != NULL ? dir : ".");
 	free(dir);
-	return 0;
+	return rc;
 }
 
 struct mbidx_rec *

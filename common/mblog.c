@@ -107,8 +107,16 @@ committed(const unsigned char *p, size_t len)
 	return end;
 }
 
+/* The checks mbidx_parse() makes, kept while one commit is applied: what
+ * its records need of the HDR that ends it. */
+struct commit_marks {
+	uint64_t	 max_modseq;	/* of its REC and EXP records */
+	uint32_t	 max_exp_uid;
+};
+
 static int
-apply_rec(struct mbidx *idx, const unsigned char *p, size_t plen)
+apply_rec(struct mbidx *idx, const unsigned char *p, size_t plen,
+    struct commit_marks *cm)
 {
 	struct mbidx_rec m, *t;
 	size_t	 left = plen;
@@ -120,6 +128,8 @@ apply_rec(struct mbidx *idx, const unsigned char *p, size_t plen)
 		free(m.key);
 		return -1;
 	}
+	if (m.modseq > cm->max_modseq)
+		cm->max_modseq = m.modseq;
 	if ((i = mbidx_find(idx, m.uid)) >= 0) {
 		t = &idx->recs[i];
 		if (t->fname != NULL && t->key != NULL && m.key != NULL &&
@@ -131,7 +141,8 @@ apply_rec(struct mbidx *idx, const unsigned char *p, size_t plen)
 		*t = m;
 		return 0;
 	}
-	if (idx->n > 0 && idx->recs[idx->n - 1].uid >= m.uid) {
+	if ((idx->n > 0 && idx->recs[idx->n - 1].uid >= m.uid) ||
+	    idx->n >= MBIDX_MSGS_MAX) {
 		free(m.key);
 		return -1;
 	}
@@ -140,16 +151,75 @@ apply_rec(struct mbidx *idx, const unsigned char *p, size_t plen)
 	return 0;
 }
 
-int
-mblog_apply(struct mbidx *idx, const void *buf, size_t len, size_t *used_r)
+static int
+apply_exp(struct mbidx *idx, const unsigned char *q, uint32_t plen,
+    struct commit_marks *cm)
 {
-	const unsigned char *p = buf;
-	size_t	 end = committed(p, len), off = 0;
-	uint32_t type, plen;
+	uint32_t uid;
+	uint64_t modseq;
 	ssize_t	 i;
-	char	*kw;
 
-	*used_r = 0;
+	if (plen != 12)
+		return -1;
+	uid = (uint32_t)get(q, 4);
+	modseq = get(q + 4, 8);
+	/* The index keeps expunges in ascending modseq order. */
+	if (uid == 0 || (idx->n_exp > 0 &&
+	    modseq < idx->exp[idx->n_exp - 1].modseq))
+		return -1;
+	if (modseq > cm->max_modseq)
+		cm->max_modseq = modseq;
+	if (uid > cm->max_exp_uid)
+		cm->max_exp_uid = uid;
+	if ((i = mbidx_find(idx, uid)) >= 0)
+		mbidx_expunge_with(idx, (size_t)i, modseq);
+	return 0;
+}
+
+static int
+apply_hdr(struct mbidx *idx, const unsigned char *q, uint32_t plen,
+    struct commit_marks *cm)
+{
+	uint32_t uidnext;
+	uint64_t modseq;
+
+	if (plen != 52)
+		return -1;
+	uidnext = (uint32_t)get(q, 4);
+	modseq = get(q + 4, 8);
+	/* UIDs and modseqs only go up; everything the commit holds is
+	 * below its uidnext and at most its highestmodseq. */
+	if (uidnext == 0 || uidnext < idx->uidnext ||
+	    modseq < idx->highestmodseq || cm->max_modseq > modseq ||
+	    cm->max_exp_uid >= uidnext ||
+	    (idx->n > 0 && idx->recs[idx->n - 1].uid >= uidnext) ||
+	    get(q + 12, 8) > modseq)
+		return -1;
+	idx->uidnext = uidnext;
+	idx->highestmodseq = modseq;
+	idx->expunge_floor = get(q + 12, 8);
+	idx->st_ino = get(q + 20, 8);
+	idx->st_size = get(q + 28, 8);
+	idx->st_mtime_ns = (int64_t)get(q + 36, 8);
+	idx->st2_mtime_ns = (int64_t)get(q + 44, 8);
+	memset(cm, 0, sizeof(*cm));
+	return 0;
+}
+
+/* Apply the records of p[0..end) (whole commits).  0, or -1 with *good_r
+ * the length of the commits before the first one that makes no sense. */
+static int
+apply_commits(struct mbidx *idx, const unsigned char *p, size_t end,
+    size_t *good_r)
+{
+	struct commit_marks cm;
+	size_t	 off = 0;
+	uint32_t type, plen;
+	char	*kw;
+	int	 rc;
+
+	memset(&cm, 0, sizeof(cm));
+	*good_r = 0;
 	while (off < end) {
 		const unsigned char *q = p + off + 8;
 
@@ -157,49 +227,87 @@ mblog_apply(struct mbidx *idx, const void *buf, size_t len, size_t *used_r)
 		plen = (uint32_t)get(p + off + 4, 4);
 		switch (type) {
 		case MBLOG_T_REC:
-			if (apply_rec(idx, q, plen) == -1)
-				return -1;
+			rc = apply_rec(idx, q, plen, &cm);
 			break;
 		case MBLOG_T_EXP:
-			if (plen != 12)
-				return -1;
-			if ((i = mbidx_find(idx, (uint32_t)get(q, 4))) >= 0)
-				mbidx_expunge_with(idx, (size_t)i,
-				    get(q + 4, 8));
+			rc = apply_exp(idx, q, plen, &cm);
 			break;
 		case MBLOG_T_KW:
 			kw = xmemdup(q, plen);
-			if (strlen(kw) != plen ||
+			rc = strlen(kw) != plen ||
 			    mbidx_keyword(idx, kw, false) != -1 ||
-			    mbidx_keyword(idx, kw, true) == -1) {
-				free(kw);
-				return -1;
-			}
+			    mbidx_keyword(idx, kw, true) == -1 ? -1 : 0;
 			free(kw);
 			break;
 		case MBLOG_T_HDR:
-			if (plen != 52)
-				return -1;
-			idx->uidnext = (uint32_t)get(q, 4);
-			idx->highestmodseq = get(q + 4, 8);
-			idx->expunge_floor = get(q + 12, 8);
-			idx->st_ino = get(q + 20, 8);
-			idx->st_size = get(q + 28, 8);
-			idx->st_mtime_ns = (int64_t)get(q + 36, 8);
-			idx->st2_mtime_ns = (int64_t)get(q + 44, 8);
-			if (idx->uidnext == 0 ||
-			    (idx->n > 0 &&
-			    idx->recs[idx->n - 1].uid >= idx->uidnext) ||
-			    idx->expunge_floor > idx->highestmodseq)
-				return -1;
+			rc = apply_hdr(idx, q, plen, &cm);
 			break;
 		default:
-			return -1;
+			rc = -1;
+			break;
 		}
+		if (rc == -1)
+			return -1;
 		off += 16 + (size_t)plen;
+		if (type == MBLOG_T_HDR)
+			*good_r = off;
 	}
-	*used_r = end;
 	return 0;
+}
+
+/* The highest uidnext and modseq the commits in p[from..end) claim,
+ * however damaged, within a sane distance of what idx has. */
+static void
+tail_marks(struct mbidx *idx, const unsigned char *p, size_t from,
+    size_t end)
+{
+	uint32_t type, plen, uidnext;
+	uint64_t modseq;
+
+	while (from < end) {
+		type = (uint32_t)get(p + from, 4);
+		plen = (uint32_t)get(p + from + 4, 4);
+		if (type == MBLOG_T_HDR && plen == 52) {
+			uidnext = (uint32_t)get(p + from + 8, 4);
+			modseq = get(p + from + 12, 8);
+			if (uidnext > idx->uidnext &&
+			    uidnext - idx->uidnext <= MBIDX_MSGS_MAX)
+				idx->uidnext = uidnext;
+			if (modseq > idx->highestmodseq &&
+			    modseq - idx->highestmodseq <= MBIDX_MSGS_MAX)
+				idx->highestmodseq = modseq;
+		}
+		from += 16 + (size_t)plen;
+	}
+}
+
+int
+mblog_apply(struct mbidx *idx, const void *buf, size_t len, size_t *used_r)
+{
+	const unsigned char *p = buf;
+	size_t	 end = committed(p, len), good, again;
+	struct mbidx work;
+
+	*used_r = 0;
+	if (end == 0)
+		return 0;
+	/* On a copy, so that a bad commit leaves idx as the good ones
+	 * before it made it. */
+	mbidx_copy(&work, idx);
+	if (apply_commits(&work, p, end, &good) == 0) {
+		mbidx_release(idx);
+		*idx = work;
+		*used_r = end;
+		return 0;
+	}
+	mbidx_release(&work);
+	if (apply_commits(idx, p, good, &again) == -1 || again != good)
+		panic("mblog: a commit applied once fails again");
+	/* UIDs the rejected commits may have handed out are never given
+	 * again: uidnext (and the modseq) move past what they claim. */
+	tail_marks(idx, p, good, end);
+	*used_r = good;
+	return -1;
 }
 
 static void

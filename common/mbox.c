@@ -332,7 +332,7 @@ mbox_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
 	char	 tmp[4096], *dir, *slash;
 	uint64_t pos = 0, *newoff;
 	size_t	 i;
-	int	 out, rc = -1;
+	int	 out, rc = -1, dir_rc, dir_err;
 
 	if (mbox_lock_take(mb->path, NULL, &l, f) == -1)
 		return -1;
@@ -380,8 +380,11 @@ mbox_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
 	slash = strrchr(dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	(void)mailbox_fsync_dir(slash != NULL ? dir : ".");
+	dir_rc = mailbox_fsync_dir(slash != NULL ? dir : ".");
+	dir_err = errno;
 	free(dir);
+	/* The new file is in place whatever the fsync said: the index
+	 * follows it, so it can be written. */
 	for (i = 0; i < idx->n; i++)
 		idx->recs[i].offset = newoff[i];
 	for (i = idx->n; i-- > 0;)
@@ -392,6 +395,15 @@ mbox_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
 	idx->st_mtime_ns = pos == (uint64_t)nst.st_size ? mtime_ns(&nst) : 0;
 	if (attach(mb, idx, &nst) == -1)
 		log_warn(NULL, "mbox reopen failed path=%s", mb->path);
+	if (dir_rc == -1) {
+		/* A crash could bring back the expunged messages. */
+		log_error(NULL, "mbox directory fsync failed path=%s: %s",
+		    mb->path, strerror(dir_err));
+		free(newoff);
+		mbox_lock_release(&l);
+		return fail_set(f, true, "4.3.0",
+		    "cannot sync the mailbox directory");
+	}
 	rc = 0;
 out:
 	if (out != -1)

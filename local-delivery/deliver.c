@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deliver.h"
 #include "deliver_private.h"
+#include "dir.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
@@ -69,18 +71,55 @@ deliver_batch_dir(struct deliver_batch *b, const char *dir)
 	b->dirs[b->ndirs++] = xstrdup(dir);
 }
 
-int
-deliver_fsync_dir(const char *dir)
+uint64_t
+deliver_size_add(uint64_t a, uint64_t b)
 {
-	int	 fd, rc, save;
+	uint64_t	 sum;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	save = errno;
-	(void)close(fd);
-	errno = save;
-	return rc;
+	return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+bool
+deliver_quota_exceeded(uint64_t usage, uint64_t add, uint64_t quota)
+{
+	return add > quota || usage > quota - add;
+}
+
+int
+deliver_mkdirs(struct deliver_batch *b, const char *path, struct fail *f)
+{
+	char		 dir[PATH_MAX], *slash;
+	struct stat	 st;
+	bool		 last;
+
+	if (!str_copy(dir, path, sizeof(dir)))
+		return fail_set(f, true, "4.3.0", "path too long");
+	for (slash = dir + 1; ; slash++) {
+		slash = strchr(slash, '/');
+		last = slash == NULL;
+		if (!last)
+			*slash = '\0';
+		if (mkdir(dir, 0700) == 0) {
+			/* Its name is in the parent: sync that too. */
+			char	*up = strrchr(dir, '/');
+
+			if (up != NULL && up != dir) {
+				*up = '\0';
+				deliver_batch_dir(b, dir);
+				*up = '/';
+			}
+		} else if (errno != EEXIST && !(errno == EACCES &&
+		    stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) {
+			/* EACCES on a parent that exists is fine. */
+			log_error(NULL, "deliver mkdir failed dir=%s error=%s",
+			    dir, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot create the mailbox");
+		}
+		if (last)
+			return 0;
+		*slash = '/';
+	}
 }
 
 int
@@ -112,7 +151,7 @@ deliver_batch_commit(struct deliver_batch **bp, struct fail *f)
 	if (deliver_maildir_flush(b, f) == -1)
 		rc = -1;
 	for (i = 0; i < b->ndirs; i++) {
-		if (deliver_fsync_dir(b->dirs[i]) == -1) {
+		if (dir_fsync(b->dirs[i]) == -1) {
 			log_error(NULL, "deliver fsync failed dir=%s error=%s",
 			    b->dirs[i], strerror(errno));
 			rc = deliver_fail_errno(f, errno, "directory sync");

@@ -82,22 +82,37 @@ deliver_maildir_name_size(const char *name, uint64_t *size_r)
 	    1 : 0;
 }
 
+/* Are path and its cur, new and tmp real directories?  1 yes, 0 one is
+ * missing, -1 one is a symbolic link (never followed: a Maildir replaced
+ * by a link to another directory must not be delivered into) or not a
+ * directory, with f set (temporary: the message waits in the queue). */
 static int
-mkdir_sync(const char *path, bool *made)
+maildir_check(const char *path, struct fail *f)
 {
+	static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+	char		 dir[PATH_MAX];
 	struct stat	 st;
-	int		 save;
+	size_t		 i;
 
-	if (mkdir(path, 0700) == 0) {
-		*made = true;
-		return 0;
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (!str_printf(dir, sizeof(dir), "%s%s", path, subs[i]))
+			return fail_set(f, true, "4.3.0", "path too long");
+		if (lstat(dir, &st) == -1) {
+			if (errno == ENOENT)
+				return 0;
+			return deliver_fail_errno(f, errno,
+			    "cannot open the mailbox");
+		}
+		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+			log_error(NULL, "deliver refused dir=%s reason=%s", dir,
+			    S_ISLNK(st.st_mode) ? "symbolic link" :
+			    "not a directory");
+			return fail_set(f, true, "4.3.0", "mailbox is %s",
+			    S_ISLNK(st.st_mode) ? "a symbolic link" :
+			    "not a directory");
+		}
 	}
-	/* EACCES on a parent that exists is fine. */
-	save = errno;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	errno = save;
-	return -1;
+	return 1;
 }
 
 /* Make path (and missing parents), and cur, new, tmp under it. */
@@ -105,49 +120,32 @@ static int
 maildir_create(struct deliver_batch *b, const char *path, struct fail *f)
 {
 	static const char *const subs[] = { "cur", "new", "tmp" };
-	char		 dir[PATH_MAX], *slash;
-	struct stat	 st;
-	bool		 made = false;
+	char		 dir[PATH_MAX];
 	size_t		 i;
+	int		 rc;
 
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (!str_printf(dir, sizeof(dir), "%s/tmp", path))
-			return fail_set(f, true, "4.3.0", "path too long");
-		if (stat(dir, &st) == 0)
-			return 0;
-	}
-	if (!str_copy(dir, path, sizeof(dir)))
-		return fail_set(f, true, "4.3.0", "path too long");
-	for (slash = dir + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
-		*slash = '\0';
-		if (mkdir_sync(dir, &made) == -1)
-			goto fail;
-		*slash = '/';
-	}
-	if (mkdir_sync(dir, &made) == -1)
-		goto fail;
+	if ((rc = maildir_check(path, f)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (deliver_mkdirs(b, path, f) == -1)
+		return -1;
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (!str_printf(dir, sizeof(dir), "%s/%s", path, subs[i]))
 			return fail_set(f, true, "4.3.0", "path too long");
-		if (mkdir_sync(dir, &made) == -1)
-			goto fail;
-	}
-	if (made) {
-		/* The new directories must survive a crash too. */
-		deliver_batch_dir(b, path);
-		if (!str_copy(dir, path, sizeof(dir)))
-			return fail_set(f, true, "4.3.0", "path too long");
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-			deliver_batch_dir(b, dir);
+		if (mkdir(dir, 0700) == 0)
+			deliver_batch_dir(b, path);
+		else if (errno != EEXIST) {
+			log_error(NULL, "deliver mkdir failed dir=%s error=%s",
+			    dir, strerror(errno));
+			return deliver_fail_errno(f, errno,
+			    "cannot create the mailbox");
 		}
-		log_info(NULL, "deliver created maildir=%s", path);
 	}
+	log_info(NULL, "deliver created maildir=%s", path);
+	/* What is there now must be what we made, not a link. */
+	if ((rc = maildir_check(path, f)) != 1)
+		return rc == 0 ? fail_set(f, true, "4.3.0",
+		    "cannot create the mailbox") : -1;
 	return 0;
-fail:
-	log_error(NULL, "deliver mkdir failed dir=%s error=%s", dir,
-	    strerror(errno));
-	return deliver_fail_errno(f, errno, "cannot create the mailbox");
 }
 
 /* ---- quota ---- */
@@ -169,12 +167,13 @@ scan_dir(const char *path, const char *sub, uint64_t *total)
 		if (de->d_name[0] == '.')
 			continue;
 		if (deliver_maildir_name_size(de->d_name, &sz) == 1) {
-			*total += sz;
+			*total = deliver_size_add(*total, sz);
 			continue;
 		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
 		    == 0 && S_ISREG(st.st_mode))
-			*total += (uint64_t)st.st_size;
+			*total = deliver_size_add(*total,
+			    (uint64_t)st.st_size);
 	}
 	(void)closedir(d);
 	return 0;
@@ -244,7 +243,11 @@ quota_read(const char *path, uint64_t *usage_r)
 		neg = line[0] == '-';
 		if (strnum_u64(line + neg, 0, INT64_MAX, &v) == -1)
 			return 0;
-		total += neg ? -(int64_t)v : (int64_t)v;
+		/* A sum past the int64 range is a damaged file: rebuild
+		 * rather than let it wrap to a small usage. */
+		if (neg ? __builtin_sub_overflow(total, (int64_t)v, &total) :
+		    __builtin_add_overflow(total, (int64_t)v, &total))
+			return 0;
 	}
 	*usage_r = total < 0 ? 0 : (uint64_t)total;
 	return 1;
@@ -261,18 +264,18 @@ quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
 	/* A recount sees cur/ and new/: add what this batch still holds. */
 	for (i = 0; i < b->npend; i++)
 		if (strcmp(b->pend[i].maildir, r->path) == 0)
-			pending += b->pend[i].size;
+			pending = deliver_size_add(pending, b->pend[i].size);
 	if (quota_read(r->path, &usage) == 0) {
 		if (quota_rebuild(r->path, r->quota, pending, &usage) == -1)
 			return fail_set(f, true, "4.3.0",
 			    "cannot count the mailbox size");
 		fresh = true;
 	}
-	if (usage + size > r->quota && !fresh &&
+	if (deliver_quota_exceeded(usage, size, r->quota) && !fresh &&
 	    quota_rebuild(r->path, r->quota, pending, &usage) == -1)
 		return fail_set(f, true, "4.3.0",
 		    "cannot count the mailbox size");
-	if (usage + size > r->quota)
+	if (deliver_quota_exceeded(usage, size, r->quota))
 		return fail_set(f, !b->conf->quota_bounce,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);
@@ -299,34 +302,63 @@ quota_add(const char *path, uint64_t size)
 
 /* ---- delivery ---- */
 
+/* Open maildir/sub ("tmp" or "new") with neither component followed if
+ * it is a link: what maildir_check() saw may have changed since.  fd, or
+ * -1 with errno (ELOOP or ENOTDIR for a link). */
+static int
+subdir_open(const char *maildir, const char *sub)
+{
+	int	 root, fd, save;
+
+	root = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root == -1)
+		return -1;
+	fd = openat(root, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	save = errno;
+	(void)close(root);
+	errno = save;
+	return fd;
+}
+
 /* Create tmp/BASE exclusively; fd, or -1 with f set. */
 static int
 tmp_open(struct deliver_batch *b, const struct deliver_rcpt *r, char *base,
     size_t basesize, char *tmp, size_t tmpsize, struct fail *f)
 {
 	struct timeval	 tv;
-	int		 fd, i;
+	int		 dfd, fd, i, err;
 
+	if ((dfd = subdir_open(r->path, "tmp")) == -1) {
+		log_error(NULL, "deliver open failed dir=%s/tmp error=%s",
+		    r->path, strerror(errno));
+		return deliver_fail_errno(f, errno, "cannot open the mailbox");
+	}
 	for (i = 0; i < NAME_TRIES; i++) {
 		(void)gettimeofday(&tv, NULL);
 		if (deliver_maildir_name(base, basesize, tv.tv_sec,
 		    (long)tv.tv_usec, getpid(),
 		    __atomic_add_fetch(&maildir_seq, 1, __ATOMIC_RELAXED),
 		    deliver_hostname(b->conf)) == -1 ||
-		    !str_printf(tmp, tmpsize, "%s/tmp/%s", r->path, base))
+		    !str_printf(tmp, tmpsize, "%s/tmp/%s", r->path, base)) {
+			(void)close(dfd);
 			return fail_set(f, true, "4.3.0", "path too long");
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd != -1)
-			return fd;
-		if (errno != EEXIST) {
-			log_error(NULL, "deliver open failed file=%s error=%s",
-			    tmp, strerror(errno));
-			return deliver_fail_errno(f, errno,
-			    "cannot create a file in the mailbox");
 		}
+		fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;
 	}
-	return fail_set(f, true, "4.3.0", "no unique file name");
+	err = errno;
+	(void)close(dfd);
+	if (fd != -1)
+		return fd;
+	if (i == NAME_TRIES)
+		return fail_set(f, true, "4.3.0", "no unique file name");
+	log_error(NULL, "deliver open failed file=%s error=%s", tmp,
+	    strerror(err));
+	return deliver_fail_errno(f, err,
+	    "cannot create a file in the mailbox");
 }
 
 static void
@@ -353,20 +385,36 @@ deliver_maildir_discard(struct deliver_batch *b)
 
 /* Move one synced file into new/: link() refuses to replace a file,
  * unlike rename(), which is only the fallback for file systems without
- * hard links. */
+ * hard links.  tmp/ and new/ are opened again without following links,
+ * so a Maildir swapped for a link since the file was written is not
+ * delivered into either. */
 static int
 pending_link(struct deliver_pending *p, struct fail *f)
 {
-	if (link(p->tmp, p->dst) == 0) {
-		(void)unlink(p->tmp);
-		return 0;
+	const char	*from = strrchr(p->tmp, '/') + 1;
+	const char	*to = strrchr(p->dst, '/') + 1;
+	int		 tfd, nfd = -1, rc = -1, err;
+
+	if ((tfd = subdir_open(p->maildir, "tmp")) != -1 &&
+	    (nfd = subdir_open(p->maildir, "new")) != -1) {
+		if (linkat(tfd, from, nfd, to, 0) == 0) {
+			(void)unlinkat(tfd, from, 0);
+			rc = 0;
+		} else if ((errno == EPERM || errno == ENOTSUP) &&
+		    renameat(tfd, from, nfd, to) == 0)
+			rc = 0;
 	}
-	if ((errno == EPERM || errno == ENOTSUP) && rename(p->tmp, p->dst) == 0)
+	err = errno;
+	if (nfd != -1)
+		(void)close(nfd);
+	if (tfd != -1)
+		(void)close(tfd);
+	if (rc == 0)
 		return 0;
 	log_error(NULL, "deliver link failed file=%s error=%s", p->dst,
-	    strerror(errno));
+	    strerror(err));
 	(void)unlink(p->tmp);
-	return deliver_fail_errno(f, errno,
+	return deliver_fail_errno(f, err,
 	    "cannot move the message into new/");
 }
 
@@ -422,8 +470,8 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 
 	if (maildir_create(b, r->path, f) == -1)
 		return -1;
-	if (r->quota > 0 &&
-	    quota_check(b, r, m->len + deliver_header_len(r), f) == -1)
+	if (r->quota > 0 && quota_check(b, r, deliver_size_add(m->len,
+	    deliver_header_len(r)), f) == -1)
 		return -1;
 	if ((fd = tmp_open(b, r, base, sizeof(base), tmp, sizeof(tmp), f)) ==
 	    -1)

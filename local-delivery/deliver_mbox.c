@@ -72,8 +72,8 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 		return fail_set(f, true, "4.3.0",
 		    "mailbox is not a regular file");
 	old = st.st_size;
-	if (r->quota > 0 && (uint64_t)old + m->len + deliver_header_len(r) +
-	    128 > r->quota)
+	if (r->quota > 0 && deliver_quota_exceeded((uint64_t)old,
+	    deliver_size_add(m->len, deliver_header_len(r) + 128), r->quota))
 		return fail_set(f, !b->conf->quota_bounce,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);
@@ -124,9 +124,17 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 		dir[1] = '\0';		/* "/mbox": the root */
 	else
 		*slash = '\0';
-	if (stat(dir, &st) == -1 && mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return deliver_fail_errno(f, errno,
-		    "cannot create the mailbox directory");
+	/* The user's directory, like the mbox itself, is not followed if
+	 * it is a link. */
+	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		log_error(NULL, "deliver refused dir=%s reason=%s", dir,
+		    S_ISLNK(st.st_mode) ? "symbolic link" : "not a directory");
+		return fail_set(f, true, "4.3.0", "mailbox is %s",
+		    S_ISLNK(st.st_mode) ? "a symbolic link" :
+		    "not a directory");
+	}
+	if (deliver_mkdirs(b, dir, f) == -1)
+		return -1;
 	lc.stale_time = b->conf->stale_lock_time;
 	lc.timeout_ms = b->conf->lock_timeout > UINT_MAX / 1000 ? UINT_MAX :
 	    b->conf->lock_timeout * 1000;

@@ -85,10 +85,20 @@ int	 deliver_copy(struct deliver_out *, const struct deliver_rcpt *,
 uint64_t deliver_header_len(const struct deliver_rcpt *);
 /* Set f from a write errno: EDQUOT 4.2.2, ENOSPC 4.3.1, else 4.3.0. */
 int	 deliver_fail_errno(struct fail *, int err, const char *what);
+/* a + b, or UINT64_MAX when that would wrap (sizes only ever add up to
+ * more, never to a small number). */
+uint64_t deliver_size_add(uint64_t a, uint64_t b);
+/* Would usage + add bytes be over quota?  Never wraps. */
+bool	 deliver_quota_exceeded(uint64_t usage, uint64_t add, uint64_t quota);
 /* Remember dir for the commit fsync (no duplicate). */
 void	 deliver_batch_dir(struct deliver_batch *, const char *dir);
-/* fsync a directory by path: 0 or -1 (errno). */
-int	 deliver_fsync_dir(const char *dir);
+/* mkdir -p path (mode 0700): each directory made has its parent put on
+ * the batch's list, so the whole new path is synced at the commit (the
+ * first mailbox of a new domain makes STATE/mail/DOMAIN too).  Existing
+ * components, links among them, are used as they are.  0, or -1 with f
+ * set (temporary). */
+int	 deliver_mkdirs(struct deliver_batch *, const char *path,
+	    struct fail *f) __attribute__((warn_unused_result));
 const char *deliver_hostname(const struct deliver_conf *);
 
 /* fsync every pending file, link it into new/, note new/ for the

@@ -5,8 +5,9 @@
  *	buzon-deliver [-c FILE] -f SENDER -d USER [-d USER...] < message
  *
  * Each USER goes through the aliases (accounts_resolve()), then every
- * local target gets one copy in its Maildir or mbox; all copies are made
- * durable together (one deliver batch).  Exit codes follow sysexits.h and
+ * local target gets one copy in its Maildir or mbox, once however many
+ * USERs lead to it (as the queue does); all copies are made durable
+ * together (one deliver batch).  Exit codes follow sysexits.h and
  * are listed in docs/buzon-deliver.8.  stdin is read in place when it is a
  * regular file, otherwise copied to an unlinked temporary file first, so
  * no message is held in memory.
@@ -46,6 +47,8 @@ struct cli {
 	struct deliver_conf	 dc;
 	struct deliver_msg	 msg;
 	int			 worst;		/* exit code so far */
+	char			**paths;	/* mailboxes given a copy */
+	size_t			 npaths;
 };
 
 static void
@@ -194,6 +197,20 @@ drop_root(const struct cli *c)
 	return 0;
 }
 
+/* Has a copy for mailbox path been made (or tried)?  Remembers it. */
+static bool
+path_seen(struct cli *c, const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->npaths; i++)
+		if (strcmp(c->paths[i], path) == 0)
+			return true;
+	c->paths = xreallocarray(c->paths, c->npaths + 1, sizeof(*c->paths));
+	c->paths[c->npaths++] = xstrdup(path);
+	return false;
+}
+
 /* One local target: look the user up and add a copy to the batch. */
 static void
 deliver_target(struct cli *c, struct accounts *a, struct deliver_batch *b,
@@ -222,6 +239,11 @@ deliver_target(struct cli *c, struct accounts *a, struct deliver_batch *b,
 	    &r) == -1) {
 		fprintf(stderr, PROG ": %s: 4.3.0 bad mailbox path\n", user);
 		outcome(c, EX_TEMPFAIL);
+		return;
+	}
+	if (path_seen(c, path)) {
+		log_info(NULL, "delivered to=%s duplicate, one copy",
+		    u.address);
 		return;
 	}
 	if (deliver_batch_add(b, &r, &c->msg, &res, &f) == -1) {
@@ -334,6 +356,9 @@ run(struct cli *c)
 		outcome(c, EX_TEMPFAIL);
 	}
 	accounts_close(&a);
+	for (i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	free(c->paths);
 	return c->worst;
 }
 

@@ -31,9 +31,13 @@ const char admin_user_help[] =
 	"\n"
 	"Users log in with their full address and receive mail there.\n"
 	"add     creates the user in a local domain (see buzon domain) and\n"
-	"        the mailbox STATE/mail/DOMAIN/LOCALPART: a Maildir with the\n"
-	"        folders Sent, Drafts, Trash and Junk, or with --mbox mbox\n"
-	"        files; --quota SIZE (e.g. 500M, 2G; 0 = none) limits it.\n"
+	"        the mailbox STATE/mail/DOMAIN/LOCALPART (a '/', '%', a\n"
+	"        leading '.', a space or a control byte in LOCALPART is\n"
+	"        written %XX, so every address has a directory of its own):\n"
+	"        a Maildir with the folders Sent, Drafts, Trash and Junk, or\n"
+	"        with --mbox mbox files; --quota SIZE (e.g. 500M, 2G; 0 =\n"
+	"        none) limits it\n"
+	"        (default: user_default_quota, which buzon init sets to 1G).\n"
 	"del     removes the user; the mailbox stays on disk.\n"
 	"passwd  sets a new password.\n"
 	"list    prints every user (of DOMAIN), one a line.\n"
@@ -62,6 +66,7 @@ struct user_args {
 	const char	*domain;	/* list */
 	bool		 mbox;
 	bool		 password_stdin;
+	bool		 has_quota;
 	uint64_t	 quota;
 };
 
@@ -87,6 +92,7 @@ user_parse(int argc, char **argv, int first, bool need_pos,
 			    sizeof(err)) == -1)
 				return verb_error("user", EXIT_USAGE,
 				    "bad --quota '%s': %s", argv[i], err);
+			u->has_quota = true;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return verb_error("user", EXIT_USAGE, "unknown option "
 			    "'%s'", argv[i]);
@@ -125,7 +131,7 @@ user_add(struct admin *a, struct user_args *ua)
 	u = xcalloc(1, sizeof(*u));
 	accounts_user_init(u, norm);
 	u->format = ua->mbox ? ACCOUNTS_MBOX : ACCOUNTS_MAILDIR;
-	u->quota = ua->quota;
+	u->quota = ua->has_quota ? ua->quota : a->cfg.user_default_quota;
 	/* Fail early, before asking for a password. */
 	rc = 0;
 	if ((acc = accounts_open(&a->ac, err, sizeof(err))) == NULL)

@@ -27,6 +27,7 @@
 
 #define DEMO_HOSTNAME	"mail.example.test"
 #define DEMO_REALM	"example.test"	/* demo_accounts.c's domain */
+#define INIT_QUOTA	"1G"	/* user_default_quota, demo included */
 #define INIT_KEYS_MAX	16
 
 int	verb_init(const char *, int, char **);
@@ -154,6 +155,9 @@ master_init(const char *dir, bool demo, bool force, char *conf_r,
 
 	keys[n] = "hostname", values[n++] = host;
 	keys[n] = "state_dir", values[n++] = abs;
+	/* One transaction naming a mailbox many times stores one copy, but
+	 * many transactions can still fill a disk: new users get a quota. */
+	keys[n] = "user_default_quota", values[n++] = INIT_QUOTA;
 	if (demo) {
 		keys[n] = "log_target", values[n++] = "stderr";
 		keys[n] = "trace", values[n++] = "yes";

@@ -96,7 +96,8 @@ out:
 }
 
 static int
-demo_user(const struct accounts_conf *ac, const char *local, FILE *out)
+demo_user(const struct accounts_conf *ac, const char *local, uint64_t quota,
+    FILE *out)
 {
 	struct accounts_user *u;
 	char		 addr[ACCOUNTS_ADDR_MAX], pw[DEMO_PW_LEN + 1], err[512];
@@ -105,6 +106,7 @@ demo_user(const struct accounts_conf *ac, const char *local, FILE *out)
 	(void)str_printf(addr, sizeof(addr), "%s@" DEMO_DOMAIN, local);
 	u = xcalloc(1, sizeof(*u));
 	accounts_user_init(u, addr);
+	u->quota = quota;
 	if (demo_password(pw, sizeof(pw)) == -1 ||
 	    auth_hash_password(pw, AUTH_HASH_YESCRYPT, u->hash,
 	    sizeof(u->hash)) == -1) {
@@ -141,8 +143,8 @@ demo_accounts_create(const struct config *cfg, FILE *out)
 		return -1;
 	}
 	fprintf(out, "created domain " DEMO_DOMAIN " with the demo users:\n");
-	if (demo_user(&ac, "alice", out) == -1 ||
-	    demo_user(&ac, "bob", out) == -1)
+	if (demo_user(&ac, "alice", cfg->user_default_quota, out) == -1 ||
+	    demo_user(&ac, "bob", cfg->user_default_quota, out) == -1)
 		return -1;
 	if (accounts_alias_add(&ac, "postmaster", "alice@" DEMO_DOMAIN, err,
 	    sizeof(err)) == -1) {

@@ -192,6 +192,7 @@ struct rcpt_work {
 struct round_msg {
 	struct queue_msg	 m;
 	struct rcpt_work	*rw;
+	size_t			 job_first;	/* its first job */
 };
 
 /* A job's strings and where its result goes. */
@@ -203,6 +204,14 @@ struct job_ref {
 	char			*path;
 };
 
+/* A copy not made: job seq already delivers the entry to that mailbox
+ * (a recipient named twice, two aliases of one user, "+detail"). */
+struct job_dup {
+	size_t			 seq;
+	size_t			 rcpt;
+	char			*address;
+};
+
 struct round {
 	struct round_msg	*msgs;
 	size_t			 nmsgs;
@@ -210,6 +219,12 @@ struct round {
 	struct job_ref		*refs;
 	size_t			 njobs;
 	size_t			 jobs_cap;
+	struct job_dup		*dups;
+	size_t			 ndups;
+	/* The mailboxes the entry being planned has a job for: open
+	 * addressing by path, a slot holds a job index + 1. */
+	size_t			*slots;
+	size_t			 nslots, nused;
 };
 
 /* ---- settings ---- */
@@ -703,6 +718,77 @@ round_add_job(struct round *rd, size_t mi, size_t ri, const char *address,
 	rm->rw[ri].ntargets++;
 }
 
+static size_t
+path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return (size_t)h;
+}
+
+/* The slot for path: the job going there, or the empty slot it takes. */
+static size_t *
+round_slot(struct round *rd, const char *path)
+{
+	size_t	 i = path_hash(path) & (rd->nslots - 1);
+
+	while (rd->slots[i] != 0 && strcmp(rd->refs[rd->slots[i] - 1].path,
+	    path) != 0)
+		i = (i + 1) & (rd->nslots - 1);
+	return &rd->slots[i];
+}
+
+/* Start the table over for the next entry (a big one's table goes). */
+static void
+round_slots_reset(struct round *rd)
+{
+	if (rd->nslots > 1024) {
+		free(rd->slots);
+		rd->slots = NULL;
+		rd->nslots = 0;
+	} else if (rd->nslots > 0)
+		memset(rd->slots, 0, rd->nslots * sizeof(*rd->slots));
+	rd->nused = 0;
+}
+
+/* Suppress a second copy of entry mi into one mailbox, as Postfix's
+ * cleanup drops duplicate recipients: 1 if a job of mi already goes to
+ * path (recipient ri then follows its result), else 0, and path is
+ * taken by the job the caller adds next. */
+static int
+round_dedup(struct round *rd, size_t mi, size_t ri, const char *address,
+    const char *path)
+{
+	struct job_dup	*d;
+	size_t		*slot, k, n;
+
+	if (rd->nused * 2 >= rd->nslots) {
+		n = rd->nslots == 0 ? 16 : rd->nslots * 2;
+		free(rd->slots);
+		rd->slots = xcalloc(n, sizeof(*rd->slots));
+		rd->nslots = n;
+		for (k = rd->msgs[mi].job_first; k < rd->njobs; k++)
+			*round_slot(rd, rd->refs[k].path) = k + 1;
+	}
+	slot = round_slot(rd, path);
+	if (*slot == 0) {
+		*slot = rd->njobs + 1;
+		rd->nused++;
+		return 0;
+	}
+	rd->dups = xreallocarray(rd->dups, rd->ndups + 1, sizeof(*rd->dups));
+	d = &rd->dups[rd->ndups++];
+	d->seq = *slot - 1;
+	d->rcpt = ri;
+	d->address = xstrdup(address);
+	rd->msgs[mi].rw[ri].ntargets++;
+	return 1;
+}
+
 /* Resolve recipient ri of entry mi and queue its local copies. */
 static void
 plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
@@ -757,7 +843,8 @@ plan_rcpt(struct queue_runner *r, struct round *rd, size_t mi, size_t ri)
 			    f.code, "deferred", f.text);
 			continue;
 		}
-		round_add_job(rd, mi, ri, t.items[k].address, &dr);
+		if (round_dedup(rd, mi, ri, t.items[k].address, dr.path) == 0)
+			round_add_job(rd, mi, ri, t.items[k].address, &dr);
 	}
 	accounts_targets_release(&t);
 }
@@ -803,6 +890,8 @@ round_plan(struct queue_runner *r, struct round *rd, uint64_t now)
 
 	for (mi = 0; mi < rd->nmsgs; mi++) {
 		m = &rd->msgs[mi].m;
+		rd->msgs[mi].job_first = rd->njobs;
+		round_slots_reset(rd);
 		for (ri = 0; ri < m->env.nrcpts; ri++) {
 			st = &m->st[ri];
 			if (spool_rcpt_state_final(st->state))
@@ -833,7 +922,8 @@ round_deliver(struct queue_runner *r, struct round *rd)
 {
 	struct round_msg	*rm;
 	struct queue_job	*j, *sorted;
-	size_t			 k;
+	struct job_dup		*d;
+	size_t			 k, *pos;
 	char			 text[128];
 
 	if (rd->njobs == 0)
@@ -841,8 +931,11 @@ round_deliver(struct queue_runner *r, struct round *rd)
 	qsort(rd->refs, rd->njobs, sizeof(*rd->refs), ref_cmp);
 	sorted = xreallocarray(NULL, rd->jobs_cap > 0 ? rd->jobs_cap : 1,
 	    sizeof(*sorted));
-	for (k = 0; k < rd->njobs; k++)
+	pos = xreallocarray(NULL, rd->njobs, sizeof(*pos));
+	for (k = 0; k < rd->njobs; k++) {
 		sorted[k] = rd->jobs[rd->refs[k].seq];
+		pos[rd->refs[k].seq] = k;
+	}
 	free(rd->jobs);
 	rd->jobs = sorted;
 	for (k = 0; k < rd->njobs; k++) {
@@ -871,6 +964,23 @@ round_deliver(struct queue_runner *r, struct round *rd)
 			    outcome_status(&j->fail), j->fail.text);
 		}
 	}
+	/* A suppressed copy shares the outcome of the one made. */
+	for (k = 0; k < rd->ndups; k++) {
+		d = &rd->dups[k];
+		j = &rd->jobs[pos[d->seq]];
+		rm = &rd->msgs[rd->refs[pos[d->seq]].msg];
+		if (j->rc == 0) {
+			rm->rw[d->rcpt].ndelivered++;
+			log_attempt(&rm->m, d->rcpt, d->address, "local",
+			    "2.0.0", "sent", "duplicate, delivered once");
+		} else {
+			rcpt_fail(&rm->rw[d->rcpt], d->address, &j->fail);
+			log_attempt(&rm->m, d->rcpt, d->address, "local",
+			    j->fail.code, outcome_status(&j->fail),
+			    j->fail.text);
+		}
+	}
+	free(pos);
 }
 
 static void
@@ -893,6 +1003,10 @@ round_free(struct round *rd)
 		free(rd->refs[k].address);
 		free(rd->refs[k].path);
 	}
+	for (k = 0; k < rd->ndups; k++)
+		free(rd->dups[k].address);
+	free(rd->dups);
+	free(rd->slots);
 	free(rd->msgs);
 	free(rd->jobs);
 	free(rd->refs);

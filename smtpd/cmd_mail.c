@@ -183,6 +183,42 @@ postmaster(struct session *s, const char *p, char *path, size_t size,
 	return 0;
 }
 
+/* Recipients a RCPT is compared with: the last ones kept, so that a
+ * large smtpd_max_recipients costs no quadratic time; the queue drops
+ * what is left. */
+#define RCPT_DUP_SCAN	256
+
+/* Is path, with these DSN parameters, a recipient the transaction has
+ * already (among the last RCPT_DUP_SCAN)?  The domain is compared in any
+ * case, the local part exactly (it may be case-sensitive); the queue
+ * folds what is left (aliases, "+detail") into one copy per mailbox. */
+static bool
+rcpt_is_duplicate(const struct smtp_tx *tx, const char *path,
+    const char *orcpt, unsigned int notify)
+{
+	const char	*at, *oat;
+	size_t		 i;
+
+	at = strrchr(path, '@');
+	for (i = tx->nrcpts > RCPT_DUP_SCAN ? tx->nrcpts - RCPT_DUP_SCAN : 0;
+	    i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+
+		if (r->notify != notify || strcmp(r->orcpt, orcpt) != 0)
+			continue;
+		if (at == NULL || (oat = strrchr(r->addr, '@')) == NULL) {
+			if (strcmp(r->addr, path) == 0)
+				return true;
+			continue;
+		}
+		if (oat - r->addr == at - path &&
+		    memcmp(r->addr, path, (size_t)(at - path)) == 0 &&
+		    strcasecmp(oat, at) == 0)
+			return true;
+	}
+	return false;
+}
+
 void
 cmd_rcpt(struct session *s, char *arg)
 {
@@ -206,7 +242,9 @@ cmd_rcpt(struct session *s, char *arg)
 		smtp_error(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}
-	if (tx->nrcpts >= s->srv->conf.max_recipients) {
+	/* Repeats count too, as in Postfix: the limit bounds the RCPTs a
+	 * client may send, not only the recipients kept. */
+	if (tx->rcpts_accepted >= s->srv->conf.max_recipients) {
 		smtp_error(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
@@ -228,6 +266,14 @@ cmd_rcpt(struct session *s, char *arg)
 	}
 	if (policy_rcpt(s, path, buf, sizeof(buf)) == -1) {
 		smtp_error(s, "%s", buf);
+		return;
+	}
+	/* A repeat is accepted and dropped, as Postfix's cleanup does: one
+	 * transaction naming a mailbox 100 times stores one copy. */
+	tx->rcpts_accepted++;
+	if (rcpt_is_duplicate(tx, path, rp.orcpt, rp.notify)) {
+		log_debug(s->id, "smtp duplicate recipient dropped");
+		smtp_reply(s, "250 2.1.5 Ok");
 		return;
 	}
 	if (tx->nrcpts == tx->rcpts_cap) {

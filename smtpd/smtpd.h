@@ -135,6 +135,8 @@ struct smtp_tx {
 	char			*spf_header; /* "Received-SPF: ..." or NULL */
 	struct smtp_rcpt	*rcpts;
 	size_t			 nrcpts, rcpts_cap;
+	size_t			 rcpts_accepted; /* 250s to RCPT, repeats too:
+						    what max_recipients bounds */
 	struct enqueue_msg	*msg;		/* open spool file */
 	char			 queue_id[32];
 	struct data		 data;

@@ -124,7 +124,8 @@ class Users(AdminCase):
         self.assertEqual(s["format"], "maildir")
         self.assertEqual(s["mailbox"], base)
         self.assertEqual(s["password"], "yescrypt")
-        self.assertEqual(s["quota"], "0")
+        # buzon init states a default quota for new users.
+        self.assertEqual(s["quota"], str(1 << 30))
         self.assertEqual(s["apop"], "disabled")
         # Made by root, the mailbox and the maps belong to the owner of
         # STATE/mail and STATE/maps (the daemons' user).

@@ -153,13 +153,22 @@ class DeliverTest(unittest.TestCase):
             os.path.join(self.maildir("bob"), "INBOX.lock")))
 
     def test_alias_fan_out_and_detail(self):
+        # alice is named by the alias and by alice+lists: one copy, as
+        # the queue does for one message's recipients.
         rc, err = self.deliver(["-f", "carol@example.net", "-d",
                                 "team@example.org", "-d",
                                 "alice+lists@example.org"])
         self.assertEqual(rc, EX_OK, err)
-        self.assertEqual(len(self.new_files("alice")), 2)
+        self.assertEqual(len(self.new_files("alice")), 1)
         box = self.read(os.path.join(self.maildir("bob"), "INBOX"))
         self.assertEqual(box.count(b"\nDelivered-To: bob@example.org\n"), 1)
+
+    def test_repeated_user_gets_one_copy(self):
+        rc, err = self.deliver(["-f", "carol@example.net"] +
+                               ["-d", "alice@example.org"] * 5 +
+                               ["-d", "ALICE+x@example.org", "-d", "alice"])
+        self.assertEqual(rc, EX_OK, err)
+        self.assertEqual(len(self.new_files("alice")), 1)
 
     # ---- exit codes ----
 

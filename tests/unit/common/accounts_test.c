@@ -17,6 +17,39 @@
 static char	 dir[64];
 static struct accounts_conf conf;
 
+/* Linked with --wrap=fsync: "\n" and the paths of the directories
+ * fsync'd since, one a line. */
+static struct str synced;
+
+int	 __real_fsync(int);
+int	 __wrap_fsync(int);
+
+int
+__wrap_fsync(int fd)
+{
+	char		 link[64], path[4096];
+	struct stat	 st;
+	ssize_t		 n;
+
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    str_printf(link, sizeof(link), "/proc/self/fd/%d", fd) &&
+	    (n = readlink(link, path, sizeof(path) - 1)) > 0) {
+		path[n] = '\0';
+		if (str_appendf(&synced, "%s\n", path) == -1)
+			abort();
+	}
+	return __real_fsync(fd);
+}
+
+static bool
+was_synced(const char *path)
+{
+	char	 line[4096];
+
+	(void)str_printf(line, sizeof(line), "\n%s\n", path);
+	return strstr(str_c(&synced), line) != NULL;
+}
+
 static void
 setup(void)
 {
@@ -598,6 +631,124 @@ Test(accounts, mailbox_create)
 	cr_assert(S_ISREG(st.st_mode));
 	cr_assert_eq(accounts_mail_path(&conf, &u, p, sizeof(p)), 0);
 	cr_assert(strstr(p, "/mail/example.test/bob") != NULL);
+}
+
+/* ---- mailbox names: one component per address, never shared ---- */
+
+struct mbname_case {
+	char	 addr[80];
+	char	 want[120];
+};
+
+ParameterizedTestParameters(accounts, mailbox_name)
+{
+	static struct mbname_case cases[] = {
+		{ "alice@example.test", "example.test/alice" },
+		{ "first.last@example.test", "example.test/first.last" },
+		{ "a/b@example.test", "example.test/a%2Fb" },
+		{ "a/./b@example.test", "example.test/a%2F.%2Fb" },
+		{ "bob/new@example.test", "example.test/bob%2Fnew" },
+		{ "bob/../alice@example.test", "example.test/bob%2F..%2Falice" },
+		{ ".hidden@example.test", "example.test/%2Ehidden" },
+		{ "100%@example.test", "example.test/100%25" },
+		{ "a%2Fb@example.test", "example.test/a%252Fb" },
+		{ "\"..\"@example.test", "example.test/\"..\"" },
+		{ "\"a b\"@example.test", "example.test/\"a%20b\"" },
+		{ "\"/\"@example.test", "example.test/\"%2F\"" },
+	};
+	return cr_make_param_array(struct mbname_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct mbname_case *c, accounts, mailbox_name)
+{
+	struct accounts_user	 u;
+	char			 out[ACCOUNTS_MAILBOX_NAME_MAX + 1];
+	const char		*comp;
+
+	cr_assert_eq(accounts_mailbox_name(c->addr, out, sizeof(out)), 0,
+	    "%s", c->addr);
+	cr_assert_str_eq(out, c->want);
+	/* One component under the domain, never ".", ".." or hidden. */
+	comp = strchr(out, '/') + 1;
+	cr_assert_null(strchr(comp, '/'), "%s", out);
+	cr_assert_neq(comp[0], '.', "%s", out);
+	/* The record and the path agree, and the path ignores a record's
+	 * mailbox field that points elsewhere. */
+	accounts_user_init(&u, c->addr);
+	cr_assert_str_eq(u.mailbox, c->want);
+	(void)str_copy(u.mailbox, "example.test/alice", sizeof(u.mailbox));
+	cr_assert_eq(accounts_mail_path(&conf, &u, out, sizeof(out)), 0);
+	cr_assert(strstr(out, c->want) != NULL, "%s", out);
+}
+
+Test(accounts, mailbox_name_bounds)
+{
+	char	 local[ACCOUNTS_LOCAL_MAX + 1], addr[ACCOUNTS_ADDR_MAX + 8];
+	char	 out[ACCOUNTS_MAILBOX_NAME_MAX + 1], dom[ACCOUNTS_DOMAIN_MAX + 1];
+	size_t	 i;
+
+	/* The longest address, all escaped, still fits the bound. */
+	memset(local, '/', ACCOUNTS_LOCAL_MAX);
+	local[ACCOUNTS_LOCAL_MAX] = '\0';
+	for (i = 0; i < ACCOUNTS_DOMAIN_MAX; i++)
+		dom[i] = i % 64 == 63 ? '.' : 'd';
+	dom[ACCOUNTS_DOMAIN_MAX] = '\0';
+	cr_assert(str_printf(addr, sizeof(addr), "%s@%s", local, dom));
+	cr_assert_eq(accounts_mailbox_name(addr, out, sizeof(out)), 0);
+	cr_assert_eq(strlen(out), ACCOUNTS_MAILBOX_NAME_MAX);
+	cr_assert_eq(accounts_mailbox_name(addr, out, sizeof(out) - 1), -1);
+	cr_assert_eq(accounts_mailbox_name("@example.test", out, sizeof(out)),
+	    -1);
+	cr_assert_eq(accounts_mailbox_name("a@../x", out, sizeof(out)), -1);
+	cr_assert_eq(accounts_mailbox_name("noat", out, sizeof(out)), -1);
+}
+
+/* The first mailbox of a new domain: every directory from STATE down to
+ * the mailbox and its folders is fsync'd. */
+Test(accounts, mailbox_create_syncs_the_new_path)
+{
+	static const char *const want[] = { "", "/mail", "/mail/new.test",
+	    "/mail/new.test/alice", "/mail/new.test/alice/.Sent",
+	    "/mail/new.test/alice/.Junk" };
+	struct accounts_user	 u;
+	char			 err[256], p[256], real[4096];
+	size_t			 i;
+
+	cr_assert_not_null(realpath(dir, real));
+	str_init(&synced, 0);
+	cr_assert_eq(str_append_c(&synced, '\n'), 0);
+	accounts_user_init(&u, "alice@new.test");
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0,
+	    "%s", err);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		(void)str_printf(p, sizeof(p), "%s%s", real, want[i]);
+		cr_assert(was_synced(p), "%s not synced:\n%s", p,
+		    str_c(&synced));
+	}
+	str_release(&synced);
+}
+
+/* A user whose name holds "/new" gets a mailbox of its own, not bob's
+ * new/ directory. */
+Test(accounts, mailbox_create_never_nests)
+{
+	struct accounts_user	 u;
+	struct stat		 st;
+	char			 err[256], p[256];
+
+	accounts_user_init(&u, "bob@example.test");
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0,
+	    "%s", err);
+	accounts_user_init(&u, "bob/new@example.test");
+	cr_assert_eq(accounts_mailbox_create(&conf, &u, err, sizeof(err)), 0,
+	    "%s", err);
+	(void)str_printf(p, sizeof(p), "%s/mail/example.test/bob%%2Fnew/cur",
+	    dir);
+	cr_assert_eq(stat(p, &st), 0, "%s", p);
+	(void)str_printf(p, sizeof(p), "%s/mail/example.test/bob/new/cur",
+	    dir);
+	cr_assert_eq(stat(p, &st), -1, "%s", p);
 }
 
 static uint64_t	 fake_ms = 1700000000000ULL;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "mailbox_fixture.h"
+#include "mailbox_private.h"
 
 TestSuite(mailbox_index, .init = setup, .fini = teardown);
 
@@ -211,6 +212,77 @@ Test(mailbox_index, log_compacts)
 	cr_assert_eq(m.flags, MAILBOX_ANSWERED);
 	mailbox_close(&a);
 	mailbox_close(&b);
+}
+
+/* One log record as mblog.c writes it: checksummed, so it is committed. */
+static void
+log_record(struct str *out, uint32_t type, const struct str *payload)
+{
+	size_t	 start = out->len;
+
+	mbidx_put(out, type, 4);
+	mbidx_put(out, payload->len, 4);
+	cr_assert_eq(str_append(out, payload->data, payload->len), 0);
+	mbidx_put(out, mbidx_hash(out->data + start, 8 + payload->len, 0), 8);
+}
+
+/* A committed change the index parser would refuse (here an expunge
+ * whose modseq is below the last one's) ends the log: what came before
+ * stays, UIDVALIDITY and every UID too, and the next write compacts it
+ * away.  Applied, it made an index that read back as corrupt at the next
+ * compaction and was rebuilt with a new UIDVALIDITY. */
+Test(mailbox_index, damaged_log_commit_keeps_uidvalidity)
+{
+	struct mailbox *mb;
+	struct mailbox_msg m;
+	struct mailbox_changes ch;
+	struct str rec, pl;
+	uint32_t uid1 = 1, uid3 = 3, uidv;
+	char	 p[4096];
+	int	 i;
+
+	tl_deliver(root, "1.a", "a\n");
+	tl_deliver(root, "2.b", "b\n");
+	tl_deliver(root, "3.c", "c\n");
+	mb = open_inbox(0);
+	uidv = mailbox_uidvalidity(mb);
+	cr_assert_eq(mailbox_expunge(mb, &uid1, 1, NULL), 0);
+	mailbox_close(&mb);
+	str_init(&rec, 0);
+	str_init(&pl, 0);
+	mbidx_put(&pl, 2, 4);			/* EXP uid 2 at modseq 1 */
+	mbidx_put(&pl, 1, 8);
+	log_record(&rec, 2, &pl);
+	str_clear(&pl);
+	mbidx_put(&pl, 100, 4);			/* HDR */
+	mbidx_put(&pl, 1000, 8);
+	for (i = 0; i < 5; i++)
+		mbidx_put(&pl, 0, 8);
+	log_record(&rec, 4, &pl);
+	cr_assert(str_printf(p, sizeof(p), "%s/buzon.log", root));
+	tl_append(p, rec.data, rec.len);
+	/* Enough changes for a compaction. */
+	mb = open_inbox(0);
+	for (i = 0; i < 1200; i++)
+		cr_assert_eq(mailbox_store(mb, &uid3, 1, (i & 1) ?
+		    MAILBOX_FLAGS_REMOVE : MAILBOX_FLAGS_ADD, MAILBOX_SEEN,
+		    NULL, 0, 0, NULL, NULL, NULL), 0);
+	mailbox_close(&mb);
+	tl_deliver(root, "4.d", "d\n");
+	mb = open_inbox(0);
+	must_sync(mb, &ch);
+	cr_assert_eq(mailbox_uidvalidity(mb), uidv);
+	cr_assert_eq(mailbox_count(mb), 3);
+	cr_assert_eq(mailbox_msg(mb, 1, &m), 0);
+	cr_assert_eq(m.uid, 2);
+	cr_assert_eq(mailbox_msg(mb, 2, &m), 0);
+	cr_assert_eq(m.uid, 3);
+	/* The new message's UID is above all the damaged commit named. */
+	cr_assert_eq(mailbox_msg(mb, 3, &m), 0);
+	cr_assert_geq(m.uid, 100);
+	mailbox_close(&mb);
+	str_release(&rec);
+	str_release(&pl);
 }
 
 Test(mailbox_index, log_cut_at_every_length)

@@ -146,4 +146,27 @@ tl_fetch(struct mailbox *mb, uint32_t seq, size_t chunk, size_t *len_r)
 	return buf;
 }
 
+#ifdef TL_WRAP_FSYNC_DIR
+/*
+ * Directory fsync failures on demand: a program that defines
+ * TL_WRAP_FSYNC_DIR links with -Wl,--wrap=mailbox_fsync_dir, so the
+ * library's calls come here; while tl_fsync_dir_fails is set they fail
+ * with EIO.
+ */
+static bool	 tl_fsync_dir_fails;
+
+int	 __real_mailbox_fsync_dir(const char *);
+int	 __wrap_mailbox_fsync_dir(const char *);
+
+int
+__wrap_mailbox_fsync_dir(const char *path)
+{
+	if (tl_fsync_dir_fails) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_mailbox_fsync_dir(path);
+}
+#endif
+
 #endif

@@ -5,9 +5,43 @@
 #include <criterion/parameterized.h>
 #include <sys/wait.h>
 
+#define TL_WRAP_FSYNC_DIR
 #include "mailbox_fixture.h"
 
 TestSuite(maildir, .init = setup, .fini = teardown);
+
+/* An APPEND whose cur/ fsync fails is refused and leaves no file behind
+ * (the client tries again: a duplicate at worst, never a message that a
+ * crash takes back after its UID was given). */
+Test(maildir, append_reports_dir_fsync_failure)
+{
+	struct mailbox *mb;
+	struct mailbox_changes ch;
+	struct fail f;
+	uint32_t uid = 0;
+	char	 p[4096];
+	DIR	*d;
+	struct dirent *de;
+	int	 n = 0;
+
+	mb = open_inbox(0);
+	tl_fsync_dir_fails = true;
+	cr_assert_eq(mailbox_append(mb, "Subject: x\r\n\r\nhi\r\n", 19, 0,
+	    NULL, 0, 0, &uid, &f), -1);
+	cr_assert(f.temp);
+	tl_fsync_dir_fails = false;
+	must_sync(mb, &ch);
+	cr_assert_eq(mailbox_count(mb), 0);
+	cr_assert(str_printf(p, sizeof(p), "%s/cur", root));
+	cr_assert_not_null(d = opendir(p));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(mailbox_append(mb, "Subject: x\r\n\r\nhi\r\n", 19, 0,
+	    NULL, 0, 0, &uid, &f), 0, "%s", f.text);
+	mailbox_close(&mb);
+}
 
 Test(maildir, wire_size_from_name)
 {

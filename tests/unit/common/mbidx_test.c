@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 
+#define TL_WRAP_FSYNC_DIR
 #include "mailbox_private.h"
 #include "mailbox_testlib.h"
 
@@ -170,6 +171,28 @@ Test(mbidx, file_read_write)
 	tl_write(p, "junk", 4);
 	cr_assert_eq(mbidx_read(&b, p, NULL), -1);
 	cr_assert_eq(b.n, 0);
+	mbidx_release(&a);
+	tl_rmtree(root);
+	free(root);
+}
+
+/* The UIDs in an index must survive a crash: a durable write whose
+ * directory fsync fails is an error. */
+Test(mbidx, durable_write_reports_dir_fsync_failure)
+{
+	struct mbidx a, b;
+	char	*root = tl_mkroot(), p[4096];
+
+	cr_assert(str_printf(p, sizeof(p), "%s/x.index", root));
+	sample(&a);
+	tl_fsync_dir_fails = true;
+	cr_assert_eq(mbidx_write(&a, p, true, NULL), -1);
+	cr_assert_eq(errno, EIO);
+	cr_assert_eq(mbidx_write(&a, p, false, NULL), 0);	/* no dir sync */
+	tl_fsync_dir_fails = false;
+	cr_assert_eq(mbidx_write(&a, p, true, NULL), 0);
+	cr_assert_eq(mbidx_read(&b, p, NULL), 1);
+	mbidx_release(&b);
 	mbidx_release(&a);
 	tl_rmtree(root);
 	free(root);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include "mailbox_private.h"
 #include "mailbox_testlib.h"
@@ -129,20 +130,26 @@ put_record(struct str *out, uint32_t type, const void *p, size_t len)
 }
 
 static void
-commit(struct str *out, uint32_t uidnext)
+hdr(struct str *out, uint32_t uidnext, uint64_t modseq, uint64_t floor)
 {
 	struct str h;
 
 	str_init(&h, 0);
 	mbidx_put(&h, uidnext, 4);
-	mbidx_put(&h, 100, 8);
-	mbidx_put(&h, 0, 8);
+	mbidx_put(&h, modseq, 8);
+	mbidx_put(&h, floor, 8);
 	mbidx_put(&h, 0, 8);
 	mbidx_put(&h, 0, 8);
 	mbidx_put(&h, 0, 8);
 	mbidx_put(&h, 0, 8);
 	put_record(out, 4, h.data, h.len);
 	str_release(&h);
+}
+
+static void
+commit(struct str *out, uint32_t uidnext)
+{
+	hdr(out, uidnext, 100, 0);
 }
 
 Test(mblog, committed_nonsense_is_an_error)
@@ -198,6 +205,110 @@ Test(mblog, committed_nonsense_is_an_error)
 	mbidx_release(&idx);
 	str_release(&out);
 	str_release(&p);
+}
+
+/* Every committed change that the index parser would refuse is refused by
+ * the log too: the commits before it stay applied, what comes out reads
+ * back as an index, and uidnext moves past what the rest claims. */
+struct bad_log_case {
+	int	 kind;
+	char	 what[48];
+};
+
+ParameterizedTestParameters(mblog, damaged_commit_rejected)
+{
+	static struct bad_log_case cases[] = {
+		{ 0, "expunge modseq goes down" },
+		{ 1, "record modseq above highestmodseq" },
+		{ 2, "highestmodseq goes down" },
+		{ 3, "uidnext goes down" },
+		{ 4, "expunge of uid 0" },
+		{ 5, "expunge uid at uidnext" },
+		{ 6, "expunge floor above highestmodseq" },
+	};
+	return cr_make_param_array(struct bad_log_case, cases,
+	    sizeof(cases) / sizeof(cases[0]));
+}
+
+static void
+exp_rec(struct str *out, uint32_t uid, uint64_t modseq)
+{
+	struct str h;
+
+	str_init(&h, 0);
+	mbidx_put(&h, uid, 4);
+	mbidx_put(&h, modseq, 8);
+	put_record(out, 2, h.data, h.len);
+	str_release(&h);
+}
+
+ParameterizedTest(struct bad_log_case *c, mblog, damaged_commit_rejected)
+{
+	struct mbidx idx, back;
+	struct mbidx_rec r;
+	struct str out, p;
+	size_t	 used, good, len;
+	void	*img;
+
+	sample(&idx, 4);		/* uids 1..4, modseq 4, uidnext 5 */
+	str_init(&out, 0);
+	str_init(&p, 0);
+	/* A good commit: uid 1 expunged at modseq 10, two UIDs handed out
+	 * (to messages expunged since). */
+	exp_rec(&out, 1, 10);
+	hdr(&out, 7, 10, 0);
+	good = out.len;
+	switch (c->kind) {
+	case 0:
+		exp_rec(&out, 2, 9);
+		hdr(&out, 8, 11, 0);
+		break;
+	case 1:
+		memset(&r, 0, sizeof(r));
+		r.uid = 3;
+		r.modseq = 50;
+		mbidx_rec_write(&p, &r);
+		put_record(&out, 1, p.data, p.len);
+		hdr(&out, 8, 11, 0);
+		break;
+	case 2:
+		hdr(&out, 8, 9, 0);
+		break;
+	case 3:
+		hdr(&out, 6, 11, 0);
+		break;
+	case 4:
+		exp_rec(&out, 0, 11);
+		hdr(&out, 8, 11, 0);
+		break;
+	case 5:
+		exp_rec(&out, 8, 11);
+		hdr(&out, 8, 11, 0);
+		break;
+	case 6:
+		hdr(&out, 8, 11, 12);
+		break;
+	}
+	/* A later good-looking commit is not applied either. */
+	exp_rec(&out, 4, 12);
+	hdr(&out, 9, 12, 0);
+	cr_assert_eq(mblog_apply(&idx, out.data, out.len, &used), -1, "%s",
+	    c->what);
+	cr_assert_eq(used, good, "%s", c->what);
+	cr_assert_eq(idx.n, 3, "%s", c->what);
+	cr_assert_eq(idx.recs[0].uid, 2);
+	cr_assert_eq(idx.recs[2].uid, 4);
+	cr_assert_geq(idx.uidnext, 8, "%s", c->what);
+	cr_assert_geq(idx.highestmodseq, 10);
+	cr_assert_eq(idx.uidvalidity, 99);
+	/* What came out is an index the parser takes. */
+	img = mbidx_serialize(&idx, &len);
+	cr_assert_eq(mbidx_parse(&back, img, len), 0, "%s", c->what);
+	mbidx_release(&back);
+	free(img);
+	str_release(&out);
+	str_release(&p);
+	mbidx_release(&idx);
 }
 
 Test(mblog, header)

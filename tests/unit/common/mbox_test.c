@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#define TL_WRAP_FSYNC_DIR
 #include "mailbox_testlib.h"
 #include "mbox_lock.h"
 
@@ -196,6 +197,33 @@ Test(mbox, expunge_rewrites)
 	/* no lock or temp file left behind */
 	cr_assert(str_printf(inbox + strlen(inbox), 16, ".lock"));
 	cr_assert_eq(access(inbox, F_OK), -1);
+}
+
+/* An expunge whose directory fsync fails is reported (the messages could
+ * come back after a crash); the index still follows the new file. */
+Test(mbox, expunge_reports_dir_fsync_failure)
+{
+	struct mailbox *mb;
+	struct mailbox_msg m;
+	struct fail f;
+	uint32_t uid = 2, uidv;
+
+	tl_write(inbox, three, strlen(three));
+	mb = open_inbox();
+	uidv = mailbox_uidvalidity(mb);
+	tl_fsync_dir_fails = true;
+	cr_assert_eq(mailbox_expunge(mb, &uid, 1, &f), -1);
+	cr_assert(f.temp);
+	cr_assert_str_eq(f.code, "4.3.0");
+	tl_fsync_dir_fails = false;
+	mailbox_close(&mb);
+	mb = open_inbox();
+	cr_assert_eq(mailbox_uidvalidity(mb), uidv);
+	cr_assert_eq(mailbox_count(mb), 2);
+	cr_assert_eq(mailbox_msg(mb, 2, &m), 0);
+	cr_assert_eq(m.uid, 3);
+	expect_msg(mb, 2, "Subject: three\r\n\r\nbody three\r\n");
+	mailbox_close(&mb);
 }
 
 Test(mbox, outside_rewrite_keeps_uids)

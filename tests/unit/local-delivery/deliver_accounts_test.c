@@ -51,8 +51,17 @@ Test(deliver_accounts, bad_or_long_path)
 	struct deliver_rcpt	 r;
 	char			 path[256];
 
+	/* The path comes from the address, whatever the record says. */
 	accounts_user_init(&u, "bob@example.org");
 	(void)str_copy(u.mailbox, "../../etc", sizeof(u.mailbox));
+	cr_assert_eq(deliver_user_rcpt(&ac, &u, "", path, sizeof(path), &r),
+	    0);
+	cr_assert_str_eq(path, "/var/lib/buzon/mail/example.org/bob");
+	accounts_user_init(&u, "../../etc@example.org");
+	cr_assert_eq(deliver_user_rcpt(&ac, &u, "", path, sizeof(path), &r),
+	    0);
+	cr_assert_str_eq(path, "/var/lib/buzon/mail/example.org/%2E.%2F..%2Fetc");
+	accounts_user_init(&u, "bob");
 	cr_assert_eq(deliver_user_rcpt(&ac, &u, "", path, sizeof(path), &r),
 	    -1);
 	accounts_user_init(&u, "bob@example.org");

@@ -333,6 +333,134 @@ Test(deliver, maildir_under_a_file_is_tempfail)
 	cr_assert_str_eq(f.code, "4.3.0");
 }
 
+/* A Maildir, or one of its subdirectories, replaced by a link to another
+ * directory is refused (temporary) and the link's target is untouched. */
+Test(deliver, maildir_symlink_not_followed)
+{
+	static const char *const links[] = { "", "/new", "/tmp", "/cur" };
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	size_t			 i;
+
+	init_conf();
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("other"), DELIVER_MAILDIR);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0);
+	cr_assert_eq(count_dir(path_in("other/new"), NULL, 0), 1);
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		rm_rf(path_in("user"));
+		if (i > 0) {
+			cr_assert_eq(mkdir(path_in("user"), 0700), 0);
+			cr_assert_eq(mkdir(path_in("user/cur"), 0700) == 0 ||
+			    i == 3, 1);
+			if (i != 1)
+				cr_assert_eq(mkdir(path_in("user/new"), 0700),
+				    0);
+			if (i != 2)
+				cr_assert_eq(mkdir(path_in("user/tmp"), 0700),
+				    0);
+			if (i == 3)
+				rm_rf(path_in("user/cur"));
+		}
+		cr_assert(symlink(path_in(i == 0 ? "other" : "other/new"),
+		    path_in(i == 0 ? "user" : "user/x")) == 0);
+		if (i > 0)
+			cr_assert_eq(rename(path_in("user/x"), path_in(
+			    i == 1 ? "user/new" : i == 2 ? "user/tmp" :
+			    "user/cur")), 0);
+		r = rcpt_to(path_in("user"), DELIVER_MAILDIR);
+		cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1, "%zu", i);
+		cr_assert(f.temp);
+		cr_assert_str_eq(f.code, "4.3.0");
+		cr_assert(strstr(f.text, "symbolic link") != NULL, "%s",
+		    f.text);
+		cr_assert_eq(count_dir(path_in("other/new"), NULL, 0), 1);
+		cr_assert_eq(count_dir(path_in("other/tmp"), NULL, 0), 0);
+	}
+}
+
+/* new/ swapped for a link between writing the file and the commit: the
+ * link into new/ is refused, nothing lands in the link's target. */
+Test(deliver, maildir_link_swapped_before_commit)
+{
+	struct deliver_batch	*b;
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+
+	init_conf();
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("other"), DELIVER_MAILDIR);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0);
+	r = rcpt_to(path_in("user"), DELIVER_MAILDIR);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0);
+	b = deliver_batch_begin(&conf);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	cr_assert_eq(rename(path_in("user/new"), path_in("user/new.old")), 0);
+	cr_assert_eq(symlink(path_in("other/new"), path_in("user/new")), 0);
+	cr_assert_eq(deliver_batch_commit(&b, &f), -1);
+	cr_assert(f.temp);
+	cr_assert_eq(count_dir(path_in("other/new"), NULL, 0), 1);
+	cr_assert_eq(count_dir(path_in("user/new.old"), NULL, 0), 1);
+}
+
+/* The directory of an mbox is not followed either. */
+Test(deliver, mbox_dir_symlink_not_followed)
+{
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+
+	init_conf();
+	cr_assert_eq(mkdir(path_in("other"), 0700), 0);
+	cr_assert_eq(symlink(path_in("other"), path_in("user")), 0);
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("user/INBOX"), DELIVER_MBOX);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert(f.temp);
+	cr_assert_eq(count_dir(path_in("other"), NULL, 0), 0);
+}
+
+/* The first mailbox of a new domain: every directory made is synced
+ * through its parent, up to the one that was there. */
+Test(deliver, new_path_synced_whole)
+{
+	static const char *const want[] = { "mail", "mail/new.test",
+	    "mail/new.test/u", "mail/new.test/u/new" };
+	struct deliver_batch	*b;
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	size_t			 i, j;
+
+	init_conf();
+	cr_assert_eq(mkdir(path_in("mail"), 0700), 0);
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("mail/new.test/u"), DELIVER_MAILDIR);
+	b = deliver_batch_begin(&conf);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	cr_assert_eq(deliver_maildir_flush(b, &f), 0);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		for (j = 0; j < b->ndirs; j++)
+			if (strcmp(b->dirs[j], path_in(want[i])) == 0)
+				break;
+		cr_assert_lt(j, b->ndirs, "%s not synced", want[i]);
+	}
+	for (j = 0; j < b->ndirs; j++)
+		cr_assert_neq(strcmp(b->dirs[j], tdir), 0, "%s", tdir);
+	cr_assert_eq(deliver_batch_commit(&b, &f), 0);
+	/* mbox likewise. */
+	r = rcpt_to(path_in("mail/other.test/v/INBOX"), DELIVER_MBOX);
+	b = deliver_batch_begin(&conf);
+	cr_assert_eq(deliver_batch_add(b, &r, &m, NULL, &f), 0);
+	for (j = 0; j < b->ndirs; j++)
+		if (strcmp(b->dirs[j], path_in("mail")) == 0)
+			break;
+	cr_assert_lt(j, b->ndirs);
+	cr_assert_eq(deliver_batch_commit(&b, &f), 0);
+}
+
 /* Unique names: many messages from one process and from several. */
 Test(deliver, maildir_unique_names)
 {
@@ -674,6 +802,54 @@ Test(deliver, quota_maildir_temp) { quota_case(DELIVER_MAILDIR, false); }
 Test(deliver, quota_maildir_bounce) { quota_case(DELIVER_MAILDIR, true); }
 Test(deliver, quota_mbox_temp) { quota_case(DELIVER_MBOX, false); }
 Test(deliver, quota_mbox_bounce) { quota_case(DELIVER_MBOX, true); }
+
+/* Sizes that would wrap a 64-bit sum count as huge, never as small: a
+ * maildirsize whose lines overflow int64 is recounted, and ",S=" sizes
+ * that add past UINT64_MAX saturate. */
+Test(deliver, quota_sum_never_wraps)
+{
+	static const char big[] = "9223372036854775807 1\n";
+	struct deliver_msg	 m;
+	struct deliver_rcpt	 r;
+	struct fail		 f;
+	struct str		 ms;
+	int			 i;
+
+	cr_assert_eq(deliver_size_add(UINT64_MAX - 1, 2), UINT64_MAX);
+	cr_assert_eq(deliver_size_add(1, 2), 3);
+	cr_assert(deliver_quota_exceeded(UINT64_MAX, 1, 100));
+	cr_assert(deliver_quota_exceeded(1, UINT64_MAX, 100));
+	cr_assert(!deliver_quota_exceeded(50, 50, 100));
+	cr_assert(deliver_quota_exceeded(50, 51, 100));
+
+	init_conf();
+	m = buf_msg("Subject: x\n\nbody\n");
+	r = rcpt_to(path_in("md"), DELIVER_MAILDIR);
+	r.quota = 1000;
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), 0, "%s", f.text);
+	/* Really over quota: a 2000-byte message in cur/. */
+	str_init(&ms, 0);
+	for (i = 0; i < 2000; i++)
+		cr_assert_eq(str_append_c(&ms, 'x'), 0);
+	spit(path_in("md/cur/1.big"), str_c(&ms), ms.len);
+	/* ...but maildirsize sums to INT64_MAX * 2 + 2, which wraps to 0. */
+	str_clear(&ms);
+	cr_assert_eq(str_append_str(&ms, "1000S\n"), 0);
+	cr_assert_eq(str_append_str(&ms, big), 0);
+	cr_assert_eq(str_append_str(&ms, big), 0);
+	cr_assert_eq(str_append_str(&ms, "2 1\n"), 0);
+	spit(path_in("md/maildirsize"), str_c(&ms), ms.len);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	/* Two names claiming half of 2^64 each do not add up to 0. */
+	unlink(path_in("md/cur/1.big"));
+	unlink(path_in("md/maildirsize"));
+	spit(path_in("md/cur/1.a,S=9223372036854775808"), "x", 1);
+	spit(path_in("md/cur/2.b,S=9223372036854775808"), "x", 1);
+	cr_assert_eq(deliver(&conf, &r, &m, NULL, &f), -1);
+	cr_assert_str_eq(f.code, "4.2.2");
+	str_release(&ms);
+}
 
 /* maildirsize is kept up to date, and a stale "full" is recounted. */
 Test(deliver, quota_maildirsize)

@@ -283,11 +283,10 @@ Test(maildrop, mbox_user)
 	    "Subject: two\n\nbody\n\n";
 
 	alice.format = ACCOUNTS_MBOX;
-	cr_assert(str_printf(p, sizeof(p), "%s/mail/example.test/bob", root));
-	cr_assert_eq(mkdir(p, 0700), 0);
-	(void)str_copy(alice.mailbox, "example.test/bob",
-	    sizeof(alice.mailbox));
-	cr_assert(str_printf(p, sizeof(p), "%s/mail/example.test/bob/INBOX",
+	cr_assert(str_printf(p, sizeof(p), "%s/mail/example.test/alice",
+	    root));
+	(void)mkdir(p, 0700);
+	cr_assert(str_printf(p, sizeof(p), "%s/mail/example.test/alice/INBOX",
 	    root));
 	tl_write(p, mbox, sizeof(mbox) - 1);
 	open_ok(&d);

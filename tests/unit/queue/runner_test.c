@@ -219,6 +219,85 @@ load_status(const char *id, struct spool_rcpt_status *st, size_t n)
 	close(fd);
 }
 
+/* One mailbox named several times by one entry (repeated, by alias, with
+ * a "+detail", in another case) gets one copy; every recipient is done. */
+Test(runner, duplicate_recipients_give_one_copy)
+{
+	struct queue_runner	*r = rt_runner();
+	const char		*rcpts[] = { "bob@example.test",
+				    "bob@example.test", "Bob+tag@EXAMPLE.test",
+				    "pal1@example.test", "pal2@example.test",
+				    "team@example.test", "alice@example.test",
+				    NULL };
+
+	rt_add_alias("pal1@example.test", "bob@example.test");
+	rt_add_alias("pal2@example.test",
+	    "pal1@example.test,bob+x@example.test");
+	rt_enqueue("sender@remote.test", rcpts, 0, msg1, NULL);
+	rt_drain(r);
+	cr_assert_eq(rt_count("mail/example.test/bob/new"), 1);
+	cr_assert_eq(rt_count("mail/example.test/alice/new"), 1);
+	cr_assert_eq(rt_count("mail/example.test/carol/new"), 1);
+	cr_assert_eq(rt_count("spool/queue"), 0);
+	cr_assert_eq(rt_count(ALICE_NEW), 1, "no DSN");
+	queue_runner_free(&r);
+}
+
+/* Many mailboxes (the table grows), each named three times. */
+Test(runner, duplicate_recipients_many_mailboxes)
+{
+	struct queue_runner	*r = rt_runner();
+	const char		*rcpts[62];
+	char			 addrs[20][32], all[1024], dir[64];
+	size_t			 i, n = 0;
+
+	all[0] = '\0';
+	for (i = 0; i < 20; i++) {
+		cr_assert(str_printf(addrs[i], sizeof(addrs[i]),
+		    "u%zu@example.test", i));
+		rt_add_user(addrs[i], false, 0);
+		cr_assert(str_printf(all + strlen(all), sizeof(all) -
+		    strlen(all), "%s%s", i > 0 ? "," : "", addrs[i]));
+	}
+	rt_add_alias("everyone@example.test", all);
+	for (i = 0; i < 20; i++)
+		rcpts[n++] = addrs[i];
+	rcpts[n++] = "everyone@example.test";
+	for (i = 0; i < 20; i++)
+		rcpts[n++] = addrs[19 - i];
+	rcpts[n] = NULL;
+	rt_enqueue("sender@remote.test", rcpts, 0, msg1, NULL);
+	rt_drain(r);
+	for (i = 0; i < 20; i++) {
+		cr_assert(str_printf(dir, sizeof(dir),
+		    "mail/example.test/u%zu/new", i));
+		cr_assert_eq(rt_count(dir), 1, "%s", dir);
+	}
+	cr_assert_eq(rt_count("spool/queue"), 0);
+	queue_runner_free(&r);
+}
+
+/* A suppressed copy waits with the one made: both deferred, then one copy
+ * when the mailbox takes it. */
+Test(runner, duplicate_recipient_shares_a_deferral)
+{
+	struct queue_runner	*r = rt_runner();
+	const char		*rcpts[] = { "tiny@example.test",
+				    "tiny+x@example.test", NULL };
+	struct spool_rcpt_status st[2];
+	char			 id[SPOOL_ID_LEN + 1];
+
+	rt_enqueue("alice@example.test", rcpts, 0, msg1, id);
+	rt_drain(r);
+	cr_assert_eq(rt_count("spool/queue"), 1);
+	load_status(id, st, 2);
+	cr_assert_eq(st[0].state, SPOOL_RCPT_DEFERRED);
+	cr_assert_eq(st[1].state, SPOOL_RCPT_DEFERRED);
+	cr_assert_str_eq(st[1].code, "4.2.2");
+	cr_assert_eq(rt_count("mail/example.test/tiny/new"), 0);
+	queue_runner_free(&r);
+}
+
 Test(runner, quota_temp_failure_stays_queued)
 {
 	struct queue_runner	*r = rt_runner();

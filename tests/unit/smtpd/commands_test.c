@@ -273,6 +273,30 @@ Test(commands, rcpt_relay_for_mynetworks_and_limit)
 	cr_assert_eq(sess.tx.rcpts[1].notify, NOTIFY_SUCCESS | NOTIFY_DELAY);
 }
 
+/* A repeated recipient is accepted and kept once; the same address with
+ * other DSN parameters or another local-part case is another recipient. */
+Test(commands, rcpt_duplicates_kept_once)
+{
+	int	 i;
+
+	setup_listener(SMTP_LISTEN_SMTP, "192.0.2.9");
+	srv.conf.max_recipients = 100;
+	(void)say("MAIL FROM:<a@example.org>");
+	for (i = 0; i < 97; i++)
+		cr_assert_str_eq(say("RCPT TO:<b@example.net>"),
+		    "250 2.1.5 Ok\r\n");
+	cr_assert_str_eq(say("RCPT TO:<b@EXAMPLE.net>"), "250 2.1.5 Ok\r\n");
+	cr_assert_eq(sess.tx.nrcpts, 1);
+	cr_assert_str_eq(say("RCPT TO:<B@example.net>"), "250 2.1.5 Ok\r\n");
+	cr_assert_str_eq(say("RCPT TO:<b@example.net> NOTIFY=NEVER"),
+	    "250 2.1.5 Ok\r\n");
+	cr_assert_eq(sess.tx.nrcpts, 3);
+	cr_assert_str_eq(sess.tx.rcpts[0].addr, "b@example.net");
+	/* Repeats count toward the limit, as every RCPT does. */
+	cr_assert_str_eq(say("RCPT TO:<b@example.net>"),
+	    "452 4.5.3 Error: too many recipients\r\n");
+}
+
 Test(commands, ipv6_mynetworks_in_brackets)
 {
 	setup_listener(SMTP_LISTEN_SMTP, "2001:db8::25");
