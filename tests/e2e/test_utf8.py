@@ -76,7 +76,8 @@ class Utf8(unittest.TestCase):
             # Upper-case ASCII in the domain: domains compare without case.
             s.sendmail("s\u00e9nder@remote.test", ["j\u00f6s@Example.TEST"],
                        body, mail_options=["SMTPUTF8"])
-        new = os.path.join(self.inst.dir, "mail", DOMAIN, LOCAL, "new")
+        # the mailbox is one path component: non-ASCII octets as %XX
+        new = os.path.join(self.inst.dir, "mail", DOMAIN, "j%C3%B6s", "new")
         wait_for(lambda: os.path.isdir(new) and os.listdir(new), 15,
                  what="a message in %s" % new)
         with open(os.path.join(new, os.listdir(new)[0]), "rb") as f:
