@@ -66,6 +66,8 @@ session_touch(struct session *s)
 {
 	const struct pop3_conf	*c = &s->srv->conf;
 
+	if (s->timer == NULL)	/* a session off the loop (unit, fuzz) */
+		return;
 	event_timer_reset(s->timer, s->xfer_active ||
 	    stream_output_pending(s->st) > 0 ? c->send_timeout : c->timeout);
 }
