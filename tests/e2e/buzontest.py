@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP_SRCDIR = os.environ.get("BUZON_TOP_SRCDIR") or os.path.dirname(
@@ -403,6 +404,24 @@ def client_tls_context():
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx
+
+
+class InstanceCase(unittest.TestCase):
+    """Tests around one Instance for the whole class, in cls.inst (made by
+    the subclass's setUpClass): cleaned up after the class, and a test
+    that leaves a sanitizer report in the log fails.  Subclass it as
+    buzontest.InstanceCase (an import of the name would make the runner
+    collect it)."""
+    inst = None
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.inst is not None:
+            cls.inst.cleanup()
+
+    def tearDown(self):
+        reports = self.inst.sanitizer_reports()
+        self.assertFalse(reports, reports)
 
 
 class LineClient:

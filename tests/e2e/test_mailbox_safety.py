@@ -66,7 +66,7 @@ def files(path):
 
 
 @unittest.skipUnless(have_daemons(), "smtpd, queued or pop3d not built")
-class MailboxSafety(unittest.TestCase):
+class MailboxSafety(buzontest.InstanceCase):
     inst = None
 
     @classmethod
@@ -85,15 +85,6 @@ class MailboxSafety(unittest.TestCase):
                 raise AssertionError("alias add: %s%s" % (r.stdout,
                                                           r.stderr))
         cls.inst.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.inst is not None:
-            cls.inst.cleanup()
-
-    def tearDown(self):
-        reports = self.inst.sanitizer_reports()
-        self.assertFalse(reports, reports)
 
     # ---- helpers ----
 

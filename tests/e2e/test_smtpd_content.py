@@ -17,6 +17,7 @@ import threading
 import time
 import unittest
 
+import buzontest
 import test_smtpd
 from buzontest import Instance, wait_for
 
@@ -81,7 +82,7 @@ def unstuff_wire(lines_data):
     return b"\r\n".join(out) + b"\r\n"
 
 
-class ContentBase(unittest.TestCase):
+class ContentBase(buzontest.InstanceCase):
     inst = None
     overrides = {}
     counter = 0
@@ -99,15 +100,6 @@ class ContentBase(unittest.TestCase):
             raise AssertionError("user add: %s%s" % (r.stdout, r.stderr))
         cls.inst.start()
         cls.smtp = cls.inst.port("smtp")
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.inst is not None:
-            cls.inst.cleanup()
-
-    def tearDown(self):
-        reports = self.inst.sanitizer_reports()
-        self.assertFalse(reports, reports)
 
     def sender(self, what):
         ContentBase.counter += 1

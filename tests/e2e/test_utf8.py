@@ -27,7 +27,7 @@ def have_daemons():
 @unittest.skipUnless(buzontest.have_buzon() and have_daemons(),
                      "buzon, buzon-smtpd, buzon-queued or buzon-pop3d "
                      "not built")
-class Utf8(unittest.TestCase):
+class Utf8(buzontest.InstanceCase):
     inst = None
 
     @classmethod
@@ -42,15 +42,6 @@ class Utf8(unittest.TestCase):
                 raise AssertionError("%s: %s%s" % (args, r.stdout,
                                                    r.stderr))
         cls.inst.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.inst is not None:
-            cls.inst.cleanup()
-
-    def tearDown(self):
-        reports = self.inst.sanitizer_reports()
-        self.assertFalse(reports, reports)
 
     def test_user_listed_with_utf8_address(self):
         r = self.inst.cli("user", "list")
