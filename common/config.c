@@ -113,6 +113,11 @@ const struct conf_param config_params[] = {
 	CONF_TIME("pop3_send_timeout", "5m", 1 * SEC, 3600 * SEC, S,
 	    pop3_send_timeout,
 	    "time a POP3 response (RETR) may go without output progress"),
+	CONF_UINT("pop3_max_connections", "500", 1, 100000, S,
+	    pop3_max_connections, "POP3 sessions at once, in all"),
+	CONF_UINT("pop3_max_connections_per_ip", "50", 1, 100000, S,
+	    pop3_max_connections_per_ip, "POP3 sessions at once from one "
+	    "client address"),
 	CONF_UINT("pop3_max_errors", "20", 1, 1000, S, pop3_max_errors,
 	    "bad POP3 commands in one session before it is closed"),
 	CONF_BOOL("pop3_plaintext_loopback", "yes", S,

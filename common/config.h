@@ -77,6 +77,8 @@ struct config {
 	uint64_t	 pop3_command_timeout;	/* ms */
 	uint64_t	 pop3_send_timeout;	/* ms */
 	unsigned int	 pop3_max_errors;
+	unsigned int	 pop3_max_connections;
+	unsigned int	 pop3_max_connections_per_ip;
 	bool		 pop3_plaintext_loopback;
 	bool		 pop3_mark_seen;
 	unsigned int	 pop3_max_line;

@@ -38,17 +38,38 @@ struct stream {
 	int		 fd;
 	SSL		*ssl;
 	char		*in;
-	size_t		 in_max, in_off, in_len;
+	size_t		 in_max, in_cap, in_off, in_len;
 	size_t		 in_scan;	/* pending bytes known to hold no LF */
-	char		*out;		/* out_max + 1 bytes: room for a NUL */
-	size_t		 out_max, out_off, out_len;
+	char		*out;		/* out_cap + 1 bytes: room for a NUL */
+	size_t		 out_max, out_cap, out_off, out_len;
 	int		 tls_wlen;	/* SSL_write length to repeat */
 	unsigned int	 rd_want;	/* EVENT_* the last SSL_read wanted */
 	unsigned int	 wr_want;	/* EVENT_* the last SSL_write wanted */
 	unsigned int	 hs_want;	/* EVENT_* the handshake wants */
 	bool		 use_send;	/* fd is a socket: send() */
 	bool		 drained;	/* last plain fill was short */
+	bool		 in_busy;	/* last fill filled all room: grow */
 };
+
+/* Buffers start small and double up to their cap as the traffic needs:
+ * a three-line session costs a few KiB, not the caps. */
+#define STREAM_START	4096u
+
+/* Move *buf (cap bytes, the first used of them in use) into a bigger
+ * allocation of newcap (+ extra) bytes; the old one is wiped, as it may
+ * hold AUTH data. */
+static void
+stream_grow(char **buf, size_t *cap, size_t used, size_t newcap,
+    size_t extra)
+{
+	char	*n = xmalloc(newcap + extra);
+
+	memcpy(n, *buf, used);
+	mem_wipe(*buf, *cap + extra);
+	free(*buf);
+	*buf = n;
+	*cap = newcap;
+}
 
 struct stream *
 stream_new(int fd, size_t max_in, size_t max_out)
@@ -60,9 +81,11 @@ stream_new(int fd, size_t max_in, size_t max_out)
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	s->in_max = max_in;
-	s->in = xmalloc(max_in);
+	s->in_cap = max_in < STREAM_START ? max_in : STREAM_START;
+	s->in = xmalloc(s->in_cap);
 	s->out_max = max_out;
-	s->out = xmalloc(max_out + 1);
+	s->out_cap = max_out < STREAM_START ? max_out : STREAM_START;
+	s->out = xmalloc(s->out_cap + 1);
 	s->use_send = true;
 	return s;
 }
@@ -79,8 +102,8 @@ stream_free(struct stream **sp)
 	 * their sessions themselves. */
 	SSL_free(s->ssl);
 	/* The input may have held AUTH data. */
-	mem_wipe(s->in, s->in_max);
-	mem_wipe(s->out, s->out_max + 1);
+	mem_wipe(s->in, s->in_cap);
+	mem_wipe(s->out, s->out_cap + 1);
 	free(s->in);
 	free(s->out);
 	free(s);
@@ -133,12 +156,21 @@ stream_fill(struct stream *s)
 	ssize_t	 n;
 	int	 want, r;
 
-	if (s->in_off + s->in_len == s->in_max && s->in_off > 0) {
-		/* UNSAFE: the only place input moves. */
+	if (s->in_off + s->in_len == s->in_cap && s->in_off > 0) {
+		/* UNSAFE: the only places input moves. */
 		memmove(s->in, s->in + s->in_off, s->in_len);
 		s->in_off = 0;
 	}
-	room = s->in_max - s->in_off - s->in_len;
+	if (s->in_cap < s->in_max && (s->in_busy || s->in_len == s->in_cap)) {
+		if (s->in_off > 0) {
+			memmove(s->in, s->in + s->in_off, s->in_len);
+			s->in_off = 0;
+		}
+		stream_grow(&s->in, &s->in_cap, s->in_len,
+		    s->in_cap > s->in_max / 2 ? s->in_max : s->in_cap * 2, 0);
+	}
+	s->in_busy = false;
+	room = s->in_cap - s->in_off - s->in_len;
 	s->drained = false;
 	if (room == 0)
 		return -1;
@@ -151,6 +183,7 @@ stream_fill(struct stream *s)
 			    STREAM_AGAIN : -1;
 		s->in_len += (size_t)n;
 		s->drained = n > 0 && (size_t)n < room;
+		s->in_busy = (size_t)n == room;
 		return n;
 	}
 	want = room > INT_MAX ? INT_MAX : (int)room;
@@ -159,6 +192,7 @@ stream_fill(struct stream *s)
 	if (r > 0) {
 		s->rd_want = 0;
 		s->in_len += (size_t)r;
+		s->in_busy = (size_t)r == room;
 		return r;
 	}
 	return stream_ssl_result(s, r, &s->rd_want, "read");
@@ -289,16 +323,27 @@ stream_discard_input(struct stream *s)
 	s->in_scan = 0;
 }
 
-/* Room for n more output bytes at the tail, moving pending bytes back
- * when needed.  Only called once n is known to fit under out_max. */
+/* Room for n more output bytes at the tail, moving pending bytes back or
+ * growing the buffer when needed.  Only called once n is known to fit
+ * under out_max. */
 static char *
 stream_out_tail(struct stream *s, size_t n)
 {
-	if (s->out_off + s->out_len + n > s->out_max) {
-		/* UNSAFE: the only place output moves.  OpenSSL accepts
+	size_t	 cap;
+
+	if (s->out_off + s->out_len + n > s->out_cap) {
+		/* UNSAFE: the only places output moves.  OpenSSL accepts
 		 * it (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
 		memmove(s->out, s->out + s->out_off, s->out_len);
 		s->out_off = 0;
+	}
+	if (s->out_len + n > s->out_cap) {
+		for (cap = s->out_cap; cap < s->out_len + n; cap *= 2)
+			if (cap > s->out_max / 2) {
+				cap = s->out_max;
+				break;
+			}
+		stream_grow(&s->out, &s->out_cap, s->out_len, cap, 1);
 	}
 	return s->out + s->out_off + s->out_len;
 }
@@ -328,7 +373,7 @@ stream_printf(struct stream *s, const char *fmt, ...)
 	if (n < 0 || (size_t)n > s->out_max - s->out_len)
 		return -1;
 	tail = stream_out_tail(s, (size_t)n);
-	/* out has one spare byte past out_max for the NUL. */
+	/* out has one spare byte past out_cap for the NUL. */
 	va_start(ap, fmt);
 	(void)vsnprintf(tail, (size_t)n + 1, fmt, ap);
 	va_end(ap);

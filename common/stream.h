@@ -1,8 +1,10 @@
 /*
  * stream.h - buffered, bounded, non-blocking I/O on one socket, plain or TLS
  *
- * Owns its two buffers and its SSL object, never the fd.  Input is capped at
- * max_in bytes: a line longer than that is an error to answer and close on,
+ * Owns its two buffers and its SSL object, never the fd.  The buffers start
+ * at 4 KiB and double as the traffic needs, up to their caps, so an idle
+ * or three-line session costs a few KiB whatever the caps.  Input is
+ * capped at max_in bytes: a line longer than that is an error to answer and close on,
  * not a reason to grow.  Output is capped at max_out bytes: a writer that
  * outruns its peer gets -1 from stream_write() and must stop producing until
  * stream_flush() has drained the buffer (backpressure).

@@ -71,6 +71,8 @@ struct pop3_conf {
 						   TLS handshake */
 	uint64_t	 send_timeout;		/* ms: output without progress */
 	unsigned int	 max_errors;
+	unsigned int	 max_connections;	/* sessions at once */
+	unsigned int	 max_connections_per_ip;
 	unsigned int	 max_line;
 	bool		 plaintext_loopback;
 	bool		 mark_seen;

@@ -30,6 +30,8 @@ pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
 	c->command_timeout = cfg->pop3_command_timeout;
 	c->send_timeout = cfg->pop3_send_timeout;
 	c->max_errors = cfg->pop3_max_errors;
+	c->max_connections = cfg->pop3_max_connections;
+	c->max_connections_per_ip = cfg->pop3_max_connections_per_ip;
 	c->max_line = cfg->pop3_max_line;
 	c->plaintext_loopback = cfg->pop3_plaintext_loopback;
 	c->mark_seen = cfg->pop3_mark_seen;

@@ -496,6 +496,40 @@ session_resume_after(struct session *s, uint64_t ms)
 		event_timer_reset(s->resume_timer, ms);
 }
 
+static unsigned int
+sessions_from(const struct pop3d *srv, const char *ip)
+{
+	const struct session	*s;
+	unsigned int		 n = 0;
+
+	for (s = srv->sessions; s != NULL; s = s->next)
+		if (strcmp(s->ip, ip) == 0)
+			n++;
+	return n;
+}
+
+/* Refuse a connection past the caps, before it costs a session: on 110
+ * RFC 2449's [SYS/TEMP] line; on 995 the client expects a handshake, so
+ * just close. */
+static void
+refuse(int fd, bool pop3s, const char *ip, bool total)
+{
+	char	 buf[200];
+	int	 n;
+
+	log_warn("-", "refused address=%s reason=\"too many connections%s\"",
+	    ip, total ? "" : " from address");
+	if (!pop3s) {
+		n = snprintf(buf, sizeof(buf), "-ERR [SYS/TEMP] Too many "
+		    "connections%s%s.\r\n", total ? "" : " from ",
+		    total ? "" : ip);
+		if (n > 0 && (size_t)n < sizeof(buf))
+			(void)send(fd, buf, (size_t)n,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	(void)close(fd);
+}
+
 void
 session_accept(int fd, const struct net_addr *peer, const char *listener,
     void *data)
@@ -511,6 +545,12 @@ session_accept(int fd, const struct net_addr *peer, const char *listener,
 		log_warn("-", "refused address=%s reason=\"%s\"", ip,
 		    srv->stopping ? "shutting down" : "no TLS certificate");
 		(void)close(fd);
+		return;
+	}
+	if (srv->nsessions >= srv->conf.max_connections ||
+	    sessions_from(srv, ip) >= srv->conf.max_connections_per_ip) {
+		refuse(fd, pop3s, ip, srv->nsessions >=
+		    srv->conf.max_connections);
 		return;
 	}
 	/* Replies are whole writes already; Nagle would only hold back the

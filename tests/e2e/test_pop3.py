@@ -840,6 +840,68 @@ def elapsed(fn):
 
 
 @need_pop3d
+class Caps(Pop3Base):
+    """Connection caps: a flood of idle connections from one address is
+    refused past pop3_max_connections_per_ip, the total past
+    pop3_max_connections, and a real user from elsewhere still logs in."""
+    overrides = {"pop3_max_connections_per_ip": "20",
+                 "pop3_max_connections": "30"}
+
+    def open_from(self, src):
+        s = socket.create_connection(("127.0.0.1", self.inst.port("pop3")),
+                                     timeout=10, source_address=(src, 0))
+        f = s.makefile("rb")
+        return s, f, f.readline().decode()
+
+    def test_flood_from_one_address_then_a_real_user(self):
+        addr = self.new_user(messages=[message(1)])
+        held = []
+        try:
+            for i in range(20):
+                s, f, greeting = self.open_from("127.0.0.1")
+                self.assertRegex(greeting.rstrip("\r\n"), GREETING)
+                held.append(s)
+            for i in range(3):      # at the cap, one over, far over
+                s, f, line = self.open_from("127.0.0.1")
+                self.assertEqual(line, "-ERR [SYS/TEMP] Too many "
+                                 "connections from 127.0.0.1.\r\n")
+                self.assertEqual(f.readline(), b"")
+                s.close()
+            # another address: served, up to the total cap
+            for i in range(10):
+                s, f, greeting = self.open_from("127.0.0.2")
+                self.assertTrue(greeting.startswith("+OK"), greeting)
+                held.append(s)
+            s, f, line = self.open_from("127.0.0.3")
+            self.assertEqual(line, "-ERR [SYS/TEMP] Too many "
+                             "connections.\r\n")
+            s.close()
+            # one leaves; a real user logs in and reads
+            held.pop().close()
+            buzontest.wait_for(lambda: self.try_login(addr), 10,
+                               what="a login under the total cap")
+        finally:
+            for s in held:
+                s.close()
+
+    def try_login(self, addr):
+        s, f, greeting = self.open_from("127.0.0.3")
+        try:
+            if not greeting.startswith("+OK"):
+                return False
+            for line in ("USER " + addr, "PASS " + PASSWORD):
+                s.sendall(line.encode() + b"\r\n")
+                self.assertTrue(f.readline().startswith(b"+OK"))
+            s.sendall(b"STAT\r\n")
+            self.assertEqual(f.readline().decode(),
+                             "+OK 1 %d\r\n" % len(wire(message(1))))
+            s.sendall(b"QUIT\r\n")
+            return True
+        finally:
+            s.close()
+
+
+@need_pop3d
 class Throttle(Pop3Base):
     """Its own instance, with the failed-login delays scaled down (the
     default numbers, 2, 4, 8, 15 s and 30 s, are tested in

@@ -1014,3 +1014,44 @@ Test(stream, fill_drained_after_short_read)
 	cr_assert_not(stream_fill_drained(s), "a full read may leave more");
 	stream_free(&s);
 }
+
+/* The buffers start small and grow to their caps: a line of 60,000 bytes
+ * arrives whole through a stream capped at 64 KiB, written in pieces of
+ * every size; output grows likewise, and the caps still hold. */
+Test(stream, buffers_grow_to_their_caps)
+{
+	static char	 big[70000];
+	struct stream	*st = stream_new(fds[0], 65536, 65536);
+	char		*line;
+	size_t		 len, off, piece = 1;
+	ssize_t		 n;
+
+	memset(big, 'g', sizeof(big));
+	big[60000] = '\n';
+	for (off = 0; off < 60001; off += piece, piece = piece * 3 + 1) {
+		if (piece > 60001 - off)
+			piece = 60001 - off;
+		put(big + off, piece);
+		while ((n = stream_fill(st)) > 0)
+			continue;
+		cr_assert_eq(n, STREAM_AGAIN);
+	}
+	cr_assert_eq(stream_read_line(st, 65000, &line, &len, NULL), 1);
+	cr_assert_eq(len, 60000);
+	cr_assert_eq(line[59999], 'g');
+	/* output: up to the cap, not one byte more */
+	cr_assert_eq(stream_write(st, big, 65536), 0);
+	cr_assert_eq(stream_output_pending(st), 65536);
+	cr_assert_eq(stream_write(st, "x", 1), -1);
+	stream_free(&st);
+
+	/* input: a line past the cap is still refused */
+	st = stream_new(fds[0], 4096 * 3, 64);
+	put(big, 4096 * 3);
+	while ((n = stream_fill(st)) > 0)
+		continue;
+	cr_assert_eq(stream_read_line(st, 4096 * 3, &line, &len, NULL), 0);
+	cr_assert_eq(stream_input_pending(st), 4096 * 3);
+	cr_assert_eq(stream_fill(st), -1);	/* full: no room at the cap */
+	stream_free(&st);
+}
