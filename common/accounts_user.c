@@ -232,24 +232,28 @@ file_create(const char *path, const struct stat *owner)
 
 /* fsync every directory from STATE down to base, base's folders too, so
  * that the whole new path (a new domain's directory included) and what
- * it holds survive a crash.  0, or -1 with err set. */
+ * it holds survive a crash.  base is under STATE (accounts_mail_path()).
+ * 0, or -1 with err set. */
 static int
 mailbox_sync_path(const struct accounts_conf *c, const char *base,
     bool maildir, char *err, size_t errsize)
 {
-	char	 dir[PATH_MAX], *slash;
-	size_t	 i, top = strlen(c->state_dir);
+	char		 dir[PATH_MAX];
+	size_t		 top = strlen(c->state_dir), i;
+	const char	*sep;
 
-	if (!str_copy(dir, base, sizeof(dir))) {
-		(void)str_printf(err, errsize, "%s: path too long", base);
+	if (strncmp(base, c->state_dir, top) != 0 || base[top] != '/' ||
+	    !str_copy(dir, base, sizeof(dir))) {
+		(void)str_printf(err, errsize, "%s: not a path under %s", base,
+		    c->state_dir);
 		return -1;
 	}
-	for (slash = dir + top; slash != NULL; slash = strchr(slash + 1,
-	    '/')) {
-		*slash = '\0';
+	/* STATE, then each directory below it down to base itself. */
+	for (sep = base + top; sep != NULL; sep = strchr(sep + 1, '/')) {
+		dir[sep - base] = '\0';
 		if (dir_fsync(dir[0] != '\0' ? dir : "/") == -1)
 			goto fail;
-		*slash = '/';
+		dir[sep - base] = '/';
 	}
 	if (dir_fsync(dir) == -1)
 		goto fail;
@@ -274,7 +278,9 @@ accounts_mailbox_create(const struct accounts_conf *c,
 	size_t		 i, j;
 
 	if (!str_printf(mail, sizeof(mail), "%s/mail", c->state_dir) ||
-	    accounts_mail_path(c, u, base, sizeof(base)) == -1) {
+	    accounts_mail_path(c, u, base, sizeof(base)) == -1 ||
+	    strncmp(base, mail, strlen(mail)) != 0 ||
+	    base[strlen(mail)] != '/') {
 		(void)str_printf(err, errsize, "bad mailbox path");
 		return -1;
 	}

@@ -155,20 +155,18 @@ stream_fill(struct stream *s)
 	size_t	 room;
 	ssize_t	 n;
 	int	 want, r;
+	bool	 grow;
 
-	if (s->in_off + s->in_len == s->in_cap && s->in_off > 0) {
-		/* UNSAFE: the only places input moves. */
+	grow = s->in_cap < s->in_max && (s->in_busy ||
+	    s->in_len == s->in_cap);
+	if (s->in_off > 0 && (grow || s->in_off + s->in_len == s->in_cap)) {
+		/* UNSAFE: the only place input moves. */
 		memmove(s->in, s->in + s->in_off, s->in_len);
 		s->in_off = 0;
 	}
-	if (s->in_cap < s->in_max && (s->in_busy || s->in_len == s->in_cap)) {
-		if (s->in_off > 0) {
-			memmove(s->in, s->in + s->in_off, s->in_len);
-			s->in_off = 0;
-		}
+	if (grow)
 		stream_grow(&s->in, &s->in_cap, s->in_len,
 		    s->in_cap > s->in_max / 2 ? s->in_max : s->in_cap * 2, 0);
-	}
 	s->in_busy = false;
 	room = s->in_cap - s->in_off - s->in_len;
 	s->drained = false;
@@ -338,11 +336,9 @@ stream_out_tail(struct stream *s, size_t n)
 		s->out_off = 0;
 	}
 	if (s->out_len + n > s->out_cap) {
-		for (cap = s->out_cap; cap < s->out_len + n; cap *= 2)
-			if (cap > s->out_max / 2) {
-				cap = s->out_max;
-				break;
-			}
+		/* ends: out_len + n <= out_max (the callers checked) */
+		for (cap = s->out_cap; cap < s->out_len + n;)
+			cap = cap > s->out_max / 2 ? s->out_max : cap * 2;
 		stream_grow(&s->out, &s->out_cap, s->out_len, cap, 1);
 	}
 	return s->out + s->out_off + s->out_len;

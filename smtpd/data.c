@@ -137,22 +137,21 @@ header_overflow(struct data *d)
 static void
 data_content(struct data *d, const char *buf, size_t len)
 {
-	size_t	 room;
+	size_t	 n;
 
 	if (d->in_headers) {
-		/* Hold what fits, so the verdict on an over-long line does
-		 * not depend on how its bytes were split. */
-		room = d->hline.max - d->hline.len;
-		if (len <= room) {
-			if (str_append(&d->hline, buf, len) == 0)
-				return;
-			room = 0;
-		} else if (str_append(&d->hline, buf, room) == -1) {
-			room = 0;
-		}
+		/* Hold what fits, so the verdict on an over-long line does not depend on how its
+		 * bytes were split. */
+		n = d->hline.max - d->hline.len;
+		if (n > len)
+			n = len;
+		if (str_append(&d->hline, buf, n) == -1)
+			n = 0;		/* not reached: n fits */
+		else if (n == len)
+			return;
 		header_overflow(d);
-		buf += room;
-		len -= room;
+		buf += n;
+		len -= n;
 	}
 	data_emit(d, buf, len);
 }

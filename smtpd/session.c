@@ -97,6 +97,8 @@ content_clock_read(struct session *s, size_t n)
 	idle = now + c->data_timeout;
 	deadline = idle;
 	if (c->min_data_rate > 0) {	/* 0 only where no config is read */
+		/* data_read * 1000 / rate, without the product's overflow
+		 * (a refused BDAT chunk may announce any size) */
 		deadline = s->data_start + c->data_timeout +
 		    s->data_read / c->min_data_rate * 1000 +
 		    s->data_read % c->min_data_rate * 1000 / c->min_data_rate;
@@ -226,16 +228,20 @@ static void
 trace_content(const struct session *s, const char *buf, size_t len)
 {
 	const char	*lf;
-	size_t		 n;
+	size_t		 n, show;
 
 	if (!log_trace_enabled())
 		return;
 	while (len > 0) {
 		lf = memchr(buf, '\n', len);
 		n = lf != NULL ? (size_t)(lf - buf) + 1 : len;
-		log_trace(s->id, LOG_TRACE_CLIENT, buf,
-		    n - (lf != NULL) - (lf != NULL && n > 1 &&
-		    buf[n - 2] == '\r'), 0);
+		show = n;
+		if (lf != NULL) {		/* the line without its ending */
+			show--;
+			if (show > 0 && buf[show - 1] == '\r')
+				show--;
+		}
+		log_trace(s->id, LOG_TRACE_CLIENT, buf, show, 0);
 		buf += n;
 		len -= n;
 	}
