@@ -317,6 +317,54 @@ class LongLines(ContentBase):
             self.assertTrue(stored in retrieved, "%s over POP3" % sender)
 
 
+class CommandLines(ContentBase):
+    """smtpd_max_line (2048) bounds command lines: at the limit a command
+    runs, one over and far over it gets 500 5.5.0 and the session goes on
+    with the next line, whatever ended the long one and however it was
+    split.  Past the read buffer's 12288 octets the line is skipped as it
+    arrives; below that it is read whole and refused."""
+
+    def noop(self, total):
+        return b"NOOP " + b"x" * (total - 5)
+
+    def test_limit_one_over_far_over_every_ending(self):
+        ok = "250 2.0.0 Ok\r\n"
+        long_ = "500 5.5.0 Error: line too long\r\n"
+        for size, want in ((2048, ok), (2049, long_), (3000, long_),
+                           (12289, long_), (50000, long_)):
+            for ending in (b"\r\n", b"\n"):
+                data = self.noop(size) + ending + b"NOOP\r\n"
+                for cuts in (None, [size - 1], [size], [size + 1]):
+                    with self.connect() as c:
+                        if cuts is None:
+                            c.send(data)
+                        else:
+                            c.send(data[:cuts[0]])
+                            time.sleep(0.005)
+                            c.send(data[cuts[0]:])
+                        self.assertEqual(c.reply(), want,
+                                         "%d %r %r" % (size, ending, cuts))
+                        self.assertEqual(c.reply(), ok)
+                        self.assertEqual(c.cmd("QUIT"), "221 2.0.0 Bye\r\n")
+
+    def test_bare_cr_does_not_end_a_command(self):
+        # "\r" alone ends nothing: the NOOP after it is part of the line
+        for size in (100, 3000, 20000):
+            with self.connect() as c:
+                c.send(self.noop(size) + b"\rNOOP\r\nQUIT\r\n")
+                out = c.rest()
+            self.assertEqual(out, ("250 2.0.0 Ok\r\n" if size < 2048 else
+                                   "500 5.5.0 Error: line too long\r\n") +
+                             "221 2.0.0 Bye\r\n", size)
+
+    def test_no_ending_then_eof_runs_nothing(self):
+        for size in (100, 3000, 20000):
+            with self.connect() as c:
+                c.send(self.noop(size - 4) + b"QUIT")
+                c.sock.shutdown(socket.SHUT_WR)
+                self.assertEqual(c.rest(), "", size)
+
+
 class BdatBeforeStarttls(ContentBase):
     def test_chunk_is_not_read_as_commands(self):
         sub = self.inst.port("submission")
