@@ -73,7 +73,8 @@ mbox_append(struct deliver_batch *b, const struct deliver_rcpt *r,
 		    "mailbox is not a regular file");
 	old = st.st_size;
 	if (r->quota > 0 && deliver_quota_exceeded((uint64_t)old,
-	    deliver_size_add(m->len, deliver_header_len(r) + 128), r->quota))
+	    deliver_size_add(deliver_size_add(m->len, deliver_header_len(r)),
+	    128), r->quota))
 		return fail_set(f, !b->conf->quota_bounce,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);
@@ -126,15 +127,21 @@ deliver_mbox(struct deliver_batch *b, const struct deliver_rcpt *r,
 		*slash = '\0';
 	/* The user's directory, like the mbox itself, is not followed if
 	 * it is a link. */
-	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		log_error(NULL, "deliver refused dir=%s reason=%s", dir,
-		    S_ISLNK(st.st_mode) ? "symbolic link" : "not a directory");
-		return fail_set(f, true, "4.3.0", "mailbox is %s",
-		    S_ISLNK(st.st_mode) ? "a symbolic link" :
-		    "not a directory");
-	}
-	if (deliver_mkdirs(b, dir, f) == -1)
+	if (lstat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			log_error(NULL, "deliver refused dir=%s reason=%s",
+			    dir, S_ISLNK(st.st_mode) ? "symbolic link" :
+			    "not a directory");
+			return fail_set(f, true, "4.3.0", "mailbox is %s",
+			    S_ISLNK(st.st_mode) ? "a symbolic link" :
+			    "not a directory");
+		}
+	} else if (errno != ENOENT) {
+		return deliver_fail_errno(f, errno, "cannot reach the mailbox");
+	} else if (deliver_mkdirs(b, dir, f) == -1) {
+		/* only a first delivery makes the path */
 		return -1;
+	}
 	lc.stale_time = b->conf->stale_lock_time;
 	lc.timeout_ms = b->conf->lock_timeout > UINT_MAX / 1000 ? UINT_MAX :
 	    b->conf->lock_timeout * 1000;
