@@ -212,16 +212,22 @@ net_addr_match(const struct net_addr *a, const char *network)
 	return 1;
 }
 
-/* "[::1]/128" (Postfix's form) -> "::1/128" for net_addr_match(). */
-static void
+/* "[::1]/128" (Postfix's form) -> "::1/128" for net_addr_match(): 0, or
+ * -1 when it does not fit (no network is that long). */
+static int
 net_unbracket(const char *net, char *out, size_t size)
 {
 	size_t	 o = 0;
 
-	for (; *net != '\0' && o + 1 < size; net++)
-		if (*net != '[' && *net != ']')
-			out[o++] = *net;
+	for (; *net != '\0'; net++) {
+		if (*net == '[' || *net == ']')
+			continue;
+		if (o + 1 >= size)
+			return -1;	/* longer than any network */
+		out[o++] = *net;
+	}
 	out[o] = '\0';
+	return 0;
 }
 
 bool
@@ -230,7 +236,8 @@ net_network_valid(const char *network)
 	struct net_addr	 a;
 	char		 buf[NET_ADDRSTRLEN + 8];
 
-	net_unbracket(network, buf, sizeof(buf));
+	if (net_unbracket(network, buf, sizeof(buf)) == -1)
+		return false;
 	(void)net_addr_parse("127.0.0.1", &a);
 	return net_addr_match(&a, buf) != -1;
 }
@@ -242,8 +249,8 @@ net_networks_match(const struct net_addr *a, char *const *nets, size_t n)
 	size_t	 i;
 
 	for (i = 0; i < n; i++) {
-		net_unbracket(nets[i], buf, sizeof(buf));
-		if (net_addr_match(a, buf) == 1)
+		if (net_unbracket(nets[i], buf, sizeof(buf)) == 0 &&
+		    net_addr_match(a, buf) == 1)
 			return true;
 	}
 	return false;

@@ -110,6 +110,11 @@ pop3_login(struct session *s, const char *user, const char *secret,
 		 * session would find it taken for nothing. */
 		s->pending = xmalloc(sizeof(*s->pending));
 		*s->pending = u;
+		/* Only the mailbox fields wait: no secret stays on the heap
+		 * for the length of the delay. */
+		mem_wipe(s->pending->hash, sizeof(s->pending->hash));
+		mem_wipe(s->pending->apop_secret,
+		    sizeof(s->pending->apop_secret));
 		s->pending_apop = apop_ts != NULL;
 		break;
 	case ACCOUNTS_AUTH_FAILED:

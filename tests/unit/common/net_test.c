@@ -556,3 +556,17 @@ Test(net, local_peer_addr_bad_fd)
 	cr_assert_eq(net_local_addr(-1, &a), -1);
 	cr_assert_eq(net_peer_addr(-1, &a), -1);
 }
+
+/* A value longer than any network is refused whole, never judged on a
+ * cut-down copy ("::1/000...0" would pass). */
+Test(net, network_too_long_is_invalid)
+{
+	char	 v[80];
+
+	memset(v, '0', sizeof(v));
+	memcpy(v, "::1/", 4);
+	memcpy(v + sizeof(v) - 3, "8x", 3);
+	cr_assert_not(net_network_valid(v));
+	cr_assert(net_network_valid("[::1]/128"));
+	cr_assert(net_network_valid("127.0.0.0/8"));
+}
