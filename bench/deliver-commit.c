@@ -11,8 +11,6 @@
  * one directory fsync per message).  Prints messages/second and the mean
  * time per message.  DIR should be on the disk under test.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

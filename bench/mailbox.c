@@ -14,8 +14,6 @@
  *	stream	every message's wire bytes (CRLF) read through the API
  * and prints messages/s and MB/s for each.  The folder is removed after.
  */
-#include "config.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

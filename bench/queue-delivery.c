@@ -15,8 +15,6 @@
  * latency from the end of a commit to its file in new/ (p50, p99, max),
  * and the runner's CPU time (user + system) per message.
  */
-#include "config.h"
-
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>

@@ -25,8 +25,6 @@
  * message was accepted (and delivered with -w), 1 otherwise, 2 on bad
  * usage.
  */
-#include "config.h"
-
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>

@@ -14,8 +14,6 @@
  * p50/p99/max latency of one commit call and the CPU time (user + system)
  * per message.
  */
-#include "config.h"
-
 #include <sys/resource.h>
 
 #include <errno.h>

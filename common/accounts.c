@@ -2,8 +2,6 @@
 /*
  * accounts.c - domain, user and alias lookups, logins, alias resolution
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,6 @@
 /*
  * accounts_addr.c - address syntax (rfc5321.h) and normalisation
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "accounts.h"

@@ -6,8 +6,6 @@
  * never do.  Each change is one maps edit, so it waits for other writers
  * and becomes visible to running daemons in one step.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

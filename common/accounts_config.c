@@ -2,13 +2,12 @@
 /*
  * accounts_config.c - struct config to accounts and auth settings
  */
-#include "config.h"
-
 #include <limits.h>
 #include <string.h>
 
 #include "accounts_config.h"
 #include "log.h"
+#include "settings.h"
 #include "str.h"
 
 void

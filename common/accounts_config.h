@@ -12,8 +12,7 @@
 
 #include "accounts.h"
 #include "auth.h"
-#include "config.h"
-
+#include "settings.h"
 void	accounts_config(const struct config *, struct accounts_conf *);
 void	auth_throttle_config(const struct config *,
 	    struct auth_throttle_conf *);

@@ -12,8 +12,6 @@
  * (accounts_mail_path()), so no record can point into another user's
  * mailbox.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -2,8 +2,6 @@
 /*
  * auth.c - password hashes through crypt(3), and APOP digests
  */
-#include "config.h"
-
 #include <crypt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,8 +10,6 @@
  * the server asks "Username:" then "Password:", base64 each, and a client
  * may send the user name as an initial response.
  */
-#include "config.h"
-
 #include <string.h>
 #include <strings.h>
 

@@ -23,8 +23,6 @@
  * clock is read under the lock: a time read before waiting could be older
  * than an attempt recorded meanwhile.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -7,8 +7,6 @@
  * never looks at whether a pad is where it may be.  So we validate the
  * text first, then let OpenSSL decode and cut the pad bytes off.
  */
-#include "config.h"
-
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>

@@ -10,8 +10,6 @@
  * comment lines in between are skipped.  Comments are stripped from each
  * physical line before the pieces are joined with one space.
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "log.h"
 #include "mem.h"
 #include "net.h"
 #include "str.h"

@@ -2,8 +2,6 @@
 /*
  * dir.c - directory helpers (dir.h)
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>

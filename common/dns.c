@@ -15,8 +15,6 @@
  * "." plus do-not-query-address for every address: even a name that slips
  * past the zones cannot produce a packet.
  */
-#include "config.h"
-
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -29,11 +27,11 @@
 
 #include <unbound.h>
 
-#include "config.h"
 #include "dns.h"
 #include "event.h"
 #include "log.h"
 #include "mem.h"
+#include "settings.h"
 
 #define DNS_LINE_MAX		4096	/* one local data line */
 #define DNS_DEFAULT_ANCHOR	"/usr/share/dns/root.key"

@@ -9,8 +9,6 @@
  * is reset or deleted before its turn comes is simply skipped, and a timer
  * reset to 0 from its own callback fires in the next turn, not in a loop.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>

@@ -5,8 +5,6 @@
  * The signalfd is registered in the epoll set with a NULL pointer, which no
  * io ever uses, so one epoll_wait() reports fds and signals alike.
  */
-#include "config.h"
-
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 

@@ -2,8 +2,6 @@
 /*
  * fail.c - why an operation failed
  */
-#include "config.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

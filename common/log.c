@@ -2,8 +2,6 @@
 /*
  * log.c - one event per line, to stderr or syslog
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,8 +6,6 @@
  * state (mailbox_index.c).  The view (mb->view) only moves at
  * mailbox_sync(), which diffs the old view against that state.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

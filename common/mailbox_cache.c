@@ -6,8 +6,6 @@
  * u32 uid, u32 length, u64 FNV-1a of the data, the data.  Append-only
  * under an OFD lock; a later record for a UID replaces earlier ones.
  */
-#include "config.h"
-
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,8 +7,6 @@
  * bytes.  Maildir++ puts folder "a.b" in ROOT/.a.b; mbox in the file
  * ROOT/a.b, with its index under ROOT/.buzon/.
  */
-#include "config.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

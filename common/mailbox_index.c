@@ -9,10 +9,9 @@
  * store, apply the change, append the difference to the log (or compact),
  * drop the lock.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>

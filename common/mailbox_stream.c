@@ -8,8 +8,6 @@
  *	- mbox only: a line of one or more '>' then "From " loses one '>'
  *	  (mboxrd), see mbox_line_quoted().
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,8 +10,6 @@
  * (under the index lock) moves new/ files to cur/ with ":2," and gives them
  * UIDs in name order (names start with the delivery time).
  */
-#include "config.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -15,8 +15,6 @@
  * UIDs ascend; the name is the file's base name (a ":2," part, if any,
  * is cut off).  Anything malformed makes the whole file ignored.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

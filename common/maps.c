@@ -8,8 +8,6 @@
  *   PATH.db.tmp   the next version while an editor builds it
  *   PATH.lock     fcntl lock that serialises editors (never removed)
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

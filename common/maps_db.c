@@ -7,8 +7,6 @@
  * BDB's own locking and logging are not needed.  Files are opened with
  * DB_UNKNOWN when read so a hash map and a btree map both open.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,8 +9,6 @@
  * transaction for the life of the handle; the editor keeps one write
  * transaction that sync commits.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,8 +4,6 @@
  *
  * maps.c still knows the "lmdb:" type so the error names the cause.
  */
-#include "config.h"
-
 #include "maps_driver.h"
 
 const struct maps_driver maps_lmdb_driver = {

@@ -27,8 +27,6 @@
  * against what is left, UIDs must ascend below uidnext, the checksum must
  * match and the input must be consumed exactly.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -20,8 +20,6 @@
  * the index lock).  A log whose id is not the index's is ignored whole:
  * the index was rewritten after it (compaction) and already holds it all.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -20,8 +20,6 @@
  * mbox and fsyncs the directory, all under the mbox lock: a crash leaves
  * the old or the new file, both whole.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

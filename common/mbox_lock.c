@@ -4,8 +4,6 @@
  *
  * See mbox_lock.h for the contract and docs/mailbox.md for the why.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -2,8 +2,6 @@
 /*
  * mem.c - allocation that never returns NULL
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,8 +5,6 @@
  * Ports are numeric only: a mail system's config names ports by number, and
  * /etc/services lookups would be one more thing to go wrong at start-up.
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>

@@ -9,8 +9,6 @@
  * with RFC5321_UTF8.  U-labels are compared as given: no IDNA mapping
  * to A-labels (RFC 5890) is done, so none of its libraries is needed.
  */
-#include "config.h"
-
 #include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>

@@ -2,8 +2,6 @@
 /*
  * rfc5322.c - Internet message format helpers
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

@@ -3,8 +3,6 @@
  * service.c - daemon skeleton: fds from the supervisor, config, never root,
  * signals, the event loop
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -20,6 +18,7 @@
 #include "mem.h"
 #include "net.h"
 #include "service.h"
+#include "settings.h"
 #include "str.h"
 
 #define ACCEPT_BURST		64	/* connections per wake-up */

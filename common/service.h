@@ -45,9 +45,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "event.h"
 #include "net.h"
+#include "settings.h"
 
 #define SERVICE_LISTEN_ENV	"BUZON_LISTEN"
 #define SERVICE_LISTEN_MAX	64	/* fds in $BUZON_LISTEN */

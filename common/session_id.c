@@ -2,8 +2,6 @@
 /*
  * session_id.c - ids for the sessions of a network daemon
  */
-#include "config.h"
-
 #include <time.h>
 
 #include "log.h"

@@ -26,8 +26,6 @@
  * shown, each at most once.  'Z' ends exactly at end of file.  The writer
  * leaves the 'M' length 0 until commit, so a file cut anywhere fails.
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <errno.h>

@@ -10,8 +10,6 @@
  * whose length cannot be trusted and which could be the last) is torn and
  * ignored; a bad record with more data after it is corruption.
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <errno.h>

@@ -2,8 +2,6 @@
 /*
  * str.c - growable byte buffers with a hard maximum, bounded string helpers
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -15,8 +15,6 @@
  * or read while we write; the last "want" of each direction is kept so
  * stream_events() asks the event loop for what OpenSSL is waiting on.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>

@@ -6,8 +6,6 @@
  * and never renegotiate (a renegotiation in the middle of a pipelined SMTP
  * or IMAP session buys nothing and has a history of bugs).
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -5,8 +5,6 @@
  * into LF, quotes ">*From " lines for mboxrd and watches the header for a
  * Delivered-To loop, all in one pass over bounded chunks.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

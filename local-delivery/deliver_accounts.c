@@ -2,13 +2,12 @@
 /*
  * deliver_accounts.c - user records to delivery targets
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "accounts.h"
 #include "deliver.h"
 #include "deliver_accounts.h"
+#include "settings.h"
 #include "str.h"
 
 int

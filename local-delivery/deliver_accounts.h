@@ -12,8 +12,8 @@
 #include <stddef.h>
 
 #include "accounts.h"
-#include "config.h"
 #include "deliver.h"
+#include "settings.h"
 
 /* Fill r for user u with the envelope sender (borrowed, as is u, whose
  * address becomes Delivered-To); the mailbox path is written to path.

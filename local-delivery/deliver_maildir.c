@@ -16,8 +16,6 @@
  * mailbox is over quota: expunges by other programs may not be counted, so
  * a refusal is always checked against a fresh count.
  */
-#include "config.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

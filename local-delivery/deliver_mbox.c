@@ -13,8 +13,6 @@
  * more '>', then one empty line.  Any failure truncates the file back to
  * the size it had when we locked it.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

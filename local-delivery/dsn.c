@@ -8,8 +8,6 @@
  * (RFC 2046 5.1.1: it must not).  The original message is read in chunks
  * and its line ends made CRLF on the way.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -12,8 +12,6 @@
  * regular file, otherwise copied to an unlinked temporary file first, so
  * no message is held in memory.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -31,6 +29,7 @@
 #include "deliver_accounts.h"
 #include "log.h"
 #include "mem.h"
+#include "settings.h"
 #include "str.h"
 
 #define PROG		"buzon-deliver"

@@ -13,8 +13,7 @@
 #include <stddef.h>
 
 #include "accounts.h"
-#include "config.h"
-
+#include "settings.h"
 #define ADMIN_PASSWORD_MAX	AUTH_PASS_MAX
 
 struct admin {

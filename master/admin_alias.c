@@ -2,8 +2,6 @@
 /*
  * admin_alias.c - `buzon alias add|del|list`
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <string.h>
 

@@ -2,8 +2,6 @@
 /*
  * admin_common.c - config, passwords and listing for the account verbs
  */
-#include "config.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -17,6 +15,7 @@
 #include "admin.h"
 #include "maps.h"
 #include "mem.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

@@ -2,8 +2,6 @@
 /*
  * admin_domain.c - `buzon domain add|del|list`
  */
-#include "config.h"
-
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>

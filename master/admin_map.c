@@ -8,8 +8,6 @@
  * skipped.  Keys are lower-cased unless --keep-case.  Every bad line is
  * reported as FILE:LINE: message and then nothing is written.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -2,8 +2,6 @@
 /*
  * admin_user.c - `buzon user add|del|passwd|list|show|enable|disable|apop`
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "mem.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

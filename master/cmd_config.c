@@ -2,12 +2,10 @@
 /*
  * cmd_config.c - `buzon config check`
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

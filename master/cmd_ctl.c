@@ -3,8 +3,6 @@
  * cmd_ctl.c - `buzon stop`, `buzon reload` and `buzon status`: talk to the
  * supervisor named in the pid file
  */
-#include "config.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,6 +13,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

@@ -3,8 +3,6 @@
  * cmd_demo.c - `buzon demo [--dir DIR]`: a ready-to-try instance in the
  * foreground, with the commands to reach each service by hand
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <limits.h>
@@ -15,6 +13,7 @@
 
 #include "master.h"
 #include "net.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

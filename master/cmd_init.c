@@ -6,8 +6,6 @@
  * help line, and the instance's own values set; beside it tls/ (a
  * self-signed certificate), spool/, mail/, maps/, run/ and log/.
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -21,6 +19,7 @@
 #include "demo.h"
 #include "fail.h"
 #include "master.h"
+#include "settings.h"
 #include "str.h"
 #include "tls.h"
 #include "verbs.h"

@@ -7,13 +7,12 @@
  * file parses the arguments, finds the state directory and words the
  * results.
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <string.h>
 
 #include "../queue/queue_admin.h"
 #include "../queue/queue_ctl.h"
+#include "settings.h"
 #include "spool.h"
 #include "str.h"
 #include "verbs.h"

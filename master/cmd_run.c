@@ -2,8 +2,6 @@
 /*
  * cmd_run.c - `buzon run` (foreground) and `buzon start` (background)
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +12,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

@@ -3,8 +3,6 @@
  * daemons.c - which daemons the supervisor starts, where their programs
  * live, and how long to wait before restarting one
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -13,6 +11,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "settings.h"
 #include "str.h"
 
 const struct daemon_spec master_daemons[] = {

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "config.h"
+#include "settings.h"
 
 /* Create the demo users, aliases and sample mail for the instance of cfg,
  * and print to out how to log in with them.  0 or -1 (message printed to

@@ -6,8 +6,6 @@
  * postmaster@ going to alice, and a welcome message in each INBOX so the
  * POP3 and IMAP lab sessions have something to RETR and FETCH.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +23,7 @@
 #include "auth.h"
 #include "demo.h"
 #include "mem.h"
+#include "settings.h"
 #include "str.h"
 
 #define DEMO_DOMAIN	"example.test"

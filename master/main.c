@@ -2,13 +2,12 @@
 /*
  * main.c - `buzon`: options, then the verb
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "settings.h"
 #include "verbs.h"
 
 static void

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "settings.h"
 
 #define MASTER_LISTENER_MAX	3	/* listener kinds per daemon */
 #define MASTER_FDS_MAX		16	/* sockets per listener kind */

@@ -7,8 +7,6 @@
  * of the lock, not of kill(pid, 0), so a pid reused by another program
  * after a crash does not keep buzon from starting.
  */
-#include "config.h"
-
 #include <sys/file.h>
 #include <sys/stat.h>
 

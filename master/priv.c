@@ -2,8 +2,6 @@
 /*
  * priv.c - dropping root for good (Linux: prctl)
  */
-#include "config.h"
-
 #include <sys/prctl.h>
 
 #include <errno.h>

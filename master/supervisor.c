@@ -11,8 +11,6 @@
  * state is running, waiting (restart pending), absent (no program) or
  * stopped; pid is 0 when there is no process.
  */
-#include "config.h"
-
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,6 +32,7 @@
 #include "master.h"
 #include "mem.h"
 #include "net.h"
+#include "settings.h"
 #include "str.h"
 
 #define LISTEN_BACKLOG	128

@@ -5,14 +5,12 @@
  * Each area adds its verbs here, one line each; the functions live in
  * files of their own (run.c, init.c, admin_*.c, ...).
  */
-#include "config.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "admin_help.h"
-#include "config.h"
+#include "settings.h"
 #include "str.h"
 #include "verbs.h"
 

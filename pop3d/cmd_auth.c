@@ -9,8 +9,6 @@
  * other sessions go on meanwhile; a correct login opens (and, with
  * pop3_lock_session, locks) the maildrop only when that wait is over.
  */
-#include "config.h"
-
 #include <stdlib.h>
 #include <string.h>
 

@@ -8,8 +8,6 @@
  * before byte stuffing and the terminating line, as every POP3 server
  * counts them.  Deletions are only marks until QUIT.
  */
-#include "config.h"
-
 #include <inttypes.h>
 #include <string.h>
 

@@ -6,8 +6,6 @@
  * Replies follow Dovecot's wording where it has one, so that scripts and
  * course material written against it read the same here.
  */
-#include "config.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

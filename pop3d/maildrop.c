@@ -13,8 +13,6 @@
  * a message another client expunged answers -ERR).  UIDs and wire sizes
  * come from the mailbox index: LIST and STAT cost no message reads.
  */
-#include "config.h"
-
 #include <inttypes.h>
 #include <limits.h>
 #include <sys/mman.h>

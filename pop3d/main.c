@@ -6,8 +6,6 @@
  * Usage: buzon-pop3d [-c FILE]; normally started by `buzon run`.  All the
  * work is in server.c (setup), session.c and the command files.
  */
-#include "config.h"
-
 #include "pop3d.h"
 #include "service.h"
 

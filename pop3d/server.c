@@ -4,8 +4,6 @@
  * the TLS context, the accounts maps and the login throttle; reload and
  * shutdown for service.h
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "accounts.h"
@@ -15,6 +13,7 @@
 #include "log.h"
 #include "pop3d.h"
 #include "service.h"
+#include "settings.h"
 #include "str.h"
 #include "tls.h"
 

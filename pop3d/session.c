@@ -24,8 +24,6 @@
  * stretch a line (or an over-long one being skipped) past it, whatever
  * pop3_timeout is.  A TLS handshake has pop3_command_timeout too.
  */
-#include "config.h"
-
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 

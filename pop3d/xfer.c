@@ -8,10 +8,9 @@
  * The mailbox streams give CRLF already; a bare LF is still made CRLF here
  * so that no input can end the response early or mislead a client.
  */
-#include "config.h"
-
 #include <string.h>
 
+#include "log.h"
 #include "mem.h"
 #include "pop3d.h"
 

@@ -9,8 +9,6 @@
  * was already null: a double bounce) carries NOTIFY=NEVER, so a report
  * that cannot be delivered either ends there instead of looping.
  */
-#include "config.h"
-
 #include <stdlib.h>
 #include <string.h>
 

@@ -11,8 +11,6 @@
  *	4. fsync queue/ (once per batch)
  *	5. datagram to STATE/run/queued.sock with the ids, one per line
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>

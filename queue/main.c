@@ -2,14 +2,13 @@
 /*
  * main.c - buzon-queued: the queue runner (see queued.h, docs/queue.md)
  */
-#include "config.h"
-
 #include <signal.h>
 #include <stdlib.h>
 
 #include "log.h"
 #include "queued.h"
 #include "service.h"
+#include "settings.h"
 
 static struct queue_runner *runner;
 

@@ -10,13 +10,12 @@
  * it, the runner checks that queue/ID still names the same file (a verb
  * may have moved it to hold/ just before).
  */
-#include "config.h"
-
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

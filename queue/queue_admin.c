@@ -2,8 +2,6 @@
 /*
  * queue_admin.c - `buzon queue list` and `buzon queue show ID`
  */
-#include "config.h"
-
 #include <sys/stat.h>
 
 #include <dirent.h>

@@ -5,8 +5,6 @@
  * Status log writes here (bounce) follow the runner's rule: they are made
  * only under the entry's lock, so there is one writer at a time.
  */
-#include "config.h"
-
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

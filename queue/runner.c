@@ -16,8 +16,6 @@
  * crash before that only repeats deliveries and DSNs (duplicates, the
  * durability rule allows them; losses it does not).
  */
-#include "config.h"
-
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
@@ -39,6 +37,7 @@
 #include "maps.h"
 #include "mem.h"
 #include "queued.h"
+#include "settings.h"
 #include "str.h"
 
 #define ROUND_MAX	64	/* entries per round */

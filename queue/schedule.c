@@ -11,8 +11,6 @@
  * an id earlier pushes a new heap item, and a heap item whose due time no
  * longer matches the table is dropped when it comes up.
  */
-#include "config.h"
-
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -14,8 +14,6 @@
  * Workers touch only their jobs and the delivery library: no logging, no
  * maps, no spool state (the runner thread does all of that).
  */
-#include "config.h"
-
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

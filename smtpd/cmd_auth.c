@@ -11,8 +11,6 @@
  * thread that hands the result back through a pipe; the session waits,
  * suspended.  A worker touches only its struct smtp_login.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

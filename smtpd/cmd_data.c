@@ -15,8 +15,6 @@
  * sessions; each session waits, suspended, for its "250 ... queued as".
  * This is the only file that talks to the spool.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -6,8 +6,6 @@
  * space after the colon, as Postfix takes by default and as course
  * material types it.  The ESMTP parameters go through params.c.
  */
-#include "config.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -6,8 +6,6 @@
  * Reply texts follow Postfix where it has one, so scripts and course
  * material written against Postfix read the same lines from us.
  */
-#include "config.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

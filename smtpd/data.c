@@ -8,8 +8,6 @@
  * before ended).  Runs of ordinary bytes are found with memchr() and passed
  * on whole, so the cost per byte stays that of a copy.
  */
-#include "config.h"
-
 #include <string.h>
 #include <strings.h>
 

@@ -6,8 +6,6 @@
  * Usage: buzon-smtpd [-c FILE]; normally started by `buzon run`.  All the
  * work is in server.c (setup), session.c and the command files.
  */
-#include "config.h"
-
 #include "service.h"
 #include "smtpd.h"
 

@@ -2,8 +2,6 @@
 /*
  * params.c - ESMTP parameters of MAIL FROM and RCPT TO
  */
-#include "config.h"
-
 #include <string.h>
 #include <strings.h>
 

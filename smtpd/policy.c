@@ -12,8 +12,6 @@
  * A lookup that fails is a temporary failure (451 4.3.0), never "unknown".
  * This is the only file that asks the accounts module about recipients.
  */
-#include "config.h"
-
 #include <string.h>
 #include <strings.h>
 

@@ -2,8 +2,6 @@
 /*
  * received.c - the Received: trace field smtpd prepends
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "received.h"

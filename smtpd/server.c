@@ -4,8 +4,6 @@
  * the TLS context, the accounts maps, the login throttle and the spool;
  * reload and shutdown for service.h
  */
-#include "config.h"
-
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include "event.h"
 #include "log.h"
 #include "service.h"
+#include "settings.h"
 #include "smtpd.h"
 #include "spf.h"
 #include "spf_client.h"

@@ -26,8 +26,6 @@
  * (Postfix's smtpd_min_data_rate): content of n bytes is allowed
  * smtpd_data_timeout + n / rate in all.
  */
-#include "config.h"
-
 #include <sys/socket.h>
 
 #include <errno.h>

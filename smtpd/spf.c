@@ -14,8 +14,6 @@
  * libspf2 prints its messages to stdout by default, which would corrupt
  * the helper's answers; the handlers are pointed at our log instead.
  */
-#include "config.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/types.h>

@@ -8,8 +8,6 @@
  * into a fixed buffer of SPF_MSG_MAX bytes; anything beyond one answer,
  * or an answer nobody asked for, is a broken helper too.
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -20,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "event.h"
 #include "log.h"
 #include "mem.h"
+#include "settings.h"
 #include "spf_client.h"
 #include "str.h"
 

@@ -15,8 +15,6 @@
  * A malformed request gets an error answer; if its framing was sound the
  * helper goes on with the next one, otherwise it answers and exits.
  */
-#include "config.h"
-
 #include <sys/prctl.h>
 #include <sys/resource.h>
 

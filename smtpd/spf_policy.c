@@ -3,8 +3,6 @@
  * spf_policy.c - SPF result names, the smtpd policy mapping and the
  * Received-SPF header: pure functions, no libspf2
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "spf.h"

@@ -7,8 +7,6 @@
  * one bad message and stay in step.  Only broken framing (a message that
  * would pass SPF_MSG_MAX) makes the stream unusable.
  */
-#include "config.h"
-
 #include <string.h>
 
 #include "spf.h"

@@ -8,8 +8,6 @@
  * The whole input is also given to base64_decode, accounts_user_parse and
  * the address checks.  Anything but a clean return is a bug.
  */
-#include "config.h"
-
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

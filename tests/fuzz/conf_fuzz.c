@@ -6,13 +6,12 @@
  * then the first line of it to the single-value parsers.  Anything but a
  * clean return (crash, leak, sanitizer report) is a bug.
  */
-#include "config.h"
-
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "conf.h"
+#include "settings.h"
 #include "str.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

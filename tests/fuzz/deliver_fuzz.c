@@ -8,8 +8,6 @@
  * DSN renderer must take the message as the original (headers only and
  * full).  A difference or a crash is a bug.
  */
-#include "config.h"
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,6 @@
  * records: the parsers must reject or accept without crashing, and an
  * index they accept must serialize back to the same bytes.
  */
-#include "config.h"
-
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

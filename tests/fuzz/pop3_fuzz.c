@@ -10,8 +10,6 @@
  * its response, unstuffed, must give back the message with CRLF line
  * ends, and must end with exactly one terminating line.
  */
-#include "config.h"
-
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

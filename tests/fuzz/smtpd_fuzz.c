@@ -12,8 +12,6 @@
  * always fails; relay is allowed from the client's network so that
  * transactions reach DATA.
  */
-#include "config.h"
-
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>

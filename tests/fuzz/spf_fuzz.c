@@ -10,8 +10,6 @@
  * decoders.  Anything but a clean return (crash, sanitizer report, leak)
  * is a bug.
  */
-#include "config.h"
-
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

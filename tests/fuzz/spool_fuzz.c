@@ -12,8 +12,6 @@
  * Whatever the reader says, it must not crash, leak or read out of bounds,
  * and what it accepts must lie inside the input.
  */
-#include "config.h"
-
 #include <sys/mman.h>
 
 #include <stdbool.h>

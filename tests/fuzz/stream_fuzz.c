@@ -11,8 +11,6 @@
  * of the peer unchanged.  At the end, every payload byte must have been
  * consumed exactly once.
  */
-#include "config.h"
-
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>

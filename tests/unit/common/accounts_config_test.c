@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -10,6 +8,7 @@
 
 #include "accounts_config.h"
 #include "mem.h"
+#include "settings.h"
 #include "str.h"
 
 Test(accounts_config, defaults)

@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <arpa/inet.h>
 
 #include <criterion/criterion.h>
@@ -12,6 +10,7 @@
 
 #include "dns.h"
 #include "event.h"
+#include "settings.h"
 #include "str.h"
 
 static char	 zone_path[4096];

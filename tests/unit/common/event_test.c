@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>

@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <criterion/criterion.h>
 
 #define TL_WRAP_FSYNC_DIR

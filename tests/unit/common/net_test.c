@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <netinet/in.h>
 

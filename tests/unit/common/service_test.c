@@ -2,8 +2,6 @@
 /*
  * service_test.c - $BUZON_LISTEN parsing and the never-root rule
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +20,7 @@
 #include <unistd.h>
 
 #include "service.h"
+#include "settings.h"
 
 Test(service, listen_parse_three)
 {

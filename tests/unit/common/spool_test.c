@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <sys/mman.h>
 #include <sys/wait.h>
 

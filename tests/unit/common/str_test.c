@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdint.h>

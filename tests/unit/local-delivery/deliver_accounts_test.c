@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "accounts.h"
 #include "deliver.h"
 #include "deliver_accounts.h"
+#include "settings.h"
 #include "str.h"
 
 static struct accounts_conf	 ac = { "/var/lib/buzon", "hash", "+", false,

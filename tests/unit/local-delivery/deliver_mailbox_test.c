@@ -5,8 +5,6 @@
  * next sync of an open mailbox, with the right wire size, and reads back
  * as the message with CRLF line ends and mboxrd quoting undone.
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

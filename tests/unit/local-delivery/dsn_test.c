@@ -11,8 +11,6 @@
  * NAME.ref is the expected report, byte-exact (CRLF).  Set
  * BUZON_GOLDEN_UPDATE=1 to rewrite the .ref files from the output.
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>

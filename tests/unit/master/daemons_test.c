@@ -2,8 +2,6 @@
 /*
  * daemons_test.c - daemon table, program paths, restart backoff, state dirs
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +11,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "settings.h"
 
 static char tmpdir[PATH_MAX];
 

@@ -2,8 +2,6 @@
 /*
  * pidfile_test.c - one supervisor at a time; stale files are replaced
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>

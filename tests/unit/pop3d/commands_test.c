@@ -4,8 +4,6 @@
  * and dispatch (state checks, error counting, CAPA, the TLS rule) on a
  * session without a socket
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <signal.h>

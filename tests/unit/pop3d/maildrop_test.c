@@ -5,8 +5,6 @@
  * from the index and stay put, the maildrop lock gives [IN-USE], and only
  * the UPDATE state deletes or flags
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 
 #include "../common/mailbox_testlib.h"

@@ -4,8 +4,6 @@
  * terminating dot, whatever the source's read sizes and the output
  * buffer size
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>

@@ -4,8 +4,6 @@
  * run, twice, then a restart: every message is in the mailbox at least
  * once (counted by Message-ID), the queue is empty
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 
 #include <sys/wait.h>

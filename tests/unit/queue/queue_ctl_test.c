@@ -3,8 +3,6 @@
  * queue_ctl_test.c - hold, release, delete, bounce, retry, flush, with and
  * without a runner, and under a runner's lock
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 
 #include <sys/file.h>

@@ -3,8 +3,6 @@
  * runner_test.c - the queue runner in-process against a temp state dir:
  * enqueue with the real API, run rounds, look at mailboxes and the spool
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 
 #include <fcntl.h>

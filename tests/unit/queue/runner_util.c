@@ -2,8 +2,6 @@
 /*
  * runner_util.c - fixtures for the queue runner tests
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 
 #include <dirent.h>

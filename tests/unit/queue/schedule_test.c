@@ -2,8 +2,6 @@
 /*
  * schedule_test.c - retry delays, expiry, DSN decisions, the waiting set
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 

@@ -3,8 +3,6 @@
  * commands_test.c - the verb table, dispatch and the replies of the
  * commands that need no socket, no spool and no accounts maps
  */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <openssl/ssl.h>

@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <time.h>

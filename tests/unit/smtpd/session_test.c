@@ -4,8 +4,6 @@
  * greeting, pipelining, over-long lines, timeouts, limits, a whole
  * transaction into a spool in a temp dir
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/stat.h>
 

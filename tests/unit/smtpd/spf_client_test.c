@@ -8,8 +8,6 @@
  * forwarder on 127.0.0.1 that never answers (a UDP socket of ours), so a
  * query hangs without any packet leaving the host.
  */
-#include "config.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -24,6 +22,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "settings.h"
 #include "spf.h"
 #include "spf_client.h"
 #include "str.h"

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.c - the one table of buzon.conf keys, and what is derived after
+ * settings.c - the one table of buzon.conf keys, and what is derived after
  * loading
  *
- * Add a key: a member in struct config (config.h), one line below, and an
- * entry in docs/buzon.conf.5 (config_test checks that it is there).
+ * Add a key: a member in struct config (settings.h), one line below, and an
+ * entry in docs/buzon.conf.5 (settings_test checks that it is there).
  */
-#include "config.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -19,6 +17,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "settings.h"
 #include "str.h"
 
 #define S	struct config

@@ -1,5 +1,5 @@
 /*
- * config.h - buzon.conf: every setting of every program, in one struct
+ * settings.h - buzon.conf: every setting of every program, in one struct
  *
  * One file serves the whole suite (DESIGN.md "On disk"), so one table knows
  * every key: `buzon config check` can name any unknown key, and each daemon
@@ -11,8 +11,8 @@
  * it.  Paths left empty are derived from state_dir after loading (see
  * config_load()).
  */
-#ifndef BUZON_CONFIG_H
-#define BUZON_CONFIG_H
+#ifndef BUZON_SETTINGS_H
+#define BUZON_SETTINGS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
-
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
@@ -11,6 +9,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "settings.h"
 #include "str.h"
 
 static struct config	 cfg;
