@@ -42,6 +42,9 @@ const struct conf_param config_params[] = {
 	CONF_PATH("daemon_directory", "", S, daemon_directory,
 	    "where the daemon programs are; empty: beside buzon, else where "
 	    "they were installed"),
+	CONF_ENUM("sandbox", "auto", "auto|required|off", S, sandbox,
+	    "confine each daemon to the files it needs (Landlock): auto uses "
+	    "it when the kernel has it, required refuses to start without"),
 	CONF_TIME("shutdown_grace", "10s", 1 * SEC, 600 * SEC, S,
 	    shutdown_grace,
 	    "how long daemons get to finish their work at stop"),

@@ -43,6 +43,7 @@ struct config {
 	bool		 trace;
 	char		*pid_file;	/* "": STATE/run/buzon.pid */
 	char		*daemon_directory; /* "": beside buzon or PKGLIBEXECDIR */
+	char		*sandbox;	/* "auto" | "required" | "off" */
 	uint64_t	 shutdown_grace;	/* ms */
 	uint64_t	 restart_delay_max;	/* ms */
 
