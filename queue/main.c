@@ -7,10 +7,17 @@
 
 #include "log.h"
 #include "queued.h"
+#include "sandbox.h"
 #include "service.h"
 #include "settings.h"
 
 static struct queue_runner *runner;
+
+/* What the queue writes beneath state_dir once sandboxed (sandbox.h): it
+ * never reads the TLS key. */
+static const char *const queued_sandbox_rw[] = {
+	"spool", "mail", "run", NULL
+};
 
 static int
 queued_init(struct event_loop *loop, const struct config *cfg, void *data)
@@ -20,6 +27,9 @@ queued_init(struct event_loop *loop, const struct config *cfg, void *data)
 
 	(void)data;
 	signal(SIGXFSZ, SIG_IGN);	/* enqueue.h: EFBIG instead */
+	/* Before queue_runner_new() starts the delivery threads. */
+	if (sandbox_daemon(cfg, "buzon-queued", queued_sandbox_rw) == -1)
+		return -1;
 	queue_conf_from_config(&c, cfg);
 	runner = queue_runner_new(&c, &f);
 	queue_conf_release(&c);

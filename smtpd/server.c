@@ -15,6 +15,7 @@
 #include "enqueue.h"
 #include "event.h"
 #include "log.h"
+#include "sandbox.h"
 #include "service.h"
 #include "settings.h"
 #include "smtpd.h"
@@ -76,6 +77,9 @@ check_networks(const struct config *cfg)
 	return rc;
 }
 
+/* What smtpd writes beneath state_dir once sandboxed (sandbox.h). */
+static const char *const smtpd_sandbox_rw[] = { "spool", "run", NULL };
+
 /* The SPF helper: buzon-spf in the directory of this program (the build
  * tree and the install directory alike). */
 static void
@@ -135,6 +139,9 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 		log_error("-", "spool: %s", f.text);
 		return -1;
 	}
+	/* Before any thread: the key is in memory, no mailbox is reached. */
+	if (sandbox_daemon(cfg, "buzon-smtpd", smtpd_sandbox_rw) == -1)
+		return -1;
 	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
 	if (smtp_committer_start(srv) == -1)
 		log_warn("-", "commits run on the loop: no committer thread");
@@ -160,9 +167,11 @@ smtpd_reload(const struct config *cfg, void *data)
 	 * with (a restart applies new dns_* keys); the policy applies now. */
 	if (srv->spf == NULL)
 		spf_start(srv, cfg);
-	tls_server_ctx_reload(&srv->tls_ctx, cfg->tls_cert, cfg->tls_key,
-	    SMTPD_TLS_OFF);
-	log_info("-", "reloaded");
+	if (!sandbox_is_active())
+		tls_server_ctx_reload(&srv->tls_ctx, cfg->tls_cert,
+		    cfg->tls_key, SMTPD_TLS_OFF);
+	log_info("-", "reloaded%s", sandbox_is_active() ?
+	    " tls=kept (sandboxed: a restart loads a new key)" : "");
 	return 0;
 }
 
