@@ -973,6 +973,14 @@ conf_read_stable(int fd, char *buf, size_t *len_r)
 	return -1;
 }
 
+static conf_open_fn	*conf_open;
+
+void
+conf_set_open(conf_open_fn *fn)
+{
+	conf_open = fn;
+}
+
 int
 conf_load(const struct conf_param *params, void *obj, const char *path,
     const char *base_dir, struct str *errs)
@@ -982,7 +990,9 @@ conf_load(const struct conf_param *params, void *obj, const char *path,
 	size_t		 len = 0;
 	int		 fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	fd = conf_open != NULL ? conf_open(path) :
+	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
 		conf_err(&c, 0, "%s", strerror(errno));
 		(void)defaults(&c);
 		return -1;

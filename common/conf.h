@@ -99,6 +99,11 @@ int	 conf_load(const struct conf_param *, void *obj, const char *path,
 int	 conf_load_buf(const struct conf_param *, void *obj, const char *name,
 	    const char *buf, size_t len, const char *base_dir, struct str *errs);
 void	 conf_release(const struct conf_param *, void *obj);
+/* How conf_load() opens its file: open(path, O_RDONLY | O_CLOEXEC |
+ * O_NOCTTY) by default; a sandboxed daemon routes it to a helper
+ * (sandbox.h).  The fd, or -1 with errno set.  NULL restores open(). */
+typedef int	conf_open_fn(const char *path);
+void	 conf_set_open(conf_open_fn *);
 
 /* Parse one value of a type (shared with the command line and tests).
  * 0 or -1 with a message in err. */

@@ -9,6 +9,8 @@
 #include "config.h"
 
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -16,10 +18,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/landlock.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "event.h"
+#include "handoff.h"
 #include "log.h"
 #include "mem.h"
 #include "sandbox.h"
@@ -59,6 +65,9 @@ struct sandbox {
 };
 
 static bool	sandbox_active;
+/* The kept file (sandbox_keep_file()) and the socket to its opener. */
+static char	*kept_path;
+static int	 kept_sock = -1;
 
 static int
 ll_create_ruleset(const struct landlock_ruleset_attr *attr, size_t size,
@@ -240,6 +249,95 @@ sandbox_apply(struct sandbox *sb, enum sandbox_mode mode, const char *who,
 	return 1;
 }
 
+/* ---- the opener of the kept file ---- */
+
+/* The helper: one byte in, one open of the kept path, the fd (or the
+ * errno as the byte) out; ends at EOF. */
+static void __attribute__((noreturn))
+opener_main(int sock, const char *path)
+{
+	char	 c;
+	int	 fd;
+
+	for (;;) {
+		ssize_t	 n = read(sock, &c, 1);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != 1)
+			_exit(0);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		c = fd == -1 ? (char)errno : 0;
+		if (handoff_sendmsg(sock, &c, 1, fd) == -1)
+			_exit(0);
+		if (fd != -1)
+			(void)close(fd);
+	}
+}
+
+int
+sandbox_keep_file(const char *path)
+{
+	int	 sv[2];
+	pid_t	 pid;
+
+	if (kept_path != NULL || path == NULL || *path == '\0')
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_error("-", "sandbox opener error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	kept_path = realpath(path, NULL);
+	if (kept_path == NULL)
+		kept_path = xstrdup(path);
+	if ((pid = fork()) == -1) {
+		log_error("-", "sandbox opener fork error=\"%s\"",
+		    strerror(errno));
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Hold nothing but the socket: no listener, no key file. */
+		if (dup2(sv[1], 3) == -1)
+			_exit(EXIT_TEMPFAIL);
+		closefrom(4);
+		event_signal_reset_child();
+		(void)signal(SIGHUP, SIG_IGN);
+		(void)signal(SIGINT, SIG_IGN);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		opener_main(3, kept_path);
+	}
+	(void)close(sv[1]);
+	kept_sock = sv[0];
+	conf_set_open(sandbox_open_kept);
+	return 0;
+}
+
+int
+sandbox_open_kept(const char *path)
+{
+	unsigned char	 b = 0;
+	char		*real;
+	size_t		 len;
+	int		 fd = -1;
+	bool		 is_kept;
+
+	real = kept_path != NULL ? realpath(path, NULL) : NULL;
+	is_kept = real != NULL && strcmp(real, kept_path) == 0;
+	free(real);
+	if (!is_kept || kept_sock == -1)
+		return open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (write(kept_sock, "o", 1) != 1 ||
+	    handoff_recvmsg(kept_sock, &b, 1, &len, &fd) != 1) {
+		errno = EIO;
+		return -1;
+	}
+	if (fd == -1)
+		errno = b != 0 ? b : EIO;
+	return fd;
+}
+
 /* The directory that holds this program: helpers sit beside it. */
 static void
 allow_self_dir(struct sandbox *sb)
@@ -311,6 +409,10 @@ sandbox_daemon(const struct config *cfg, const char *who,
 			sandbox_allow(sb, p, SANDBOX_RW_TREE);
 		else
 			sandbox_allow(sb, "", SANDBOX_RW_TREE); /* fails */
+	if (mode != SANDBOX_OFF && sandbox_abi() >= 2 &&
+	    cfg->path != NULL && *cfg->path != '\0' &&
+	    sandbox_keep_file(cfg->path) == -1)
+		log_warn("-", "sandbox: a reload will not read the config");
 	if ((rc = sandbox_apply(sb, mode, who, &f)) == -1)
 		log_error("-", "sandbox process=%s error=\"%s\"", who, f.text);
 	sandbox_free(&sb);

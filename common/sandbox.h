@@ -66,6 +66,18 @@ int		 sandbox_apply(struct sandbox *, enum sandbox_mode,
 		    const char *who, struct fail *f)
 		    __attribute__((warn_unused_result));
 
+/* A file to read again after the sandbox is on (the config, which an
+ * editor replaces by rename(), so no rule on its inode would last): call
+ * before sandbox_apply().  A small helper process is forked that holds no
+ * other fd; on each sandbox_open_kept() it opens that one path read-only
+ * and passes the fd back.  It never reads client data and ends when this
+ * process does.  0, or -1 (logged).  One file per process. */
+int		 sandbox_keep_file(const char *path)
+		    __attribute__((warn_unused_result));
+/* open(path, O_RDONLY | O_CLOEXEC) through the helper when path is the
+ * kept file, else open() itself.  The fd, or -1 with errno set. */
+int		 sandbox_open_kept(const char *path);
+
 /* The Landlock ABI version of the running kernel, 0 without Landlock. */
 int		 sandbox_abi(void);
 /* Parse "off" | "auto" | "required"; 0, or -1 for anything else. */

@@ -274,3 +274,64 @@ Test(sandbox, abi_probe)
 {
 	cr_assert_geq(sandbox_abi(), 0);
 }
+
+/* The kept file opens through the helper after the sandbox, even once it
+ * was replaced by rename() (a new inode); any other path does not. */
+static int	 kept_sync[2];
+
+static int
+check_kept(void)
+{
+	char	 p[PATH_MAX], buf[16], c;
+	ssize_t	 n;
+	int	 fd;
+
+	/* Tell the parent to replace the file, wait until it did. */
+	if (write(kept_sync[1], "g", 1) != 1 || read(kept_sync[0], &c, 1) != 1)
+		return 1;
+	path(p, "ro.txt");
+	EXPECT(2, try_open("ro.txt", O_RDONLY) == EACCES);
+	EXPECT(3, (fd = sandbox_open_kept(p)) >= 0);
+	n = read(fd, buf, sizeof(buf));
+	(void)close(fd);
+	EXPECT(4, n == 9 && memcmp(buf, "replaced\n", 9) == 0);
+	path(p, "secret/s.txt");
+	EXPECT(5, sandbox_open_kept(p) == -1 && errno == EACCES);
+	path(p, "secret/none.txt");
+	EXPECT(6, sandbox_open_kept(p) == -1 && (errno == EACCES ||
+	    errno == ENOENT));
+	return 0;
+}
+
+Test(sandbox, kept_file_reopens, .init = tree, .fini = untree)
+{
+	struct sandbox	*sb = sandbox_new();
+	struct fail	 f;
+	char		 p[PATH_MAX], q[PATH_MAX], c;
+	int		 to_child[2], st, fd;
+	pid_t		 pid;
+
+	cr_assert_eq(pipe(kept_sync), 0);
+	cr_assert_eq(pipe(to_child), 0);
+	path(p, "ro.txt");
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		kept_sync[0] = to_child[0];
+		if (sandbox_keep_file(p) == -1 ||
+		    sandbox_apply(sb, SANDBOX_REQUIRED, "test", &f) != 1)
+			_exit(100);
+		_exit(check_kept());
+	}
+	cr_assert_eq(read(kept_sync[0], &c, 1), 1);
+	path(q, "ro.new");
+	cr_assert_neq(fd = open(q, O_WRONLY | O_CREAT, 0600), -1);
+	cr_assert_eq(write(fd, "replaced\n", 9), 9);
+	(void)close(fd);
+	cr_assert_eq(rename(q, p), 0);
+	cr_assert_eq(write(to_child[1], "r", 1), 1);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	cr_assert_eq(WEXITSTATUS(st), 0, "expectation %d failed",
+	    WEXITSTATUS(st));
+	sandbox_free(&sb);
+}
