@@ -12,6 +12,7 @@
 #include "event.h"
 #include "log.h"
 #include "pop3d.h"
+#include "sandbox.h"
 #include "service.h"
 #include "settings.h"
 #include "str.h"
@@ -19,6 +20,9 @@
 
 /* What a missing certificate costs, for the "tls off" warning. */
 #define POP3D_TLS_OFF	"no STLS, no pop3s"
+
+/* What pop3d writes beneath state_dir once sandboxed. */
+static const char *const pop3d_sandbox_rw[] = { "mail", "run", NULL };
 
 void
 pop3d_conf_from(struct pop3_conf *c, const struct config *cfg)
@@ -56,6 +60,10 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 		return -1;
 	}
 	srv->throttle = auth_throttle_from_config(cfg);
+	/* The key is in memory: from here on pop3d reaches the maps, the
+	 * mailboxes and run/ only (sandbox.h). */
+	if (sandbox_daemon(cfg, "buzon-pop3d", pop3d_sandbox_rw) == -1)
+		return -1;
 	log_info("-", "pop3d ready hostname=%s tls=%s apop=%s",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
 	    srv->conf.apop_enable ? "yes" : "no");
@@ -68,9 +76,11 @@ pop3d_reload(const struct config *cfg, void *data)
 	struct pop3d	*srv = data;
 
 	pop3d_conf_from(&srv->conf, cfg);
-	tls_server_ctx_reload(&srv->tls_ctx, cfg->tls_cert, cfg->tls_key,
-	    POP3D_TLS_OFF);
-	log_info("-", "reloaded");
+	if (!sandbox_is_active())
+		tls_server_ctx_reload(&srv->tls_ctx, cfg->tls_cert,
+		    cfg->tls_key, POP3D_TLS_OFF);
+	log_info("-", "reloaded%s", sandbox_is_active() ?
+	    " tls=kept (sandboxed: a restart loads a new key)" : "");
 	return 0;
 }
 

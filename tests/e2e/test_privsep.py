@@ -218,7 +218,6 @@ class Smtpd(PrivsepBase):
     def test_smtpd_reaches_no_mailbox_and_no_key(self):
         pid = self.daemon_pids("buzon-smtpd")[0]
         # gdb works and the files smtpd needs still open
-        self.assert_allowed(pid, self.inst.conf)
         self.assert_allowed(pid, self.users_map)
         self.assert_denied(pid, self.key)
         self.assert_denied(pid, self.msg["alice"])
@@ -235,9 +234,14 @@ class Smtpd(PrivsepBase):
                            what="second delivery")
 
     def test_reload_keeps_tls(self):
+        # the config is replaced by rename (a new inode), as editors do:
+        # the sandboxed daemons still read it
+        self.inst.write_settings({"smtpd_max_errors": "7"})
         start = self.inst.log_size()
         self.inst.signal(1)		# SIGHUP
         self.inst.wait_log(r"buzon-smtpd.*reloaded tls=kept", start=start)
+        self.inst.wait_log(r"buzon-pop3d.*reloaded tls=kept", start=start)
+        self.assertNotIn("reload failed", self.inst.log_text()[start:])
         with smtplib.SMTP("127.0.0.1", self.inst.port("smtp"),
                           timeout=10) as s:
             s.ehlo("client.example.org")
@@ -257,6 +261,34 @@ class Smtpd(PrivsepBase):
         st = os.stat(self.mail_dir("alice"))
         self.assertEqual(stat.S_IMODE(st.st_mode) & 0o007, 0,
                          "a mailbox is open to others")
+
+
+class Pop3d(PrivsepBase):
+
+    def login(self, user, port="pop3"):
+        c = self.inst.connect(port)
+        c.expect("+OK")
+        c.command("USER %s@%s" % (user, DOMAIN), "+OK")
+        c.command("PASS " + PASSWORD, "+OK Logged in.")
+        return c
+
+    def test_pop3d_reaches_no_key(self):
+        pid = self.daemon_pids("buzon-pop3d")[0]
+        self.assert_denied(pid, self.key)
+        self.assert_denied(pid, "/etc/passwd")
+        self.assertIn("sandbox on process=buzon-pop3d",
+                      self.inst.log_text())
+
+    def test_login_and_retr_under_the_sandbox(self):
+        for port in ("pop3", "pop3s"):
+            c = self.login("alice", port)
+            c.command("STAT", re.compile(r"^\+OK [1-9]"))
+            c.send("RETR 1")
+            c.expect("+OK")
+            self.assertIn("Subject: for alice", "\n".join(
+                iter(c.readline, ".")))
+            c.command("QUIT", "+OK")
+            c.close()
 
 
 @buzontest.require_tool("gdb")
