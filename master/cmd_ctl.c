@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "sandbox.h"
 #include "settings.h"
 #include "str.h"
 #include "verbs.h"
@@ -171,6 +172,19 @@ status_print_line(char *line)
 	    f[1], buf, f[4]);
 }
 
+/* What the daemons do with the `sandbox` key on this kernel. */
+static void
+status_print_sandbox(const struct config *cfg)
+{
+	int	 abi = sandbox_abi();
+	bool	 is_off = strcmp(cfg->sandbox, "off") == 0;
+
+	printf("  sandbox=%s landlock_abi=%d daemons %s\n", cfg->sandbox, abi,
+	    is_off ? "unconfined (sandbox = off)" : abi >= 2 ?
+	    "confined (docs/architecture.md: who can read what)" :
+	    "unconfined: the kernel has no Landlock ABI 2");
+}
+
 int
 verb_status(const char *conf_path, int argc, char **argv)
 {
@@ -195,6 +209,7 @@ verb_status(const char *conf_path, int argc, char **argv)
 	}
 	printf("buzon is running (pid %ld, config %s)\n", (long)pid,
 	    cfg.path);
+	status_print_sandbox(&cfg);
 	rc = 0;
 	if (master_status_path(&cfg, path, sizeof(path)) == -1 ||
 	    (fp = fopen(path, "re")) == NULL) {

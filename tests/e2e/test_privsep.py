@@ -254,6 +254,12 @@ class Smtpd(PrivsepBase):
         self.assertIn("sandbox on process=buzon-queued",
                       self.inst.log_text())
 
+    def test_status_shows_the_sandbox(self):
+        r = self.inst.cli("status")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"sandbox=required landlock_abi=\d+ "
+                         r"daemons confined")
+
     def test_key_and_mail_modes(self):
         st = os.stat(self.key)
         self.assertEqual(stat.S_IMODE(st.st_mode) & 0o077, 0,
