@@ -2,8 +2,6 @@
 /*
  * handoff.c - the connection handoff record and its fd (see handoff.h)
  */
-#include "config.h"
-
 #include <sys/socket.h>
 #include <sys/uio.h>
 

@@ -6,8 +6,6 @@
  * ABI 2: a right not handled is not restricted, so TRUNCATE (ABI 3) and
  * the later socket and ioctl rights stay as without a sandbox.
  */
-#include "config.h"
-
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -29,6 +27,7 @@
 #include "log.h"
 #include "mem.h"
 #include "sandbox.h"
+#include "settings.h"
 #include "str.h"
 
 #define RIGHTS_READ	(LANDLOCK_ACCESS_FS_READ_FILE | \
