@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dir.h"
+#include "fileio.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mem.h"
@@ -264,12 +265,6 @@ stamp_recent(int64_t ns)
 	return ns >= ((int64_t)time(NULL) - 2) * 1000000000LL;
 }
 
-static int64_t
-st_mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
-
 bool
 mailbox_has_changed(struct mailbox *mb)
 {
@@ -278,8 +273,8 @@ mailbox_has_changed(struct mailbox *mb)
 	if (!mb->have_index_st || stat(mb->index_path, &st) == -1 ||
 	    st.st_ino != mb->index_st.st_ino ||
 	    st.st_size != mb->index_st.st_size ||
-	    st_mtime_ns(&st) != st_mtime_ns(&mb->index_st) ||
-	    stamp_recent(st_mtime_ns(&st)))
+	    stat_mtime_ns(&st) != stat_mtime_ns(&mb->index_st) ||
+	    stamp_recent(stat_mtime_ns(&st)))
 		return true;
 	/* The log only grows between compactions (or loses a torn tail). */
 	if (stat(mb->log_path, &st) == -1) {
@@ -287,16 +282,16 @@ mailbox_has_changed(struct mailbox *mb)
 			return true;
 	} else if (!mb->have_log_st || st.st_ino != mb->log_st.st_ino ||
 	    st.st_size != mb->log_st.st_size ||
-	    st_mtime_ns(&st) != st_mtime_ns(&mb->log_st) ||
-	    stamp_recent(st_mtime_ns(&st)))
+	    stat_mtime_ns(&st) != stat_mtime_ns(&mb->log_st) ||
+	    stamp_recent(stat_mtime_ns(&st)))
 		return true;
 	if (mb->be == &maildir_backend) {
 		if (stat(mb->new_dir, &st) == -1 ||
-		    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
+		    stat_mtime_ns(&st) != mb->view.st_mtime_ns ||
 		    stamp_recent(mb->view.st_mtime_ns))
 			return true;
 		if (stat(mb->cur_dir, &st) == -1 ||
-		    st_mtime_ns(&st) != mb->view.st2_mtime_ns ||
+		    stat_mtime_ns(&st) != mb->view.st2_mtime_ns ||
 		    stamp_recent(mb->view.st2_mtime_ns))
 			return true;
 		return false;
@@ -304,7 +299,7 @@ mailbox_has_changed(struct mailbox *mb)
 	return stat(mb->path, &st) == -1 ||
 	    (uint64_t)st.st_ino != mb->view.st_ino ||
 	    (uint64_t)st.st_size != mb->view.st_size ||
-	    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
+	    stat_mtime_ns(&st) != mb->view.st_mtime_ns ||
 	    stamp_recent(mb->view.st_mtime_ns);
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "enqueue.h"
+#include "fileio.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
@@ -248,23 +249,6 @@ enqueue_size(const struct enqueue_msg *m)
 	return m->w.content_len;
 }
 
-static int
-write_full(int fd, const void *p, size_t len)
-{
-	ssize_t	 n;
-	size_t	 done = 0;
-
-	while (done < len) {
-		n = write(fd, (const uint8_t *)p + done, len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* Write out the buffer, creating the temp file on first use. */
 static int
 msg_flush(struct enqueue_msg *m, struct fail *f)
@@ -275,7 +259,7 @@ msg_flush(struct enqueue_msg *m, struct fail *f)
 		if (m->fd == -1)
 			return msg_fail(m, "create", errno, f);
 	}
-	if (m->buf.len > 0 && write_full(m->fd, m->buf.data, m->buf.len) == -1)
+	if (m->buf.len > 0 && fd_write_all(m->fd, m->buf.data, m->buf.len) == -1)
 		return msg_fail(m, "write", errno, f);
 	m->flushed += m->buf.len;
 	str_clear(&m->buf);
@@ -327,7 +311,7 @@ enqueue_write(struct enqueue_msg *m, const void *p, size_t len,
 		if (msg_flush(m, f) == -1)
 			return -1;
 		if (len >= ENQ_BUFSIZE) {	/* big chunk: straight out */
-			if (write_full(m->fd, p, len) == -1)
+			if (fd_write_all(m->fd, p, len) == -1)
 				return msg_fail(m, "write", errno, f);
 			m->flushed += len;
 			return 0;
