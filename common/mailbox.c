@@ -140,7 +140,7 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 		mb->log_path = mailbox_path_join(mb->path, "buzon.log");
 		mb->cache_path = mailbox_path_join(mb->path, "buzon.cache");
 		mb->lock_path = mailbox_path_join(mb->path, "buzon.lock");
-		mb->pop3_path = mailbox_path_join(mb->path, "buzon.pop3.lock");
+		mb->session_path = mailbox_path_join(mb->path, "buzon.pop3.lock");
 		mb->new_dir = mailbox_path_join(mb->path, "new");
 		mb->cur_dir = mailbox_path_join(mb->path, "cur");
 		mb->tmp_dir = mailbox_path_join(mb->path, "tmp");
@@ -169,7 +169,7 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 	STATE_FILE(log_path, ".log");
 	STATE_FILE(cache_path, ".cache");
 	STATE_FILE(lock_path, ".lock");
-	STATE_FILE(pop3_path, ".pop3.lock");
+	STATE_FILE(session_path, ".pop3.lock");
 #undef STATE_FILE
 	free(base);
 	free(state);
@@ -199,7 +199,7 @@ mailbox_open(const struct mailbox_location *loc, const char *name,
 	mb = xcalloc(1, sizeof(*mb));
 	mb->name = xstrdup(name);
 	mb->rdonly = (open_flags & MAILBOX_RDONLY) != 0;
-	mb->lock_fd = mb->pop3_fd = -1;
+	mb->lock_fd = mb->session_fd = -1;
 	mbidx_init(&mb->view);
 	mbidx_init(&mb->disk);
 	if (make_paths(mb, loc, f) == -1)
@@ -232,8 +232,8 @@ mailbox_close(struct mailbox **pmb)
 		return;
 	if (mb->be != NULL && mb->be->close != NULL)
 		mb->be->close(mb);
-	if (mb->pop3_fd != -1)
-		close(mb->pop3_fd);
+	if (mb->session_fd != -1)
+		close(mb->session_fd);
 	mailbox_index_unlock(mb);
 	mbidx_release(&mb->view);
 	mbidx_release(&mb->disk);
@@ -244,7 +244,7 @@ mailbox_close(struct mailbox **pmb)
 	free(mb->index_path);
 	free(mb->cache_path);
 	free(mb->lock_path);
-	free(mb->pop3_path);
+	free(mb->session_path);
 	free(mb->uidv_path);
 	free(mb->new_dir);
 	free(mb->cur_dir);
@@ -885,33 +885,33 @@ mailbox_expunged_since(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
 	return 1;
 }
 
-/* ---- POP3 ---- */
+/* ---- session lock ---- */
 
 int
-mailbox_pop3_lock(struct mailbox *mb, struct fail *f)
+mailbox_session_lock(struct mailbox *mb, struct fail *f)
 {
 	int	 fd;
 
-	if (mb->pop3_fd != -1)
+	if (mb->session_fd != -1)
 		return 1;
-	if ((fd = mailbox_open_lock(mb->pop3_path)) == -1)
-		return fail_set(f, true, "4.3.0", "cannot open maildrop lock");
+	if ((fd = mailbox_open_lock(mb->session_path)) == -1)
+		return fail_set(f, true, "4.3.0", "cannot open session lock");
 	if (mailbox_lock_fd(fd, false) == -1) {
 		int	 e = errno;
 
 		close(fd);
 		if (e == EAGAIN || e == EACCES)
 			return 0;
-		return fail_set(f, true, "4.3.0", "cannot lock maildrop");
+		return fail_set(f, true, "4.3.0", "cannot take session lock");
 	}
-	mb->pop3_fd = fd;
+	mb->session_fd = fd;
 	return 1;
 }
 
 void
-mailbox_pop3_unlock(struct mailbox *mb)
+mailbox_session_unlock(struct mailbox *mb)
 {
-	if (mb->pop3_fd != -1)
-		close(mb->pop3_fd);
-	mb->pop3_fd = -1;
+	if (mb->session_fd != -1)
+		close(mb->session_fd);
+	mb->session_fd = -1;
 }
