@@ -12,7 +12,6 @@
 #ifndef BUZON_QUEUE_RUNNER_H
 #define BUZON_QUEUE_RUNNER_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +23,8 @@
 #define IO_RETRY	60	/* s: the entry could not be read */
 
 /*
- * The closer: a thread that closes the fds of removed queue files.  The
+ * The closer: a thread (a workpool of one, closer.c) that closes the fds
+ * of removed queue files.  The
  * runner unlinks an entry while it still holds the file open, so its
  * close() is the last reference: the kernel frees the inode and blocks
  * there (with a synchronous discard on discard-mounted ext4), which
@@ -33,13 +33,7 @@
  * (durably or not: a crash then only repeats a delivery).
  */
 struct fd_closer {
-	pthread_t	 tid;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	int		*fds;
-	size_t		 n, cap;
-	bool		 quit;
-	bool		 running;
+	struct workpool	*pool;		/* one thread, no done(); NULL: none */
 };
 
 struct queue_runner {
