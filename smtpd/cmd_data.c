@@ -300,6 +300,18 @@ committer_work(void *arg)
 	(void)enqueue_commit_batch(c->msgs, c->n, c->rcs, c->fails);
 }
 
+/* Let go of the batch arrays (they belong to someone else now). */
+static void
+committer_drop_batch(struct smtp_committer *c)
+{
+	c->sess = NULL;
+	c->msgs = NULL;
+	c->fails = NULL;
+	c->sizes = NULL;
+	c->rcs = NULL;
+	c->n = 0;
+}
+
 static void
 committer_free_batch(struct smtp_committer *c)
 {
@@ -308,12 +320,7 @@ committer_free_batch(struct smtp_committer *c)
 	free(c->fails);
 	free(c->sizes);
 	free(c->rcs);
-	c->sess = NULL;
-	c->msgs = NULL;
-	c->fails = NULL;
-	c->sizes = NULL;
-	c->rcs = NULL;
-	c->n = 0;
+	committer_drop_batch(c);
 }
 
 /* On the loop: the batch in flight is committed. */
@@ -401,12 +408,7 @@ smtp_batch_commit(struct smtpd *srv)
 			return;
 		/* cannot happen with one batch at a time; commit here */
 		c->busy = false;
-		c->sess = NULL;
-		c->msgs = NULL;
-		c->fails = NULL;
-		c->sizes = NULL;
-		c->rcs = NULL;
-		c->n = 0;
+		committer_drop_batch(c);
 	}
 	(void)enqueue_commit_batch(msgs, n, rcs, fails);
 	batch_done(batch, sizes, rcs, fails, n);
