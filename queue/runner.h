@@ -1,11 +1,11 @@
 /*
  * runner.h - the queue runner's insides, shared by its files
  *
- * runner.c     set-up, the socket and inotify, scanning, the event loop
- * runner_conf.c settings: queue_conf from buzon.conf, the postmaster
- * closer.c     the thread that closes removed queue files
- * round.c      one round: collect due entries, plan the copies, deliver
- * settle.c     settle each entry: status records, DSNs, removal
+ * runner.c       set-up, the socket and inotify, scanning, the event loop
+ * runner_conf.c  settings: queue_conf from buzon.conf, the postmaster
+ * closer.c       the thread that closes removed queue files
+ * round.c        one round: collect due entries, plan the copies, deliver
+ * settle.c       settle each entry: status records, DSNs, removal
  *
  * Nothing here is for use outside queue/ (queued.h is the runner's API).
  */
@@ -24,9 +24,8 @@
 
 /*
  * The closer: a thread (a workpool of one, closer.c) that closes the fds
- * of removed queue files.  The
- * runner unlinks an entry while it still holds the file open, so its
- * close() is the last reference: the kernel frees the inode and blocks
+ * of removed queue files.  The runner unlinks an entry while it still
+ * holds the file open, so its close() is the last reference: the kernel frees the inode and blocks
  * there (with a synchronous discard on discard-mounted ext4), which
  * measured as the limit of the whole runner when done in this thread.
  * Deferring it changes nothing on disk that matters: the name is gone
