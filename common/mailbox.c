@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dir.h"
+#include "fileio.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mem.h"
@@ -139,7 +140,7 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 		mb->log_path = mailbox_path_join(mb->path, "buzon.log");
 		mb->cache_path = mailbox_path_join(mb->path, "buzon.cache");
 		mb->lock_path = mailbox_path_join(mb->path, "buzon.lock");
-		mb->pop3_path = mailbox_path_join(mb->path, "buzon.pop3.lock");
+		mb->session_path = mailbox_path_join(mb->path, "buzon.pop3.lock");
 		mb->new_dir = mailbox_path_join(mb->path, "new");
 		mb->cur_dir = mailbox_path_join(mb->path, "cur");
 		mb->tmp_dir = mailbox_path_join(mb->path, "tmp");
@@ -168,7 +169,7 @@ make_paths(struct mailbox *mb, const struct mailbox_location *loc,
 	STATE_FILE(log_path, ".log");
 	STATE_FILE(cache_path, ".cache");
 	STATE_FILE(lock_path, ".lock");
-	STATE_FILE(pop3_path, ".pop3.lock");
+	STATE_FILE(session_path, ".pop3.lock");
 #undef STATE_FILE
 	free(base);
 	free(state);
@@ -198,7 +199,7 @@ mailbox_open(const struct mailbox_location *loc, const char *name,
 	mb = xcalloc(1, sizeof(*mb));
 	mb->name = xstrdup(name);
 	mb->rdonly = (open_flags & MAILBOX_RDONLY) != 0;
-	mb->lock_fd = mb->pop3_fd = -1;
+	mb->lock_fd = mb->session_fd = -1;
 	mbidx_init(&mb->view);
 	mbidx_init(&mb->disk);
 	if (make_paths(mb, loc, f) == -1)
@@ -231,8 +232,8 @@ mailbox_close(struct mailbox **pmb)
 		return;
 	if (mb->be != NULL && mb->be->close != NULL)
 		mb->be->close(mb);
-	if (mb->pop3_fd != -1)
-		close(mb->pop3_fd);
+	if (mb->session_fd != -1)
+		close(mb->session_fd);
 	mailbox_index_unlock(mb);
 	mbidx_release(&mb->view);
 	mbidx_release(&mb->disk);
@@ -243,7 +244,7 @@ mailbox_close(struct mailbox **pmb)
 	free(mb->index_path);
 	free(mb->cache_path);
 	free(mb->lock_path);
-	free(mb->pop3_path);
+	free(mb->session_path);
 	free(mb->uidv_path);
 	free(mb->new_dir);
 	free(mb->cur_dir);
@@ -264,12 +265,6 @@ stamp_recent(int64_t ns)
 	return ns >= ((int64_t)time(NULL) - 2) * 1000000000LL;
 }
 
-static int64_t
-st_mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
-
 bool
 mailbox_has_changed(struct mailbox *mb)
 {
@@ -278,8 +273,8 @@ mailbox_has_changed(struct mailbox *mb)
 	if (!mb->have_index_st || stat(mb->index_path, &st) == -1 ||
 	    st.st_ino != mb->index_st.st_ino ||
 	    st.st_size != mb->index_st.st_size ||
-	    st_mtime_ns(&st) != st_mtime_ns(&mb->index_st) ||
-	    stamp_recent(st_mtime_ns(&st)))
+	    stat_mtime_ns(&st) != stat_mtime_ns(&mb->index_st) ||
+	    stamp_recent(stat_mtime_ns(&st)))
 		return true;
 	/* The log only grows between compactions (or loses a torn tail). */
 	if (stat(mb->log_path, &st) == -1) {
@@ -287,16 +282,16 @@ mailbox_has_changed(struct mailbox *mb)
 			return true;
 	} else if (!mb->have_log_st || st.st_ino != mb->log_st.st_ino ||
 	    st.st_size != mb->log_st.st_size ||
-	    st_mtime_ns(&st) != st_mtime_ns(&mb->log_st) ||
-	    stamp_recent(st_mtime_ns(&st)))
+	    stat_mtime_ns(&st) != stat_mtime_ns(&mb->log_st) ||
+	    stamp_recent(stat_mtime_ns(&st)))
 		return true;
 	if (mb->be == &maildir_backend) {
 		if (stat(mb->new_dir, &st) == -1 ||
-		    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
+		    stat_mtime_ns(&st) != mb->view.st_mtime_ns ||
 		    stamp_recent(mb->view.st_mtime_ns))
 			return true;
 		if (stat(mb->cur_dir, &st) == -1 ||
-		    st_mtime_ns(&st) != mb->view.st2_mtime_ns ||
+		    stat_mtime_ns(&st) != mb->view.st2_mtime_ns ||
 		    stamp_recent(mb->view.st2_mtime_ns))
 			return true;
 		return false;
@@ -304,7 +299,7 @@ mailbox_has_changed(struct mailbox *mb)
 	return stat(mb->path, &st) == -1 ||
 	    (uint64_t)st.st_ino != mb->view.st_ino ||
 	    (uint64_t)st.st_size != mb->view.st_size ||
-	    st_mtime_ns(&st) != mb->view.st_mtime_ns ||
+	    stat_mtime_ns(&st) != mb->view.st_mtime_ns ||
 	    stamp_recent(mb->view.st_mtime_ns);
 }
 
@@ -890,33 +885,33 @@ mailbox_expunged_since(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
 	return 1;
 }
 
-/* ---- POP3 ---- */
+/* ---- session lock ---- */
 
 int
-mailbox_pop3_lock(struct mailbox *mb, struct fail *f)
+mailbox_session_lock(struct mailbox *mb, struct fail *f)
 {
 	int	 fd;
 
-	if (mb->pop3_fd != -1)
+	if (mb->session_fd != -1)
 		return 1;
-	if ((fd = mailbox_open_lock(mb->pop3_path)) == -1)
-		return fail_set(f, true, "4.3.0", "cannot open maildrop lock");
+	if ((fd = mailbox_open_lock(mb->session_path)) == -1)
+		return fail_set(f, true, "4.3.0", "cannot open session lock");
 	if (mailbox_lock_fd(fd, false) == -1) {
 		int	 e = errno;
 
 		close(fd);
 		if (e == EAGAIN || e == EACCES)
 			return 0;
-		return fail_set(f, true, "4.3.0", "cannot lock maildrop");
+		return fail_set(f, true, "4.3.0", "cannot take session lock");
 	}
-	mb->pop3_fd = fd;
+	mb->session_fd = fd;
 	return 1;
 }
 
 void
-mailbox_pop3_unlock(struct mailbox *mb)
+mailbox_session_unlock(struct mailbox *mb)
 {
-	if (mb->pop3_fd != -1)
-		close(mb->pop3_fd);
-	mb->pop3_fd = -1;
+	if (mb->session_fd != -1)
+		close(mb->session_fd);
+	mb->session_fd = -1;
 }

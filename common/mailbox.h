@@ -18,12 +18,14 @@
  * A session keeps what it read between calls, so a sync costs about as
  * much as the changes since the last one.
  *
- * Locking (lock order, outermost first): POP3 maildrop lock (held for a
- * whole POP3 session) -> index lock (held only inside one call) -> mbox
- * lock (dotlock + fcntl, common/mbox_lock.h, only inside one call).  A
+ * Locking (lock order, outermost first): session lock (one holder for a
+ * whole session, for a protocol that wants the folder to itself: POP3's
+ * maildrop lock) -> index lock (held only inside one call) -> mbox lock
+ * (dotlock + fcntl, common/mbox_lock.h, only inside one call).  A
  * delivery takes no lock into a Maildir and only the mbox lock into an
- * mbox; it never needs the index.  No lock is held between calls except the POP3 lock, so one
- * process may serve many sessions on one folder from one event loop.
+ * mbox; it never needs the index.  No lock is held between calls except
+ * the session lock, so one process may serve many sessions on one folder
+ * from one event loop.
  * Locks are OFD locks: do not fork() while inside a call.
  *
  * Folder names (mailbox_name_valid()): "INBOX" (any case) is the root
@@ -268,14 +270,19 @@ int	 mailbox_cache_put(struct mailbox *, uint32_t uid, const void *, size_t)
 int	 mailbox_cache_get(struct mailbox *, uint32_t uid, void **data_r,
 	    size_t *len_r) __attribute__((warn_unused_result));
 
-/* ---- POP3 maildrop lock (RFC 1939 section 8) ---- */
+/* ---- session lock: one holder of the folder at a time ---- */
 
-/* Take the folder's POP3 lock without waiting: 1 taken (held until
- * mailbox_pop3_unlock() or close), 0 another POP3 session holds it
- * ([IN-USE]), -1 error.  IMAP and deliveries never take it. */
-int	 mailbox_pop3_lock(struct mailbox *, struct fail *)
+/* Take the folder's session lock without waiting: 1 taken (held until
+ * mailbox_session_unlock() or close; taking it again is a no-op), 0
+ * another open of the folder holds it, in this process or another, -1
+ * error.  Only sessions that want the folder to themselves take it (pop3d:
+ * RFC 1939's maildrop lock, 0 is -ERR [IN-USE]); the index and the
+ * deliveries never wait for it.  The lock file keeps its historical name
+ * (buzon.pop3.lock, .pop3.lock) so that a running older pop3d and a new one
+ * still exclude each other. */
+int	 mailbox_session_lock(struct mailbox *, struct fail *)
 	    __attribute__((warn_unused_result));
-void	 mailbox_pop3_unlock(struct mailbox *);
+void	 mailbox_session_unlock(struct mailbox *);
 
 /* ---- folders ---- */
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "mailbox_private.h"
 #include "mem.h"
 
@@ -21,21 +22,6 @@
 /* Past this size the cache starts over: stale blobs are never reclaimed
  * one by one, and re-parsing is the only cost of losing them. */
 #define CACHE_FILE_MAX	(64 * 1024 * 1024)
-
-static uint32_t
-get32(const void *p)
-{
-	const unsigned char *b = p;
-
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	    (uint32_t)b[3] << 24;
-}
-
-static uint64_t
-get64(const void *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32((const char *)p + 4) << 32;
-}
 
 /* Readers index the file into the view's records as they go; a record
  * whose hash does not match (torn write) ends the scan.  The index never
@@ -132,9 +118,9 @@ cache_open(struct mailbox *mb, bool create)
 	}
 	if (st.st_size >= 16 && pread(fd, h, 16, 0) == 16 &&
 	    memcmp(h, CACHE_MAGIC, 8) == 0 &&
-	    get32(h + 8) == mb->view.uidvalidity) {
-		if (get32(h + 12) != mb->cache_gen)
-			cache_forget(mb, get32(h + 12));
+	    le32_get(h + 8) == mb->view.uidvalidity) {
+		if (le32_get(h + 12) != mb->cache_gen)
+			cache_forget(mb, le32_get(h + 12));
 		return fd;
 	}
 	if (!create || mailbox_lock_fd(fd, true) == -1 ||
@@ -226,9 +212,9 @@ mailbox_cache_get(struct mailbox *mb, uint32_t uid, void **data_r,
 		buf = xmalloc((size_t)m->cache_len + 16);
 		if (m->cache_off >= 32 && pread(fd, buf,
 		    (size_t)m->cache_len + 16, (off_t)m->cache_off - 16) ==
-		    (ssize_t)m->cache_len + 16 && get32(buf) == uid &&
-		    get32((char *)buf + 4) == m->cache_len &&
-		    get64((char *)buf + 8) == mbidx_hash((char *)buf + 16,
+		    (ssize_t)m->cache_len + 16 && le32_get(buf) == uid &&
+		    le32_get((char *)buf + 4) == m->cache_len &&
+		    le64_get((char *)buf + 8) == mbidx_hash((char *)buf + 16,
 		    m->cache_len, 0))
 			break;
 		free(buf);

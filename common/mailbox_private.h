@@ -162,7 +162,7 @@ struct mailbox {
 	char		*index_path;
 	char		*cache_path;
 	char		*lock_path;
-	char		*pop3_path;
+	char		*session_path;
 	char		*uidv_path;	/* ROOT/buzon.uidvalidity */
 	char		*new_dir, *cur_dir, *tmp_dir;	/* Maildir */
 	bool		 rdonly;
@@ -170,7 +170,7 @@ struct mailbox {
 	struct stat	 index_st;	/* index file as last read/written */
 	bool		 have_index_st;
 	int		 lock_fd;	/* index lock, only inside a call */
-	int		 pop3_fd;
+	int		 session_fd;
 	unsigned int	 append_seq;
 	uint64_t	 cache_scanned;	/* cache file read up to here */
 	uint32_t	 cache_gen;	/* ... in this generation of it */

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mem.h"
@@ -94,12 +95,6 @@ key_ok(const char *k, size_t len)
 		    (unsigned char)k[i] >= 0x7f || k[i] == '/')
 			return false;
 	return true;
-}
-
-static int64_t
-mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 }
 
 static bool
@@ -280,8 +275,10 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 
 	if (stat(mb->new_dir, &sn) == -1 || stat(mb->cur_dir, &sc) == -1)
 		return fail_set(f, true, "4.3.0", "mailbox is gone");
-	if (idx->st_mtime_ns == mtime_ns(&sn) && !recent(mtime_ns(&sn)) &&
-	    idx->st2_mtime_ns == mtime_ns(&sc) && !recent(mtime_ns(&sc)))
+	if (idx->st_mtime_ns == stat_mtime_ns(&sn) &&
+	    !recent(stat_mtime_ns(&sn)) &&
+	    idx->st2_mtime_ns == stat_mtime_ns(&sc) &&
+	    !recent(stat_mtime_ns(&sc)))
 		return 0;	/* nothing delivered, moved or renamed */
 	/* Record new/'s mtime from a pass that moved nothing, so a delivery
 	 * after it shows as a new mtime. */
@@ -393,10 +390,10 @@ maildir_sync(struct mailbox *mb, struct mbidx *idx, bool *dirty,
 		free(fresh[i]);
 	free(fresh);
 	closedir(d);
-	if (idx->st_mtime_ns != mtime_ns(&sn) ||
-	    idx->st2_mtime_ns != mtime_ns(&sc)) {
-		idx->st_mtime_ns = mtime_ns(&sn);
-		idx->st2_mtime_ns = mtime_ns(&sc);
+	if (idx->st_mtime_ns != stat_mtime_ns(&sn) ||
+	    idx->st2_mtime_ns != stat_mtime_ns(&sc)) {
+		idx->st_mtime_ns = stat_mtime_ns(&sn);
+		idx->st2_mtime_ns = stat_mtime_ns(&sc);
 		*dirty = true;
 	}
 	return 0;
@@ -599,8 +596,6 @@ maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 	char	 base[MBIDX_KEY_MAX + 1], prev = '\0';
 	char	*tmp, *to, *cur;
 	uint64_t wire = mailbox_crlf_size(data, len, &prev);
-	size_t	 off = 0;
-	ssize_t	 w;
 	int	 fd;
 
 	if (!new_base(mb, len, wire, base, sizeof(base)))
@@ -612,17 +607,9 @@ maildir_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 		free(tmp);
 		return fail_set(f, true, "4.3.0", "cannot create message");
 	}
-	while (off < len) {
-		w = write(fd, (const char *)data + off, len - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
 	ts[0].tv_sec = ts[1].tv_sec = idate;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (off != len || fsync(fd) == -1 || futimens(fd, ts) == -1) {
+	if (fd_write_all(fd, data, len) == -1 || fsync(fd) == -1 || futimens(fd, ts) == -1) {
 		close(fd);
 		(void)unlink(tmp);
 		free(tmp);

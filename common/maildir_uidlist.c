@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mem.h"
@@ -139,31 +140,17 @@ parse(char *buf, size_t len, struct uidlist *ul)
 int
 maildir_uidlist_read(const char *path, struct uidlist *ul)
 {
-	struct stat st;
 	char	*buf;
-	size_t	 got = 0;
-	ssize_t	 r;
+	size_t	 got;
 	int	 fd, rc;
 
 	memset(ul, 0, sizeof(*ul));
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return 0;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > UIDLIST_MAX) {
-		close(fd);
-		return 0;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	rc = fd_read_whole(fd, UIDLIST_MAX, &buf, &got, NULL);
 	close(fd);
-	buf[got] = '\0';
+	if (rc == -1)
+		return 0;
 	rc = parse(buf, got, ul);
 	free(buf);
 	if (rc == -1) {

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mem.h"
@@ -348,29 +349,17 @@ mbidx_read(struct mbidx *idx, const char *path, struct stat *st_r)
 {
 	struct stat st;
 	char	*buf;
-	size_t	 got = 0;
-	ssize_t	 r;
+	size_t	 got;
 	int	 fd, rc;
 
 	mbidx_init(idx);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return errno == ENOENT ? 0 : -2;
-	if (fstat(fd, &st) == -1) {
+	if (fd_read_whole(fd, (size_t)MBIDX_MSGS_MAX * 400, &buf, &got,
+	    &st) == -1) {
+		rc = errno == EINVAL || errno == EFBIG ? -1 : -2;
 		close(fd);
-		return -2;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)MBIDX_MSGS_MAX * 400) {
-		close(fd);
-		return -1;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+		return rc;
 	}
 	close(fd);
 	if (got != (size_t)st.st_size) {
@@ -390,8 +379,7 @@ mbidx_write(const struct mbidx *idx, const char *path, bool durable,
 {
 	char	 tmp[4096], *dir, *slash;
 	void	*buf;
-	size_t	 len, off = 0;
-	ssize_t	 w;
+	size_t	 len;
 	int	 fd, rc;
 
 	if (!str_printf(tmp, sizeof(tmp), "%s.tmp", path))
@@ -404,16 +392,9 @@ mbidx_write(const struct mbidx *idx, const char *path, bool durable,
 		free(buf);
 		return -1;
 	}
-	while (off < len) {
-		w = write(fd, (char *)buf + off, len - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	rc = fd_write_all(fd, buf, len);
 	free(buf);
-	if (off != len || fsync(fd) == -1 ||
+	if (rc == -1 || fsync(fd) == -1 ||
 	    (st_r != NULL && fstat(fd, st_r) == -1)) {
 		close(fd);
 		(void)unlink(tmp);

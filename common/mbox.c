@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "mailbox_private.h"
 #include "mbox_lock.h"
@@ -46,12 +47,6 @@ struct chunk {
 	uint64_t	 hash;
 	int64_t		 idate;
 };
-
-static int64_t
-mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
 
 static int64_t
 from_date(const char *p, size_t len)
@@ -183,7 +178,7 @@ scan(struct mbidx *idx, int fd, const struct stat *st, bool *dirty,
 
 	if (idx->st_ino == (uint64_t)st->st_ino &&
 	    idx->st_size == (uint64_t)st->st_size &&
-	    idx->st_mtime_ns == mtime_ns(st))
+	    idx->st_mtime_ns == stat_mtime_ns(st))
 		return 0;
 	if (st->st_size > 0) {
 		map = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_SHARED,
@@ -233,7 +228,7 @@ scan(struct mbidx *idx, int fd, const struct stat *st, bool *dirty,
 		munmap(map, (size_t)st->st_size);
 	idx->st_ino = (uint64_t)st->st_ino;
 	idx->st_size = (uint64_t)st->st_size;
-	idx->st_mtime_ns = mtime_ns(st);
+	idx->st_mtime_ns = stat_mtime_ns(st);
 	*dirty = true;
 	return rc;
 }
@@ -296,8 +291,8 @@ static int
 copy_range(int in, int out, uint64_t off, uint64_t len)
 {
 	char	 buf[65536];
-	ssize_t	 r, w;
-	size_t	 want, done;
+	ssize_t	 r;
+	size_t	 want;
 
 	while (len > 0) {
 		want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
@@ -306,15 +301,8 @@ copy_range(int in, int out, uint64_t off, uint64_t len)
 			continue;
 		if (r <= 0)
 			return -1;
-		for (done = 0; done < (size_t)r; done += (size_t)w) {
-			w = write(out, buf + done, (size_t)r - done);
-			if (w == -1 && errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			if (w <= 0)
-				return -1;
-		}
+		if (fd_write_all(out, buf, (size_t)r) == -1)
+			return -1;
 		off += (uint64_t)r;
 		len -= (uint64_t)r;
 	}
@@ -390,7 +378,7 @@ mbox_expunge(struct mailbox *mb, struct mbidx *idx, const bool *doomed,
 			mbidx_expunge_at(idx, i);
 	idx->st_ino = (uint64_t)nst.st_ino;
 	idx->st_size = pos;
-	idx->st_mtime_ns = pos == (uint64_t)nst.st_size ? mtime_ns(&nst) : 0;
+	idx->st_mtime_ns = pos == (uint64_t)nst.st_size ? stat_mtime_ns(&nst) : 0;
 	if (attach(mb, idx, &nst) == -1)
 		log_warn(NULL, "mbox reopen failed path=%s", mb->path);
 	if (dir_rc == -1) {
@@ -456,8 +444,6 @@ mbox_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 	struct tm tm;
 	struct str s;
 	char	 date[64], last = '\n';
-	size_t	 off = 0;
-	ssize_t	 w;
 	bool	 dirty = false;
 	int	 rc = -1;
 
@@ -483,15 +469,7 @@ mbox_append(struct mailbox *mb, struct mbidx *idx, const void *data,
 	if (s.len > 0 && s.data[s.len - 1] != '\n')
 		put(&s, "\n", 1);
 	put(&s, "\n", 1);
-	while (off < s.len) {
-		w = write(l.fd, s.data + off, s.len - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off != s.len || fsync(l.fd) == -1) {
+	if (fd_write_all(l.fd, s.data, s.len) == -1 || fsync(l.fd) == -1) {
 		if (ftruncate(l.fd, st.st_size) == -1)
 			log_error(NULL, "mbox truncate failed path=%s",
 			    mb->path);

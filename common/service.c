@@ -25,11 +25,6 @@
 #define SHUTDOWN_POLL_MS	100
 #define ACCEPT_PAUSE_MS		1000	/* after EMFILE and such */
 
-static const char *const listener_names[] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
-	NULL
-};
-
 struct svc_listener {
 	struct service_listener	 l;
 	struct event_io		*io;
@@ -50,19 +45,20 @@ static struct {
 } S;
 
 bool
-service_listener_name_ok(const char *name)
+service_listener_name_ok(const char *const *names, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; listener_names[i] != NULL; i++)
-		if (strcmp(listener_names[i], name) == 0)
+	for (i = 0; names != NULL && names[i] != NULL; i++)
+		if (strcmp(names[i], name) == 0)
 			return true;
 	return false;
 }
 
 int
-service_listen_parse(const char *s, struct service_listener *out, size_t max,
-    size_t *n_r, char *err, size_t errsize)
+service_listen_parse(const char *s, const char *const *names,
+    struct service_listener *out, size_t max, size_t *n_r, char *err,
+    size_t errsize)
 {
 	char		 word[64], *colon;
 	size_t		 n = 0, len, i;
@@ -87,7 +83,7 @@ service_listen_parse(const char *s, struct service_listener *out, size_t max,
 			return -1;
 		}
 		*colon = '\0';
-		if (!service_listener_name_ok(word)) {
+		if (!service_listener_name_ok(names, word)) {
 			str_printf(err, errsize, "unknown listener name '%s'",
 			    word);
 			return -1;
@@ -288,8 +284,11 @@ listeners_take(void)
 
 	if (env == NULL)
 		env = "";
-	if (service_listen_parse(env, tmp, SERVICE_LISTEN_MAX, &n, err,
-	    sizeof(err)) == -1)
+	if (env[strspn(env, " \t")] != '\0' &&
+	    (S.svc->accept == NULL || S.svc->listeners == NULL))
+		fatalx("listeners given but the service takes no connections");
+	if (service_listen_parse(env, S.svc->listeners, tmp,
+	    SERVICE_LISTEN_MAX, &n, err, sizeof(err)) == -1)
 		fatalx("bad $%s: %s", SERVICE_LISTEN_ENV, err);
 	for (i = 0; i < n; i++) {
 		on = 0;
@@ -303,8 +302,6 @@ listeners_take(void)
 		    fcntl(tmp[i].fd, F_SETFD, FD_CLOEXEC) == -1)
 			fatal("listener %s: fd %d", tmp[i].name, tmp[i].fd);
 	}
-	if (n > 0 && S.svc->accept == NULL)
-		fatalx("listeners given but the service takes no connections");
 	unsetenv(SERVICE_LISTEN_ENV);
 	S.ls = xcalloc(n == 0 ? 1 : n, sizeof(*S.ls));
 	for (i = 0; i < n; i++)

@@ -17,10 +17,11 @@
  *
  * $BUZON_LISTEN is "name:fd name:fd ...", for example
  * "smtp:3 submission:4 submissions:5".  Names are the listener kinds of
- * buzon.conf (smtp, submission, submissions, pop3, pop3s, imap, imaps); a
- * name may appear with several fds (one host:port can give an IPv4 and an
- * IPv6 socket), an fd only once.  Unset or empty means no listeners (the
- * queue daemon).
+ * buzon.conf (smtp, submission, submissions, pop3, pop3s, imap, imaps)
+ * that the daemon names in its struct service (smtpd: smtp, submission,
+ * submissions); any other name is fatal.  A name may appear with several
+ * fds (one host:port can give an IPv4 and an IPv6 socket), an fd only
+ * once.  Unset or empty means no listeners (the queue daemon).
  *
  * Signals, all delivered through the loop:
  *   SIGHUP   reload: the config file is read again; if it is invalid the
@@ -47,7 +48,8 @@
 
 #include "event.h"
 #include "net.h"
-#include "settings.h"
+
+struct config;		/* settings.h */
 
 #define SERVICE_LISTEN_ENV	"BUZON_LISTEN"
 #define SERVICE_LISTEN_MAX	64	/* fds in $BUZON_LISTEN */
@@ -74,7 +76,9 @@ typedef unsigned int service_shutdown_cb(void *data);
 
 /* name is the program name in logs ("buzon-smtpd"); accept is required
  * when the daemon has listeners, the other callbacks are optional; data is
- * handed to every callback. */
+ * handed to every callback.  listeners is the NULL-terminated list of the
+ * listener kinds this daemon serves ({ "pop3", "pop3s", NULL }); NULL for
+ * a daemon that takes no connections. */
 struct service {
 	const char		*name;
 	service_accept_cb	*accept;
@@ -82,6 +86,7 @@ struct service {
 	service_reload_cb	*reload;
 	service_shutdown_cb	*shutdown;
 	void			*data;
+	const char *const	*listeners;
 };
 
 struct service_listener {
@@ -100,11 +105,13 @@ const struct config *service_config(void);
 void	 service_stop(void);
 
 /* Parse a $BUZON_LISTEN value into out[0..max-1], *n_r set to the count.
- * Fds must be >= 3.  0, or -1 with a message in err (unknown name, bad or
- * repeated fd, missing ':', too many entries). */
-int	 service_listen_parse(const char *, struct service_listener *out,
-	    size_t max, size_t *n_r, char *err, size_t errsize);
-/* Is name one of the listener kinds? */
-bool	 service_listener_name_ok(const char *);
+ * Names must be in names (NULL-terminated; NULL: none is).  Fds must be
+ * >= 3.  0, or -1 with a message in err (unknown name, bad or repeated
+ * fd, missing ':', too many entries). */
+int	 service_listen_parse(const char *, const char *const *names,
+	    struct service_listener *out, size_t max, size_t *n_r, char *err,
+	    size_t errsize);
+/* Is name in names (NULL-terminated; NULL: an empty list)? */
+bool	 service_listener_name_ok(const char *const *names, const char *);
 
 #endif

@@ -36,6 +36,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "mem.h"
 #include "spool.h"
@@ -227,29 +228,6 @@ spool_proto_name(enum spool_proto p)
 
 /* ---- writer ---- */
 
-static void
-put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	put_u32(p + 4, (uint32_t)v);
-}
-
 /* Append a record header; the str has no max, sizes are checked by the
  * callers, so the appends cannot fail. */
 static void
@@ -258,7 +236,7 @@ emit_hdr(struct str *out, char type, uint32_t len)
 	uint8_t	 h[REC_HDR];
 
 	h[0] = (uint8_t)type;
-	put_u32(h + 1, len);
+	be32_put(h + 1, len);
 	BUZ_ASSERT(str_append(out, h, sizeof(h)) == 0);
 }
 
@@ -338,16 +316,16 @@ spool_write_head(struct spool_writer *w, const struct spool_env *env,
 		return fail_set(f, false, "5.5.3", "bad recipient count");
 	emit_raw(out, spool_magic, sizeof(spool_magic));
 	emit_hdr(out, 'V', 4);
-	put_u32(b, SPOOL_VERSION);
+	be32_put(b, SPOOL_VERSION);
 	emit_raw(out, b, 4);
 	emit_hdr(out, 'I', SPOOL_ID_LEN);
 	emit_raw(out, env->id, SPOOL_ID_LEN);
 	emit_hdr(out, 'T', 12);
-	put_u64(b, env->arrival_sec);
-	put_u32(b + 8, env->arrival_usec);
+	be64_put(b, env->arrival_sec);
+	be32_put(b + 8, env->arrival_usec);
 	emit_raw(out, b, 12);
 	emit_hdr(out, 'F', 6);
-	put_u32(b, env->flags);
+	be32_put(b, env->flags);
 	b[4] = (uint8_t)env->ret;
 	b[5] = (uint8_t)env->proto;
 	emit_raw(out, b, 6);
@@ -372,10 +350,10 @@ spool_write_head(struct spool_writer *w, const struct spool_env *env,
 		}
 		emit_hdr(out, 'R', (uint32_t)(4 + 6 + len[0] + len[1] +
 		    len[2]));
-		put_u32(b, r->notify);
+		be32_put(b, r->notify);
 		emit_raw(out, b, 4);
 		for (j = 0; j < 3; j++) {
-			put_u16(b, (uint16_t)len[j]);
+			be16_put(b, (uint16_t)len[j]);
 			emit_raw(out, b, 2);
 			emit_raw(out, j == 0 ? r->addr : j == 1 ? r->orcpt :
 			    r->original, len[j]);
@@ -408,35 +386,16 @@ void
 spool_write_end(const struct spool_writer *w, uint8_t len_r[4],
     uint64_t *len_off_r, uint8_t end_r[SPOOL_END_SIZE])
 {
-	put_u32(len_r, (uint32_t)w->content_len);
+	be32_put(len_r, (uint32_t)w->content_len);
 	*len_off_r = w->len_off;
 	end_r[0] = 'Z';
-	put_u32(end_r + 1, END_PAYLOAD);
-	put_u64(end_r + 5, w->content_len);
-	put_u32(end_r + 13, w->env_crc);
-	put_u32(end_r + 17, w->content_crc);
+	be32_put(end_r + 1, END_PAYLOAD);
+	be64_put(end_r + 5, w->content_len);
+	be32_put(end_r + 13, w->env_crc);
+	be32_put(end_r + 17, w->content_crc);
 }
 
 /* ---- reader ---- */
-
-static uint16_t
-get_u16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
-}
 
 #define PARSE_DONE	0
 #define NREQUIRED	5	/* V I T F S */
@@ -476,7 +435,7 @@ take_sub(char **member, const uint8_t *p, size_t len, size_t *pos)
 
 	if (len - *pos < 2)
 		return -1;
-	n = get_u16(p + *pos);
+	n = be16_get(p + *pos);
 	*pos += 2;
 	if (len - *pos < n)
 		return -1;
@@ -495,7 +454,7 @@ parse_rcpt(struct spool_env *env, const uint8_t *p, size_t len)
 
 	if (len < 10)
 		return -1;
-	notify = get_u32(p);
+	notify = be32_get(p);
 	if ((notify & ~SPOOL_NOTIFY_ALL) != 0)
 		return -1;
 	if (spool_env_add_rcpt(env, NULL, NULL, NULL, notify) == -1)
@@ -552,7 +511,7 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 			return PARSE_MORE;
 		}
 		type = buf[pos];
-		len = get_u32(buf + pos + 1);
+		len = be32_get(buf + pos + 1);
 		if (type == 0 || (rank = strchr(order, type)) == NULL)
 			return spool_corrupt(why, whysize,
 			    "unknown record 0x%02x at %zu", type, pos);
@@ -589,7 +548,7 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		}
 		switch (type) {
 		case 'V':
-			if (len != 4 || get_u32(buf + pos) != SPOOL_VERSION)
+			if (len != 4 || be32_get(buf + pos) != SPOOL_VERSION)
 				return spool_corrupt(why, whysize, "bad version");
 			break;
 		case 'I':
@@ -603,8 +562,8 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 		case 'T':
 			if (len != 12)
 				return spool_corrupt(why, whysize, "bad time record");
-			env->arrival_sec = get_u64(buf + pos);
-			env->arrival_usec = get_u32(buf + pos + 8);
+			env->arrival_sec = be64_get(buf + pos);
+			env->arrival_usec = be32_get(buf + pos + 8);
 			if (env->arrival_usec >= 1000000u)
 				return spool_corrupt(why, whysize, "bad time");
 			break;
@@ -612,7 +571,7 @@ parse_env(const uint8_t *buf, size_t avail, uint64_t fsize,
 			if (len != 6)
 				return spool_corrupt(why, whysize,
 				    "bad flags record");
-			env->flags = get_u32(buf + pos);
+			env->flags = be32_get(buf + pos);
 			if ((env->flags & ~SPOOL_F_ALL) != 0 ||
 			    buf[pos + 4] > SPOOL_RET_HDRS ||
 			    buf[pos + 5] >= SPOOL_PROTO_COUNT)
@@ -649,14 +608,14 @@ check_end(const struct spool_env *env, const uint8_t *end,
     const uint8_t *head, unsigned int flags, uint32_t *content_crc_r,
     char *why, size_t whysize)
 {
-	if (end[0] != 'Z' || get_u32(end + 1) != END_PAYLOAD)
+	if (end[0] != 'Z' || be32_get(end + 1) != END_PAYLOAD)
 		return spool_corrupt(why, whysize, "bad end record");
-	if (get_u64(end + 5) != env->content_len)
+	if (be64_get(end + 5) != env->content_len)
 		return spool_corrupt(why, whysize, "content length mismatch");
 	if ((flags & SPOOL_READ_NO_CRC) == 0 && spool_crc32c(0, head,
-	    env->content_off - REC_HDR) != get_u32(end + 13))
+	    env->content_off - REC_HDR) != be32_get(end + 13))
 		return spool_corrupt(why, whysize, "envelope checksum mismatch");
-	*content_crc_r = get_u32(end + 17);
+	*content_crc_r = be32_get(end + 17);
 	return 0;
 }
 

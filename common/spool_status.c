@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
+#include "fileio.h"
 #include "log.h"
 #include "mem.h"
 #include "spool.h"
@@ -60,28 +62,6 @@ spool_rcpt_state_final(enum spool_rcpt_state s)
 	    s == SPOOL_RCPT_EXPIRED;
 }
 
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
-}
-
 int
 spool_status_encode(const struct spool_status_rec *rec, struct str *out)
 {
@@ -96,16 +76,16 @@ spool_status_encode(const struct spool_status_rec *rec, struct str *out)
 		return -1;
 	plen = ST_MIN_PAYLOAD + clen + tlen;
 	b[n++] = 'S';
-	put_u32(b + n, (uint32_t)plen);
+	be32_put(b + n, (uint32_t)plen);
 	n += 4;
-	put_u32(b + n, rec->rcpt);
+	be32_put(b + n, rec->rcpt);
 	n += 4;
 	b[n++] = (uint8_t)rec->state;
-	put_u32(b + n, (uint32_t)(rec->time >> 32));
-	put_u32(b + n + 4, (uint32_t)rec->time);
+	be32_put(b + n, (uint32_t)(rec->time >> 32));
+	be32_put(b + n + 4, (uint32_t)rec->time);
 	n += 8;
-	put_u32(b + n, (uint32_t)(rec->until >> 32));
-	put_u32(b + n + 4, (uint32_t)rec->until);
+	be32_put(b + n, (uint32_t)(rec->until >> 32));
+	be32_put(b + n + 4, (uint32_t)rec->until);
 	n += 8;
 	b[n++] = (uint8_t)clen;
 	memcpy(b + n, rec->code, clen);
@@ -114,7 +94,7 @@ spool_status_encode(const struct spool_status_rec *rec, struct str *out)
 	b[n++] = (uint8_t)tlen;
 	memcpy(b + n, rec->text, tlen);
 	n += tlen;
-	put_u32(b + n, spool_crc32c(0, b, n));
+	be32_put(b + n, spool_crc32c(0, b, n));
 	n += ST_CRC;
 	return str_append(out, b, n);
 }
@@ -127,10 +107,10 @@ decode(const uint8_t *p, size_t len, struct spool_status_rec *rec)
 
 	if (len < ST_MIN_PAYLOAD)
 		return -1;
-	rec->rcpt = get_u32(p);
+	rec->rcpt = be32_get(p);
 	rec->state = (enum spool_rcpt_state)p[4];
-	rec->time = get_u64(p + 5);
-	rec->until = get_u64(p + 13);
+	rec->time = be64_get(p + 5);
+	rec->until = be64_get(p + 13);
 	clen = p[21];
 	if (p[4] == SPOOL_RCPT_PENDING || p[4] >= SPOOL_RCPT_STATE_COUNT ||
 	    clen >= sizeof(rec->code) || len < ST_MIN_PAYLOAD + clen)
@@ -195,7 +175,7 @@ spool_status_replay(const void *buf, size_t len, struct spool_rcpt_status *st,
 	pos = sizeof(status_magic);
 	while (pos < len) {
 		left = len - pos;
-		plen = left >= ST_HDR ? get_u32(p + pos + 1) : 0;
+		plen = left >= ST_HDR ? be32_get(p + pos + 1) : 0;
 		if (left < ST_HDR || p[pos] != 'S' ||
 		    plen < ST_MIN_PAYLOAD || plen > ST_MAX_PAYLOAD) {
 			/* the length is not to be trusted: torn only if
@@ -209,7 +189,7 @@ spool_status_replay(const void *buf, size_t len, struct spool_rcpt_status *st,
 		if (left < ST_HDR + plen + ST_CRC)
 			goto torn;
 		if (spool_crc32c(0, p + pos, ST_HDR + plen) !=
-		    get_u32(p + pos + ST_HDR + plen)) {
+		    be32_get(p + pos + ST_HDR + plen)) {
 			if (left == ST_HDR + plen + ST_CRC)
 				goto torn;
 			rc = spool_corrupt(why, whysize, "checksum at %zu", pos);
@@ -243,36 +223,18 @@ out:
 static int
 read_all(int fd, uint8_t **buf_r, size_t *len_r, char *why, size_t whysize)
 {
-	struct stat	 sb;
-	uint8_t		*buf;
-	size_t		 len, got = 0;
-	ssize_t		 n;
+	char	*buf;
 
-	if (fstat(fd, &sb) == -1) {
-		snprintf(why, whysize, "fstat: %s", strerror(errno));
+	if (fd_read_whole(fd, SPOOL_STATUS_MAX_LOG, &buf, len_r, NULL) == -1) {
+		if (errno == EINVAL)
+			return spool_corrupt(why, whysize, "not a regular file");
+		if (errno == EFBIG)
+			return spool_corrupt(why, whysize,
+			    "status log too large");
+		snprintf(why, whysize, "read: %s", strerror(errno));
 		return SPOOL_ERR_IO;
 	}
-	if (!S_ISREG(sb.st_mode))
-		return spool_corrupt(why, whysize, "not a regular file");
-	if ((uint64_t)sb.st_size > SPOOL_STATUS_MAX_LOG)
-		return spool_corrupt(why, whysize, "status log too large");
-	len = (size_t)sb.st_size;
-	buf = xmalloc(len + 1);
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, (off_t)got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(why, whysize, "read: %s", strerror(errno));
-			free(buf);
-			return SPOOL_ERR_IO;
-		}
-		if (n == 0)
-			break;		/* shrank: replay what is there */
-		got += (size_t)n;
-	}
-	*buf_r = buf;
-	*len_r = got;
+	*buf_r = (uint8_t *)buf;
 	return 0;
 }
 
@@ -280,7 +242,7 @@ int
 spool_status_load(int dirfd, const char *id, struct spool_rcpt_status *st,
     size_t nrcpts, bool *torn_r, char *why, size_t whysize)
 {
-	uint8_t	*buf;
+	uint8_t	*buf = NULL;
 	size_t	 len;
 	int64_t	 n;
 	int	 fd, rc;
@@ -302,23 +264,6 @@ spool_status_load(int dirfd, const char *id, struct spool_rcpt_status *st,
 	n = spool_status_replay(buf, len, st, nrcpts, torn_r, why, whysize);
 	free(buf);
 	return n < 0 ? (int)n : 0;
-}
-
-static int
-write_full(int fd, const void *p, size_t len)
-{
-	ssize_t	 n;
-	size_t	 done = 0;
-
-	while (done < len) {
-		n = write(fd, (const uint8_t *)p + done, len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
 }
 
 int
@@ -361,7 +306,7 @@ spool_status_open(int dirfd, const char *id, struct spool_rcpt_status *st,
 			goto io;
 	}
 	if (good == 0) {
-		if (write_full(fd, status_magic, sizeof(status_magic)) == -1)
+		if (fd_write_all(fd, status_magic, sizeof(status_magic)) == -1)
 			goto io;
 		good = sizeof(status_magic);
 	}
@@ -398,7 +343,7 @@ spool_status_append(struct spool_status_log *log,
 		str_release(&out);
 		return fail_set(f, true, "4.3.0", "bad status record");
 	}
-	if (write_full(log->fd, out.data, out.len) == -1) {
+	if (fd_write_all(log->fd, out.data, out.len) == -1) {
 		rc = fail_set(f, true, errno == ENOSPC || errno == EDQUOT ||
 		    errno == EFBIG ? "4.3.1" : "4.3.0",
 		    "status log write: %s", strerror(errno));

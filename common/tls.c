@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "fail.h"
+#include "fileio.h"
 #include "log.h"
 #include "str.h"
 #include "tls.h"
@@ -335,8 +336,6 @@ tls_write_temp(const char *path, char *tmp, size_t tmpsize, mode_t mode,
     const char *data, size_t len, struct fail *f)
 {
 	unsigned char	 rnd[6];
-	ssize_t		 n;
-	size_t		 off;
 	int		 fd, saved;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -352,16 +351,7 @@ tls_write_temp(const char *path, char *tmp, size_t tmpsize, mode_t mode,
 		    strerror(errno));
 	if (fchmod(fd, mode) == -1)
 		goto fail;
-	for (off = 0; off < len; off += (size_t)n) {
-		n = write(fd, data + off, len - off);
-		if (n == -1 && errno == EINTR) {
-			n = 0;
-			continue;
-		}
-		if (n <= 0)
-			goto fail;
-	}
-	if (fsync(fd) == -1)
+	if (fd_write_all(fd, data, len) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;

@@ -58,7 +58,7 @@ maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
 		    "mailbox.", f.temp ? "TEMP" : "PERM");
 		return -1;
 	}
-	r = lock ? mailbox_pop3_lock(d->mb, &f) : 1;
+	r = lock ? mailbox_session_lock(d->mb, &f) : 1;
 	if (r != 1) {
 		if (r == 0)
 			(void)str_copy(reply, "-ERR [IN-USE] Mailbox is locked "
@@ -101,7 +101,7 @@ maildrop_close(struct pop3_maildrop *d)
 {
 	if (d->mb != NULL) {
 		if (d->is_locked)
-			mailbox_pop3_unlock(d->mb);
+			mailbox_session_unlock(d->mb);
 		mailbox_close(&d->mb);
 	}
 	free(d->msgs);

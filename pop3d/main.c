@@ -9,6 +9,8 @@
 #include "pop3d.h"
 #include "service.h"
 
+static const char *const pop3d_listeners[] = { "pop3", "pop3s", NULL };
+
 int
 main(int argc, char **argv)
 {
@@ -20,6 +22,7 @@ main(int argc, char **argv)
 		.reload = pop3d_reload,
 		.shutdown = pop3d_shutdown,
 		.data = &srv,
+		.listeners = pop3d_listeners,
 	};
 
 	return service_main(&svc, argc, argv);

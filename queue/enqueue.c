@@ -26,28 +26,24 @@
 #include <unistd.h>
 
 #include "enqueue.h"
+#include "fileio.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
+#include "workpool.h"
 
 #define ENQ_BUFSIZE	65536
 #define ENQ_MAX_THREADS	32
 #define NOTIFY_MAX	4096	/* bytes per datagram */
 
-/* Threads that help enqueue_commit_batch() fsync, started at the first
- * batch that wants them and kept until enqueue_close() (a thread per
- * batch cost a clone, its stack mmap and a join every commit). */
+/* Threads that help enqueue_commit_batch() fsync (a workpool without
+ * loop: the committing thread waits for its helpers itself), started at
+ * the first batch that wants them and kept until enqueue_close() (a
+ * thread per batch cost a clone, its stack mmap and a join every
+ * commit). */
 struct sync_pool {
-	pthread_t	 tids[ENQ_MAX_THREADS];
-	unsigned int	 nthreads;
+	struct workpool	*wp;		/* NULL: none (yet, or could not) */
 	bool		 started;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 start_cv;
-	pthread_cond_t	 done_cv;
-	struct sync_job	*job;
-	unsigned int	 tickets;	/* helpers still to join this batch */
-	unsigned int	 busy;		/* helpers not done with it */
-	bool		 quit;
 };
 
 struct enqueue {
@@ -74,8 +70,6 @@ struct enqueue_msg {
 					   flushed */
 	uint64_t	 flushed;
 };
-
-static void	pool_stop(struct sync_pool *);
 
 /* ---- failures ---- */
 
@@ -201,7 +195,7 @@ enqueue_close(struct enqueue **qp)
 	if (q == NULL)
 		return;
 	BUZ_ASSERT(__atomic_load_n(&q->open_msgs, __ATOMIC_ACQUIRE) == 0);
-	pool_stop(&q->pool);
+	workpool_free(&q->pool.wp);
 	if (q->tmp_fd != -1)
 		close(q->tmp_fd);
 	if (q->queue_fd != -1)
@@ -248,23 +242,6 @@ enqueue_size(const struct enqueue_msg *m)
 	return m->w.content_len;
 }
 
-static int
-write_full(int fd, const void *p, size_t len)
-{
-	ssize_t	 n;
-	size_t	 done = 0;
-
-	while (done < len) {
-		n = write(fd, (const uint8_t *)p + done, len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* Write out the buffer, creating the temp file on first use. */
 static int
 msg_flush(struct enqueue_msg *m, struct fail *f)
@@ -275,7 +252,7 @@ msg_flush(struct enqueue_msg *m, struct fail *f)
 		if (m->fd == -1)
 			return msg_fail(m, "create", errno, f);
 	}
-	if (m->buf.len > 0 && write_full(m->fd, m->buf.data, m->buf.len) == -1)
+	if (m->buf.len > 0 && fd_write_all(m->fd, m->buf.data, m->buf.len) == -1)
 		return msg_fail(m, "write", errno, f);
 	m->flushed += m->buf.len;
 	str_clear(&m->buf);
@@ -327,7 +304,7 @@ enqueue_write(struct enqueue_msg *m, const void *p, size_t len,
 		if (msg_flush(m, f) == -1)
 			return -1;
 		if (len >= ENQ_BUFSIZE) {	/* big chunk: straight out */
-			if (write_full(m->fd, p, len) == -1)
+			if (fd_write_all(m->fd, p, len) == -1)
 				return msg_fail(m, "write", errno, f);
 			m->flushed += len;
 			return 0;
@@ -466,6 +443,9 @@ struct sync_job {
 	struct fail		 *fails;
 	size_t			  n;
 	size_t			  next;		/* atomic */
+	pthread_mutex_t		  mu;
+	pthread_cond_t		  done_cv;
+	unsigned int		  busy;		/* helpers not done (under mu) */
 };
 
 static void *
@@ -481,72 +461,17 @@ sync_worker(void *arg)
 	return NULL;
 }
 
-static void *
-pool_main(void *arg)
-{
-	struct sync_pool	*p = arg;
-	struct sync_job		*job;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->tickets == 0 && !p->quit)
-			pthread_cond_wait(&p->start_cv, &p->mu);
-		if (p->quit)
-			break;
-		p->tickets--;
-		job = p->job;
-		pthread_mutex_unlock(&p->mu);
-		(void)sync_worker(job);
-		pthread_mutex_lock(&p->mu);
-		if (--p->busy == 0)
-			pthread_cond_signal(&p->done_cv);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/* Start up to want helper threads; fewer (even none) is still correct. */
+/* A helper on the pool: share the work, then say so. */
 static void
-pool_start(struct sync_pool *p, unsigned int want)
+sync_help(void *arg)
 {
-	p->started = true;
-	if (pthread_mutex_init(&p->mu, NULL) != 0)
-		goto fail;
-	if (pthread_cond_init(&p->start_cv, NULL) != 0)
-		goto fail_mu;
-	if (pthread_cond_init(&p->done_cv, NULL) != 0)
-		goto fail_start;
-	while (p->nthreads < want && pthread_create(&p->tids[p->nthreads],
-	    NULL, pool_main, p) == 0)
-		p->nthreads++;
-	if (p->nthreads > 0)
-		return;
-	pthread_cond_destroy(&p->done_cv);
-fail_start:
-	pthread_cond_destroy(&p->start_cv);
-fail_mu:
-	pthread_mutex_destroy(&p->mu);
-fail:
-	p->nthreads = 0;
-}
+	struct sync_job	*job = arg;
 
-static void
-pool_stop(struct sync_pool *p)
-{
-	unsigned int	 i;
-
-	if (p->nthreads == 0)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->quit = true;
-	pthread_cond_broadcast(&p->start_cv);
-	pthread_mutex_unlock(&p->mu);
-	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->tids[i], NULL);
-	pthread_cond_destroy(&p->done_cv);
-	pthread_cond_destroy(&p->start_cv);
-	pthread_mutex_destroy(&p->mu);
-	p->nthreads = 0;
+	(void)sync_worker(job);
+	pthread_mutex_lock(&job->mu);
+	if (--job->busy == 0)
+		pthread_cond_signal(&job->done_cv);
+	pthread_mutex_unlock(&job->mu);
 }
 
 static void
@@ -555,27 +480,39 @@ sync_all(struct enqueue *q, struct sync_job *job)
 	struct sync_pool	*p = &q->pool;
 	unsigned int		 k, i;
 
-	if (q->sync_threads > 1 && job->n > 1 && !p->started)
-		pool_start(p, q->sync_threads - 1);
-	k = p->nthreads;
+	if (q->sync_threads > 1 && job->n > 1 && !p->started) {
+		p->started = true;
+		/* Room for two batches' helpers: one batch's may not all
+		 * have left the pool when the next batch comes. */
+		p->wp = workpool_new(NULL, q->sync_threads - 1,
+		    2 * (size_t)(q->sync_threads - 1));
+	}
+	k = p->wp != NULL ? workpool_threads(p->wp) : 0;
 	if (k > job->n - 1)
 		k = (unsigned int)(job->n - 1);
-	if (k == 0) {
+	if (k == 0 || pthread_mutex_init(&job->mu, NULL) != 0) {
 		(void)sync_worker(job);
 		return;
 	}
-	pthread_mutex_lock(&p->mu);
-	p->job = job;
-	p->tickets = k;
-	p->busy = k;
+	if (pthread_cond_init(&job->done_cv, NULL) != 0) {
+		pthread_mutex_destroy(&job->mu);
+		(void)sync_worker(job);
+		return;
+	}
+	job->busy = k;
 	for (i = 0; i < k; i++)
-		pthread_cond_signal(&p->start_cv);
-	pthread_mutex_unlock(&p->mu);
+		if (workpool_submit(p->wp, sync_help, NULL, job) == -1) {
+			pthread_mutex_lock(&job->mu);
+			job->busy--;
+			pthread_mutex_unlock(&job->mu);
+		}
 	(void)sync_worker(job);
-	pthread_mutex_lock(&p->mu);
-	while (p->busy > 0)
-		pthread_cond_wait(&p->done_cv, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_lock(&job->mu);
+	while (job->busy > 0)
+		pthread_cond_wait(&job->done_cv, &job->mu);
+	pthread_mutex_unlock(&job->mu);
+	pthread_cond_destroy(&job->done_cv);
+	pthread_mutex_destroy(&job->mu);
 }
 
 int

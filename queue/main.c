@@ -63,7 +63,7 @@ queued_shutdown(void *data)
 
 static const struct service queued_service = {
 	"buzon-queued", NULL, queued_init, queued_reload, queued_shutdown,
-	NULL
+	NULL, NULL
 };
 
 int

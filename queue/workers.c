@@ -9,11 +9,14 @@
  * each thread keeps one delivery batch (local-delivery/deliver.h), so the
  * directory fsyncs are paid once per directory and thread per round, and
  * the fsyncs of different threads are in flight together.  The calling
- * thread is one of the workers.
+ * thread is one of the workers; the others are a workpool without loop
+ * (common/workpool.h) whose job is "help with this round", and the caller
+ * waits for them.
  *
  * Workers touch only their jobs and the delivery library: no logging, no
  * maps, no spool state (the runner thread does all of that).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +25,16 @@
 #include "log.h"
 #include "mem.h"
 #include "queued.h"
+#include "workpool.h"
 
 #define HOOK_INTERVAL_NS	(2 * 1000 * 1000)	/* 2 ms */
 
 struct queue_workers {
 	const struct deliver_conf *conf;
 	unsigned int	 n;		/* threads, the caller included */
-	pthread_t	*threads;	/* n - 1 */
+	struct workpool	*pool;		/* the n - 1 others; NULL if none */
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 start_cv;
 	pthread_cond_t	 done_cv;
-	uint64_t	 generation;	/* bumped per round */
-	bool		 quit;
 	struct queue_job *jobs;
 	size_t		 njobs;
 	size_t		 next;		/* next job to take (under mu) */
@@ -107,51 +108,39 @@ work_round(struct queue_workers *w, bool caller)
 	free(mine);
 }
 
-static void *
-worker_main(void *arg)
+/* One of the other threads' part of a round. */
+static void
+help_round(void *arg)
 {
 	struct queue_workers	*w = arg;
-	uint64_t		 seen = 0;
 
-	for (;;) {
-		pthread_mutex_lock(&w->mu);
-		while (!w->quit && w->generation == seen)
-			pthread_cond_wait(&w->start_cv, &w->mu);
-		if (w->quit) {
-			pthread_mutex_unlock(&w->mu);
-			return NULL;
-		}
-		seen = w->generation;
-		pthread_mutex_unlock(&w->mu);
-		work_round(w, false);
-		pthread_mutex_lock(&w->mu);
-		if (--w->busy == 0)
-			pthread_cond_signal(&w->done_cv);
-		pthread_mutex_unlock(&w->mu);
-	}
+	work_round(w, false);
+	pthread_mutex_lock(&w->mu);
+	if (--w->busy == 0)
+		pthread_cond_signal(&w->done_cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 struct queue_workers *
 queue_workers_new(unsigned int n, const struct deliver_conf *conf)
 {
 	struct queue_workers	*w = xcalloc(1, sizeof(*w));
-	unsigned int		 i;
-	int			 e;
+	unsigned int		 want;
 
 	w->conf = conf;
-	w->n = n == 0 ? 1 : n;
+	want = n == 0 ? 1 : n > WORKPOOL_THREADS_MAX ? WORKPOOL_THREADS_MAX :
+	    n;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->start_cv, NULL);
 	pthread_cond_init(&w->done_cv, NULL);
-	w->threads = xcalloc(w->n, sizeof(*w->threads));
-	for (i = 0; i + 1 < w->n; i++)
-		if ((e = pthread_create(&w->threads[i], NULL, worker_main,
-		    w)) != 0) {
-			log_warn(NULL, "delivery workers=%u started=%u "
-			    "error=\"%s\"", w->n, i + 1, strerror(e));
-			w->n = i + 1;
-			break;
-		}
+	w->n = 1;
+	/* Room for two rounds' helpers: one round's may not all have left
+	 * the pool when the next round starts. */
+	if (want > 1 && (w->pool = workpool_new(NULL, want - 1,
+	    2 * (size_t)(want - 1))) != NULL)
+		w->n = workpool_threads(w->pool) + 1;
+	if (w->n < want)
+		log_warn(NULL, "delivery workers=%u started=%u error=\"%s\"",
+		    want, w->n, strerror(errno));
 	return w;
 }
 
@@ -159,20 +148,12 @@ void
 queue_workers_free(struct queue_workers **wp)
 {
 	struct queue_workers	*w = *wp;
-	unsigned int		 i;
 
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->quit = true;
-	pthread_cond_broadcast(&w->start_cv);
-	pthread_mutex_unlock(&w->mu);
-	for (i = 0; i + 1 < w->n; i++)
-		pthread_join(w->threads[i], NULL);
-	pthread_cond_destroy(&w->start_cv);
+	workpool_free(&w->pool);
 	pthread_cond_destroy(&w->done_cv);
 	pthread_mutex_destroy(&w->mu);
-	free(w->threads);
 	free(w);
 	*wp = NULL;
 }
@@ -189,6 +170,7 @@ void
 queue_workers_run(struct queue_workers *w, struct queue_job *jobs, size_t n)
 {
 	struct timespec	 ts;
+	unsigned int	 i;
 
 	if (n == 0)
 		return;
@@ -199,9 +181,13 @@ queue_workers_run(struct queue_workers *w, struct queue_job *jobs, size_t n)
 	w->njobs = n;
 	w->next = 0;
 	w->busy = w->n - 1;
-	w->generation++;
-	pthread_cond_broadcast(&w->start_cv);
 	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i + 1 < w->n; i++)
+		if (workpool_submit(w->pool, help_round, NULL, w) == -1) {
+			pthread_mutex_lock(&w->mu);
+			w->busy--;
+			pthread_mutex_unlock(&w->mu);
+		}
 	work_round(w, true);
 	pthread_mutex_lock(&w->mu);
 	while (w->busy > 0) {

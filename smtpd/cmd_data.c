@@ -15,9 +15,6 @@
  * sessions; each session waits, suspended, for its "250 ... queued as".
  * This is the only file that talks to the spool.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +31,7 @@
 #include "smtpd.h"
 #include "spool.h"
 #include "str.h"
+#include "workpool.h"
 
 static int
 sink(void *arg, const char *buf, size_t len, struct fail *f)
@@ -240,22 +238,19 @@ log_queued(const struct session *s, uint64_t size)
 }
 
 /*
- * The committer: one thread that runs enqueue_commit_batch() for the loop.
- * The loop hands it one batch at a time (under mu), goes on serving the
- * other sessions, and learns of the end through a byte on the pipe.  The
- * sessions of the batch stay suspended until then, so their transaction
- * state (queue id, sender, recipients) is not touched meanwhile; a session
- * freed in between leaves a NULL in sess[].
+ * The committer: a one-thread workpool that runs enqueue_commit_batch()
+ * for the loop, one batch at a time (a pool of one job).  The loop hands
+ * it a batch, goes on serving the other sessions, and replies from the
+ * job's done() on the loop.  The sessions of the batch stay suspended
+ * until then, so their transaction state (queue id, sender, recipients)
+ * is not touched meanwhile; a session freed in between leaves a NULL in
+ * sess[].
  */
 struct smtp_committer {
-	pthread_t		  tid;
-	pthread_mutex_t		  mu;
-	pthread_cond_t		  cv;
-	bool			  go;		/* a batch is handed over */
-	bool			  quit;
-	bool			  busy;		/* in flight (loop's view) */
-	int			  pipe[2];	/* thread -> loop */
-	struct event_io		 *io;
+	struct workpool		 *pool;
+	struct smtpd		 *srv;
+	bool			  busy;		/* a batch in flight */
+	bool			  stopping;
 	/* the batch in flight */
 	struct session		**sess;
 	struct enqueue_msg	**msgs;
@@ -296,28 +291,25 @@ batch_done(struct session **batch, const uint64_t *sizes, const int *rcs,
 	}
 }
 
-static void *
-committer_main(void *arg)
+/* On the worker. */
+static void
+committer_work(void *arg)
 {
 	struct smtp_committer	*c = arg;
-	char			 b = 0;
-	bool			 quit;
 
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		while (!c->go && !c->quit)
-			pthread_cond_wait(&c->cv, &c->mu);
-		quit = c->quit && !c->go;
-		pthread_mutex_unlock(&c->mu);
-		if (quit)
-			return NULL;
-		(void)enqueue_commit_batch(c->msgs, c->n, c->rcs, c->fails);
-		pthread_mutex_lock(&c->mu);
-		c->go = false;
-		pthread_mutex_unlock(&c->mu);
-		while (write(c->pipe[1], &b, 1) == -1 && errno == EINTR)
-			continue;
-	}
+	(void)enqueue_commit_batch(c->msgs, c->n, c->rcs, c->fails);
+}
+
+/* Let go of the batch arrays (they belong to someone else now). */
+static void
+committer_drop_batch(struct smtp_committer *c)
+{
+	c->sess = NULL;
+	c->msgs = NULL;
+	c->fails = NULL;
+	c->sizes = NULL;
+	c->rcs = NULL;
+	c->n = 0;
 }
 
 static void
@@ -328,36 +320,21 @@ committer_free_batch(struct smtp_committer *c)
 	free(c->fails);
 	free(c->sizes);
 	free(c->rcs);
-	c->sess = NULL;
-	c->msgs = NULL;
-	c->fails = NULL;
-	c->sizes = NULL;
-	c->rcs = NULL;
-	c->n = 0;
+	committer_drop_batch(c);
 }
 
-/* The loop: the committer finished the batch in flight. */
+/* On the loop: the batch in flight is committed. */
 static void
-committer_cb(int fd, unsigned int events, void *arg)
+committer_done(void *arg)
 {
-	struct smtpd		*srv = arg;
-	struct smtp_committer	*c = srv->committer;
-	char			 b[16];
-	bool			 go;
+	struct smtp_committer	*c = arg;
 
-	(void)events;
-	while (read(fd, b, sizeof(b)) > 0)
-		continue;
-	pthread_mutex_lock(&c->mu);
-	go = c->go;
-	pthread_mutex_unlock(&c->mu);
-	if (!c->busy || go)
-		return;
 	c->busy = false;
 	batch_done(c->sess, c->sizes, c->rcs, c->fails, c->n);
 	committer_free_batch(c);
 	/* What finished meanwhile goes next. */
-	smtp_batch_commit(srv);
+	if (!c->stopping)
+		smtp_batch_commit(c->srv);
 }
 
 int
@@ -366,33 +343,13 @@ smtp_committer_start(struct smtpd *srv)
 	struct smtp_committer	*c;
 
 	c = xcalloc(1, sizeof(*c));
-	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+	c->srv = srv;
+	if ((c->pool = workpool_new(srv->loop, 1, 1)) == NULL) {
 		free(c);
 		return -1;
 	}
-	if (pthread_mutex_init(&c->mu, NULL) != 0)
-		goto fail_pipe;
-	if (pthread_cond_init(&c->cv, NULL) != 0)
-		goto fail_mu;
-	if ((c->io = event_io_add(srv->loop, c->pipe[0], EVENT_READ,
-	    committer_cb, srv)) == NULL)
-		goto fail_cv;
-	if (pthread_create(&c->tid, NULL, committer_main, c) != 0)
-		goto fail_io;
 	srv->committer = c;
 	return 0;
-
-fail_io:
-	event_io_del(&c->io);
-fail_cv:
-	pthread_cond_destroy(&c->cv);
-fail_mu:
-	pthread_mutex_destroy(&c->mu);
-fail_pipe:
-	(void)close(c->pipe[0]);
-	(void)close(c->pipe[1]);
-	free(c);
-	return -1;
 }
 
 void
@@ -402,21 +359,11 @@ smtp_committer_stop(struct smtpd *srv)
 
 	if (c == NULL)
 		return;
-	pthread_mutex_lock(&c->mu);
-	c->quit = true;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->tid, NULL);	/* after the batch in flight */
-	if (c->busy) {
-		c->busy = false;
-		batch_done(c->sess, c->sizes, c->rcs, c->fails, c->n);
-	}
+	/* Waits for the batch in flight and replies for it; what its
+	 * sessions finish then commits on the loop. */
+	c->stopping = true;
+	workpool_free(&c->pool);
 	committer_free_batch(c);
-	event_io_del(&c->io);
-	(void)close(c->pipe[0]);
-	(void)close(c->pipe[1]);
-	pthread_cond_destroy(&c->cv);
-	pthread_mutex_destroy(&c->mu);
 	free(c);
 	srv->committer = NULL;
 }
@@ -448,7 +395,7 @@ smtp_batch_commit(struct smtpd *srv)
 		msgs[i] = batch[i]->tx.msg;
 		batch[i]->tx.msg = NULL;
 	}
-	if (c != NULL) {
+	if (c != NULL && !c->stopping) {
 		c->sess = batch;
 		c->msgs = msgs;
 		c->fails = fails;
@@ -456,11 +403,12 @@ smtp_batch_commit(struct smtpd *srv)
 		c->rcs = rcs;
 		c->n = n;
 		c->busy = true;
-		pthread_mutex_lock(&c->mu);
-		c->go = true;
-		pthread_cond_signal(&c->cv);
-		pthread_mutex_unlock(&c->mu);
-		return;
+		if (workpool_submit(c->pool, committer_work, committer_done,
+		    c) == 0)
+			return;
+		/* cannot happen with one batch at a time; commit here */
+		c->busy = false;
+		committer_drop_batch(c);
 	}
 	(void)enqueue_commit_batch(msgs, n, rcs, fails);
 	batch_done(batch, sizes, rcs, fails, n);

@@ -9,6 +9,10 @@
 #include "service.h"
 #include "smtpd.h"
 
+static const char *const smtpd_listeners[] = {
+	"smtp", "submission", "submissions", NULL
+};
+
 int
 main(int argc, char **argv)
 {
@@ -20,6 +24,7 @@ main(int argc, char **argv)
 		.reload = smtpd_reload,
 		.shutdown = smtpd_shutdown,
 		.data = &srv,
+		.listeners = smtpd_listeners,
 	};
 
 	return service_main(&svc, argc, argv);

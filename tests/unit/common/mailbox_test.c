@@ -359,15 +359,15 @@ Test(mailbox, pop3_lock_is_exclusive)
 
 	a = open_inbox(0);
 	b = open_inbox(0);
-	cr_assert_eq(mailbox_pop3_lock(a, &f), 1);
-	cr_assert_eq(mailbox_pop3_lock(a, &f), 1);	/* already ours */
-	cr_assert_eq(mailbox_pop3_lock(b, &f), 0);	/* same process too */
+	cr_assert_eq(mailbox_session_lock(a, &f), 1);
+	cr_assert_eq(mailbox_session_lock(a, &f), 1);	/* already ours */
+	cr_assert_eq(mailbox_session_lock(b, &f), 0);	/* same process too */
 	pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
 		struct mailbox *c = mailbox_open(&loc, "INBOX", 0, NULL);
 
-		_exit(c != NULL && mailbox_pop3_lock(c, NULL) == 0 ? 0 : 1);
+		_exit(c != NULL && mailbox_session_lock(c, NULL) == 0 ? 0 : 1);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert_eq(WEXITSTATUS(status), 0, "child got the lock");
@@ -375,10 +375,10 @@ Test(mailbox, pop3_lock_is_exclusive)
 	tl_deliver(root, "1.a", "a\n");
 	must_sync(b, NULL);
 	cr_assert_eq(mailbox_count(b), 1);
-	mailbox_pop3_unlock(a);
-	cr_assert_eq(mailbox_pop3_lock(b, &f), 1);
+	mailbox_session_unlock(a);
+	cr_assert_eq(mailbox_session_lock(b, &f), 1);
 	mailbox_close(&b);		/* close releases it */
-	cr_assert_eq(mailbox_pop3_lock(a, &f), 1);
+	cr_assert_eq(mailbox_session_lock(a, &f), 1);
 	mailbox_close(&a);
 }
 

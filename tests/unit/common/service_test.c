@@ -22,6 +22,11 @@
 #include "service.h"
 #include "settings.h"
 
+static const char *const kinds[] = { "smtp", "submission", "submissions",
+    "pop3", "pop3s", "imap", "imaps", NULL };
+/* the daemon run_service() starts serves these only */
+static const char *const served[] = { "smtp", "pop3", "imaps", NULL };
+
 Test(service, listen_parse_three)
 {
 	struct service_listener	 ls[8];
@@ -29,7 +34,7 @@ Test(service, listen_parse_three)
 	size_t			 n = 99;
 
 	cr_assert_eq(service_listen_parse("smtp:3 submission:4 submissions:5",
-	    ls, 8, &n, err, sizeof(err)), 0, "%s", err);
+	    kinds, ls, 8, &n, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(n, 3);
 	cr_assert_str_eq(ls[0].name, "smtp");
 	cr_assert_eq(ls[0].fd, 3);
@@ -45,10 +50,11 @@ Test(service, listen_parse_empty_and_spaces)
 	char			 err[128];
 	size_t			 n = 99;
 
-	cr_assert_eq(service_listen_parse("", ls, 4, &n, err, sizeof(err)), 0);
+	cr_assert_eq(service_listen_parse("", kinds, ls, 4, &n, err, sizeof(err)),
+	    0);
 	cr_assert_eq(n, 0);
-	cr_assert_eq(service_listen_parse("  \t imap:7\t imap:8  ", ls, 4, &n,
-	    err, sizeof(err)), 0);
+	cr_assert_eq(service_listen_parse("  \t imap:7\t imap:8  ", kinds, ls, 4,
+	    &n, err, sizeof(err)), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(ls[1].name, "imap");
 	cr_assert_eq(ls[1].fd, 8);
@@ -87,8 +93,8 @@ ParameterizedTest(struct bad_case *c, service, listen_parse_bad)
 	char			 err[128] = "";
 	size_t			 n = 99;
 
-	cr_assert_eq(service_listen_parse(c->in, ls, 4, &n, err, sizeof(err)),
-	    -1, "input \"%s\"", c->in);
+	cr_assert_eq(service_listen_parse(c->in, kinds, ls, 4, &n, err,
+	    sizeof(err)), -1, "input \"%s\"", c->in);
 	cr_assert_eq(n, 0);
 	cr_assert(strstr(err, c->want) != NULL, "input \"%s\": error \"%s\"",
 	    c->in, err);
@@ -96,11 +102,15 @@ ParameterizedTest(struct bad_case *c, service, listen_parse_bad)
 
 Test(service, listener_names)
 {
-	cr_assert(service_listener_name_ok("smtp"));
-	cr_assert(service_listener_name_ok("imaps"));
-	cr_assert(service_listener_name_ok("pop3s"));
-	cr_assert_not(service_listener_name_ok("smtps"));
-	cr_assert_not(service_listener_name_ok(""));
+	cr_assert(service_listener_name_ok(kinds, "smtp"));
+	cr_assert(service_listener_name_ok(kinds, "imaps"));
+	cr_assert(service_listener_name_ok(kinds, "pop3s"));
+	cr_assert_not(service_listener_name_ok(kinds, "smtps"));
+	cr_assert_not(service_listener_name_ok(kinds, ""));
+	/* the daemon's own list, not every kind there is */
+	cr_assert(service_listener_name_ok(served, "pop3"));
+	cr_assert_not(service_listener_name_ok(served, "pop3s"));
+	cr_assert_not(service_listener_name_ok(NULL, "smtp"));
 }
 
 static void
@@ -114,7 +124,7 @@ never(int fd, const struct net_addr *a, const char *l, void *d)
 Test(service, refuses_root_or_bad_config, .exit_code = 75)
 {
 	static const struct service svc = { "buzon-test", never, NULL, NULL,
-	    NULL, NULL };
+	    NULL, NULL, NULL };
 	char	 a0[] = "buzon-test", a1[] = "-c",
 		 a2[] = "/nonexistent/buzon.conf";
 	char	*argv[] = { a0, a1, a2, NULL };
@@ -125,7 +135,7 @@ Test(service, refuses_root_or_bad_config, .exit_code = 75)
 Test(service, bad_usage)
 {
 	static const struct service svc = { "buzon-test", never, NULL, NULL,
-	    NULL, NULL };
+	    NULL, NULL, NULL };
 	char	 a0[] = "buzon-test", a1[] = "-x";
 	char	*argv[] = { a0, a1, NULL };
 
@@ -222,7 +232,7 @@ static pid_t
 run_service(int lfd, const char *name, const char *env_override)
 {
 	static const struct service svc = { "buzon-test", greet_accept, NULL,
-	    count_reload, no_sessions, NULL };
+	    count_reload, no_sessions, NULL, served };
 	char	 env[64], a0[] = "buzon-test", a1[] = "-c";
 	char	*argv[] = { a0, a1, conf_file, NULL };
 	pid_t	 pid;
@@ -347,6 +357,19 @@ Test(service_main, fd_not_listening, .init = conf_setup,
 	str_printf(env, sizeof(env), "smtp:%d", fd);
 	cr_assert_eq(wait_exit(run_service(fd, NULL, env)), 75);
 	close(fd);
+}
+
+/* A kind the daemon does not serve is refused, even on a good socket. */
+Test(service_main, listener_not_served, .init = conf_setup,
+    .fini = conf_teardown, .timeout = 10)
+{
+	uint16_t port;
+	int	 lfd = listen_any(&port);
+	char	 env[32];
+
+	str_printf(env, sizeof(env), "submission:%d", lfd);
+	cr_assert_eq(wait_exit(run_service(lfd, NULL, env)), 75);
+	close(lfd);
 }
 
 Test(service_main, bad_listen_env, .init = conf_setup,
