@@ -24,12 +24,17 @@ struct accounts {
 	struct maps		*domains;
 	struct maps		*users;
 	struct maps		*aliases;
+	struct maps		*passwd;	/* NULL: skip_secrets */
+	char			*passwd_map;
 };
 
 int
 accounts_map_spec(const struct accounts_conf *c, const char *name, char *out,
     size_t outsize)
 {
+	if (strcmp(name, "passwd") == 0 && c->passwd_map != NULL &&
+	    c->passwd_map[0] != '\0')
+		return str_copy(out, c->passwd_map, outsize) ? 0 : -1;
 	return str_printf(out, outsize, "%s:%s/maps/%s",
 	    c->map_type != NULL ? c->map_type : "hash", c->state_dir, name) ?
 	    0 : -1;
@@ -64,10 +69,15 @@ accounts_open(const struct accounts_conf *c, char *err, size_t errsize)
 	a->conf.map_type = a->map_type;
 	a->conf.recipient_delimiter = a->delimiter;
 	a->conf.local_part_case_sensitive = c->local_part_case_sensitive;
+	a->passwd_map = xstrdup(c->passwd_map != NULL ? c->passwd_map : "");
+	a->conf.passwd_map = a->passwd_map;
+	a->conf.skip_secrets = c->skip_secrets;
 	if ((a->domains = accounts_map_open(c, "domains", err, errsize)) ==
 	    NULL || (a->users = accounts_map_open(c, "users", err, errsize)) ==
 	    NULL || (a->aliases = accounts_map_open(c, "aliases", err,
-	    errsize)) == NULL) {
+	    errsize)) == NULL || (!c->skip_secrets &&
+	    (a->passwd = accounts_map_open(c, "passwd", err, errsize)) ==
+	    NULL)) {
 		accounts_close(&a);
 		return NULL;
 	}
@@ -84,6 +94,8 @@ accounts_close(struct accounts **ap)
 	maps_close(&a->domains);
 	maps_close(&a->users);
 	maps_close(&a->aliases);
+	maps_close(&a->passwd);
+	free(a->passwd_map);
 	free(a->state_dir);
 	free(a->map_type);
 	free(a->delimiter);
@@ -123,6 +135,39 @@ accounts_is_local_domain(struct accounts *a, const char *domain)
 	return rc;
 }
 
+/* The secrets of a found user: the passwd record when there is one,
+ * else what an old users record holds.  1 or -1 (u wiped). */
+static int
+secret_get(struct accounts *a, const char *norm, struct accounts_user *u)
+{
+	struct str	 v;
+	int		 rc;
+
+	if (a->passwd == NULL) {
+		mem_wipe(u->hash, sizeof(u->hash));
+		mem_wipe(u->apop_secret, sizeof(u->apop_secret));
+		return MAPS_FOUND;
+	}
+	str_init(&v, MAPS_VALUE_MAX);
+	rc = maps_lookup(a->passwd, norm, &v);
+	if (rc == MAPS_FOUND) {
+		mem_wipe(u->hash, sizeof(u->hash));
+		mem_wipe(u->apop_secret, sizeof(u->apop_secret));
+		if (accounts_secret_parse(v.data, v.len, u) == -1) {
+			log_error(NULL, "bad passwd record map=%s user=%s",
+			    maps_name(a->passwd), norm);
+			rc = MAPS_ERROR;
+		}
+	} else if (rc == MAPS_NOTFOUND)
+		rc = MAPS_FOUND;	/* an old record: secrets in users */
+	else
+		lookup_failed(a, a->passwd, "passwd");
+	str_release_secret(&v);
+	if (rc == MAPS_ERROR)
+		mem_wipe(u, sizeof(*u));
+	return rc;
+}
+
 /* Users map lookup by normalised address. */
 static int
 user_get(struct accounts *a, const char *norm, struct accounts_user *u)
@@ -144,6 +189,8 @@ user_get(struct accounts *a, const char *norm, struct accounts_user *u)
 	} else if (rc == MAPS_ERROR)
 		lookup_failed(a, a->users, "user");
 	str_release_secret(&v);
+	if (rc == MAPS_FOUND)
+		rc = secret_get(a, norm, u);
 	return rc;
 }
 

@@ -11,11 +11,23 @@
  *             local part (any local domain) or         by commas
  *             "@domain" (catch-all)
  *
+ * A fourth map, passwd (config key passwd_map, default
+ * "MAP_TYPE:STATE/maps/passwd", mode 0600), holds the secrets, so that the
+ * daemons facing clients can read users without reading any hash:
+ *
+ *   passwd    key: normalised address           value: a secret record
+ *
  * A user record is tab-separated and versioned (accounts_user_format()):
  *   "1" TAB hash TAB apop-secret-hex TAB mailbox TAB format TAB quota TAB
  *   enabled
- * Readers refuse versions they do not know (a lookup error, not "no such
- * user"), so a newer writer never gets misread.
+ * and is written with the hash and APOP fields empty: they live in the
+ * secret record (accounts_secret_format()):
+ *   "1" TAB hash TAB apop-secret-hex
+ * A users record written before the split still carries them: readers
+ * take them from there when passwd has no record for the user, and the
+ * next admin change of that user moves them into passwd.  Readers refuse
+ * versions they do not know (a lookup error, not "no such user"), so a
+ * newer writer never gets misread.
  *
  * Addresses are normalised before every lookup: the domain is lower-cased,
  * the local part too unless local_part_case_sensitive, and a sub-address
@@ -55,6 +67,12 @@ struct accounts_conf {
 	bool		 local_part_case_sensitive;
 	const char	*default_realm;	/* added to bare login names; NULL
 					   or "": none */
+	const char	*passwd_map;	/* secrets map spec; NULL or "":
+					   MAP_TYPE:STATE/maps/passwd */
+	bool		 skip_secrets;	/* accounts_open(): do not open the
+					   passwd map, and never hand out a
+					   hash or APOP secret (the daemons
+					   facing clients) */
 };
 
 enum accounts_format {
@@ -115,7 +133,8 @@ int	 accounts_normalize(const struct accounts_conf *, const char *address,
  * address.  Logins, throttle records and lookups all use this one form. */
 int	 accounts_login_name(const struct accounts_conf *, const char *name,
 	    char *out, size_t outsize) __attribute__((warn_unused_result));
-/* "type:STATE/maps/NAME" for name "domains", "users" or "aliases". */
+/* "type:STATE/maps/NAME" for name "domains", "users" or "aliases";
+ * for "passwd" the passwd_map setting when one is given. */
 int	 accounts_map_spec(const struct accounts_conf *, const char *name,
 	    char *out, size_t outsize) __attribute__((warn_unused_result));
 /*
@@ -150,6 +169,14 @@ int	 accounts_user_format(const struct accounts_user *, struct str *out)
  * wrong field count, bad value). */
 int	 accounts_user_parse(const char *val, size_t len,
 	    struct accounts_user *) __attribute__((warn_unused_result));
+/* Serialise u's secrets (hash, APOP secret) as a passwd record into out
+ * (cleared first).  0, or -1 when the hash holds a tab or newline. */
+int	 accounts_secret_format(const struct accounts_user *, struct str *out)
+	    __attribute__((warn_unused_result));
+/* Parse a passwd record into u->hash and u->apop_secret (nothing else is
+ * touched).  0, or -1 (unknown version, wrong field count, bad hex). */
+int	 accounts_secret_parse(const char *val, size_t len,
+	    struct accounts_user *) __attribute__((warn_unused_result));
 /* Create u's mailbox: Maildir (cur, new, tmp) with the Maildir++ folders
  * .Sent .Drafts .Trash .Junk, or a directory of mbox files INBOX, Sent,
  * Drafts, Trash, Junk.  Existing parts are kept.  Made by root, the tree
@@ -161,7 +188,10 @@ int	 accounts_mailbox_create(const struct accounts_conf *,
 
 /* ---- lookups ---- */
 
-/* Open the three maps read-only (missing ones are empty).  The conf is
+/* Open the maps read-only (missing ones are empty): domains, users,
+ * aliases, and passwd unless conf->skip_secrets.  Lookups fill a user's
+ * hash and APOP secret from passwd (or from a users record that still
+ * holds them); with skip_secrets they are always empty.  The conf is
  * copied.  NULL with a message in err. */
 struct accounts *accounts_open(const struct accounts_conf *, char *err,
 	    size_t errsize);

@@ -16,6 +16,8 @@
 #include "str.h"
 
 const struct daemon_spec master_daemons[] = {
+	/* First, so its socket is there before the daemons that ask it. */
+	{ "buzon-auth", "auth", { NULL } },
 	{ "buzon-smtpd", "smtpd",
 	    { "smtp", "submission", "submissions", NULL } },
 	{ "buzon-queued", "queue", { NULL } },

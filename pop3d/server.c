@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c - buzon-pop3d's process-wide state: settings from buzon.conf,
- * the TLS context, the accounts maps and the login throttle; reload and
+ * the TLS context, the accounts maps and the auth client; reload and
  * shutdown for service.h
  */
 #include "config.h"
@@ -11,6 +11,7 @@
 #include "accounts.h"
 #include "accounts_config.h"
 #include "auth.h"
+#include "authc.h"
 #include "event.h"
 #include "log.h"
 #include "pop3d.h"
@@ -52,11 +53,15 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 	srv->tls_ctx = tls_server_ctx_load(cfg->tls_cert, cfg->tls_key,
 	    POP3D_TLS_OFF);
 	accounts_config(cfg, &ac);
+	ac.skip_secrets = true;		/* only buzon-auth reads them */
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
 		log_error("-", "accounts: %s", err);
 		return -1;
 	}
-	srv->throttle = auth_throttle_from_config(cfg);
+	if ((srv->authc = authc_from_config(loop, cfg, "pop3")) == NULL) {
+		log_error("-", "auth socket path too long");
+		return -1;
+	}
 	log_info("-", "pop3d ready hostname=%s tls=%s apop=%s",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
 	    srv->conf.apop_enable ? "yes" : "no");
@@ -84,7 +89,7 @@ pop3d_shutdown(void *data)
 	if (srv->nsessions == 0) {
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
-		auth_throttle_close(&srv->throttle);
+		authc_free(&srv->authc);
 	}
 	return srv->nsessions;
 }

@@ -55,6 +55,7 @@ LISTENERS = {
 }
 # Daemon program -> its folder in the build tree.
 DAEMONS = {
+    "buzon-auth": "auth",
     "buzon-smtpd": "smtpd",
     "buzon-queued": "queue",
     "buzon-deliver": "local-delivery",

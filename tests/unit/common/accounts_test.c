@@ -184,7 +184,8 @@ ParameterizedTestParameters(accounts, normalize)
 
 ParameterizedTest(struct norm_case *c, accounts, normalize)
 {
-	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs, NULL };
+	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs, NULL, NULL,
+	    false };
 	char			 out[ACCOUNTS_ADDR_MAX];
 
 	cr_assert_eq(accounts_normalize(&ac, c->in, c->keep, out, sizeof(out)),
