@@ -34,20 +34,14 @@ struct authd_job {
 	struct authd_job	*prev;		/* held list */
 	uint32_t		 id;
 	enum auth_proto_cmd	 cmd;
-	bool			 found, enabled;
 	bool			 verified;	/* set by the worker */
-	uint64_t		 delay_ms;	/* throttle: answer no sooner */
-	struct auth_throttle_ticket ticket;
-	bool			 has_ticket;
+	struct accounts_attempt	 at;	/* lookup, throttle ticket, delay */
 	char			 service[AUTH_PROTO_SERVICE_MAX + 1];
 	char			 ip[AUTH_PROTO_IP_MAX + 1];
 	char			 user[AUTH_PROTO_ACCOUNT_MAX + 1]; /* for logs */
-	char			 account[ACCOUNTS_ADDR_MAX];	/* canonical */
 	char			 secret[AUTH_PASS_MAX + 1];	/* password or
 							   APOP digest */
 	char			 timestamp[AUTH_PROTO_TIMESTAMP_MAX + 1];
-	char			 hash[AUTH_HASH_MAX];
-	char			 apop_secret[AUTH_PASS_MAX + 1];
 	struct event_timer	*hold;		/* the throttle delay */
 };
 
@@ -76,9 +70,9 @@ void	 authd_job_done(struct authd *, struct authd_job *);
 
 /*
  * worker.c: nthreads threads checking jobs.  authd_pool_submit() hands a
- * job over (the workers touch only its secret, timestamp, hash,
- * apop_secret and verified fields, and wipe the first four); the loop gets
- * it back through authd_job_done(), in the order checks finish.
+ * job over (the workers touch only its at, secret, timestamp and verified
+ * fields, and wipe the secrets); the loop gets it back through
+ * authd_job_done(), in the order checks finish.
  */
 struct authd_pool *authd_pool_new(struct authd *, unsigned int nthreads);
 void	 authd_pool_submit(struct authd_pool *, struct authd_job *);

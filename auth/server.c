@@ -139,12 +139,12 @@ job_log(const struct authd_job *j, const char *what)
 static void
 job_answer(struct authd_conn *c, struct authd_job *j)
 {
-	bool	 ok = j->found && j->enabled && j->verified;
+	bool	 ok = j->verified;
 
 	job_log(j, ok ? "ok" : "failed");
 	c->inflight--;
 	if (ok)
-		conn_reply(c, AUTH_PROTO_OK, j->id, j->account);
+		conn_reply(c, AUTH_PROTO_OK, j->id, j->at.u.address);
 	else
 		conn_reply(c, AUTH_PROTO_FAIL, j->id, "auth");
 	job_free(j);
@@ -171,17 +171,15 @@ void
 authd_job_done(struct authd *srv, struct authd_job *j)
 {
 	struct authd_conn	*c = j->conn;
-	bool			 ok = j->found && j->enabled && j->verified;
 
-	if (srv->throttle != NULL && j->has_ticket)
-		(void)auth_throttle_finish(srv->throttle, &j->ticket, ok);
+	(void)accounts_auth_end(srv->throttle, &j->at, j->verified);
 	if (c->closed) {
 		c->inflight--;
 		job_free(j);
 		conn_free_if_idle(c);
 		return;
 	}
-	if (j->delay_ms == 0) {
+	if (j->at.delay_ms == 0) {
 		job_answer(c, j);
 		conn_free_if_idle(c);
 		return;
@@ -191,7 +189,8 @@ authd_job_done(struct authd *srv, struct authd_job *j)
 	if (c->held != NULL)
 		c->held->prev = j;
 	c->held = j;
-	j->hold = event_timer_add(srv->loop, j->delay_ms, job_hold_done, j);
+	j->hold = event_timer_add(srv->loop, j->at.delay_ms, job_hold_done,
+	    j);
 	if (j->hold == NULL)
 		fatalx("auth: no timer");
 }
@@ -201,9 +200,7 @@ static void
 conn_request(struct authd_conn *c, struct auth_proto_req *req)
 {
 	struct authd		*srv = c->srv;
-	struct accounts_user	*u;
 	struct authd_job	*j;
-	int			 found, t = AUTH_THROTTLE_OK;
 
 	if (c->inflight >= AUTHD_CONN_INFLIGHT_MAX) {
 		conn_reply(c, AUTH_PROTO_TEMP, req->id, "internal");
@@ -216,40 +213,18 @@ conn_request(struct authd_conn *c, struct auth_proto_req *req)
 	(void)str_copy(j->service, req->service, sizeof(j->service));
 	(void)str_copy(j->ip, req->ip, sizeof(j->ip));
 	(void)str_copy(j->user, req->account, sizeof(j->user));
-	u = xcalloc(1, sizeof(*u));
-	if (accounts_login_name(accounts_conf(srv->accounts), req->account,
-	    j->account, sizeof(j->account)) == -1)
-		j->account[0] = '\0';	/* no address: one record for all */
-	found = j->account[0] != '\0' ?
-	    accounts_login_lookup(srv->accounts, req->account, u) : 0;
-	if (found == 1) {
-		j->found = true;
-		j->enabled = u->enabled;
-		(void)str_copy(j->account, u->address, sizeof(j->account));
-		(void)str_copy(j->hash, u->hash, sizeof(j->hash));
-		(void)str_copy(j->apop_secret, u->apop_secret,
-		    sizeof(j->apop_secret));
-	}
-	mem_wipe(u, sizeof(*u));
-	free(u);
-	if (found == -1) {
-		job_log(j, "tempfail");
-		conn_reply(c, AUTH_PROTO_TEMP, j->id, "lookup");
-		job_free(j);
-		return;
-	}
-	if (srv->throttle != NULL) {
-		/* Counted before the check: parallel tries gain nothing. */
-		t = auth_throttle_reserve(srv->throttle, j->ip, j->account,
-		    j->found, &j->ticket);
-		if (t == -1)
-			log_warn("-", "auth throttle state unusable");
-		j->has_ticket = true;
-		j->delay_ms = j->ticket.delay_ms;
-	}
-	if (t == AUTH_THROTTLE_REFUSE) {
+	switch (accounts_auth_begin(srv->accounts, srv->throttle, j->ip,
+	    req->account, &j->at)) {
+	case ACCOUNTS_AUTH_OK:
+		break;
+	case ACCOUNTS_AUTH_THROTTLED:
 		job_log(j, "throttled");
 		conn_reply(c, AUTH_PROTO_TEMP, j->id, "throttled");
+		job_free(j);
+		return;
+	default:
+		job_log(j, "tempfail");
+		conn_reply(c, AUTH_PROTO_TEMP, j->id, "lookup");
 		job_free(j);
 		return;
 	}

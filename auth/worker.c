@@ -38,17 +38,10 @@ struct authd_pool {
 void
 authd_job_check(struct authd_job *j)
 {
-	if (j->cmd == AUTH_PROTO_APOP)
-		j->verified = auth_apop_verify(j->timestamp, j->found &&
-		    j->apop_secret[0] != '\0' ? j->apop_secret : NULL,
-		    j->secret);
-	else
-		/* Unknown users cost a dummy hash: same time, same answer. */
-		j->verified = auth_verify_password(j->secret,
-		    j->found ? j->hash : NULL);
+	/* Unknown users cost a dummy hash: same time, same answer. */
+	j->verified = accounts_auth_check(&j->at, j->secret,
+	    j->cmd == AUTH_PROTO_APOP ? j->timestamp : NULL);
 	mem_wipe(j->secret, sizeof(j->secret));
-	mem_wipe(j->hash, sizeof(j->hash));
-	mem_wipe(j->apop_secret, sizeof(j->apop_secret));
 }
 
 static void

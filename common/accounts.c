@@ -260,41 +260,84 @@ accounts_login_apop(struct accounts *a, const char *address,
 }
 
 enum accounts_auth_result
+accounts_auth_begin(struct accounts *a, struct auth_throttle *t,
+    const char *ip, const char *user, struct accounts_attempt *at)
+{
+	int	 found;
+
+	memset(at, 0, sizeof(*at));
+	if (accounts_login_name(&a->conf, user, at->account,
+	    sizeof(at->account)) == -1)
+		at->account[0] = '\0';	/* no address: one record for all */
+	found = at->account[0] != '\0' ? user_get(a, at->account, &at->u) : 0;
+	if (found == -1) {
+		mem_wipe(at, sizeof(*at));
+		return ACCOUNTS_AUTH_TEMPFAIL;
+	}
+	at->found = found == 1;
+	if (t == NULL)
+		return ACCOUNTS_AUTH_OK;
+	/* Counted before the check: parallel tries gain nothing. */
+	switch (auth_throttle_reserve(t, ip, at->account, at->found,
+	    &at->ticket)) {
+	case AUTH_THROTTLE_OK:
+		break;
+	case AUTH_THROTTLE_REFUSE:
+		mem_wipe(at, sizeof(*at));
+		return ACCOUNTS_AUTH_THROTTLED;
+	default:
+		/* The ticket holds the base delay: go on. */
+		log_warn(NULL, "auth throttle state unusable");
+		break;
+	}
+	at->has_ticket = true;
+	at->delay_ms = at->ticket.delay_ms;
+	return ACCOUNTS_AUTH_OK;
+}
+
+bool
+accounts_auth_check(struct accounts_attempt *at, const char *secret,
+    const char *apop_timestamp)
+{
+	bool	 ok;
+
+	ok = login_verify(at->found ? 1 : 0, secret, apop_timestamp,
+	    &at->u) == 1;
+	mem_wipe(at->u.hash, sizeof(at->u.hash));
+	mem_wipe(at->u.apop_secret, sizeof(at->u.apop_secret));
+	return ok;
+}
+
+enum accounts_auth_result
+accounts_auth_end(struct auth_throttle *t, struct accounts_attempt *at,
+    bool verified)
+{
+	if (t != NULL && at->has_ticket)
+		(void)auth_throttle_finish(t, &at->ticket, verified);
+	return verified ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
+}
+
+enum accounts_auth_result
 accounts_authenticate(struct accounts *a, struct auth_throttle *t,
     const char *ip, const char *user, const char *secret,
     const char *apop_timestamp, struct accounts_user *u,
     uint64_t *delay_ms_r)
 {
-	struct auth_throttle_ticket	 tk;
-	char				 norm[ACCOUNTS_ADDR_MAX];
-	int				 found, rc;
+	struct accounts_attempt		*at = xmalloc(sizeof(*at));
+	enum accounts_auth_result	 r;
 
 	*delay_ms_r = 0;
-	if (accounts_login_name(&a->conf, user, norm, sizeof(norm)) == -1)
-		norm[0] = '\0';	/* no address: one record for them all */
-	found = norm[0] != '\0' ? user_get(a, norm, u) : 0;
-	if (found == -1)
-		return ACCOUNTS_AUTH_TEMPFAIL;
-	if (t != NULL) {
-		/* Counted before the check: parallel tries gain nothing. */
-		switch (auth_throttle_reserve(t, ip, norm, found == 1, &tk)) {
-		case AUTH_THROTTLE_OK:
-			break;
-		case AUTH_THROTTLE_REFUSE:
-			if (found == 1)
-				mem_wipe(u, sizeof(*u));
-			return ACCOUNTS_AUTH_THROTTLED;
-		default:
-			/* tk.delay_ms holds the base delay: go on. */
-			log_warn(NULL, "auth throttle state unusable");
-			break;
-		}
-		*delay_ms_r = tk.delay_ms;
+	r = accounts_auth_begin(a, t, ip, user, at);
+	if (r == ACCOUNTS_AUTH_OK) {
+		*delay_ms_r = at->delay_ms;
+		r = accounts_auth_end(t, at, accounts_auth_check(at, secret,
+		    apop_timestamp));
+		if (r == ACCOUNTS_AUTH_OK)
+			*u = at->u;
 	}
-	rc = login_verify(found, secret, apop_timestamp, u);
-	if (t != NULL)
-		(void)auth_throttle_finish(t, &tk, rc == 1);
-	return rc == 1 ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
+	mem_wipe(at, sizeof(*at));
+	free(at);
+	return r;
 }
 
 /* ---- alias resolution ---- */

@@ -228,15 +228,46 @@ enum accounts_auth_result {
 };
 
 /*
- * What a daemon calls for a login: the user lookup, the throttle
- * reservation (keyed by the account as accounts_login_name() gives it),
- * the password (or, with apop_timestamp set, the APOP digest in secret)
- * check, and the throttle's finish, in one.  t may be NULL (no throttling); ip is the
- * peer's address for the throttle and the log.  *delay_ms_r is how long
- * to wait before answering, whatever the result (the daemon waits on a
- * timer, never in a sleep).  THROTTLED and TEMPFAIL are temporary errors
- * for the client; FAILED is the one "authentication failed".
+ * A login in three steps, so that the slow middle one can run on another
+ * thread (buzon-auth's workers) while the first and last, which use the
+ * maps and the throttle, stay on the loop:
+ *
+ * accounts_auth_begin(): the user lookup and the throttle reservation
+ * (keyed by the account as accounts_login_name() gives it; t may be NULL:
+ * no throttling; ip is the peer's address).  OK: go on to the check,
+ * at->delay_ms set; THROTTLED or TEMPFAIL: answer that now, at wiped.
+ *
+ * accounts_auth_check(): the password (or, with apop_timestamp set, the
+ * APOP digest in secret) check; an unknown user costs a dummy hash.  It
+ * touches only at, so any thread may run it.  true: right and enabled.
+ * at's secrets are wiped either way.
+ *
+ * accounts_auth_end(): the throttle's finish.  OK (at->u filled, without
+ * secrets) or FAILED.
+ *
+ * Whatever the result, the answer waits at->delay_ms (on a timer, never in
+ * a sleep).  THROTTLED and TEMPFAIL are temporary errors for the client;
+ * FAILED is the one "authentication failed".
  */
+struct accounts_attempt {
+	struct accounts_user		 u;	/* found: with its secrets */
+	bool				 found;
+	char				 account[ACCOUNTS_ADDR_MAX];
+					/* normalised; "": no address */
+	struct auth_throttle_ticket	 ticket;
+	bool				 has_ticket;
+	uint64_t			 delay_ms;
+};
+
+enum accounts_auth_result accounts_auth_begin(struct accounts *,
+	    struct auth_throttle *t, const char *ip, const char *user,
+	    struct accounts_attempt *at);
+bool	 accounts_auth_check(struct accounts_attempt *, const char *secret,
+	    const char *apop_timestamp);
+enum accounts_auth_result accounts_auth_end(struct auth_throttle *t,
+	    struct accounts_attempt *, bool verified);
+/* The three in one, on this thread (tools and tests): u filled on OK,
+ * *delay_ms_r the delay. */
 enum accounts_auth_result accounts_authenticate(struct accounts *,
 	    struct auth_throttle *t, const char *ip, const char *user,
 	    const char *secret, const char *apop_timestamp,
