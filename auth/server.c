@@ -369,7 +369,8 @@ authd_init(struct event_loop *loop, const struct config *cfg, void *data)
 	srv->loop = loop;
 	srv->cfg = cfg;
 	srv->lfd = -1;
-	accounts_config(cfg, &ac);	/* with secrets: only we read them */
+	accounts_config(cfg, &ac);
+	ac.read_secrets = true;		/* we alone */
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
 		log_error("-", "accounts: %s", err);
 		return -1;

@@ -24,7 +24,7 @@ struct accounts {
 	struct maps		*domains;
 	struct maps		*users;
 	struct maps		*aliases;
-	struct maps		*passwd;	/* NULL: skip_secrets */
+	struct maps		*passwd;	/* NULL: no read_secrets */
 	char			*passwd_map;
 };
 
@@ -71,11 +71,11 @@ accounts_open(const struct accounts_conf *c, char *err, size_t errsize)
 	a->conf.local_part_case_sensitive = c->local_part_case_sensitive;
 	a->passwd_map = xstrdup(c->passwd_map != NULL ? c->passwd_map : "");
 	a->conf.passwd_map = a->passwd_map;
-	a->conf.skip_secrets = c->skip_secrets;
+	a->conf.read_secrets = c->read_secrets;
 	if ((a->domains = accounts_map_open(c, "domains", err, errsize)) ==
 	    NULL || (a->users = accounts_map_open(c, "users", err, errsize)) ==
 	    NULL || (a->aliases = accounts_map_open(c, "aliases", err,
-	    errsize)) == NULL || (!c->skip_secrets &&
+	    errsize)) == NULL || (c->read_secrets &&
 	    (a->passwd = accounts_map_open(c, "passwd", err, errsize)) ==
 	    NULL)) {
 		accounts_close(&a);

@@ -69,10 +69,10 @@ struct accounts_conf {
 					   or "": none */
 	const char	*passwd_map;	/* secrets map spec; NULL or "":
 					   MAP_TYPE:STATE/maps/passwd */
-	bool		 skip_secrets;	/* accounts_open(): do not open the
-					   passwd map, and never hand out a
-					   hash or APOP secret (the daemons
-					   facing clients) */
+	bool		 read_secrets;	/* accounts_open(): open the passwd
+					   map and hand out hashes and APOP
+					   secrets (buzon-auth, admin verbs);
+					   false: never (everyone else) */
 };
 
 enum accounts_format {
@@ -189,9 +189,9 @@ int	 accounts_mailbox_create(const struct accounts_conf *,
 /* ---- lookups ---- */
 
 /* Open the maps read-only (missing ones are empty): domains, users,
- * aliases, and passwd unless conf->skip_secrets.  Lookups fill a user's
+ * aliases, and passwd if conf->read_secrets.  Lookups fill a user's
  * hash and APOP secret from passwd (or from a users record that still
- * holds them); with skip_secrets they are always empty.  The conf is
+ * holds them); without read_secrets they are always empty.  The conf is
  * copied.  NULL with a message in err. */
 struct accounts *accounts_open(const struct accounts_conf *, char *err,
 	    size_t errsize);

@@ -108,6 +108,17 @@ req_answer(struct authc_req *r, enum authc_result res, const char *account)
 	cb(res, account, arg);
 }
 
+/* Answer everything in flight: TEMP, or what was known at submit.  A
+ * callback may submit again: it then finds the state DOWN. */
+static void
+req_answer_all(struct authc *c)
+{
+	struct authc_req *r;
+
+	while ((r = c->reqs) != NULL)
+		req_answer(r, r->has_early ? r->early : AUTHC_TEMP, "");
+}
+
 static void
 authc_close(struct authc *c)
 {
@@ -125,15 +136,11 @@ authc_close(struct authc *c)
 static void
 authc_drop(struct authc *c, const char *why)
 {
-	struct authc_req *r;
-
 	log_warn("-", "auth service lost socket=%s reason=\"%s\" pending=%zu",
 	    c->path, why, c->nreqs);
 	authc_close(c);
 	c->next_try_ms = event_now_ms(c->loop) + c->backoff_ms;
-	/* A callback may submit again: it then finds the state DOWN. */
-	while ((r = c->reqs) != NULL)
-		req_answer(r, AUTHC_TEMP, "");
+	req_answer_all(c);
 }
 
 static void
@@ -267,8 +274,7 @@ authc_io(int fd, unsigned int events, void *arg)
 			err = errno;
 		if (err != 0) {
 			authc_fail_connect(c, err);
-			while (c->reqs != NULL)
-				req_answer(c->reqs, AUTHC_TEMP, "");
+			req_answer_all(c);
 			return;
 		}
 		c->state = AUTHC_UP;

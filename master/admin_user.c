@@ -184,10 +184,12 @@ user_show(struct admin *a, const char *address)
 {
 	struct accounts_user *u;
 	struct accounts	*acc;
+	struct accounts_conf ac = a->ac;
 	char		 err[512], path[PATH_MAX];
 	int		 rc = 0;
 
-	if ((acc = accounts_open(&a->ac, err, sizeof(err))) == NULL)
+	ac.read_secrets = true;		/* to name the hash's scheme */
+	if ((acc = accounts_open(&ac, err, sizeof(err))) == NULL)
 		return verb_error("user", 1, "%s", err);
 	u = xcalloc(1, sizeof(*u));
 	switch (accounts_user_lookup(acc, address, u)) {

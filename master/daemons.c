@@ -16,13 +16,13 @@
 #include "str.h"
 
 const struct daemon_spec master_daemons[] = {
-	/* First, so its socket is there before the daemons that ask it. */
-	{ "buzon-auth", "auth", { NULL } },
 	{ "buzon-smtpd", "smtpd",
 	    { "smtp", "submission", "submissions", NULL } },
 	{ "buzon-queued", "queue", { NULL } },
 	{ "buzon-pop3d", "pop3d", { "pop3", "pop3s", NULL } },
 	{ "buzon-imapd", "imapd", { "imap", "imaps", NULL } },
+	/* The password checker: no listener, its own unix socket. */
+	{ "buzon-auth", "auth", { NULL } },
 	{ NULL, NULL, { NULL } }
 };
 

@@ -158,6 +158,11 @@ pop3_login(struct session *s, const char *user, const char *secret,
 	struct pop3d		*srv = s->srv;
 	struct pop3_login	*l;
 
+	if (srv->authc == NULL) {	/* never in the daemon: tests */
+		pop3_tempfail(s, "-");
+		s->user[0] = '\0';
+		return;
+	}
 	l = xcalloc(1, sizeof(*l));
 	(void)str_sanitize(l->user, sizeof(l->user), user, strlen(user));
 	l->apop = apop_ts != NULL;

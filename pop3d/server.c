@@ -53,7 +53,6 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 	srv->tls_ctx = tls_server_ctx_load(cfg->tls_cert, cfg->tls_key,
 	    POP3D_TLS_OFF);
 	accounts_config(cfg, &ac);
-	ac.skip_secrets = true;		/* only buzon-auth reads them */
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
 		log_error("-", "accounts: %s", err);
 		return -1;

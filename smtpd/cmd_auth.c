@@ -128,6 +128,19 @@ sasl_done(void *sess, struct auth_sasl *sa)
 	struct session	*s = sess;
 	struct smtp_login *l;
 
+	if (s->srv->accounts == NULL || s->srv->authc == NULL) {
+		/* No users (a bare test setup): nothing to log in to, as
+		 * before; no client of buzon-auth: a temporary failure. */
+		smtp_auth_release(s);
+		s->flush_now = true;
+		if (s->srv->accounts == NULL)
+			smtp_error(s, "535 5.7.8 Error: authentication failed: "
+			    "authentication failure");
+		else
+			smtp_error(s, "454 4.7.0 Temporary authentication "
+			    "failure");
+		return;
+	}
 	l = xcalloc(1, sizeof(*l));
 	str_sanitize(l->user, sizeof(l->user), sa->authcid,
 	    strlen(sa->authcid));

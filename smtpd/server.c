@@ -127,7 +127,6 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 	    SMTPD_TLS_OFF);
 
 	accounts_config(cfg, &ac);
-	ac.skip_secrets = true;		/* only buzon-auth reads them */
 	if ((srv->accounts = accounts_open(&ac, err, sizeof(err))) == NULL) {
 		log_error("-", "accounts: %s", err);
 		return -1;

@@ -734,6 +734,15 @@ class Instance:
                     "answer):\n%s" % (timeout, pending,
                                       tail(self.log_text())))
             time.sleep(0.05)
+        # logins need buzon-auth's socket (it makes it itself, at start)
+        sock = os.path.join(self.dir, "run", "auth.sock")
+        if not self.fixture and "buzon-auth" in built_daemons():
+            while not os.path.exists(sock):
+                if time.monotonic() >= deadline:
+                    raise AssertionError("buzon-auth not ready after "
+                                         "%.0fs:\n%s" % (
+                                             timeout, tail(self.log_text())))
+                time.sleep(0.02)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

@@ -114,6 +114,7 @@ setup(void)
 	T.cfg.auth_max_delay = 800;
 	T.cfg.auth_worker_threads = 2;
 	accounts_config(&T.cfg, &T.ac);
+	T.ac.read_secrets = true;
 	cr_assert_eq(accounts_domain_add(&T.ac, "example.test", err,
 	    sizeof(err)), 0, "%s", err);
 	add_user("alice@example.test", "right", "apop-secret");
@@ -362,7 +363,7 @@ Test(authd, secrets_live_in_passwd)
 	cr_assert_eq(st.st_mode & 0777, 0600);
 	/* the users record of a new user holds no hash */
 	cr_assert_eq(accounts_map_spec(&T.ac, "users", spec, sizeof(spec)), 0);
-	front.skip_secrets = true;
+	front.read_secrets = false;
 	cr_assert_not_null(a = accounts_open(&front, err, sizeof(err)), "%s",
 	    err);
 	cr_assert_eq(accounts_user_lookup(a, "alice@example.test", &u), 1);
@@ -392,7 +393,7 @@ Test(authd, secrets_live_in_passwd)
 	    ACCOUNTS_DISABLE, NULL, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(accounts_user_change(&T.ac, "carol@example.test",
 	    ACCOUNTS_ENABLE, NULL, err, sizeof(err)), 0, "%s", err);
-	front.skip_secrets = false;
+	front.read_secrets = true;
 	front.passwd_map = "hash:/nonexistent/passwd";	/* users only */
 	cr_assert_not_null(a = accounts_open(&front, err, sizeof(err)));
 	cr_assert_eq(accounts_user_lookup(a, "carol@example.test", &u), 1);

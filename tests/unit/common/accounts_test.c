@@ -58,6 +58,7 @@ setup(void)
 	memset(&conf, 0, sizeof(conf));
 	conf.state_dir = dir;
 	conf.recipient_delimiter = "+";
+	conf.read_secrets = true;	/* the logins below check hashes */
 }
 
 static void
@@ -880,6 +881,7 @@ Test(accounts, login_name_and_default_realm)
 	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
 	    sizeof(err)), 0);
 	add_user("alice@example.test", "right");
+	c.read_secrets = true;
 	a = accounts_open(&c, err, sizeof(err));
 	cr_assert_not_null(a, "%s", err);
 	cr_assert_eq(accounts_login(a, "alice", "right", &u), 1);
