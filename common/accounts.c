@@ -22,15 +22,23 @@ struct accounts {
 	struct maps		*domains;
 	struct maps		*users;
 	struct maps		*aliases;
+	struct maps		*passwd;	/* NULL: no read_secrets */
+	char			*passwd_map;
 };
 
 int
 accounts_map_spec(const struct accounts_conf *c, const char *name, char *out,
     size_t outsize)
 {
-	return str_printf(out, outsize, "%s:%s/maps/%s",
-	    c->map_type != NULL ? c->map_type : "hash", c->state_dir, name) ?
-	    0 : -1;
+	if (strcmp(name, "passwd") == 0 && c->passwd_map != NULL &&
+	    c->passwd_map[0] != '\0')
+		return str_copy(out, c->passwd_map, outsize) ? 0 : -1;
+	/* The passwd map lives apart from the maps the daemons read, in
+	 * STATE/auth/ (mode 0700), so a daemon's sandbox can allow maps/ as
+	 * a whole and still never reach a hash. */
+	return str_printf(out, outsize, "%s:%s/%s/%s",
+	    c->map_type != NULL ? c->map_type : "hash", c->state_dir,
+	    strcmp(name, "passwd") == 0 ? "auth" : "maps", name) ? 0 : -1;
 }
 
 static struct maps *
@@ -62,10 +70,15 @@ accounts_open(const struct accounts_conf *c, char *err, size_t errsize)
 	a->conf.map_type = a->map_type;
 	a->conf.recipient_delimiter = a->delimiter;
 	a->conf.local_part_case_sensitive = c->local_part_case_sensitive;
+	a->passwd_map = xstrdup(c->passwd_map != NULL ? c->passwd_map : "");
+	a->conf.passwd_map = a->passwd_map;
+	a->conf.read_secrets = c->read_secrets;
 	if ((a->domains = accounts_map_open(c, "domains", err, errsize)) ==
 	    NULL || (a->users = accounts_map_open(c, "users", err, errsize)) ==
 	    NULL || (a->aliases = accounts_map_open(c, "aliases", err,
-	    errsize)) == NULL) {
+	    errsize)) == NULL || (c->read_secrets &&
+	    (a->passwd = accounts_map_open(c, "passwd", err, errsize)) ==
+	    NULL)) {
 		accounts_close(&a);
 		return NULL;
 	}
@@ -82,6 +95,8 @@ accounts_close(struct accounts **ap)
 	maps_close(&a->domains);
 	maps_close(&a->users);
 	maps_close(&a->aliases);
+	maps_close(&a->passwd);
+	free(a->passwd_map);
 	free(a->state_dir);
 	free(a->map_type);
 	free(a->delimiter);
@@ -121,6 +136,39 @@ accounts_is_local_domain(struct accounts *a, const char *domain)
 	return rc;
 }
 
+/* The secrets of a found user: the passwd record when there is one,
+ * else what an old users record holds.  1 or -1 (u wiped). */
+static int
+secret_get(struct accounts *a, const char *norm, struct accounts_user *u)
+{
+	struct str	 v;
+	int		 rc;
+
+	if (a->passwd == NULL) {
+		mem_wipe(u->hash, sizeof(u->hash));
+		mem_wipe(u->apop_secret, sizeof(u->apop_secret));
+		return MAPS_FOUND;
+	}
+	str_init(&v, MAPS_VALUE_MAX);
+	rc = maps_lookup(a->passwd, norm, &v);
+	if (rc == MAPS_FOUND) {
+		mem_wipe(u->hash, sizeof(u->hash));
+		mem_wipe(u->apop_secret, sizeof(u->apop_secret));
+		if (accounts_secret_parse(v.data, v.len, u) == -1) {
+			log_error(NULL, "bad passwd record map=%s user=%s",
+			    maps_name(a->passwd), norm);
+			rc = MAPS_ERROR;
+		}
+	} else if (rc == MAPS_NOTFOUND)
+		rc = MAPS_FOUND;	/* an old record: secrets in users */
+	else
+		lookup_failed(a, a->passwd, "passwd");
+	str_release_secret(&v);
+	if (rc == MAPS_ERROR)
+		mem_wipe(u, sizeof(*u));
+	return rc;
+}
+
 /* Users map lookup by normalised address. */
 static int
 user_get(struct accounts *a, const char *norm, struct accounts_user *u)
@@ -142,6 +190,8 @@ user_get(struct accounts *a, const char *norm, struct accounts_user *u)
 	} else if (rc == MAPS_ERROR)
 		lookup_failed(a, a->users, "user");
 	str_release_secret(&v);
+	if (rc == MAPS_FOUND)
+		rc = secret_get(a, norm, u);
 	return rc;
 }
 
@@ -211,41 +261,84 @@ accounts_login_apop(struct accounts *a, const char *address,
 }
 
 enum accounts_auth_result
+accounts_auth_begin(struct accounts *a, struct auth_throttle *t,
+    const char *ip, const char *user, struct accounts_attempt *at)
+{
+	int	 found;
+
+	memset(at, 0, sizeof(*at));
+	if (accounts_login_name(&a->conf, user, at->account,
+	    sizeof(at->account)) == -1)
+		at->account[0] = '\0';	/* no address: one record for all */
+	found = at->account[0] != '\0' ? user_get(a, at->account, &at->u) : 0;
+	if (found == -1) {
+		mem_wipe(at, sizeof(*at));
+		return ACCOUNTS_AUTH_TEMPFAIL;
+	}
+	at->found = found == 1;
+	if (t == NULL)
+		return ACCOUNTS_AUTH_OK;
+	/* Counted before the check: parallel tries gain nothing. */
+	switch (auth_throttle_reserve(t, ip, at->account, at->found,
+	    &at->ticket)) {
+	case AUTH_THROTTLE_OK:
+		break;
+	case AUTH_THROTTLE_REFUSE:
+		mem_wipe(at, sizeof(*at));
+		return ACCOUNTS_AUTH_THROTTLED;
+	default:
+		/* The ticket holds the base delay: go on. */
+		log_warn(NULL, "auth throttle state unusable");
+		break;
+	}
+	at->has_ticket = true;
+	at->delay_ms = at->ticket.delay_ms;
+	return ACCOUNTS_AUTH_OK;
+}
+
+bool
+accounts_auth_check(struct accounts_attempt *at, const char *secret,
+    const char *apop_timestamp)
+{
+	bool	 ok;
+
+	ok = login_verify(at->found ? 1 : 0, secret, apop_timestamp,
+	    &at->u) == 1;
+	mem_wipe(at->u.hash, sizeof(at->u.hash));
+	mem_wipe(at->u.apop_secret, sizeof(at->u.apop_secret));
+	return ok;
+}
+
+enum accounts_auth_result
+accounts_auth_end(struct auth_throttle *t, struct accounts_attempt *at,
+    bool verified)
+{
+	if (t != NULL && at->has_ticket)
+		(void)auth_throttle_finish(t, &at->ticket, verified);
+	return verified ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
+}
+
+enum accounts_auth_result
 accounts_authenticate(struct accounts *a, struct auth_throttle *t,
     const char *ip, const char *user, const char *secret,
     const char *apop_timestamp, struct accounts_user *u,
     uint64_t *delay_ms_r)
 {
-	struct auth_throttle_ticket	 tk;
-	char				 norm[ACCOUNTS_ADDR_MAX];
-	int				 found, rc;
+	struct accounts_attempt		*at = xmalloc(sizeof(*at));
+	enum accounts_auth_result	 r;
 
 	*delay_ms_r = 0;
-	if (accounts_login_name(&a->conf, user, norm, sizeof(norm)) == -1)
-		norm[0] = '\0';	/* no address: one record for them all */
-	found = norm[0] != '\0' ? user_get(a, norm, u) : 0;
-	if (found == -1)
-		return ACCOUNTS_AUTH_TEMPFAIL;
-	if (t != NULL) {
-		/* Counted before the check: parallel tries gain nothing. */
-		switch (auth_throttle_reserve(t, ip, norm, found == 1, &tk)) {
-		case AUTH_THROTTLE_OK:
-			break;
-		case AUTH_THROTTLE_REFUSE:
-			if (found == 1)
-				mem_wipe(u, sizeof(*u));
-			return ACCOUNTS_AUTH_THROTTLED;
-		default:
-			/* tk.delay_ms holds the base delay: go on. */
-			log_warn(NULL, "auth throttle state unusable");
-			break;
-		}
-		*delay_ms_r = tk.delay_ms;
+	r = accounts_auth_begin(a, t, ip, user, at);
+	if (r == ACCOUNTS_AUTH_OK) {
+		*delay_ms_r = at->delay_ms;
+		r = accounts_auth_end(t, at, accounts_auth_check(at, secret,
+		    apop_timestamp));
+		if (r == ACCOUNTS_AUTH_OK)
+			*u = at->u;
 	}
-	rc = login_verify(found, secret, apop_timestamp, u);
-	if (t != NULL)
-		(void)auth_throttle_finish(t, &tk, rc == 1);
-	return rc == 1 ? ACCOUNTS_AUTH_OK : ACCOUNTS_AUTH_FAILED;
+	mem_wipe(at, sizeof(*at));
+	free(at);
+	return r;
 }
 
 /* ---- alias resolution ---- */

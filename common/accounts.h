@@ -11,11 +11,23 @@
  *             local part (any local domain) or         by commas
  *             "@domain" (catch-all)
  *
+ * A fourth map, passwd (config key passwd_map, default
+ * "MAP_TYPE:STATE/auth/passwd", mode 0600), holds the secrets, so that the
+ * daemons facing clients can read users without reading any hash:
+ *
+ *   passwd    key: normalised address           value: a secret record
+ *
  * A user record is tab-separated and versioned (accounts_user_format()):
  *   "1" TAB hash TAB apop-secret-hex TAB mailbox TAB format TAB quota TAB
  *   enabled
- * Readers refuse versions they do not know (a lookup error, not "no such
- * user"), so a newer writer never gets misread.
+ * and is written with the hash and APOP fields empty: they live in the
+ * secret record (accounts_secret_format()):
+ *   "1" TAB hash TAB apop-secret-hex
+ * A users record written before the split still carries them: readers
+ * take them from there when passwd has no record for the user, and the
+ * next admin change of that user moves them into passwd.  Readers refuse
+ * versions they do not know (a lookup error, not "no such user"), so a
+ * newer writer never gets misread.
  *
  * Addresses are normalised before every lookup: the domain is lower-cased,
  * the local part too unless local_part_case_sensitive, and a sub-address
@@ -55,6 +67,12 @@ struct accounts_conf {
 	bool		 local_part_case_sensitive;
 	const char	*default_realm;	/* added to bare login names; NULL
 					   or "": none */
+	const char	*passwd_map;	/* secrets map spec; NULL or "":
+					   MAP_TYPE:STATE/auth/passwd */
+	bool		 read_secrets;	/* accounts_open(): open the passwd
+					   map and hand out hashes and APOP
+					   secrets (buzon-auth, admin verbs);
+					   false: never (everyone else) */
 };
 
 enum accounts_format {
@@ -115,7 +133,8 @@ int	 accounts_normalize(const struct accounts_conf *, const char *address,
  * address.  Logins, throttle records and lookups all use this one form. */
 int	 accounts_login_name(const struct accounts_conf *, const char *name,
 	    char *out, size_t outsize) __attribute__((warn_unused_result));
-/* "type:STATE/maps/NAME" for name "domains", "users" or "aliases". */
+/* "type:STATE/maps/NAME" for name "domains", "users" or "aliases";
+ * for "passwd" the passwd_map setting when one is given. */
 int	 accounts_map_spec(const struct accounts_conf *, const char *name,
 	    char *out, size_t outsize) __attribute__((warn_unused_result));
 /*
@@ -150,6 +169,14 @@ int	 accounts_user_format(const struct accounts_user *, struct str *out)
  * wrong field count, bad value). */
 int	 accounts_user_parse(const char *val, size_t len,
 	    struct accounts_user *) __attribute__((warn_unused_result));
+/* Serialise u's secrets (hash, APOP secret) as a passwd record into out
+ * (cleared first).  0, or -1 when the hash holds a tab or newline. */
+int	 accounts_secret_format(const struct accounts_user *, struct str *out)
+	    __attribute__((warn_unused_result));
+/* Parse a passwd record into u->hash and u->apop_secret (nothing else is
+ * touched).  0, or -1 (unknown version, wrong field count, bad hex). */
+int	 accounts_secret_parse(const char *val, size_t len,
+	    struct accounts_user *) __attribute__((warn_unused_result));
 /* Create u's mailbox: Maildir (cur, new, tmp) with the Maildir++ folders
  * .Sent .Drafts .Trash .Junk, or a directory of mbox files INBOX, Sent,
  * Drafts, Trash, Junk.  Existing parts are kept.  Made by root, the tree
@@ -161,7 +188,10 @@ int	 accounts_mailbox_create(const struct accounts_conf *,
 
 /* ---- lookups ---- */
 
-/* Open the three maps read-only (missing ones are empty).  The conf is
+/* Open the maps read-only (missing ones are empty): domains, users,
+ * aliases, and passwd if conf->read_secrets.  Lookups fill a user's
+ * hash and APOP secret from passwd (or from a users record that still
+ * holds them); without read_secrets they are always empty.  The conf is
  * copied.  NULL with a message in err. */
 struct accounts *accounts_open(const struct accounts_conf *, char *err,
 	    size_t errsize);
@@ -198,15 +228,46 @@ enum accounts_auth_result {
 };
 
 /*
- * What a daemon calls for a login: the user lookup, the throttle
- * reservation (keyed by the account as accounts_login_name() gives it),
- * the password (or, with apop_timestamp set, the APOP digest in secret)
- * check, and the throttle's finish, in one.  t may be NULL (no throttling); ip is the
- * peer's address for the throttle and the log.  *delay_ms_r is how long
- * to wait before answering, whatever the result (the daemon waits on a
- * timer, never in a sleep).  THROTTLED and TEMPFAIL are temporary errors
- * for the client; FAILED is the one "authentication failed".
+ * A login in three steps, so that the slow middle one can run on another
+ * thread (buzon-auth's workers) while the first and last, which use the
+ * maps and the throttle, stay on the loop:
+ *
+ * accounts_auth_begin(): the user lookup and the throttle reservation
+ * (keyed by the account as accounts_login_name() gives it; t may be NULL:
+ * no throttling; ip is the peer's address).  OK: go on to the check,
+ * at->delay_ms set; THROTTLED or TEMPFAIL: answer that now, at wiped.
+ *
+ * accounts_auth_check(): the password (or, with apop_timestamp set, the
+ * APOP digest in secret) check; an unknown user costs a dummy hash.  It
+ * touches only at, so any thread may run it.  true: right and enabled.
+ * at's secrets are wiped either way.
+ *
+ * accounts_auth_end(): the throttle's finish.  OK (at->u filled, without
+ * secrets) or FAILED.
+ *
+ * Whatever the result, the answer waits at->delay_ms (on a timer, never in
+ * a sleep).  THROTTLED and TEMPFAIL are temporary errors for the client;
+ * FAILED is the one "authentication failed".
  */
+struct accounts_attempt {
+	struct accounts_user		 u;	/* found: with its secrets */
+	bool				 found;
+	char				 account[ACCOUNTS_ADDR_MAX];
+					/* normalised; "": no address */
+	struct auth_throttle_ticket	 ticket;
+	bool				 has_ticket;
+	uint64_t			 delay_ms;
+};
+
+enum accounts_auth_result accounts_auth_begin(struct accounts *,
+	    struct auth_throttle *t, const char *ip, const char *user,
+	    struct accounts_attempt *at);
+bool	 accounts_auth_check(struct accounts_attempt *, const char *secret,
+	    const char *apop_timestamp);
+enum accounts_auth_result accounts_auth_end(struct auth_throttle *t,
+	    struct accounts_attempt *, bool verified);
+/* The three in one, on this thread (tools and tests): u filled on OK,
+ * *delay_ms_r the delay. */
 enum accounts_auth_result accounts_authenticate(struct accounts *,
 	    struct auth_throttle *t, const char *ip, const char *user,
 	    const char *secret, const char *apop_timestamp,

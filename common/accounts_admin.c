@@ -4,12 +4,19 @@
  *
  * The admin verbs of `buzon` (and `buzon init --demo`) call these; daemons
  * never do.  Each change is one maps edit, so it waits for other writers
- * and becomes visible to running daemons in one step.
+ * and becomes visible to running daemons in one step.  A user's secrets go
+ * to the passwd map (mode 0600) and its users record is written without
+ * them; the passwd edit is made while the users map is locked (always in
+ * that order) and committed first, so a user never exists without the
+ * secrets it was given.  A passwd record left by a failed users commit
+ * belongs to no user and is harmless.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "accounts.h"
@@ -17,11 +24,45 @@
 #include "mem.h"
 #include "str.h"
 
+/*
+ * STATE/auth/, the passwd map's directory: mode 0700, and owned like
+ * STATE/maps/ (the buzon user) when root creates it, so that buzon-auth
+ * can read what root's admin verbs write.  Only an explicit passwd_map
+ * elsewhere is left to its owner.  dir is scratch space of PATH_MAX.
+ */
+static int
+secrets_dir(const struct accounts_conf *c, char *dir, char *err,
+    size_t errsize)
+{
+	struct stat	 st;
+	char		 maps[PATH_MAX];
+
+	if (c->passwd_map != NULL && c->passwd_map[0] != '\0')
+		return 0;
+	if (!str_printf(dir, PATH_MAX, "%s/auth", c->state_dir) ||
+	    !str_printf(maps, sizeof(maps), "%s/maps", c->state_dir)) {
+		(void)str_printf(err, errsize, "state_dir too long");
+		return -1;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		if (geteuid() == 0 && stat(maps, &st) == 0)
+			(void)chown(dir, st.st_uid, st.st_gid);
+	} else if (errno != EEXIST) {
+		(void)str_printf(err, errsize, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static struct maps_edit *
 edit_begin(const struct accounts_conf *c, const char *name, char *err,
     size_t errsize)
 {
-	char	 spec[PATH_MAX], dir[PATH_MAX];
+	struct maps_edit *e;
+	char		 spec[PATH_MAX], dir[PATH_MAX];
+	mode_t		 old;
+
+	bool		 secret = strcmp(name, "passwd") == 0;
 
 	if (!str_printf(dir, sizeof(dir), "%s/maps", c->state_dir) ||
 	    accounts_map_spec(c, name, spec, sizeof(spec)) == -1) {
@@ -32,7 +73,16 @@ edit_begin(const struct accounts_conf *c, const char *name, char *err,
 		(void)str_printf(err, errsize, "%s: %s", dir, strerror(errno));
 		return NULL;
 	}
-	return maps_edit_begin(spec, 0, err, errsize);
+	if (!secret)
+		return maps_edit_begin(spec, 0, err, errsize);
+	if (secrets_dir(c, dir, err, errsize) == -1)
+		return NULL;
+	/* A new passwd map is never readable by anyone else, not even for
+	 * the moment before passwd_protect(). */
+	old = umask(077);
+	e = maps_edit_begin(spec, 0, err, errsize);
+	(void)umask(old);
+	return e;
 }
 
 static int
@@ -47,6 +97,66 @@ abort_with(struct maps_edit **e)
 	maps_edit_abort(e);
 	return -1;
 }
+
+/* The passwd map holds hashes: only its owner may read it.  The mode
+ * sticks: later edits copy the mode of the file they replace. */
+static void
+passwd_protect(const struct accounts_conf *c)
+{
+	char	 spec[PATH_MAX], type[16], file[PATH_MAX], err[256];
+
+	if (accounts_map_spec(c, "passwd", spec, sizeof(spec)) == 0 &&
+	    maps_spec_file(spec, type, sizeof(type), file, sizeof(file), err,
+	    sizeof(err)) == 0)
+		(void)chmod(file, 0600);
+}
+
+/* Store (u non-NULL) or delete the passwd record of address.  0, or -1
+ * with err set. */
+static int
+passwd_write(const struct accounts_conf *c, const char *address,
+    const struct accounts_user *u, char *err, size_t errsize)
+{
+	struct maps_edit *e;
+	struct str	 rec;
+	int		 rc;
+
+	if ((e = edit_begin(c, "passwd", err, errsize)) == NULL)
+		return -1;
+	str_init(&rec, MAPS_VALUE_MAX);
+	if (u != NULL) {
+		rc = accounts_secret_format(u, &rec) == 0 ? maps_edit_put(e,
+		    address, rec.data, rec.len, true) : -1;
+	} else
+		rc = maps_edit_del(e, address) == -1 ? -1 : 0;
+	str_release_secret(&rec);
+	if (rc != 0) {
+		(void)str_printf(err, errsize, "cannot store the secrets of %s",
+		    address);
+		return abort_with(&e);
+	}
+	rc = commit(&e, err, errsize);
+	passwd_protect(c);
+	return rc;
+}
+
+/* Format u as a users record, its secrets left out. */
+static int
+user_format_public(const struct accounts_user *u, struct str *out)
+{
+	struct accounts_user	*pub;
+	int			 rc;
+
+	pub = xmalloc(sizeof(*pub));
+	*pub = *u;
+	mem_wipe(pub->hash, sizeof(pub->hash));
+	mem_wipe(pub->apop_secret, sizeof(pub->apop_secret));
+	rc = accounts_user_format(pub, out);
+	mem_wipe(pub, sizeof(*pub));
+	free(pub);
+	return rc;
+}
+
 
 /* Is domain in the domains map?  1/0/-1 (err set on -1). */
 static int
@@ -186,7 +296,9 @@ accounts_user_add(const struct accounts_conf *c, const struct accounts_user *u,
 		return -1;
 	}
 	str_init(&rec, MAPS_VALUE_MAX);
-	if (accounts_user_format(u, &rec) == -1) {
+	/* Both records must be valid before either map changes. */
+	if (accounts_secret_format(u, &rec) == -1 ||
+	    user_format_public(u, &rec) == -1) {
 		(void)str_printf(err, errsize, "bad user record for %s",
 		    u->address);
 		str_release_secret(&rec);
@@ -203,6 +315,8 @@ accounts_user_add(const struct accounts_conf *c, const struct accounts_user *u,
 		    "cannot store %s", u->address);
 		return abort_with(&e);
 	}
+	if (passwd_write(c, u->address, u, err, errsize) == -1)
+		return abort_with(&e);
 	return commit(&e, err, errsize);
 }
 
@@ -225,7 +339,9 @@ accounts_user_del(const struct accounts_conf *c, const char *address,
 		    "cannot delete %s", norm);
 		return abort_with(&e);
 	}
-	return commit(&e, err, errsize);
+	if (commit(&e, err, errsize) == -1)
+		return -1;
+	return passwd_write(c, norm, NULL, err, errsize);
 }
 
 int
@@ -233,7 +349,7 @@ accounts_user_change(const struct accounts_conf *c, const char *address,
     enum accounts_user_op op, const char *arg, char *err, size_t errsize)
 {
 	struct accounts_user *u;
-	struct maps_edit *e;
+	struct maps_edit *e, *pe = NULL;
 	struct str	 v;
 	char		 norm[ACCOUNTS_ADDR_MAX];
 	int		 rc = -1;
@@ -260,6 +376,24 @@ accounts_user_change(const struct accounts_conf *c, const char *address,
 		(void)str_printf(err, errsize, "bad record for user %s", norm);
 		goto out;
 	}
+	/* The secrets in passwd win over what an old users record holds. */
+	if ((pe = edit_begin(c, "passwd", err, errsize)) == NULL)
+		goto out;
+	str_clear(&v);
+	switch (maps_edit_lookup(pe, norm, &v)) {
+	case MAPS_FOUND:
+		mem_wipe(u->hash, sizeof(u->hash));
+		mem_wipe(u->apop_secret, sizeof(u->apop_secret));
+		if (accounts_secret_parse(v.data, v.len, u) == 0)
+			break;
+		/* FALLTHROUGH */
+	case MAPS_ERROR:
+		(void)str_printf(err, errsize, "cannot read the secrets of %s",
+		    norm);
+		goto out;
+	default:
+		break;
+	}
 	switch (op) {
 	case ACCOUNTS_SET_HASH:
 		if (!str_copy(u->hash, arg, sizeof(u->hash)))
@@ -279,16 +413,22 @@ accounts_user_change(const struct accounts_conf *c, const char *address,
 		mem_wipe(u->apop_secret, sizeof(u->apop_secret));
 		break;
 	}
-	if (accounts_user_format(u, &v) == -1 ||
+	if (accounts_secret_format(u, &v) == -1 ||
+	    maps_edit_put(pe, norm, v.data, v.len, true) != 0 ||
+	    user_format_public(u, &v) == -1 ||
 	    maps_edit_put(e, norm, v.data, v.len, true) != 0) {
 		(void)str_printf(err, errsize, "cannot store user %s", norm);
 		goto out;
 	}
+	if (commit(&pe, err, errsize) == -1)
+		goto out;
+	passwd_protect(c);
 	rc = commit(&e, err, errsize);
 	goto out;
 toolong:
 	(void)str_printf(err, errsize, "value too long");
 out:
+	maps_edit_abort(&pe);
 	maps_edit_abort(&e);
 	str_release_secret(&v);
 	mem_wipe(u, sizeof(*u));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "accounts_config.h"
+#include "authc.h"
 #include "log.h"
 #include "settings.h"
 #include "str.h"
@@ -19,6 +20,7 @@ accounts_config(const struct config *cfg, struct accounts_conf *ac)
 	ac->recipient_delimiter = cfg->recipient_delimiter;
 	ac->local_part_case_sensitive = cfg->local_part_case_sensitive;
 	ac->default_realm = cfg->auth_default_realm;
+	ac->passwd_map = cfg->passwd_map;
 }
 
 void
@@ -57,4 +59,16 @@ auth_throttle_from_config(const struct config *cfg)
 	if (t == NULL)
 		log_warn("-", "auth throttle off: %s", err);
 	return t;
+}
+
+struct authc *
+authc_from_config(struct event_loop *loop, const struct config *cfg,
+    const char *service)
+{
+	char	 path[PATH_MAX];
+
+	if (authc_socket_path(cfg->state_dir, path, sizeof(path)) == -1)
+		return NULL;
+	return authc_new(loop, path, service, cfg->auth_max_delay +
+	    cfg->auth_timeout);
 }

@@ -24,4 +24,13 @@ int	auth_throttle_path(const struct config *, char *out, size_t outsize)
  * unthrottled.  Close with auth_throttle_close(). */
 struct auth_throttle *auth_throttle_from_config(const struct config *);
 
+struct authc;
+struct event_loop;
+/* The client of buzon-auth for a daemon (authc.h): socket
+ * STATE/run/auth.sock, timeout auth_max_delay + auth_timeout (buzon-auth
+ * holds a failed login's answer up to auth_max_delay).  NULL when the
+ * socket path is too long for a unix socket (state_dir too deep). */
+struct authc *authc_from_config(struct event_loop *, const struct config *,
+	    const char *service);
+
 #endif

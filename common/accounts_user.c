@@ -99,14 +99,15 @@ mailbox_ok(const char *m)
 	return true;
 }
 
-int
-accounts_user_format(const struct accounts_user *u, struct str *out)
+/* "1" TAB hash TAB apop-hex, the head of both record kinds. */
+static int
+secrets_append(const struct accounts_user *u, struct str *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s;
 	int		 rc = 0;
 
-	if (strpbrk(u->hash, "\t\r\n") != NULL || !mailbox_ok(u->mailbox))
+	if (strpbrk(u->hash, "\t\r\n") != NULL)
 		return -1;
 	str_clear(out);
 	rc |= str_appendf(out, "1\t%s\t", u->hash);
@@ -114,6 +115,22 @@ accounts_user_format(const struct accounts_user *u, struct str *out)
 		rc |= str_append_c(out, hex[*s >> 4]);
 		rc |= str_append_c(out, hex[*s & 0x0f]);
 	}
+	return rc == 0 ? 0 : -1;
+}
+
+int
+accounts_secret_format(const struct accounts_user *u, struct str *out)
+{
+	return secrets_append(u, out);
+}
+
+int
+accounts_user_format(const struct accounts_user *u, struct str *out)
+{
+	int		 rc = 0;
+
+	if (!mailbox_ok(u->mailbox) || secrets_append(u, out) == -1)
+		return -1;
 	rc |= str_appendf(out, "\t%s\t%s\t%llu\t%d", u->mailbox,
 	    u->format == ACCOUNTS_MBOX ? "mbox" : "maildir",
 	    (unsigned long long)u->quota, u->enabled ? 1 : 0);
@@ -140,25 +157,33 @@ field_copy(char *dst, size_t size, const char *s, size_t len)
 	return 0;
 }
 
-int
-accounts_user_parse(const char *val, size_t len, struct accounts_user *u)
+/* Split val into exactly want fields.  0 or -1. */
+static int
+fields_split(const char *val, size_t len, const char **f, size_t *flen,
+    size_t want)
 {
-	const char	*f[REC_FIELDS], *end = val + len, *p, *tab;
-	size_t		 flen[REC_FIELDS], i, n = 0;
-	char		 num[24];
-	int		 hi, lo;
+	const char	*end = val + len, *p, *tab = NULL;
+	size_t		 n = 0;
 
-	for (p = val; n < REC_FIELDS; p = tab + 1) {
+	for (p = val; n < want; p = tab + 1) {
 		tab = memchr(p, '\t', (size_t)(end - p));
 		f[n] = p;
 		flen[n++] = (size_t)((tab != NULL ? tab : end) - p);
 		if (tab == NULL)
 			break;
 	}
-	if (n != REC_FIELDS || tab != NULL)
+	if (n != want || tab != NULL)
 		return -1;
-	if (flen[0] != 1 || f[0][0] != '1')
-		return -1;
+	return flen[0] == 1 && f[0][0] == '1' ? 0 : -1;
+}
+
+/* Fields 1 and 2 of either record: hash and apop-hex. */
+static int
+secrets_parse(const char **f, const size_t *flen, struct accounts_user *u)
+{
+	size_t		 i;
+	int		 hi, lo;
+
 	if (field_copy(u->hash, sizeof(u->hash), f[1], flen[1]) == -1 ||
 	    flen[2] % 2 != 0 || flen[2] / 2 >= sizeof(u->apop_secret))
 		return -1;
@@ -169,6 +194,30 @@ accounts_user_parse(const char *val, size_t len, struct accounts_user *u)
 		u->apop_secret[i] = (char)(hi << 4 | lo);
 	}
 	u->apop_secret[i] = '\0';
+	return 0;
+}
+
+int
+accounts_secret_parse(const char *val, size_t len, struct accounts_user *u)
+{
+	const char	*f[3];
+	size_t		 flen[3];
+
+	if (fields_split(val, len, f, flen, 3) == -1)
+		return -1;
+	return secrets_parse(f, flen, u);
+}
+
+int
+accounts_user_parse(const char *val, size_t len, struct accounts_user *u)
+{
+	const char	*f[REC_FIELDS];
+	size_t		 flen[REC_FIELDS];
+	char		 num[24];
+
+	if (fields_split(val, len, f, flen, REC_FIELDS) == -1 ||
+	    secrets_parse(f, flen, u) == -1)
+		return -1;
 	if (field_copy(u->mailbox, sizeof(u->mailbox), f[3], flen[3]) == -1 ||
 	    !mailbox_ok(u->mailbox))
 		return -1;

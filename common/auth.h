@@ -106,6 +106,29 @@ enum auth_sasl_result auth_sasl_step(struct auth_sasl *, const char *line,
 /* Wipe everything (call after every exchange, whatever the result). */
 void	 auth_sasl_release(struct auth_sasl *);
 
+/*
+ * The continuation exchange as every protocol runs it: after
+ * auth_sasl_begin() or auth_sasl_step(), auth_sasl_advance() sends the
+ * challenge behind the protocol's prompt ("334 " for SMTP, "+ " for POP3
+ * and IMAP) and asks for the next line, or ends the exchange and calls
+ * the matching handler.  Handlers are called after wait(false), so they
+ * may start a new command.
+ */
+struct auth_sasl_ops {
+	const char	*prompt;	/* "334 ", "+ " */
+	/* Queue one reply line (no CRLF). */
+	void		(*reply)(void *sess, const char *line);
+	/* more: the next client line is a SASL response (trace it masked);
+	 * false: back to commands. */
+	void		(*wait)(void *sess, bool more);
+	void		(*done)(void *sess, struct auth_sasl *);
+	void		(*cancelled)(void *sess);
+	void		(*bad)(void *sess, const char *why);
+};
+
+void	 auth_sasl_advance(const struct auth_sasl_ops *, void *sess,
+	    struct auth_sasl *, enum auth_sasl_result, const char *challenge);
+
 /* ---- failed-login throttling, shared by all processes ---- */
 
 /*

@@ -178,3 +178,31 @@ auth_sasl_release(struct auth_sasl *s)
 	mem_wipe(s, sizeof(*s));
 	s->step = STEP_OVER;
 }
+
+void
+auth_sasl_advance(const struct auth_sasl_ops *ops, void *sess,
+    struct auth_sasl *sa, enum auth_sasl_result r, const char *chal)
+{
+	char	 line[AUTH_SASL_LINE_MAX + 16];
+
+	switch (r) {
+	case AUTH_SASL_CONTINUE:
+		(void)str_printf(line, sizeof(line), "%s%s", ops->prompt,
+		    chal != NULL ? chal : "");
+		ops->reply(sess, line);
+		ops->wait(sess, true);
+		return;
+	case AUTH_SASL_DONE:
+		ops->wait(sess, false);
+		ops->done(sess, sa);
+		return;
+	case AUTH_SASL_CANCELLED:
+		ops->wait(sess, false);
+		ops->cancelled(sess);
+		return;
+	case AUTH_SASL_BAD:
+		break;
+	}
+	ops->wait(sess, false);
+	ops->bad(sess, sa->error != NULL ? sa->error : "Invalid response.");
+}

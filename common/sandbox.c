@@ -393,6 +393,13 @@ int
 sandbox_daemon(const struct config *cfg, const char *who,
     const char *const *rw)
 {
+	return sandbox_daemon_ro(cfg, who, rw, NULL, NULL);
+}
+
+int
+sandbox_daemon_ro(const struct config *cfg, const char *who,
+    const char *const *rw, const char *const *ro, const char *ro_abs)
+{
 	struct sandbox		*sb;
 	enum sandbox_mode	 mode;
 	struct fail		 f;
@@ -408,6 +415,13 @@ sandbox_daemon(const struct config *cfg, const char *who,
 			sandbox_allow(sb, p, SANDBOX_RW_TREE);
 		else
 			sandbox_allow(sb, "", SANDBOX_RW_TREE); /* fails */
+	for (; ro != NULL && *ro != NULL; ro++)
+		if (str_printf(p, sizeof(p), "%s/%s", cfg->state_dir, *ro))
+			sandbox_allow(sb, p, SANDBOX_READ_TREE);
+		else
+			sandbox_allow(sb, "", SANDBOX_READ_TREE); /* fails */
+	if (ro_abs != NULL)
+		sandbox_allow(sb, ro_abs, SANDBOX_READ_TREE);
 	if (mode != SANDBOX_OFF && sandbox_abi() >= 2 &&
 	    cfg->path != NULL && *cfg->path != '\0' &&
 	    sandbox_keep_file(cfg->path) == -1)

@@ -97,5 +97,11 @@ void		 sandbox_allow_base(struct sandbox *, const struct config *);
 int		 sandbox_daemon(const struct config *, const char *who,
 		    const char *const *rw)
 		    __attribute__((warn_unused_result));
+/* The same, with read-only trees STATE/ro[0], ... (NULL-terminated, or
+ * NULL) and one absolute read-only tree ro_abs (or NULL) besides. */
+int		 sandbox_daemon_ro(const struct config *, const char *who,
+		    const char *const *rw, const char *const *ro,
+		    const char *ro_abs)
+		    __attribute__((warn_unused_result));
 
 #endif

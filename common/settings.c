@@ -103,6 +103,14 @@ const struct conf_param config_params[] = {
 	CONF_NETS("login_trusted_networks", "", S, login_trusted_networks,
 	    "client networks exempt from the failed-login delays (a webmail "
 	    "host)"),
+	CONF_STRING("passwd_map", "", S, passwd_map,
+	    "map of password hashes and APOP secrets, read only by "
+	    "buzon-auth; empty: MAP_TYPE:STATE/auth/passwd"),
+	CONF_UINT("auth_worker_threads", "4", 1, 64, S, auth_worker_threads,
+	    "threads buzon-auth checks passwords on"),
+	CONF_TIME("auth_timeout", "30s", 1, 600 * SEC, S, auth_timeout,
+	    "how long a daemon waits for buzon-auth beyond auth_max_delay "
+	    "before answering a temporary failure"),
 	CONF_BOOL("apop_enable", "yes", S, apop_enable,
 	    "offer POP3 APOP (for users given an APOP secret)"),
 

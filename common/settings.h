@@ -72,6 +72,9 @@ struct config {
 	unsigned int	 auth_address_max_failures; /* 0: no limit */
 	struct conf_list login_trusted_networks;
 	bool		 apop_enable;
+	char		*passwd_map;	/* "": MAP_TYPE:STATE/auth/passwd */
+	unsigned int	 auth_worker_threads;	/* buzon-auth hashing threads */
+	uint64_t	 auth_timeout;	/* ms a daemon waits for buzon-auth */
 
 	/* POP3 (docs/pop3d.md) */
 	uint64_t	 pop3_timeout;		/* ms */

@@ -21,7 +21,8 @@ const char admin_user_help[] =
 	"usage: buzon [-c FILE] user add ADDRESS [--mbox] [--quota SIZE]\n"
 	"                                 [--password-stdin]\n"
 	"       buzon [-c FILE] user del ADDRESS\n"
-	"       buzon [-c FILE] user passwd ADDRESS [--password-stdin]\n"
+	"       buzon [-c FILE] user passwd ADDRESS [--password-stdin |\n"
+	"                                           --hash-stdin]\n"
 	"       buzon [-c FILE] user list [DOMAIN]\n"
 	"       buzon [-c FILE] user show ADDRESS\n"
 	"       buzon [-c FILE] user enable|disable ADDRESS\n"
@@ -38,7 +39,9 @@ const char admin_user_help[] =
 	"        none) limits it\n"
 	"        (default: user_default_quota, which buzon init sets to 1G).\n"
 	"del     removes the user; the mailbox stays on disk.\n"
-	"passwd  sets a new password.\n"
+	"passwd  sets a new password; with --hash-stdin, takes a crypt(3)\n"
+	"        hash ($y$ yescrypt or $6$ SHA-512) as one line of standard\n"
+	"        input instead, as copied from another server's shadow file.\n"
 	"list    prints every user (of DOMAIN), one a line.\n"
 	"show    prints a user's settings (never the password).\n"
 	"enable, disable  allow or refuse the user's logins; mail is\n"
@@ -49,7 +52,8 @@ const char admin_user_help[] =
 	"\n"
 	"Passwords are read without echo from the terminal, twice, or with\n"
 	"--password-stdin as one line of standard input (for scripts).\n"
-	"They are stored as yescrypt hashes.\n"
+	"They are stored as yescrypt hashes in the passwd map (mode 0600,\n"
+	"read only by buzon-auth); the users map holds the rest.\n"
 	"\n"
 	"Exit status: 0 done; 1 failed (invalid address, unknown domain, user\n"
 	"exists, no such user, password refused); 2 bad usage; 75 a map could\n"
@@ -57,7 +61,7 @@ const char admin_user_help[] =
 
 #define USER_USAGE "usage: buzon user add ADDRESS [--mbox] " \
 	"[--quota SIZE] [--password-stdin] | del ADDRESS | passwd ADDRESS " \
-	"[--password-stdin] | list [DOMAIN] | show ADDRESS | enable ADDRESS " \
+	"[--password-stdin | --hash-stdin] | list [DOMAIN] | show ADDRESS | enable ADDRESS " \
 	"| disable ADDRESS | apop enable|disable ADDRESS [--password-stdin]"
 
 struct user_args {
@@ -65,6 +69,7 @@ struct user_args {
 	const char	*domain;	/* list */
 	bool		 mbox;
 	bool		 password_stdin;
+	bool		 hash_stdin;	/* passwd: a ready crypt(3) hash */
 	bool		 has_quota;
 	uint64_t	 quota;
 };
@@ -81,6 +86,8 @@ user_parse(int argc, char **argv, int first, bool need_pos,
 	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--password-stdin") == 0)
 			u->password_stdin = true;
+		else if (strcmp(argv[i], "--hash-stdin") == 0)
+			u->hash_stdin = u->password_stdin = true;
 		else if (allow_add_opts && strcmp(argv[i], "--mbox") == 0)
 			u->mbox = true;
 		else if (allow_add_opts && strcmp(argv[i], "--quota") == 0) {
@@ -176,10 +183,12 @@ user_show(struct admin *a, const char *address)
 {
 	struct accounts_user *u;
 	struct accounts	*acc;
+	struct accounts_conf ac = a->ac;
 	char		 err[512], path[PATH_MAX];
 	int		 rc = 0;
 
-	if ((acc = accounts_open(&a->ac, err, sizeof(err))) == NULL)
+	ac.read_secrets = true;		/* to name the hash's scheme */
+	if ((acc = accounts_open(&ac, err, sizeof(err))) == NULL)
 		return verb_error("user", 1, "%s", err);
 	u = xcalloc(1, sizeof(*u));
 	switch (accounts_user_lookup(acc, address, u)) {
@@ -264,10 +273,21 @@ user_secret(struct admin *a, struct user_args *ua, bool apop)
 	if (rc != 0)
 		return rc;
 	if ((rc = admin_read_password("user", a, ua->password_stdin,
-	    apop ? "APOP secret" : "password", pw, sizeof(pw))) != 0)
+	    apop ? "APOP secret" : ua->hash_stdin ? "hash" : "password", pw,
+	    sizeof(pw))) != 0)
 		return rc;
 	if (apop)
 		rc = user_change(a, ua->address, ACCOUNTS_SET_APOP, pw);
+	else if (ua->hash_stdin) {
+		/* Only hashes we verify; crypt(3) output has no space. */
+		if (!auth_hash_supported(pw) || strlen(pw) >= AUTH_HASH_MAX ||
+		    strpbrk(pw, " \t\r\n:") != NULL)
+			rc = verb_error("user", 1, "not a yescrypt ($y$) or "
+			    "SHA-512 ($6$) crypt(3) hash");
+		else
+			rc = user_change(a, ua->address, ACCOUNTS_SET_HASH,
+			    pw);
+	}
 	else if (auth_hash_password(pw, AUTH_HASH_YESCRYPT, hash,
 	    sizeof(hash)) == -1)
 		rc = verb_error("user", 1, "cannot hash the password");

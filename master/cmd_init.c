@@ -93,7 +93,7 @@ init_chown(const struct config *cfg, const char *dir)
 {
 	static const char *const names[] = { "", "/buzon.conf", "/tls",
 	    "/tls/cert.pem", "/tls/key.pem", "/spool", "/mail", "/maps",
-	    "/run", "/log", NULL };
+	    "/auth", "/run", "/log", NULL };
 	char	 path[PATH_MAX], err[256];
 	uid_t	 uid;
 	gid_t	 gid;

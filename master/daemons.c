@@ -20,6 +20,8 @@ const struct daemon_spec master_daemons[] = {
 	{ "buzon-queued", "queue", { NULL } },
 	{ "buzon-pop3d", "pop3d", { "pop3", "pop3s", NULL } },
 	{ "buzon-imapd", "imapd", { "imap", "imaps", NULL } },
+	/* The password checker: no listener, its own unix socket. */
+	{ "buzon-auth", "auth", { NULL } },
 	{ NULL, NULL, { NULL } }
 };
 

@@ -3,17 +3,20 @@
  * cmd_auth.c - the AUTHORIZATION state: USER/PASS and APOP (RFC 1939
  * section 7), AUTH with SASL PLAIN and LOGIN (RFC 5034)
  *
- * Every way in ends in pop3_login(): one accounts_authenticate() call
- * (throttle reservation, password or APOP digest, throttle finish).  The
- * answer waits for the throttle's delay on a timer, never in a sleep, so
- * other sessions go on meanwhile; a correct login opens (and, with
- * pop3_lock_session, locks) the maildrop only when that wait is over.
+ * Every way in ends in pop3_login(): one check sent to buzon-auth
+ * (common/authc.h), which alone reads the hashes and APOP secrets, counts
+ * the attempt in the shared throttle, and holds its answer for the
+ * throttle's delay.  The session waits, suspended, while other sessions go
+ * on; a correct login then opens (and, with pop3_lock_session, locks) the
+ * maildrop.  buzon-auth down or slow: -ERR [SYS/TEMP].
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accounts.h"
 #include "auth.h"
+#include "authc.h"
 #include "log.h"
 #include "mem.h"
 #include "pop3d.h"
@@ -41,18 +44,26 @@ pop3_auth_release(struct session *s)
 	s->cont_secret = owes;
 }
 
+/* A check at buzon-auth, from the command to its answer. */
+struct pop3_login {
+	struct authc_req *req;		/* NULL once answered */
+	bool		 apop;
+	char		 user[POP3_USER_MAX + 1];	/* sanitised, for logs */
+};
+
 void
 pop3_login_forget(struct session *s)
 {
 	if (s->pending != NULL) {
-		explicit_bzero(s->pending, sizeof(*s->pending));
+		authc_cancel(&s->pending->req);
 		free(s->pending);
 		s->pending = NULL;
 	}
 }
 
 /* The answer to a correct login: the maildrop is opened (and locked) only
- * now, when the reply goes out. */
+ * now, when the reply goes out (buzon-auth held the answer for any
+ * throttle delay, so no lock is held across it). */
 static void
 pop3_login_answer(struct session *s, const struct accounts_user *u,
     bool apop)
@@ -79,63 +90,91 @@ pop3_login_answer(struct session *s, const struct accounts_user *u,
 void
 pop3_login_resume(struct session *s)
 {
-	if (s->pending == NULL)
-		return;
-	pop3_login_answer(s, s->pending, s->pending_apop);
-	pop3_login_forget(s);
+	(void)s;
 }
 
 static void
-pop3_login(struct session *s, const char *user, const char *secret,
-    const char *apop_ts)
+pop3_tempfail(struct session *s, const char *user)
 {
-	struct pop3d			*srv = s->srv;
-	struct accounts_user		 u;
-	enum accounts_auth_result	 r;
-	uint64_t			 delay = 0;
-	char				 safe[POP3_USER_MAX + 1];
+	log_warn(s->id, "login tempfail user=%s", user);
+	pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure.");
+}
 
-	(void)str_sanitize(safe, sizeof(safe), user, strlen(user));
-	r = accounts_authenticate(srv->accounts, srv->throttle, s->ip, user,
-	    secret, apop_ts, &u, &delay);
+/* The answer of buzon-auth, on the loop. */
+static void
+login_answer(enum authc_result r, const char *account, void *arg)
+{
+	struct session		*s = arg;
+	struct pop3_login	*l = s->pending;
+	struct accounts_user	*u;
+
+	l->req = NULL;
 	switch (r) {
-	case ACCOUNTS_AUTH_OK:
-		if (delay == 0) {
-			pop3_login_answer(s, &u, apop_ts != NULL);
+	case AUTHC_OK:
+		/* The users map, without secrets, says where the mail is. */
+		u = xcalloc(1, sizeof(*u));
+		switch (accounts_user_lookup(s->srv->accounts, account, u)) {
+		case 1:
+			pop3_login_answer(s, u, l->apop);
+			break;
+		case 0:
+			log_info(s->id, "login failed user=%s address=%s "
+			    "reason=removed", l->user, s->ip);
+			pop3_reply(s, "-ERR [AUTH] Authentication failed.");
+			break;
+		default:
+			pop3_tempfail(s, l->user);
 			break;
 		}
-		/* Never hold the maildrop lock across the delay: a second
-		 * session would find it taken for nothing. */
-		s->pending = xmalloc(sizeof(*s->pending));
-		*s->pending = u;
-		/* Only the mailbox fields wait: no secret stays on the heap
-		 * for the length of the delay. */
-		mem_wipe(s->pending->hash, sizeof(s->pending->hash));
-		mem_wipe(s->pending->apop_secret,
-		    sizeof(s->pending->apop_secret));
-		s->pending_apop = apop_ts != NULL;
+		mem_wipe(u, sizeof(*u));
+		free(u);
 		break;
-	case ACCOUNTS_AUTH_FAILED:
-		log_info(s->id, "login failed user=%s address=%s", safe, s->ip);
+	case AUTHC_FAIL:
+		log_info(s->id, "login failed user=%s address=%s", l->user,
+		    s->ip);
 		pop3_reply(s, "-ERR [AUTH] Authentication failed.");
 		break;
-	case ACCOUNTS_AUTH_THROTTLED:
-		log_info(s->id, "login throttled user=%s address=%s", safe,
+	case AUTHC_THROTTLED:
+		log_info(s->id, "login throttled user=%s address=%s", l->user,
 		    s->ip);
 		pop3_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
 		    "again later.");
 		break;
-	case ACCOUNTS_AUTH_TEMPFAIL:
-	default:
-		log_warn(s->id, "login tempfail user=%s", safe);
-		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication "
-		    "failure.");
+	case AUTHC_TEMP:
+		pop3_tempfail(s, l->user);
 		break;
 	}
-	explicit_bzero(&u, sizeof(u));
+	pop3_login_forget(s);
+	session_resume_after(s, 0);
+}
+
+/* Send the check to buzon-auth; the session waits for login_answer(). */
+static void
+pop3_login(struct session *s, const char *user, const char *secret,
+    const char *apop_ts)
+{
+	struct pop3d		*srv = s->srv;
+	struct pop3_login	*l;
+
+	if (srv->authc == NULL) {	/* never in the daemon: tests */
+		pop3_tempfail(s, "-");
+		s->user[0] = '\0';
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	(void)str_sanitize(l->user, sizeof(l->user), user, strlen(user));
+	l->apop = apop_ts != NULL;
+	s->pending = l;
+	if (apop_ts != NULL)
+		l->req = authc_apop(srv->authc, s->ip, user, apop_ts, secret,
+		    login_answer, s);
+	else
+		l->req = authc_pass(srv->authc, s->ip, user, secret,
+		    login_answer, s);
 	s->user[0] = '\0';
-	if (delay > 0)
-		session_resume_after(s, delay);
+	/* Suspended until the answer; the bound is only a safety net, the
+	 * client answers TEMP at its own timeout first. */
+	session_resume_after(s, authc_timeout_ms(srv->authc) + 5000);
 }
 
 void
@@ -202,30 +241,49 @@ cmd_apop(struct session *s, char *arg)
 static void	auth_cont(struct session *, char *, size_t);
 
 static void
-auth_result(struct session *s, enum auth_sasl_result r, const char *chal)
+sasl_reply(void *sess, const char *line)
 {
-	switch (r) {
-	case AUTH_SASL_CONTINUE:
-		pop3_reply(s, "+ %s", chal);
-		s->cont = auth_cont;
-		s->cont_secret = true;
-		return;
-	case AUTH_SASL_DONE:
-		s->cont = NULL;
-		s->cont_secret = false;
-		pop3_login(s, s->sasl.authcid, s->sasl.passwd, NULL);
-		break;
-	case AUTH_SASL_CANCELLED:
-		pop3_reply(s, "-ERR Authentication aborted.");
-		break;
-	case AUTH_SASL_BAD:
-	default:
-		pop3_error(s, "-ERR [AUTH] %s", s->sasl.error != NULL ?
-		    s->sasl.error : "Invalid response.");
-		break;
-	}
-	pop3_auth_release(s);
+	pop3_reply(sess, "%s", line);
 }
+
+static void
+sasl_wait(void *sess, bool more)
+{
+	struct session	*s = sess;
+
+	s->cont = more ? auth_cont : NULL;
+	s->cont_secret = more;
+}
+
+static void
+sasl_done(void *sess, struct auth_sasl *sa)
+{
+	pop3_login(sess, sa->authcid, sa->passwd, NULL);
+	pop3_auth_release(sess);
+}
+
+static void
+sasl_cancelled(void *sess)
+{
+	pop3_reply(sess, "-ERR Authentication aborted.");
+	pop3_auth_release(sess);
+}
+
+static void
+sasl_bad(void *sess, const char *why)
+{
+	pop3_error(sess, "-ERR [AUTH] %s", why);
+	pop3_auth_release(sess);
+}
+
+static const struct auth_sasl_ops pop3_sasl_ops = {
+	.prompt = "+ ",
+	.reply = sasl_reply,
+	.wait = sasl_wait,
+	.done = sasl_done,
+	.cancelled = sasl_cancelled,
+	.bad = sasl_bad,
+};
 
 static void
 auth_cont(struct session *s, char *line, size_t len)
@@ -235,7 +293,7 @@ auth_cont(struct session *s, char *line, size_t len)
 
 	r = auth_sasl_step(&s->sasl, line, len, &chal);
 	explicit_bzero(line, len);
-	auth_result(s, r, chal);
+	auth_sasl_advance(&pop3_sasl_ops, s, &s->sasl, r, chal);
 }
 
 void
@@ -267,5 +325,5 @@ cmd_auth(struct session *s, char *arg)
 	r = auth_sasl_begin(&s->sasl, mech, n == 2 ? argv[1] : NULL, &chal);
 	if (n == 2)
 		explicit_bzero(argv[1], strlen(argv[1]));
-	auth_result(s, r, chal);
+	auth_sasl_advance(&pop3_sasl_ops, s, &s->sasl, r, chal);
 }

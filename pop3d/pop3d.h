@@ -31,7 +31,8 @@
 #include "str.h"
 
 struct accounts;
-struct auth_throttle;
+struct authc;
+struct pop3_login;
 struct config;
 struct event_io;
 struct event_loop;
@@ -86,7 +87,7 @@ struct pop3d {
 	struct pop3_conf	 conf;
 	SSL_CTX			*tls_ctx;	/* NULL: no STLS, no 995 */
 	struct accounts		*accounts;
-	struct auth_throttle	*throttle;	/* NULL: no throttling */
+	struct authc		*authc;		/* buzon-auth */
 	struct session		*sessions;
 	unsigned int		 nsessions;
 	bool			 stopping;
@@ -199,10 +200,10 @@ void	 cmd_apop(struct session *, char *);
 void	 cmd_auth(struct session *, char *);
 /* Wipe a login in progress (password, SASL state). */
 void	 pop3_auth_release(struct session *);
-/* Drop a correct login still waiting for its answer (session_free). */
+/* Drop a login still waiting for buzon-auth (session_free). */
 void	 pop3_login_forget(struct session *);
-/* The throttle's delay is over: open the maildrop of a login that waited
- * (the lock is taken only now, when the answer goes) and answer it. */
+/* The session resumes (session.c): nothing left to do, as the answer of
+ * buzon-auth was given when it came. */
 void	 pop3_login_resume(struct session *);
 
 /* ---- cmd_mail.c: the TRANSACTION state and QUIT ---- */
@@ -299,9 +300,7 @@ struct session {
 	pop3_cont_fn		*cont;		/* next line goes here (AUTH) */
 	bool			 cont_secret;	/* trace it masked */
 	struct auth_sasl	 sasl;
-	struct accounts_user	*pending;	/* logged in, to be answered
-						   when the delay is over */
-	bool			 pending_apop;
+	struct pop3_login	*pending;	/* a check at buzon-auth */
 	struct pop3_maildrop	 drop;
 	struct mailbox_stream	*mstream;	/* RETR/TOP in progress */
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */

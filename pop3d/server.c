@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c - buzon-pop3d's process-wide state: settings from buzon.conf,
- * the TLS context, the accounts maps and the login throttle; reload and
+ * the TLS context, the accounts maps and the auth client; reload and
  * shutdown for service.h
  */
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "accounts.h"
 #include "accounts_config.h"
 #include "auth.h"
+#include "authc.h"
 #include "event.h"
 #include "log.h"
 #include "pop3d.h"
@@ -59,7 +60,10 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 		log_error("-", "accounts: %s", err);
 		return -1;
 	}
-	srv->throttle = auth_throttle_from_config(cfg);
+	if ((srv->authc = authc_from_config(loop, cfg, "pop3")) == NULL) {
+		log_error("-", "auth socket path too long");
+		return -1;
+	}
 	/* The key is in memory: from here on pop3d reaches the maps, the
 	 * mailboxes and run/ only (sandbox.h). */
 	if (sandbox_daemon(cfg, "buzon-pop3d", pop3d_sandbox_rw) == -1)
@@ -93,7 +97,7 @@ pop3d_shutdown(void *data)
 	if (srv->nsessions == 0) {
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
-		auth_throttle_close(&srv->throttle);
+		authc_free(&srv->authc);
 	}
 	return srv->nsessions;
 }

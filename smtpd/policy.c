@@ -160,27 +160,3 @@ policy_sender(struct session *s, const char *sender, char *reply,
 	return -1;
 }
 
-int
-policy_login_lookup(struct session *s, const char *user,
-    struct smtp_login *l)
-{
-	struct accounts_user	 u;
-	int			 r;
-
-	l->address[0] = '\0';
-	if (s->srv->accounts == NULL)
-		return 0;
-	if (accounts_login_name(accounts_conf(s->srv->accounts), user,
-	    l->address, sizeof(l->address)) == -1) {
-		l->address[0] = '\0';
-		return 0;
-	}
-	r = accounts_login_lookup(s->srv->accounts, user, &u);
-	if (r == 1) {
-		(void)str_copy(l->hash, u.hash, sizeof(l->hash));
-		(void)str_copy(l->address, u.address, sizeof(l->address));
-		l->enabled = u.enabled;
-	}
-	mem_wipe(&u, sizeof(u));
-	return r;
-}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server.c - buzon-smtpd's process-wide state: settings from buzon.conf,
- * the TLS context, the accounts maps, the login throttle and the spool;
+ * the TLS context, the accounts maps, the auth client and the spool;
  * reload and shutdown for service.h
  */
 #include <limits.h>
@@ -12,6 +12,7 @@
 #include "accounts.h"
 #include "accounts_config.h"
 #include "auth.h"
+#include "authc.h"
 #include "enqueue.h"
 #include "event.h"
 #include "log.h"
@@ -133,7 +134,6 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 		log_error("-", "accounts: %s", err);
 		return -1;
 	}
-	srv->throttle = auth_throttle_from_config(cfg);
 
 	if (enqueue_open(cfg->state_dir, &srv->spool, &f) == -1) {
 		log_error("-", "spool: %s", f.text);
@@ -145,8 +145,10 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 	enqueue_set_sync_threads(srv->spool, SMTPD_SYNC_THREADS);
 	if (smtp_committer_start(srv) == -1)
 		log_warn("-", "commits run on the loop: no committer thread");
-	if (smtp_auth_workers_init(srv) == -1)
-		log_warn("-", "password checks run on the loop: no pipe");
+	if ((srv->authc = authc_from_config(loop, cfg, "smtp")) == NULL) {
+		log_error("-", "auth socket path too long");
+		return -1;
+	}
 	spf_start(srv, cfg);
 	log_info("-", "smtpd ready hostname=%s tls=%s spf=%s max_message=%zu",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
@@ -186,11 +188,10 @@ smtpd_shutdown(void *data)
 		smtp_committer_stop(srv);
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
-		auth_throttle_close(&srv->throttle);
 		enqueue_close(&srv->spool);
 		spf_client_free(&srv->spf);
 		spf_helper_argv_free(&srv->spf_argv);
-		smtp_auth_workers_release(srv);
+		authc_free(&srv->authc);
 	}
 	return srv->nsessions;
 }

@@ -105,7 +105,7 @@ struct smtpd {
 	struct smtpd_conf	 conf;
 	SSL_CTX			*tls_ctx;	/* NULL: no STARTTLS, no 465 */
 	struct accounts		*accounts;	/* NULL: no local domains */
-	struct auth_throttle	*throttle;	/* NULL: no throttling */
+	struct authc		*authc;		/* buzon-auth */
 	struct enqueue		*spool;		/* NULL: 451 at DATA */
 	struct spf_client	*spf;		/* NULL: no SPF checks */
 	char			**spf_argv;	/* the helper's command */
@@ -115,9 +115,6 @@ struct smtpd {
 	size_t			 nbatch, batch_cap;
 	struct event_timer	*batch_timer;
 	struct smtp_committer	*committer;	/* NULL: commit on the loop */
-	int			 login_pipe[2];	/* workers -> loop */
-	struct event_io		*login_io;	/* NULL: check inline */
-	unsigned int		 login_threads;	/* running */
 	bool			 stopping;
 };
 
@@ -262,10 +259,6 @@ void	 smtp_auth_release(struct session *);
 /* The session is going away: a password check still running finds no
  * one to answer. */
 void	 smtp_auth_forget(struct session *);
-/* Password checks run on worker threads (crypt(3) is slow on purpose);
- * start the channel back to the loop.  0, or -1 (checks run inline). */
-int	 smtp_auth_workers_init(struct smtpd *);
-void	 smtp_auth_workers_release(struct smtpd *);
 
 /* ---- policy.c ---- */
 /* Is ip inside one of the networks? */
@@ -281,26 +274,11 @@ void	 policy_postmaster(struct session *, char *out, size_t size);
  * 0, or -1 with the reply in reply. */
 int	 policy_sender(struct session *, const char *sender, char *reply,
 	    size_t size);
-/* A login being checked (cmd_auth.c): what the lookup found, and the
- * password, checked off the loop. */
+/* A login being checked by buzon-auth (cmd_auth.c). */
 struct smtp_login {
-	struct session	*s;		/* NULL once the session is gone */
-	int		 notify_fd;	/* the worker writes the pointer */
-	bool		 found;
-	bool		 enabled;
-	bool		 verified;	/* the worker's answer */
-	uint64_t	 delay;		/* throttle delay before answering */
-	struct auth_throttle_ticket ticket;	/* the attempt, counted */
-	char		 hash[AUTH_HASH_MAX];
-	char		 address[SMTP_USER_MAX + 1];
+	struct authc_req *req;		/* NULL once answered */
 	char		 user[SMTP_USER_MAX + 1];	/* sanitised, for logs */
-	char		 passwd[AUTH_PASS_MAX + 1];	/* wiped */
 };
-/* Look the login name up (the default realm applies): address gets the
- * account it names ("" when it is no address) in any case; 1 found (hash,
- * enabled filled too), 0 no such user, -1 the lookup failed. */
-int	 policy_login_lookup(struct session *, const char *user,
-	    struct smtp_login *);
 
 /* ---- server.c: the service callbacks (service.h) ---- */
 int	 smtpd_init(struct event_loop *, const struct config *, void *);

@@ -55,6 +55,7 @@ LISTENERS = {
 }
 # Daemon program -> its folder in the build tree.
 DAEMONS = {
+    "buzon-auth": "auth",
     "buzon-smtpd": "smtpd",
     "buzon-queued": "queue",
     "buzon-deliver": "local-delivery",
@@ -733,6 +734,16 @@ class Instance:
                     "answer):\n%s" % (timeout, pending,
                                       tail(self.log_text())))
             time.sleep(0.05)
+        # logins need buzon-auth's socket (it makes it itself, at start),
+        # when the supervisor started it (not skipped, not the fixture)
+        sock = os.path.join(self.dir, "run", "auth.sock")
+        if "daemon=buzon-auth pid=" in self.log_text():
+            while not os.path.exists(sock):
+                if time.monotonic() >= deadline:
+                    raise AssertionError("buzon-auth not ready after "
+                                         "%.0fs:\n%s" % (
+                                             timeout, tail(self.log_text())))
+                time.sleep(0.02)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

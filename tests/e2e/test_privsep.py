@@ -203,6 +203,12 @@ class PrivsepBase(unittest.TestCase):
         return os.path.join(d, [n for n in os.listdir(d)
                                 if n.startswith("users")][0])
 
+    @property
+    def passwd_map(self):
+        d = os.path.join(self.inst.dir, "auth")
+        return os.path.join(d, [n for n in os.listdir(d)
+                                if n.startswith("passwd")][0])
+
     def assert_denied(self, pid, path):
         self.assertTrue(os.path.exists(path), path)
         self.assertEqual(gdb_open(pid, path), -EACCES,
@@ -220,6 +226,7 @@ class Smtpd(PrivsepBase):
         # gdb works and the files smtpd needs still open
         self.assert_allowed(pid, self.users_map)
         self.assert_denied(pid, self.key)
+        self.assert_denied(pid, self.passwd_map)
         self.assert_denied(pid, self.msg["alice"])
         self.assert_denied(pid, self.mail_dir("bob"))
         self.assert_denied(pid, "/etc/passwd")
@@ -281,6 +288,7 @@ class Pop3d(PrivsepBase):
     def test_pop3d_reaches_no_key(self):
         pid = self.daemon_pids("buzon-pop3d")[0]
         self.assert_denied(pid, self.key)
+        self.assert_denied(pid, self.passwd_map)
         self.assert_denied(pid, "/etc/passwd")
         self.assertIn("sandbox on process=buzon-pop3d",
                       self.inst.log_text())
@@ -295,6 +303,26 @@ class Pop3d(PrivsepBase):
                 iter(c.readline, ".")))
             c.command("QUIT", "+OK")
             c.close()
+
+
+class Auth(PrivsepBase):
+
+    def test_auth_reaches_secrets_but_no_mail_and_no_key(self):
+        pid = self.daemon_pids("buzon-auth")[0]
+        self.assert_allowed(pid, self.passwd_map)
+        self.assert_allowed(pid, self.users_map)
+        self.assert_denied(pid, self.key)
+        self.assert_denied(pid, self.msg["alice"])
+        self.assert_denied(pid, os.path.join(self.inst.dir, "spool"))
+        self.assertIn("sandbox on process=buzon-auth",
+                      self.inst.log_text())
+        # and still checks passwords after the probe
+        c = self.inst.connect("pop3")
+        c.expect("+OK")
+        c.command("USER bob@" + DOMAIN, "+OK")
+        c.command("PASS " + PASSWORD, "+OK Logged in.")
+        c.command("QUIT", "+OK")
+        c.close()
 
 
 @buzontest.require_tool("gdb")

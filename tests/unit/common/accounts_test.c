@@ -56,6 +56,7 @@ setup(void)
 	memset(&conf, 0, sizeof(conf));
 	conf.state_dir = dir;
 	conf.recipient_delimiter = "+";
+	conf.read_secrets = true;	/* the logins below check hashes */
 }
 
 static void
@@ -182,7 +183,8 @@ ParameterizedTestParameters(accounts, normalize)
 
 ParameterizedTest(struct norm_case *c, accounts, normalize)
 {
-	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs, NULL };
+	struct accounts_conf	 ac = { "/x", NULL, c->delim, c->cs, NULL, NULL,
+	    false };
 	char			 out[ACCOUNTS_ADDR_MAX];
 
 	cr_assert_eq(accounts_normalize(&ac, c->in, c->keep, out, sizeof(out)),
@@ -877,6 +879,7 @@ Test(accounts, login_name_and_default_realm)
 	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
 	    sizeof(err)), 0);
 	add_user("alice@example.test", "right");
+	c.read_secrets = true;
 	a = accounts_open(&c, err, sizeof(err));
 	cr_assert_not_null(a, "%s", err);
 	cr_assert_eq(accounts_login(a, "alice", "right", &u), 1);

@@ -9,7 +9,7 @@
 #include "str.h"
 
 static struct accounts_conf	 ac = { "/var/lib/buzon", "hash", "+", false,
-    NULL };
+    NULL, NULL, false };
 
 Test(deliver_accounts, maildir_user)
 {

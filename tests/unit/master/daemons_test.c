@@ -63,7 +63,9 @@ Test(master, daemon_table)
 	cr_assert_str_eq(d[2].prog, "buzon-pop3d");
 	cr_assert_str_eq(d[3].prog, "buzon-imapd");
 	cr_assert_str_eq(d[3].listeners[1], "imaps");
-	cr_assert_null(d[4].prog);
+	cr_assert_str_eq(d[4].prog, "buzon-auth");
+	cr_assert_null(d[4].listeners[0]);
+	cr_assert_null(d[5].prog);
 }
 
 Test(master, listen_list)
