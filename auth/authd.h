@@ -69,16 +69,18 @@ unsigned int authd_shutdown(void *);
 void	 authd_job_done(struct authd *, struct authd_job *);
 
 /*
- * worker.c: nthreads threads checking jobs.  authd_pool_submit() hands a
+ * worker.c: nthreads threads (common/workpool) checking jobs.  authd_pool_submit() hands a
  * job over (the workers touch only its at, secret, timestamp and verified
  * fields, and wipe the secrets); the loop gets it back through
  * authd_job_done(), in the order checks finish.
  */
 struct authd_pool *authd_pool_new(struct authd *, unsigned int nthreads);
-void	 authd_pool_submit(struct authd_pool *, struct authd_job *);
+/* 0; -1 when the pool is full (the caller answers TEMP; j is still its). */
+int	 authd_pool_submit(struct authd_pool *, struct authd_job *)
+	    __attribute__((warn_unused_result));
 /* Jobs handed over and not yet back. */
 unsigned int authd_pool_busy(const struct authd_pool *);
-/* Stop and join the threads (jobs still queued are dropped, wiped). */
+/* Stop and join the threads; only when no job is out. */
 void	 authd_pool_free(struct authd_pool **);
 /* The check itself, as a worker runs it (for tests). */
 void	 authd_job_check(struct authd_job *);

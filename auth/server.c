@@ -234,8 +234,16 @@ conn_request(struct authd_conn *c, struct auth_proto_req *req)
 	(void)str_copy(j->secret, req->cmd == AUTH_PROTO_APOP ? req->digest :
 	    req->password, sizeof(j->secret));
 	(void)str_copy(j->timestamp, req->timestamp, sizeof(j->timestamp));
+	if (authd_pool_submit(srv->pool, j) == -1) {
+		/* AUTHD_POOL_JOBS_MAX checks queued: an overload.  The
+		 * attempt stays counted, as an unanswered one would. */
+		(void)accounts_auth_end(srv->throttle, &j->at, false);
+		job_log(j, "tempfail");
+		conn_reply(c, AUTH_PROTO_TEMP, j->id, "internal");
+		job_free(j);
+		return;
+	}
 	c->inflight++;
-	authd_pool_submit(srv->pool, j);
 }
 
 static int
