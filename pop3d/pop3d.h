@@ -28,6 +28,7 @@
 
 #include "auth.h"
 #include "net.h"
+#include "session.h"
 #include "str.h"
 
 struct accounts;
@@ -87,9 +88,7 @@ struct pop3d {
 	SSL_CTX			*tls_ctx;	/* NULL: no STLS, no 995 */
 	struct accounts		*accounts;
 	struct auth_throttle	*throttle;	/* NULL: no throttling */
-	struct session		*sessions;
-	unsigned int		 nsessions;
-	bool			 stopping;
+	struct sess_server	 sv;		/* the sessions (session.h) */
 };
 
 /* One message of the session's view (fixed at login). */
@@ -265,28 +264,17 @@ void	 pop3d_conf_from(struct pop3_conf *, const struct config *);
 typedef void	pop3_cont_fn(struct session *, char *line, size_t len);
 
 struct session {
+	struct sess		 base;		/* first: the connection */
 	struct pop3d		*srv;
-	struct session		*next, *prev;
-	char			 id[24];
-	int			 fd;
-	struct stream		*st;
-	struct event_io		*io;
-	struct event_timer	*timer;		/* idle, or output stalled */
-	struct event_timer	*cmd_timer;	/* a command line is due;
-						   NULL: none begun */
-	struct event_timer	*resume_timer;
+	char			 id[24];	/* base's, for the handlers */
 	struct net_addr		 peer;
 	char			 ip[NET_ADDRSTRLEN];
 	enum pop3_state		 state;
 	bool			 is_pop3s;	/* implicit TLS listener */
 	bool			 is_loopback;
 	bool			 is_tls;
-	bool			 want_starttls;
-	bool			 handshaking;
-	bool			 suspended;	/* AUTH failure delay */
-	bool			 skipping;	/* dropping an over-long line */
-	bool			 peer_eof;	/* no more input: finish what
-						   is buffered, then close */
+	bool			 want_starttls;	/* STLS answered: the layer
+						   switches after the +OK */
 	char			 timestamp[128];	/* APOP "<...>" */
 	char			 user[POP3_USER_MAX + 1];	/* USER */
 	char			 login[POP3_USER_MAX + 1];	/* logged in */
@@ -306,7 +294,6 @@ struct session {
 	struct mailbox_stream	*mstream;	/* RETR/TOP in progress */
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */
 	struct pop3_xfer	 xfer;
-	bool			 xfer_active;
 	bool			 zc;		/* transfer by sendfile() */
 	bool			 zc_corked;	/* TCP_CORK on */
 	int			 zc_fd;		/* borrowed from mstream */
@@ -315,6 +302,9 @@ struct session {
 	unsigned int		 nsendfile;	/* messages sent zero-copy */
 	struct str		 out;		/* replies not yet written */
 };
+
+/* The pop3d side of common/session: greeting, lines, RETR/TOP output. */
+extern const struct sess_ops pop3_sess_ops;
 
 void	 session_accept(int fd, const struct net_addr *peer,
 	    const char *listener, void *data);
@@ -327,7 +317,9 @@ void	 session_start_xfer(struct session *);
  * queued replies (s->mstream owns fd). */
 void	 session_start_sendfile(struct session *, int fd, off_t off,
 	    uint64_t len);
-void	 session_free(struct session **, const char *reason);
-void	 session_shutdown(struct pop3d *);
+/* Memory sessions (fuzz, tests): a session on no socket, fed with
+ * sess_feed(&s->base, ...) after pop3_session_start(). */
+struct session *pop3_session_mem(struct pop3d *);
+void	 pop3_session_start(struct session *);
 
 #endif

@@ -79,11 +79,10 @@ pop3d_shutdown(void *data)
 {
 	struct pop3d	*srv = data;
 
-	session_shutdown(srv);
-	if (srv->nsessions == 0) {
+	if (srv->sv.ops == NULL || sess_shutdown(&srv->sv) == 0) {
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
 		auth_throttle_close(&srv->throttle);
 	}
-	return srv->nsessions;
+	return srv->sv.count;
 }
