@@ -609,21 +609,22 @@ sess_mem_new(struct sess_server *sv, size_t size,
 int
 sess_feed(struct sess **sp, const void *data, size_t len, bool eof)
 {
-	struct sess	*s = *sp;
-	const char	*p = data;
-	unsigned long	 freed = s->srv->nfreed;
+	struct sess		*s = *sp;
+	struct sess_server	*sv = s->srv;
+	const char		*p = data;
+	unsigned long		 freed = sv->nfreed;
 	size_t		 n;
 
 	for (;;) {
 		n = stream_feed(s->st, p, len);
 		p += n;
 		len -= n;
-		if (n > 0 && s->srv->ops->on_read != NULL)
-			s->srv->ops->on_read(s, n);
+		if (n > 0 && sv->ops->on_read != NULL)
+			sv->ops->on_read(s, n);
 		if (len == 0 && eof)
 			s->peer_eof = true;
 		sess_run(s);
-		if (s->srv->nfreed != freed) {
+		if (sv->nfreed != freed) {
 			*sp = NULL;
 			return -1;
 		}

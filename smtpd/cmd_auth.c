@@ -120,7 +120,7 @@ login_finish(struct session *s, struct smtp_login *l)
 		smtp_error(s, "535 5.7.8 Error: authentication failed: "
 		    "authentication failure");
 	}
-	s->flush_now = true;
+	s->base.flush_now = true;
 	if (l->delay > 0)
 		session_resume_after(s, l->delay);
 }
@@ -254,7 +254,7 @@ auth_check(struct session *s)
 static void
 auth_result(struct session *s, enum auth_sasl_result r, const char *chal)
 {
-	s->flush_now = true;
+	s->base.flush_now = true;
 	switch (r) {
 	case AUTH_SASL_CONTINUE:
 		smtp_reply(s, "334 %s", chal != NULL ? chal : "");

@@ -189,7 +189,7 @@ message_end(struct session *s)
 	struct smtpd	*srv = s->srv;
 	struct data	*d = &s->tx.data;
 
-	s->flush_now = true;
+	s->base.flush_now = true;
 	if (d->failed) {
 		log_info(s->tx.queue_id, "reject size=%zu reason=\"%s\"",
 		    d->size, d->fail.text);
@@ -291,7 +291,7 @@ batch_done(struct session **batch, const uint64_t *sizes, const int *rcs,
 		 * not this one (the caller owns these arrays). */
 		batch[i] = NULL;
 		smtp_tx_reset(s);
-		s->flush_now = true;
+		s->base.flush_now = true;
 		session_resume(s);
 	}
 }
@@ -589,7 +589,7 @@ smtp_bdat_end(struct session *s)
 	struct smtp_tx	*tx = &s->tx;
 
 	tx->bdat_chunk = false;
-	s->flush_now = true;
+	s->base.flush_now = true;
 	if (tx->bdat_discard) {
 		tx->bdat_discard = false;
 		if (tx->bdat_error[0] != '\0')

@@ -76,7 +76,7 @@ spf_done(const struct spf_answer *ans, void *arg)
 	    d.action == SPF_ACT_REJECT ? "reject" :
 	    d.action == SPF_ACT_TEMPFAIL ? "tempfail" :
 	    d.action == SPF_ACT_TAG ? "tag" : "accept");
-	s->flush_now = true;
+	s->base.flush_now = true;
 	switch (d.action) {
 	case SPF_ACT_REJECT:
 	case SPF_ACT_TEMPFAIL:

@@ -101,7 +101,7 @@ void
 smtp_close(struct session *s, const char *code, const char *text)
 {
 	smtp_reply(s, "421 %s %s %s", code, s->srv->conf.hostname, text);
-	s->flush_now = true;
+	s->base.flush_now = true;
 	session_set_state(s, SMTP_CLOSING);
 }
 
@@ -124,7 +124,7 @@ void
 smtp_greet(struct session *s)
 {
 	smtp_reply(s, "220 %s ESMTP buzon", s->srv->conf.hostname);
-	s->flush_now = true;
+	s->base.flush_now = true;
 }
 
 bool
@@ -359,5 +359,5 @@ smtp_dispatch(struct session *s, char *line, size_t len)
 	else
 		c->fn(s, arg);
 	if (c->verb == NULL || (c->flags & CMD_GROUP_END))
-		s->flush_now = true;
+		s->base.flush_now = true;
 }

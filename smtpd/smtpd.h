@@ -30,6 +30,7 @@
 #include "net.h"
 #include "params.h"
 #include "rfc5321.h"
+#include "session.h"
 #include "str.h"
 
 struct accounts;
@@ -109,8 +110,7 @@ struct smtpd {
 	struct enqueue		*spool;		/* NULL: 451 at DATA */
 	struct spf_client	*spf;		/* NULL: no SPF checks */
 	char			**spf_argv;	/* the helper's command */
-	struct session		*sessions;	/* every open session */
-	unsigned int		 nsessions;
+	struct sess_server	 sv;		/* the sessions (session.h) */
 	struct session		**batch;	/* finished, to commit */
 	size_t			 nbatch, batch_cap;
 	struct event_timer	*batch_timer;
@@ -118,7 +118,6 @@ struct smtpd {
 	int			 login_pipe[2];	/* workers -> loop */
 	struct event_io		*login_io;	/* NULL: check inline */
 	unsigned int		 login_threads;	/* running */
-	bool			 stopping;
 };
 
 struct smtp_rcpt {
@@ -155,14 +154,9 @@ struct smtp_tx {
 typedef void	smtp_cont_fn(struct session *, char *line, size_t len);
 
 struct session {
+	struct sess		 base;		/* first: the connection */
 	struct smtpd		*srv;
-	struct session		*next, *prev;
-	char			 id[24];
-	int			 fd;
-	struct stream		*st;
-	struct event_io		*io;
-	struct event_timer	*timer;
-	struct event_timer	*resume_timer;
+	char			 id[24];	/* base's, for the handlers */
 	struct net_addr		 peer;
 	char			 ip[NET_ADDRSTRLEN];
 	enum smtp_listener	 listener;
@@ -172,15 +166,8 @@ struct session {
 	bool			 is_tls;
 	bool			 is_esmtp;
 	bool			 is_authenticated;
-	/* STARTTLS answered: flush, go */
+	/* STARTTLS answered: the layer switches once the 220 is out */
 	bool			 want_starttls;
-	bool			 handshaking;
-	bool			 suspended; /* waiting: commit, AUTH delay */
-	bool			 peer_eof;  /* client closed its side */
-	bool			 io_quiet;  /* input came while suspended */
-	unsigned int		 io_events; /* EVENT_* last set on io */
-	bool			 flush_now;	/* a group-end command ran */
-	bool			 skipping;	/* dropping an over-long line */
 	bool			 helo_seen;
 	char			 helo[SMTP_HELO_MAX + 1];
 	char			 auth_user[SMTP_USER_MAX + 1];
@@ -199,6 +186,9 @@ struct session {
 	struct str		 out;		/* replies not yet written */
 	struct smtp_tx		 tx;
 };
+
+/* The smtpd side of common/session: greeting, lines, DATA/BDAT bytes. */
+extern const struct sess_ops smtp_sess_ops;
 
 /* ---- commands.c ---- */
 
@@ -318,9 +308,9 @@ void	 session_suspend(struct session *);
 void	 session_resume(struct session *);
 /* Run session_resume() after ms (AUTH failure delay). */
 void	 session_resume_after(struct session *, uint64_t ms);
-void	 session_free(struct session **, const char *reason);
-/* The event-loop half of a server: sessions still open. */
-unsigned int session_count(const struct smtpd *);
-void	 session_shutdown(struct smtpd *);
+/* Memory sessions (fuzz, tests): a session on no socket, fed with
+ * sess_feed(&s->base, ...) after smtp_session_start(). */
+struct session *smtp_session_mem(struct smtpd *, enum smtp_listener);
+void	 smtp_session_start(struct session *);
 
 #endif
