@@ -2,10 +2,11 @@
  * pop3d.h - buzon-pop3d: the session, its states, and what the files of
  * pop3d/ offer each other (nothing here is used outside this directory)
  *
- * One process serves every session from one event loop.  session.c owns
- * the socket: it reads and splits lines, runs the timer and the TLS
- * handshakes, and writes what the handlers queued in s->out, then the
- * bytes of a RETR or TOP in progress (s->xfer) as the socket drains.  The
+ * One process serves every session from one event loop.  common/session
+ * (session.h) owns the socket: it reads and splits lines, runs the TLS
+ * handshakes and writes what the handlers queued in s->out; session.c
+ * holds pop3d's hooks on it, among them the bytes of a RETR or TOP in
+ * progress (s->xfer), produced as the socket drains.  The
  * handlers (commands.c, cmd_auth.c, cmd_mail.c) never touch the socket:
  * they look at a line, change the session through session_set_state(),
  * and queue replies with pop3_reply()/pop3_error().
@@ -198,7 +199,7 @@ void	 cmd_apop(struct session *, char *);
 void	 cmd_auth(struct session *, char *);
 /* Wipe a login in progress (password, SASL state). */
 void	 pop3_auth_release(struct session *);
-/* Drop a correct login still waiting for its answer (session_free). */
+/* Drop a correct login still waiting for its answer (sess_free). */
 void	 pop3_login_forget(struct session *);
 /* The throttle's delay is over: open the maildrop of a login that waited
  * (the lock is taken only now, when the answer goes) and answer it. */

@@ -2,15 +2,16 @@
  * smtpd.h - buzon-smtpd: the session, its states, and what the files of
  * smtpd/ offer each other (nothing here is used outside this directory)
  *
- * One process serves every session from one event loop.  session.c owns
- * the socket: it reads, splits lines, feeds DATA and BDAT bytes, runs the
- * timers and TLS handshakes and writes what the handlers queued.  The
+ * One process serves every session from one event loop.  common/session
+ * (session.h) owns the socket: it reads, splits lines, runs the TLS
+ * handshakes and writes what the handlers queued; session.c holds smtpd's
+ * hooks on it (DATA and BDAT bytes, the deadlines, the refusal lines).  The
  * handlers (commands.c, cmd_*.c) never touch the socket: they look at a
  * line, change the session through session_set_state() and the tx, and
  * queue replies with smtp_reply() into s->out.  policy.c answers "may this
  * recipient / sender go through", cmd_data.c moves content to the spool.
  *
- * Lifetimes: a session lives from accept to session_free(); its
+ * Lifetimes: a session lives from accept to sess_free(); its
  * transaction (s->tx) from MAIL to the end of DATA/BDAT LAST or RSET,
  * freed by smtp_tx_reset().  Nothing keeps a pointer into the stream's
  * buffer across an event-loop turn.
