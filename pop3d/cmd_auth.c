@@ -72,7 +72,7 @@ pop3_login_answer(struct session *s, const struct accounts_user *u,
 	    "size=%llu", s->login, apop ? "apop" : "password",
 	    s->is_tls ? "yes" : "no", s->drop.count,
 	    (unsigned long long)s->drop.size);
-	session_set_state(s, POP3_TRANSACTION);
+	pop3_set_state(s, POP3_TRANSACTION);
 	pop3_reply(s, "+OK Logged in.");
 }
 
@@ -135,7 +135,7 @@ pop3_login(struct session *s, const char *user, const char *secret,
 	explicit_bzero(&u, sizeof(u));
 	s->user[0] = '\0';
 	if (delay > 0)
-		session_resume_after(s, delay);
+		pop3_resume_after(s, delay);
 }
 
 void

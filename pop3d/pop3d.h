@@ -8,7 +8,7 @@
  * holds pop3d's hooks on it, among them the bytes of a RETR or TOP in
  * progress (s->xfer), produced as the socket drains.  The
  * handlers (commands.c, cmd_auth.c, cmd_mail.c) never touch the socket:
- * they look at a line, change the session through session_set_state(),
+ * they look at a line, change the session through pop3_set_state(),
  * and queue replies with pop3_reply()/pop3_error().
  *
  * A POP3 session's view of the maildrop (maildrop.c) is fixed at login
@@ -307,16 +307,16 @@ struct session {
 /* The pop3d side of common/session: greeting, lines, RETR/TOP output. */
 extern const struct sess_ops pop3_sess_ops;
 
-void	 session_accept(int fd, const struct net_addr *peer,
+void	 pop3_accept(int fd, const struct net_addr *peer,
 	    const char *listener, void *data);
-void	 session_set_state(struct session *, enum pop3_state);
+void	 pop3_set_state(struct session *, enum pop3_state);
 /* Answer later: keep the queued replies and stop reading for ms. */
-void	 session_resume_after(struct session *, uint64_t ms);
+void	 pop3_resume_after(struct session *, uint64_t ms);
 /* Send the bytes of s->xfer after the queued replies. */
-void	 session_start_xfer(struct session *);
+void	 pop3_start_xfer(struct session *);
 /* Send len bytes of fd from off with sendfile(), then ".\r\n", after the
  * queued replies (s->mstream owns fd). */
-void	 session_start_sendfile(struct session *, int fd, off_t off,
+void	 pop3_start_sendfile(struct session *, int fd, off_t off,
 	    uint64_t len);
 /* Memory sessions (fuzz, tests): a session on no socket, fed with
  * sess_feed(&s->base, ...) after pop3_session_start(). */

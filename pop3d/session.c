@@ -69,7 +69,7 @@ session_touch(struct session *s)
 }
 
 void
-session_set_state(struct session *s, enum pop3_state st)
+pop3_set_state(struct session *s, enum pop3_state st)
 {
 	if (s->state == st)
 		return;
@@ -90,14 +90,14 @@ xfer_end(struct session *s)
 }
 
 void
-session_start_xfer(struct session *s)
+pop3_start_xfer(struct session *s)
 {
 	sess_produce(&s->base);
 	session_touch(s);
 }
 
 void
-session_start_sendfile(struct session *s, int fd, off_t off, uint64_t len)
+pop3_start_sendfile(struct session *s, int fd, off_t off, uint64_t len)
 {
 	memset(&s->xfer, 0, sizeof(s->xfer));
 	s->zc = true;
@@ -314,7 +314,7 @@ pop3_resumed(struct sess *b)
 }
 
 void
-session_resume_after(struct session *s, uint64_t ms)
+pop3_resume_after(struct session *s, uint64_t ms)
 {
 	/* The idle timer counts from the answer, not from the question. */
 	sess_timer_reset(&s->base, ms + s->srv->conf.timeout);
@@ -426,7 +426,7 @@ server_ready(struct pop3d *srv)
 }
 
 void
-session_accept(int fd, const struct net_addr *peer, const char *listener,
+pop3_accept(int fd, const struct net_addr *peer, const char *listener,
     void *data)
 {
 	struct pop3d		*srv = data;

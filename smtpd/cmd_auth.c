@@ -122,7 +122,7 @@ login_finish(struct session *s, struct smtp_login *l)
 	}
 	s->base.flush_now = true;
 	if (l->delay > 0)
-		session_resume_after(s, l->delay);
+		smtp_resume_after(s, l->delay);
 }
 
 static void
@@ -140,7 +140,7 @@ login_pipe_cb(int fd, unsigned int events, void *arg)
 			s->login = NULL;
 			login_finish(s, l);
 			if (l->delay == 0)
-				session_resume(s);
+				smtp_resume(s);
 		}
 		login_free(l);
 	}
@@ -202,7 +202,7 @@ login_start(struct session *s, struct smtp_login *l)
 	if (started) {
 		srv->login_threads++;
 		s->login = l;
-		session_suspend(s);
+		smtp_suspend(s);
 		return;
 	}
 	/* No worker: check here (the loop waits that long). */

@@ -172,7 +172,7 @@ cmd_data(struct session *s, char *arg)
 	if (message_begin(s) == -1)
 		return;
 	content_begin(s);
-	session_set_state(s, SMTP_DATA);
+	smtp_set_state(s, SMTP_DATA);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -212,7 +212,7 @@ message_end(struct session *s)
 			event_timer_reset(srv->batch_timer, 0);
 	}
 	srv->batch[srv->nbatch++] = s;
-	session_suspend(s);
+	smtp_suspend(s);
 }
 
 size_t
@@ -292,7 +292,7 @@ batch_done(struct session **batch, const uint64_t *sizes, const int *rcs,
 		batch[i] = NULL;
 		smtp_tx_reset(s);
 		s->base.flush_now = true;
-		session_resume(s);
+		smtp_resume(s);
 	}
 }
 
@@ -580,7 +580,7 @@ cmd_bdat(struct session *s, char *arg)
 		tx->bdat = true;
 	}
 	tx->bdat_total += size;
-	session_set_state(s, SMTP_BDAT);
+	smtp_set_state(s, SMTP_BDAT);
 }
 
 void

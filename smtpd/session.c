@@ -48,7 +48,7 @@
 #define CS(b)	SESS_OF_CONST(struct session, (b))
 
 void
-session_set_state(struct session *s, enum smtp_state st)
+smtp_set_state(struct session *s, enum smtp_state st)
 {
 	if (s->state == st)
 		return;
@@ -150,7 +150,7 @@ smtp_tls_done(struct sess *b)
 		s->is_esmtp = false;
 		s->is_authenticated = false;
 		s->auth_user[0] = '\0';
-		session_set_state(s, SMTP_GREETED);
+		smtp_set_state(s, SMTP_GREETED);
 	}
 }
 
@@ -265,19 +265,19 @@ smtp_timeout(struct sess *b, bool cmd)
 }
 
 void
-session_suspend(struct session *s)
+smtp_suspend(struct session *s)
 {
 	sess_suspend(&s->base);
 }
 
 void
-session_resume(struct session *s)
+smtp_resume(struct session *s)
 {
 	sess_resume(&s->base);
 }
 
 void
-session_resume_after(struct session *s, uint64_t ms)
+smtp_resume_after(struct session *s, uint64_t ms)
 {
 	sess_resume_after(&s->base, ms);
 }
@@ -387,7 +387,7 @@ setup(struct smtpd *srv, struct session *s, enum smtp_listener kind)
 }
 
 void
-session_accept(int fd, const struct net_addr *peer, const char *listener,
+smtp_accept(int fd, const struct net_addr *peer, const char *listener,
     void *data)
 {
 	struct smtpd		*srv = data;

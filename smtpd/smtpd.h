@@ -7,7 +7,7 @@
  * handshakes and writes what the handlers queued; session.c holds smtpd's
  * hooks on it (DATA and BDAT bytes, the deadlines, the refusal lines).  The
  * handlers (commands.c, cmd_*.c) never touch the socket: they look at a
- * line, change the session through session_set_state() and the tx, and
+ * line, change the session through smtp_set_state() and the tx, and
  * queue replies with smtp_reply() into s->out.  policy.c answers "may this
  * recipient / sender go through", cmd_data.c moves content to the spool.
  *
@@ -301,14 +301,14 @@ unsigned int smtpd_shutdown(void *);
 void	 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg);
 
 /* ---- session.c ---- */
-void	 session_accept(int fd, const struct net_addr *peer,
+void	 smtp_accept(int fd, const struct net_addr *peer,
 	    const char *listener, void *data);
-void	 session_set_state(struct session *, enum smtp_state);
-/* Stop handling input until session_resume() (replies stay queued). */
-void	 session_suspend(struct session *);
-void	 session_resume(struct session *);
-/* Run session_resume() after ms (AUTH failure delay). */
-void	 session_resume_after(struct session *, uint64_t ms);
+void	 smtp_set_state(struct session *, enum smtp_state);
+/* Stop handling input until smtp_resume() (replies stay queued). */
+void	 smtp_suspend(struct session *);
+void	 smtp_resume(struct session *);
+/* Run smtp_resume() after ms (AUTH failure delay). */
+void	 smtp_resume_after(struct session *, uint64_t ms);
 /* Memory sessions (fuzz, tests): a session on no socket, fed with
  * sess_feed(&s->base, ...) after smtp_session_start(). */
 struct session *smtp_session_mem(struct smtpd *, enum smtp_listener);

@@ -112,7 +112,7 @@ connect_client(void)
 	cr_assert_eq(net_set_nonblock(sv[0], true), 0);
 	cr_assert_eq(net_set_nonblock(sv[1], true), 0);
 	cr_assert_eq(net_addr_parse("127.0.0.1", &peer), 0);
-	session_accept(sv[0], &peer, "smtp", &srv);
+	smtp_accept(sv[0], &peer, "smtp", &srv);
 	return sv[1];
 }
 
