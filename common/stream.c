@@ -108,6 +108,40 @@ stream_free(struct stream **sp)
 	*sp = NULL;
 }
 
+struct stream *
+stream_new_mem(size_t max_in, size_t max_out)
+{
+	struct stream	*s;
+	int		 fd;
+
+	/* stream_new() wants a descriptor; a memory stream has none. */
+	fd = 0;
+	s = stream_new(fd, max_in, max_out);
+	s->fd = -1;
+	s->use_send = false;
+	return s;
+}
+
+size_t
+stream_feed(struct stream *s, const void *data, size_t len)
+{
+	size_t	 room;
+
+	if (s->in_off > 0) {
+		memmove(s->in, s->in + s->in_off, s->in_len);
+		s->in_off = 0;
+	}
+	while (s->in_cap < s->in_max && s->in_cap - s->in_len < len)
+		stream_grow(&s->in, &s->in_cap, s->in_len,
+		    s->in_cap > s->in_max / 2 ? s->in_max : s->in_cap * 2, 0);
+	room = s->in_cap - s->in_len;
+	if (len > room)
+		len = room;
+	memcpy(s->in + s->in_len, data, len);
+	s->in_len += len;
+	return len;
+}
+
 int
 stream_fd(const struct stream *s)
 {
@@ -402,6 +436,10 @@ stream_flush(struct stream *s)
 	ssize_t	 n;
 	int	 r, len;
 
+	if (s->fd == -1) {		/* a memory stream: output dropped */
+		s->out_off = s->out_len = 0;
+		return 1;
+	}
 	while (s->out_len > 0) {
 		if (s->ssl == NULL) {
 			n = stream_write_plain(s, s->out + s->out_off,

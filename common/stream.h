@@ -32,6 +32,12 @@
 struct stream;
 
 struct stream *stream_new(int fd, size_t max_in, size_t max_out);
+/* A stream on no socket (fuzz targets, tests): input only through
+ * stream_feed(), output dropped by stream_flush(). */
+struct stream *stream_new_mem(size_t max_in, size_t max_out);
+/* Append up to len bytes to the input as a read would; returns how many
+ * fitted under max_in. */
+size_t	 stream_feed(struct stream *, const void *, size_t);
 void	 stream_free(struct stream **);		/* frees SSL, keeps the fd */
 int	 stream_fd(const struct stream *);
 

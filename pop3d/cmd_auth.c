@@ -83,7 +83,7 @@ pop3_login_answer(struct session *s, const struct accounts_user *u,
 	    "size=%llu", s->login, apop ? "apop" : "password",
 	    s->is_tls ? "yes" : "no", s->drop.count,
 	    (unsigned long long)s->drop.size);
-	session_set_state(s, POP3_TRANSACTION);
+	pop3_set_state(s, POP3_TRANSACTION);
 	pop3_reply(s, "+OK Logged in.");
 }
 
@@ -145,7 +145,7 @@ login_answer(enum authc_result r, const char *account, void *arg)
 		break;
 	}
 	pop3_login_forget(s);
-	session_resume_after(s, 0);
+	pop3_resume_after(s, 0);
 }
 
 /* Send the check to buzon-auth; the session waits for login_answer(). */
@@ -174,7 +174,7 @@ pop3_login(struct session *s, const char *user, const char *secret,
 	s->user[0] = '\0';
 	/* Suspended until the answer; the bound is only a safety net, the
 	 * client answers TEMP at its own timeout first. */
-	session_resume_after(s, authc_timeout_ms(srv->authc) + 5000);
+	pop3_resume_after(s, authc_timeout_ms(srv->authc) + 5000);
 }
 
 void

@@ -92,7 +92,7 @@ list_or_uidl(struct session *s, char *arg, bool uidl)
 	s->listing.uidl = uidl;
 	s->listing.id = s->id;
 	pop3_xfer_init(&s->xfer, maildrop_list_read, &s->listing, false, 0);
-	session_start_xfer(s);
+	pop3_start_xfer(s);
 }
 
 void
@@ -134,11 +134,11 @@ send_msg(struct session *s, struct pop3_msg *m, uint32_t n, bool is_top,
 	/* Zero copy where nothing needs changing on the way (not in TLS). */
 	if (!is_top && !s->is_tls &&
 	    maildrop_raw(&s->drop, ms, &fd, &off, &len)) {
-		session_start_sendfile(s, fd, off, len);
+		pop3_start_sendfile(s, fd, off, len);
 		return;
 	}
 	pop3_xfer_init(&s->xfer, maildrop_read, ms, is_top, lines);
-	session_start_xfer(s);
+	pop3_start_xfer(s);
 }
 
 void
@@ -207,10 +207,10 @@ cmd_quit(struct session *s, char *arg)
 	(void)arg;
 	if (s->state == POP3_AUTHORIZATION) {
 		pop3_reply(s, "+OK Logging out.");
-		session_set_state(s, POP3_CLOSING);
+		pop3_set_state(s, POP3_CLOSING);
 		return;
 	}
-	session_set_state(s, POP3_UPDATE);
+	pop3_set_state(s, POP3_UPDATE);
 	if (maildrop_update(&s->drop, s->srv->conf.mark_seen, s->id) == -1)
 		pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not "
 		    "removed.");
@@ -221,5 +221,5 @@ cmd_quit(struct session *s, char *arg)
 	log_info(s->id, "logout user=%s retr=%u dele=%" PRIu32 " bytes=%"
 	    PRIu64, s->login, s->nretr, ndeleted, s->bytes_out);
 	maildrop_close(&s->drop);
-	session_set_state(s, POP3_CLOSING);
+	pop3_set_state(s, POP3_CLOSING);
 }

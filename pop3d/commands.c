@@ -156,7 +156,7 @@ pop3_error(struct session *s, const char *fmt, ...)
 	    s->state != POP3_CLOSING) {
 		pop3_reply(s, "-ERR Too many bad commands.");
 		log_info(s->id, "too many errors errors=%u", s->errors);
-		session_set_state(s, POP3_CLOSING);
+		pop3_set_state(s, POP3_CLOSING);
 	}
 }
 
@@ -255,7 +255,7 @@ pop3_dispatch(struct session *s, char *line, size_t len)
 	if (s->state == POP3_AUTHORIZATION &&
 	    ++s->commands > POP3_PREAUTH_MAX) {
 		pop3_reply(s, "-ERR Too many commands before login.");
-		session_set_state(s, POP3_CLOSING);
+		pop3_set_state(s, POP3_CLOSING);
 		return;
 	}
 	if (pop3_split(line, &verb, &rest) == -1) {

@@ -17,7 +17,7 @@ main(int argc, char **argv)
 	static struct pop3d	 srv;
 	const struct service	 svc = {
 		.name = "buzon-pop3d",
-		.accept = session_accept,
+		.accept = pop3_accept,
 		.init = pop3d_init,
 		.reload = pop3d_reload,
 		.shutdown = pop3d_shutdown,

@@ -2,12 +2,13 @@
  * pop3d.h - buzon-pop3d: the session, its states, and what the files of
  * pop3d/ offer each other (nothing here is used outside this directory)
  *
- * One process serves every session from one event loop.  session.c owns
- * the socket: it reads and splits lines, runs the timer and the TLS
- * handshakes, and writes what the handlers queued in s->out, then the
- * bytes of a RETR or TOP in progress (s->xfer) as the socket drains.  The
+ * One process serves every session from one event loop.  common/session
+ * (session.h) owns the socket: it reads and splits lines, runs the TLS
+ * handshakes and writes what the handlers queued in s->out; session.c
+ * holds pop3d's hooks on it, among them the bytes of a RETR or TOP in
+ * progress (s->xfer), produced as the socket drains.  The
  * handlers (commands.c, cmd_auth.c, cmd_mail.c) never touch the socket:
- * they look at a line, change the session through session_set_state(),
+ * they look at a line, change the session through pop3_set_state(),
  * and queue replies with pop3_reply()/pop3_error().
  *
  * A POP3 session's view of the maildrop (maildrop.c) is fixed at login
@@ -28,6 +29,7 @@
 
 #include "auth.h"
 #include "net.h"
+#include "session.h"
 #include "str.h"
 
 struct accounts;
@@ -88,9 +90,7 @@ struct pop3d {
 	SSL_CTX			*tls_ctx;	/* NULL: no STLS, no 995 */
 	struct accounts		*accounts;
 	struct authc		*authc;		/* buzon-auth */
-	struct session		*sessions;
-	unsigned int		 nsessions;
-	bool			 stopping;
+	struct sess_server	 sv;		/* the sessions (session.h) */
 };
 
 /* One message of the session's view (fixed at login). */
@@ -200,7 +200,7 @@ void	 cmd_apop(struct session *, char *);
 void	 cmd_auth(struct session *, char *);
 /* Wipe a login in progress (password, SASL state). */
 void	 pop3_auth_release(struct session *);
-/* Drop a login still waiting for buzon-auth (session_free). */
+/* Drop a login still waiting for buzon-auth (sess_free). */
 void	 pop3_login_forget(struct session *);
 /* The session resumes (session.c): nothing left to do, as the answer of
  * buzon-auth was given when it came. */
@@ -266,28 +266,17 @@ void	 pop3d_conf_from(struct pop3_conf *, const struct config *);
 typedef void	pop3_cont_fn(struct session *, char *line, size_t len);
 
 struct session {
+	struct sess		 base;		/* first: the connection */
 	struct pop3d		*srv;
-	struct session		*next, *prev;
-	char			 id[24];
-	int			 fd;
-	struct stream		*st;
-	struct event_io		*io;
-	struct event_timer	*timer;		/* idle, or output stalled */
-	struct event_timer	*cmd_timer;	/* a command line is due;
-						   NULL: none begun */
-	struct event_timer	*resume_timer;
+	char			 id[24];	/* base's, for the handlers */
 	struct net_addr		 peer;
 	char			 ip[NET_ADDRSTRLEN];
 	enum pop3_state		 state;
 	bool			 is_pop3s;	/* implicit TLS listener */
 	bool			 is_loopback;
 	bool			 is_tls;
-	bool			 want_starttls;
-	bool			 handshaking;
-	bool			 suspended;	/* AUTH failure delay */
-	bool			 skipping;	/* dropping an over-long line */
-	bool			 peer_eof;	/* no more input: finish what
-						   is buffered, then close */
+	bool			 want_starttls;	/* STLS answered: the layer
+						   switches after the +OK */
 	char			 timestamp[128];	/* APOP "<...>" */
 	char			 user[POP3_USER_MAX + 1];	/* USER */
 	char			 login[POP3_USER_MAX + 1];	/* logged in */
@@ -305,7 +294,6 @@ struct session {
 	struct mailbox_stream	*mstream;	/* RETR/TOP in progress */
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */
 	struct pop3_xfer	 xfer;
-	bool			 xfer_active;
 	bool			 zc;		/* transfer by sendfile() */
 	bool			 zc_corked;	/* TCP_CORK on */
 	int			 zc_fd;		/* borrowed from mstream */
@@ -315,18 +303,23 @@ struct session {
 	struct str		 out;		/* replies not yet written */
 };
 
-void	 session_accept(int fd, const struct net_addr *peer,
+/* The pop3d side of common/session: greeting, lines, RETR/TOP output. */
+extern const struct sess_ops pop3_sess_ops;
+
+void	 pop3_accept(int fd, const struct net_addr *peer,
 	    const char *listener, void *data);
-void	 session_set_state(struct session *, enum pop3_state);
+void	 pop3_set_state(struct session *, enum pop3_state);
 /* Answer later: keep the queued replies and stop reading for ms. */
-void	 session_resume_after(struct session *, uint64_t ms);
+void	 pop3_resume_after(struct session *, uint64_t ms);
 /* Send the bytes of s->xfer after the queued replies. */
-void	 session_start_xfer(struct session *);
+void	 pop3_start_xfer(struct session *);
 /* Send len bytes of fd from off with sendfile(), then ".\r\n", after the
  * queued replies (s->mstream owns fd). */
-void	 session_start_sendfile(struct session *, int fd, off_t off,
+void	 pop3_start_sendfile(struct session *, int fd, off_t off,
 	    uint64_t len);
-void	 session_free(struct session **, const char *reason);
-void	 session_shutdown(struct pop3d *);
+/* Memory sessions (fuzz, tests): a session on no socket, fed with
+ * sess_feed(&s->base, ...) after pop3_session_start(). */
+struct session *pop3_session_mem(struct pop3d *);
+void	 pop3_session_start(struct session *);
 
 #endif

@@ -52,6 +52,7 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
+	sess_server_init(&srv->sv, loop, &pop3_sess_ops, &srv->tls_ctx);
 	pop3d_conf_from(&srv->conf, cfg);
 	srv->tls_ctx = tls_server_ctx_load(cfg->tls_cert, cfg->tls_key,
 	    POP3D_TLS_OFF);
@@ -93,11 +94,10 @@ pop3d_shutdown(void *data)
 {
 	struct pop3d	*srv = data;
 
-	session_shutdown(srv);
-	if (srv->nsessions == 0) {
+	if (sess_shutdown(&srv->sv) == 0) {
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
 		authc_free(&srv->authc);
 	}
-	return srv->nsessions;
+	return srv->sv.count;
 }

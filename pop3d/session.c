@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * session.c - one POP3 connection on the event loop: the only file that
- * touches the socket
+ * session.c - pop3d on common/session: the hooks of one POP3 connection
+ * (the layer owns the socket, session.h)
  *
  * Input: every complete line buffered is handled in turn (RFC 2449
  * PIPELINING), replies collect in s->out and go to the stream whenever
@@ -31,10 +31,10 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -43,99 +43,68 @@
 #include "mem.h"
 #include "net.h"
 #include "pop3d.h"
-#include "session_id.h"
+#include "session.h"
 #include "stream.h"
 #include "str.h"
-#include "tls.h"
 
 #define SESSION_IN_SLACK	4096	/* input past the longest line */
 #define SESSION_OUT_MAX		(POP3_OUT_HIGH + POP3_XFER_BUF + 64 * 1024)
-#define SESSION_REPLY_MAX	(256u * 1024)	/* queued replies */
 #define SESSION_REPLY_CHUNK	(16u * 1024)
 
-static void	session_io(int, unsigned int, void *);
-static void	session_run(struct session *);
-static void	session_handshake(struct session *);
+#define P(b)	SESS_OF(struct session, (b))
+#define CP(b)	SESS_OF_CONST(struct session, (b))
 
-/* Restart s->timer: the send timeout while output is stuck, else the idle
- * timeout. */
+/* Restart the session timer: the send timeout while output is stuck,
+ * else the idle timeout. */
 static void
 session_touch(struct session *s)
 {
 	const struct pop3_conf	*c = &s->srv->conf;
 
-	if (s->timer == NULL)	/* a session off the loop (unit, fuzz) */
+	if (s->base.st == NULL)	/* a session off the layer (unit tests) */
 		return;
-	event_timer_reset(s->timer, s->xfer_active ||
-	    stream_output_pending(s->st) > 0 ? c->send_timeout : c->timeout);
+	sess_timer_reset(&s->base, s->base.producing ||
+	    stream_output_pending(s->base.st) > 0 ? c->send_timeout :
+	    c->timeout);
 }
 
 void
-session_set_state(struct session *s, enum pop3_state st)
+pop3_set_state(struct session *s, enum pop3_state st)
 {
 	if (s->state == st)
 		return;
 	log_debug(s->id, "state %s -> %s", pop3_state_name(s->state),
 	    pop3_state_name(st));
 	s->state = st;
-}
-
-static bool
-wants_input(const struct session *s)
-{
-	return s->state != POP3_CLOSING && !s->suspended &&
-	    !s->want_starttls && !s->handshaking && !s->xfer_active &&
-	    stream_output_pending(s->st) < POP3_OUT_HIGH;
-}
-
-/* Move queued replies to the stream and send what the socket takes. */
-static int
-session_flush(struct session *s)
-{
-	size_t	 n;
-
-	while (s->out.len > 0) {
-		n = s->out.len;
-		if (n > SESSION_OUT_MAX - stream_output_pending(s->st))
-			n = SESSION_OUT_MAX - stream_output_pending(s->st);
-		if (n == 0)
-			break;	/* the rest waits for the socket */
-		if (stream_write(s->st, s->out.data, n) == -1) {
-			log_warn(s->id, "output buffer full");
-			return -1;
-		}
-		str_consume(&s->out, n);
-		if (stream_flush(s->st) == -1)
-			return -1;
-	}
-	return stream_flush(s->st) == -1 ? -1 : 0;
+	if (st == POP3_CLOSING)
+		s->base.closing = true;
 }
 
 static void
 xfer_end(struct session *s)
 {
-	s->xfer_active = false;
+	s->base.producing = false;
 	s->zc = false;
 	pop3_xfer_release(&s->xfer);
 	mailbox_stream_close(&s->mstream);
 }
 
 void
-session_start_xfer(struct session *s)
+pop3_start_xfer(struct session *s)
 {
-	s->xfer_active = true;
+	sess_produce(&s->base);
 	session_touch(s);
 }
 
 void
-session_start_sendfile(struct session *s, int fd, off_t off, uint64_t len)
+pop3_start_sendfile(struct session *s, int fd, off_t off, uint64_t len)
 {
 	memset(&s->xfer, 0, sizeof(s->xfer));
 	s->zc = true;
 	s->zc_fd = fd;
 	s->zc_off = off;
 	s->zc_left = len;
-	s->xfer_active = true;
+	sess_produce(&s->base);
 	session_touch(s);
 }
 
@@ -152,25 +121,26 @@ cork(int fd, int on)
 static int
 session_pump_raw(struct session *s)
 {
-	ssize_t	 n;
-	size_t	 chunk;
+	struct stream	*st = s->base.st;
+	ssize_t		 n;
+	size_t		 chunk;
 
 	if (!s->zc_corked) {
 		/* One response (the +OK line too) in as few packets as it
 		 * takes; undone after the terminator. */
-		cork(s->fd, 1);
+		cork(s->base.fd, 1);
 		s->zc_corked = true;
 	}
-	if (s->out.len > 0 || stream_output_pending(s->st) > 0) {
-		if (session_flush(s) == -1)
+	if (s->out.len > 0 || stream_output_pending(st) > 0) {
+		if (sess_flush(&s->base) == -1)
 			return -1;
-		if (s->out.len > 0 || stream_output_pending(s->st) > 0)
+		if (s->out.len > 0 || stream_output_pending(st) > 0)
 			return 0;
 	}
 	while (s->zc_left > 0) {
 		chunk = s->zc_left > POP3_OUT_HIGH * 8 ? POP3_OUT_HIGH * 8 :
 		    (size_t)s->zc_left;
-		n = sendfile(s->fd, s->zc_fd, &s->zc_off, chunk);
+		n = sendfile(s->base.fd, s->zc_fd, &s->zc_off, chunk);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0) {
@@ -183,42 +153,43 @@ session_pump_raw(struct session *s)
 		s->bytes_out += (uint64_t)n;
 		session_touch(s);
 	}
-	if (stream_write(s->st, ".\r\n", 3) == -1 ||
-	    stream_flush(s->st) == -1)
+	if (stream_write(st, ".\r\n", 3) == -1 || stream_flush(st) == -1)
 		return -1;
-	cork(s->fd, 0);
+	cork(s->base.fd, 0);
 	s->zc_corked = false;
 	s->nsendfile++;
 	xfer_end(s);
 	return 1;
 }
 
-/* Produce message bytes while the stream has room: 1 done, 0 waiting
- * for the socket, -1 failed (the response cannot be finished). */
+/* ops->produce: message bytes while the stream has room: 1 done, 0
+ * waiting for the socket, -1 failed (the response cannot be finished). */
 static int
-session_pump(struct session *s)
+pop3_produce(struct sess *b)
 {
-	char	 buf[POP3_XFER_BUF];
-	size_t	 len;
-	int	 r;
+	struct session	*s = P(b);
+	struct stream	*st = b->st;
+	char		 buf[POP3_XFER_BUF];
+	size_t		 len;
+	int		 r;
 
 	if (s->zc)
 		return session_pump_raw(s);
 	/* The +OK line goes out with the first piece of the message. */
 	if (s->out.len > 0) {
-		if (stream_output_pending(s->st) + s->out.len > SESSION_OUT_MAX
+		if (stream_output_pending(st) + s->out.len > SESSION_OUT_MAX
 		    - POP3_XFER_BUF) {
-			if (session_flush(s) == -1)
+			if (sess_flush(b) == -1)
 				return -1;
 			return 0;
 		}
-		if (stream_write(s->st, s->out.data, s->out.len) == -1)
+		if (stream_write(st, s->out.data, s->out.len) == -1)
 			return -1;
 		str_clear(&s->out);
 	}
-	while (stream_output_pending(s->st) < POP3_OUT_HIGH) {
+	while (stream_output_pending(st) < POP3_OUT_HIGH) {
 		r = pop3_xfer_produce(&s->xfer, buf, sizeof(buf), &len);
-		if (len > 0 && stream_write(s->st, buf, len) == -1) {
+		if (len > 0 && stream_write(st, buf, len) == -1) {
 			log_warn(s->id, "output buffer full");
 			return -1;
 		}
@@ -227,7 +198,7 @@ session_pump(struct session *s)
 			log_error(s->id, "message read failed");
 			return -1;
 		}
-		if (stream_flush(s->st) == -1)
+		if (stream_flush(st) == -1)
 			return -1;
 		if (r == 1) {
 			xfer_end(s);
@@ -237,416 +208,261 @@ session_pump(struct session *s)
 	return 0;
 }
 
-/* STLS or pop3s: start TLS and run the handshake, which has
- * pop3_command_timeout to finish and runs the session on (s may be gone
- * on return). */
 static void
-session_tls_begin(struct session *s)
+pop3_tls_done(struct sess *b)
 {
-	if (stream_starttls(s->st, s->srv->tls_ctx, true, NULL) == -1) {
-		session_free(&s, "starttls failed");
-		return;
-	}
-	s->handshaking = true;
-	event_timer_reset(s->timer, s->srv->conf.command_timeout);
-	session_handshake(s);
-}
+	struct session	*s = P(b);
 
-static void
-session_handshake(struct session *s)
-{
-	char	 desc[160];
-	int	 r;
-
-	r = stream_handshake(s->st);
-	if (r == STREAM_AGAIN) {
-		if (event_io_set(s->io, stream_events(s->st)) == -1)
-			session_free(&s, "event error");
-		return;
-	}
-	if (r == -1) {
-		session_free(&s, "tls handshake failed");
-		return;
-	}
-	s->handshaking = false;
 	s->is_tls = true;
-	tls_describe(stream_ssl(s->st), desc, sizeof(desc));
-	log_info(s->id, "tls established %s", desc);
 	session_touch(s);
 	if (s->is_pop3s)
 		pop3_greet(s);
 	/* After STLS: nothing learnt before TLS counts (RFC 2595 4). */
 	s->user[0] = '\0';
-	session_run(s);
 }
 
-/* After handling input: write, close, start TLS, choose events.  -1 when
- * the session is gone. */
-static int
-session_update(struct session *s)
+static void
+pop3_greet_hook(struct sess *b)
 {
-	unsigned int	 ev;
-
-	if (!s->suspended && !s->xfer_active && session_flush(s) == -1) {
-		session_free(&s, "write error");
-		return -1;
-	}
-	if (s->state == POP3_CLOSING && s->out.len == 0 &&
-	    stream_output_pending(s->st) == 0) {
-		session_free(&s, "quit");
-		return -1;
-	}
-	if (s->want_starttls && s->out.len == 0 &&
-	    stream_output_pending(s->st) == 0) {
-		s->want_starttls = false;
-		session_tls_begin(s);
-		return -1;	/* the handshake runs the session on */
-	}
-	if (s->peer_eof && wants_input(s)) {
-		/* Every complete line is answered; nothing more will come. */
-		session_free(&s, "disconnect");
-		return -1;
-	}
-	if (wants_input(s))
-		ev = stream_events(s->st);
-	else
-		ev = stream_output_pending(s->st) > 0 ||
-		    (s->xfer_active && s->zc) ? EVENT_WRITE : 0;
-	if (event_io_set(s->io, ev) == -1) {
-		session_free(&s, "event error");
-		return -1;
-	}
-	return 0;
+	pop3_greet(P(b));
 }
 
-/* Handle one line of buffered input: 1 done, 0 need more. */
-static int
-session_input(struct session *s)
+static size_t
+pop3_line_max(const struct sess *b)
 {
-	char	*line;
-	size_t	 len, max;
-	int	 r;
+	const struct session	*s = CP(b);
+	size_t			 max = s->max_line;
 
-	if (s->skipping) {
-		if (stream_skip_line(s->st) == 0)
-			return 0;
-		s->skipping = false;
-		event_timer_del(&s->cmd_timer);	/* the next line has its own */
-		pop3_auth_release(s);
-		pop3_error(s, "-ERR Line too long.");
-		return 1;
-	}
-	max = s->max_line;
 	if (max < POP3_AUTH_LINE_MAX && s->state == POP3_AUTHORIZATION)
 		max = POP3_AUTH_LINE_MAX;	/* AUTH; others checked later */
-	r = stream_read_line(s->st, max, &line, &len, NULL);
-	if (r == 0)
-		return 0;
-	if (r == -1) {
-		s->skipping = true;
-		return 1;
-	}
-	event_timer_del(&s->cmd_timer);		/* the next line has its own */
+	return max;
+}
+
+static void
+pop3_line(struct sess *b, char *line, size_t len, bool bare_lf)
+{
+	struct session	*s = P(b);
+
+	(void)bare_lf;
 	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
 	    s->cont_secret ? LOG_TRACE_SECRET : 0);
 	if (s->cont != NULL)
 		s->cont(s, line, len);
 	else
 		pop3_dispatch(s, line, len);
-	return 1;
 }
 
 static void
-session_cmd_timeout(void *arg)
+pop3_long_line(struct sess *b, bool bare_lf)
 {
-	struct session	*s = arg;
+	struct session	*s = P(b);
 
-	pop3_reply(s, "-ERR Command not completed in time.");
-	(void)session_flush(s);
-	session_free(&s, "command timeout");
+	(void)bare_lf;
+	pop3_auth_release(s);
+	pop3_error(s, "-ERR Line too long.");
 }
 
-/* After the input is handled: bytes left over while the session waits for
- * input are a command line begun and not ended; its deadline runs from
- * here.  While the server is busy (a transfer, a delay) the client owes
- * nothing, and a line left then gets its time once input is read again. */
+/* STLS answered in the line just handled: the layer switches once the
+ * +OK is out. */
 static void
-session_deadline(struct session *s)
+pop3_on_input(struct sess *b, bool was_raw)
 {
-	if (!wants_input(s) || (stream_input_pending(s->st) == 0 &&
-	    !s->skipping)) {
-		event_timer_del(&s->cmd_timer);
-		return;
+	struct session	*s = P(b);
+
+	(void)was_raw;
+	if (s->want_starttls) {
+		s->want_starttls = false;
+		b->want_starttls = true;
 	}
-	if (s->cmd_timer == NULL)
-		s->cmd_timer = event_timer_add(s->srv->loop,
-		    s->srv->conf.command_timeout, session_cmd_timeout, s);
 }
 
 static void
-session_run(struct session *s)
+pop3_on_read(struct sess *b, size_t n)
 {
-	int	 r;
-
-	for (;;) {
-		if (s->xfer_active) {
-			if ((r = session_pump(s)) == -1) {
-				session_free(&s, "write error");
-				return;
-			}
-			if (r == 0)
-				break;
-		}
-		if (!wants_input(s) || session_input(s) == 0)
-			break;
-		if (s->out.len >= SESSION_REPLY_CHUNK && !s->suspended &&
-		    !s->xfer_active && session_flush(s) == -1) {
-			session_free(&s, "write error");
-			return;
-		}
-	}
-	session_deadline(s);
-	(void)session_update(s);
+	(void)n;
+	session_touch(P(b));
 }
 
 static void
-session_io(int fd, unsigned int events, void *arg)
+pop3_on_output(struct sess *b)
 {
-	struct session	*s = arg;
-	size_t		 before;
-	ssize_t		 n;
-	int		 i;
-
-	(void)fd;
-	if (s->handshaking) {
-		session_handshake(s);
-		return;
-	}
-	if (events & EVENT_WRITE) {
-		before = stream_output_pending(s->st);
-		if (stream_flush(s->st) == -1) {
-			session_free(&s, "write error");
-			return;
-		}
-		if (stream_output_pending(s->st) < before)
-			session_touch(s);
-	}
-	if ((events & EVENT_READ) && wants_input(s) && !s->peer_eof) {
-		/* Read what is there (TLS gives one record per call). */
-		for (i = 0; i < 8; i++) {
-			n = stream_fill(s->st);
-			if (n == STREAM_AGAIN)
-				break;
-			if (n == 0) {
-				/* A client may send QUIT and close its
-				 * side at once: answer what it sent. */
-				s->peer_eof = true;
-				break;
-			}
-			if (n < 0) {
-				if (stream_input_pending(s->st) > 0)
-					break;	/* buffer full: use it */
-				session_free(&s, "read error");
-				return;
-			}
-			session_touch(s);
-		}
-	}
-	session_run(s);
+	session_touch(P(b));
 }
 
-static void
-session_timeout(void *arg)
+static const char *
+pop3_timeout(struct sess *b, bool cmd)
 {
-	struct session	*s = arg;
+	struct session	*s = P(b);
 
-	if (s->handshaking || s->xfer_active) {
-		/* Nothing can be said mid-handshake or mid-message. */
-		session_free(&s, s->handshaking ? "tls handshake timeout" :
-		    "send timeout");
-		return;
+	if (cmd) {
+		pop3_reply(s, "-ERR Command not completed in time.");
+		return "command timeout";
 	}
+	/* Nothing can be said mid-handshake or mid-message. */
+	if (b->handshaking)
+		return "tls handshake timeout";
+	if (b->producing)
+		return "send timeout";
 	pop3_reply(s, "-ERR Disconnected for inactivity.");
-	(void)session_flush(s);
-	session_free(&s, "timeout");
+	return "timeout";
 }
 
 static void
-session_resume_cb(void *arg)
+pop3_resumed(struct sess *b)
 {
-	struct session	*s = arg;
-
-	s->suspended = false;
-	pop3_login_resume(s);
-	session_run(s);
+	pop3_login_resume(P(b));
 }
 
 void
-session_resume_after(struct session *s, uint64_t ms)
+pop3_resume_after(struct session *s, uint64_t ms)
 {
-	s->suspended = true;
 	/* The idle timer counts from the answer, not from the question. */
-	event_timer_reset(s->timer, ms + s->srv->conf.timeout);
-	if (s->resume_timer == NULL)
-		s->resume_timer = event_timer_add(s->srv->loop, ms,
-		    session_resume_cb, s);
-	else
-		event_timer_reset(s->resume_timer, ms);
+	sess_timer_reset(&s->base, ms + s->srv->conf.timeout);
+	sess_resume_after(&s->base, ms);
 }
 
-static unsigned int
-sessions_from(const struct pop3d *srv, const char *ip)
+/* Stop: every session is told and closed at once.  Nothing is lost: a
+ * session cut before QUIT deletes nothing. */
+static enum sess_shut
+pop3_shutdown(struct sess *b)
 {
-	const struct session	*s;
-	unsigned int		 n = 0;
-
-	for (s = srv->sessions; s != NULL; s = s->next)
-		if (strcmp(s->ip, ip) == 0)
-			n++;
-	return n;
+	if (!b->handshaking && !b->producing)
+		pop3_reply(P(b), "-ERR [SYS/TEMP] Server shutting down.");
+	return SESS_SHUT_FREE;
 }
 
-/* Refuse a connection past the caps, before it costs a session: on 110
- * RFC 2449's [SYS/TEMP] line; on 995 the client expects a handshake, so
- * just close. */
+/* The caps' refusal: RFC 2449's [SYS/TEMP]; none while stopping. */
+static bool
+pop3_refusal(enum sess_refuse why, const char *ip, char *buf, size_t size)
+{
+	switch (why) {
+	case SESS_REFUSE_STOPPING:
+		return false;
+	case SESS_REFUSE_TOTAL:
+		return str_printf(buf, size, "-ERR [SYS/TEMP] Too many "
+		    "connections.");
+	case SESS_REFUSE_PER_IP:
+		return str_printf(buf, size, "-ERR [SYS/TEMP] Too many "
+		    "connections from %s.", ip);
+	}
+	return false;
+}
+
 static void
-refuse(int fd, bool pop3s, const char *ip, bool total)
+pop3_release(struct sess *b, const char *reason)
 {
-	char	 buf[200];
-	int	 n;
+	struct session	*s = P(b);
 
-	log_warn("-", "refused address=%s reason=\"too many connections%s\"",
-	    ip, total ? "" : " from address");
-	if (!pop3s) {
-		n = snprintf(buf, sizeof(buf), "-ERR [SYS/TEMP] Too many "
-		    "connections%s%s.\r\n", total ? "" : " from ",
-		    total ? "" : ip);
-		if (n > 0 && (size_t)n < sizeof(buf))
-			(void)send(fd, buf, (size_t)n,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
-	(void)close(fd);
-}
-
-void
-session_accept(int fd, const struct net_addr *peer, const char *listener,
-    void *data)
-{
-	struct pop3d		*srv = data;
-	struct session		*s;
-	bool			 pop3s = strcmp(listener, "pop3s") == 0;
-	char			 ip[NET_ADDRSTRLEN];
-	int			 one;
-
-	net_addr_str(peer, ip, sizeof(ip));
-	if (srv->stopping || (pop3s && srv->tls_ctx == NULL)) {
-		log_warn("-", "refused address=%s reason=\"%s\"", ip,
-		    srv->stopping ? "shutting down" : "no TLS certificate");
-		(void)close(fd);
-		return;
-	}
-	if (srv->nsessions >= srv->conf.max_connections ||
-	    sessions_from(srv, ip) >= srv->conf.max_connections_per_ip) {
-		refuse(fd, pop3s, ip, srv->nsessions >=
-		    srv->conf.max_connections);
-		return;
-	}
-	/* Replies are whole writes already; Nagle would only hold back the
-	 * last piece of each answer for the peer's delayed ACK. */
-	one = 1;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 &&
-	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
-		log_debug("-", "TCP_NODELAY: %s", strerror(errno));
-	s = xcalloc(1, sizeof(*s));
-	s->srv = srv;
-	s->fd = fd;
-	s->peer = *peer;
-	(void)str_copy(s->ip, ip, sizeof(s->ip));
-	s->is_pop3s = pop3s;
-	s->state = POP3_AUTHORIZATION;
-	s->is_loopback = net_addr_is_loopback(peer);
-	session_id_new(s->id, sizeof(s->id));
-	str_init(&s->out, SESSION_REPLY_MAX);
-	/* The input buffer must hold the longest line we take, and more, or
-	 * a long line could neither complete nor be refused. */
-	s->max_line = srv->conf.max_line;
-	s->st = stream_new(fd, (s->max_line > POP3_AUTH_LINE_MAX ?
-	    s->max_line : POP3_AUTH_LINE_MAX) + SESSION_IN_SLACK,
-	    SESSION_OUT_MAX);
-	s->io = event_io_add(srv->loop, fd, 0, session_io, s);
-	s->timer = event_timer_add(srv->loop, srv->conf.timeout,
-	    session_timeout, s);
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	log_info(s->id, "connect address=%s listener=%s", s->ip, listener);
-	if (s->io == NULL) {
-		session_free(&s, "event error");
-		return;
-	}
-	if (pop3s) {
-		session_tls_begin(s);
-		return;
-	}
-	pop3_greet(s);
-	(void)session_update(s);
-}
-
-void
-session_free(struct session **sp, const char *reason)
-{
-	struct session	*s = *sp;
-	struct pop3d	*srv;
-
-	if (s == NULL)
-		return;
-	*sp = NULL;
-	srv = s->srv;
 	log_info(s->id, "disconnect address=%s reason=%s user=%s retr=%u "
 	    "sendfile=%u bytes=%llu errors=%u", s->ip, reason,
 	    s->login[0] != '\0' ? s->login : "-", s->nretr, s->nsendfile,
 	    (unsigned long long)s->bytes_out, s->errors);
 	s->state = POP3_CLOSING;
-	if (s->xfer_active)
+	if (b->producing || s->zc || s->mstream != NULL)
 		xfer_end(s);
 	/* A session that did not QUIT changes nothing (RFC 1939 6). */
 	maildrop_close(&s->drop);
 	pop3_auth_release(s);
 	pop3_login_forget(s);
 	explicit_bzero(s->user, sizeof(s->user));
-	event_io_del(&s->io);
-	event_timer_del(&s->timer);
-	event_timer_del(&s->cmd_timer);
-	event_timer_del(&s->resume_timer);
-	stream_free(&s->st);
-	(void)close(s->fd);
-	str_release(&s->out);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->nsessions--;
-	free(s);
 }
 
-/* Stop: every session is told and closed at once.  Nothing is lost: a
- * session cut before QUIT deletes nothing. */
-void
-session_shutdown(struct pop3d *srv)
-{
-	struct session	*s, *next;
+const struct sess_ops pop3_sess_ops = {
+	.greet = pop3_greet_hook,
+	.line = pop3_line,
+	.long_line = pop3_long_line,
+	.line_max = pop3_line_max,
+	.produce = pop3_produce,
+	.on_read = pop3_on_read,
+	.on_output = pop3_on_output,
+	.on_input = pop3_on_input,
+	.tls_done = pop3_tls_done,
+	.resumed = pop3_resumed,
+	.timeout = pop3_timeout,
+	.shutdown = pop3_shutdown,
+	.refusal = pop3_refusal,
+	.release = pop3_release,
+};
 
-	srv->stopping = true;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (!s->handshaking && !s->xfer_active) {
-			pop3_reply(s, "-ERR [SYS/TEMP] Server shutting down.");
-			(void)session_flush(s);
-		}
-		session_free(&s, "shutdown");
-	}
+static void
+params(const struct pop3d *srv, struct sess_params *p)
+{
+	unsigned int	 max_line = srv->conf.max_line;
+
+	memset(p, 0, sizeof(*p));
+	/* The input buffer must hold the longest line we take, and more, or
+	 * a long line could neither complete nor be refused. */
+	p->in_max = (max_line > POP3_AUTH_LINE_MAX ? max_line :
+	    POP3_AUTH_LINE_MAX) + SESSION_IN_SLACK;
+	p->out_max = SESSION_OUT_MAX;
+	p->out_high = POP3_OUT_HIGH;
+	p->out_chunk = SESSION_REPLY_CHUNK;
+	p->timeout = srv->conf.timeout;
+	p->cmd_timeout = srv->conf.command_timeout;
+	p->handshake_timeout = srv->conf.command_timeout;
+	p->max_total = srv->conf.max_connections;
+	p->max_per_ip = srv->conf.max_connections_per_ip;
+}
+
+/* The layer's view, and ours, of a new session. */
+static void
+setup(struct pop3d *srv, struct session *s)
+{
+	s->srv = srv;
+	s->peer = s->base.peer;
+	(void)str_copy(s->ip, s->base.ip, sizeof(s->ip));
+	(void)str_copy(s->id, s->base.id, sizeof(s->id));
+	s->state = POP3_AUTHORIZATION;
+	s->is_loopback = net_addr_is_loopback(&s->peer);
+	s->max_line = srv->conf.max_line;
+}
+
+static void
+server_ready(struct pop3d *srv)
+{
+	if (srv->sv.ops == NULL)
+		sess_server_init(&srv->sv, srv->loop, &pop3_sess_ops,
+		    &srv->tls_ctx);
+}
+
+void
+pop3_accept(int fd, const struct net_addr *peer, const char *listener,
+    void *data)
+{
+	struct pop3d		*srv = data;
+	struct sess_params	 p;
+	struct sess		*b;
+	struct session		*s;
+	bool			 pop3s = strcmp(listener, "pop3s") == 0;
+
+	server_ready(srv);
+	params(srv, &p);
+	b = sess_accept(&srv->sv, sizeof(*s), fd, peer, listener, pop3s, &p,
+	    offsetof(struct session, out));
+	if (b == NULL)
+		return;
+	s = P(b);
+	setup(srv, s);
+	s->is_pop3s = pop3s;
+	sess_start(b);
+}
+
+struct session *
+pop3_session_mem(struct pop3d *srv)
+{
+	struct sess_params	 p;
+	struct session		*s;
+
+	server_ready(srv);
+	params(srv, &p);
+	s = P(sess_mem_new(&srv->sv, sizeof(*s), &p,
+	    offsetof(struct session, out)));
+	setup(srv, s);
+	return s;
+}
+
+void
+pop3_session_start(struct session *s)
+{
+	sess_start(&s->base);
 }

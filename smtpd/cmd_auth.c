@@ -96,8 +96,8 @@ login_answer(enum authc_result r, const char *account, void *arg)
 		break;
 	}
 	login_free(&s->login);
-	s->flush_now = true;
-	session_resume(s);
+	s->base.flush_now = true;
+	smtp_resume(s);
 }
 
 static void	auth_cont(struct session *, char *, size_t);
@@ -107,7 +107,7 @@ sasl_reply(void *sess, const char *line)
 {
 	struct session	*s = sess;
 
-	s->flush_now = true;
+	s->base.flush_now = true;
 	smtp_reply(s, "%s", line);
 }
 
@@ -130,7 +130,7 @@ sasl_done(void *sess, struct auth_sasl *sa)
 		/* No users (a bare test setup): nothing to log in to, as
 		 * before; no client of buzon-auth: a temporary failure. */
 		smtp_auth_release(s);
-		s->flush_now = true;
+		s->base.flush_now = true;
 		if (s->srv->accounts == NULL)
 			smtp_error(s, "535 5.7.8 Error: authentication failed: "
 			    "authentication failure");
@@ -146,7 +146,7 @@ sasl_done(void *sess, struct auth_sasl *sa)
 	l->req = authc_pass(s->srv->authc, s->ip, sa->authcid, sa->passwd,
 	    login_answer, s);
 	smtp_auth_release(s);
-	session_suspend(s);
+	smtp_suspend(s);
 }
 
 static void
@@ -154,7 +154,7 @@ sasl_cancelled(void *sess)
 {
 	struct session	*s = sess;
 
-	s->flush_now = true;
+	s->base.flush_now = true;
 	smtp_auth_release(s);
 	smtp_error(s, "501 5.0.0 Authentication aborted");
 }
@@ -165,7 +165,7 @@ sasl_bad(void *sess, const char *why)
 	struct session	*s = sess;
 
 	(void)why;
-	s->flush_now = true;
+	s->base.flush_now = true;
 	smtp_auth_release(s);
 	smtp_error(s, "501 5.5.2 Cannot decode response");
 }

@@ -170,7 +170,7 @@ cmd_data(struct session *s, char *arg)
 	if (message_begin(s) == -1)
 		return;
 	content_begin(s);
-	session_set_state(s, SMTP_DATA);
+	smtp_set_state(s, SMTP_DATA);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -187,7 +187,7 @@ message_end(struct session *s)
 	struct smtpd	*srv = s->srv;
 	struct data	*d = &s->tx.data;
 
-	s->flush_now = true;
+	s->base.flush_now = true;
 	if (d->failed) {
 		log_info(s->tx.queue_id, "reject size=%zu reason=\"%s\"",
 		    d->size, d->fail.text);
@@ -210,7 +210,7 @@ message_end(struct session *s)
 			event_timer_reset(srv->batch_timer, 0);
 	}
 	srv->batch[srv->nbatch++] = s;
-	session_suspend(s);
+	smtp_suspend(s);
 }
 
 size_t
@@ -286,8 +286,8 @@ batch_done(struct session **batch, const uint64_t *sizes, const int *rcs,
 		 * not this one (the caller owns these arrays). */
 		batch[i] = NULL;
 		smtp_tx_reset(s);
-		s->flush_now = true;
-		session_resume(s);
+		s->base.flush_now = true;
+		smtp_resume(s);
 	}
 }
 
@@ -528,7 +528,7 @@ cmd_bdat(struct session *s, char *arg)
 		tx->bdat = true;
 	}
 	tx->bdat_total += size;
-	session_set_state(s, SMTP_BDAT);
+	smtp_set_state(s, SMTP_BDAT);
 }
 
 void
@@ -537,7 +537,7 @@ smtp_bdat_end(struct session *s)
 	struct smtp_tx	*tx = &s->tx;
 
 	tx->bdat_chunk = false;
-	s->flush_now = true;
+	s->base.flush_now = true;
 	if (tx->bdat_discard) {
 		tx->bdat_discard = false;
 		if (tx->bdat_error[0] != '\0')

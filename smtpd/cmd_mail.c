@@ -42,7 +42,7 @@ static void
 mail_accept(struct session *s)
 {
 	s->tx.has_sender = true;
-	session_set_state(s, SMTP_MAIL);
+	smtp_set_state(s, SMTP_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
@@ -76,7 +76,7 @@ spf_done(const struct spf_answer *ans, void *arg)
 	    d.action == SPF_ACT_REJECT ? "reject" :
 	    d.action == SPF_ACT_TEMPFAIL ? "tempfail" :
 	    d.action == SPF_ACT_TAG ? "tag" : "accept");
-	s->flush_now = true;
+	s->base.flush_now = true;
 	switch (d.action) {
 	case SPF_ACT_REJECT:
 	case SPF_ACT_TEMPFAIL:
@@ -94,7 +94,7 @@ spf_done(const struct spf_answer *ans, void *arg)
 		mail_accept(s);
 		break;
 	}
-	session_resume(s);
+	smtp_resume(s);
 }
 
 static void
@@ -106,7 +106,7 @@ spf_begin(struct session *s)
 	(void)str_copy(req.ip, s->ip, sizeof(req.ip));
 	(void)str_copy(req.helo, s->helo, sizeof(req.helo));
 	(void)str_copy(req.from, s->tx.sender, sizeof(req.from));
-	session_suspend(s);
+	smtp_suspend(s);
 	s->spf_check = spf_check_start(s->srv->spf, &req, spf_done, s);
 }
 
@@ -283,6 +283,6 @@ cmd_rcpt(struct session *s, char *arg)
 	r->addr = xstrdup(path);
 	r->orcpt = xstrdup(rp.orcpt);
 	r->notify = rp.notify;
-	session_set_state(s, SMTP_RCPT);
+	smtp_set_state(s, SMTP_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");
 }

@@ -101,8 +101,8 @@ void
 smtp_close(struct session *s, const char *code, const char *text)
 {
 	smtp_reply(s, "421 %s %s %s", code, s->srv->conf.hostname, text);
-	s->flush_now = true;
-	session_set_state(s, SMTP_CLOSING);
+	s->base.flush_now = true;
+	smtp_set_state(s, SMTP_CLOSING);
 }
 
 void
@@ -124,7 +124,7 @@ void
 smtp_greet(struct session *s)
 {
 	smtp_reply(s, "220 %s ESMTP buzon", s->srv->conf.hostname);
-	s->flush_now = true;
+	s->base.flush_now = true;
 }
 
 bool
@@ -170,7 +170,7 @@ smtp_tx_reset(struct session *s)
 	BUZ_ASSERT(tx->msg == NULL);
 	memset(tx, 0, sizeof(*tx));
 	if (s->state != SMTP_CLOSING && s->state != SMTP_GREETED)
-		session_set_state(s, SMTP_READY);
+		smtp_set_state(s, SMTP_READY);
 }
 
 /* Copy the HELO/EHLO name; 0 or -1 after replying 501. */
@@ -190,7 +190,7 @@ helo_name(struct session *s, const char *verb, char *arg)
 	(void)str_copy(s->helo, arg, sizeof(s->helo));
 	s->helo_seen = true;
 	smtp_tx_reset(s);
-	session_set_state(s, SMTP_READY);
+	smtp_set_state(s, SMTP_READY);
 	return 0;
 }
 
@@ -269,7 +269,7 @@ cmd_quit(struct session *s, char *arg)
 {
 	(void)arg;
 	smtp_reply(s, "221 2.0.0 Bye");
-	session_set_state(s, SMTP_CLOSING);
+	smtp_set_state(s, SMTP_CLOSING);
 }
 
 static void
@@ -359,5 +359,5 @@ smtp_dispatch(struct session *s, char *line, size_t len)
 	else
 		c->fn(s, arg);
 	if (c->verb == NULL || (c->flags & CMD_GROUP_END))
-		s->flush_now = true;
+		s->base.flush_now = true;
 }

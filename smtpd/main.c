@@ -19,7 +19,7 @@ main(int argc, char **argv)
 	static struct smtpd	 srv;
 	const struct service	 svc = {
 		.name = "buzon-smtpd",
-		.accept = session_accept,
+		.accept = smtp_accept,
 		.init = smtpd_init,
 		.reload = smtpd_reload,
 		.shutdown = smtpd_shutdown,

@@ -121,6 +121,7 @@ smtpd_init(struct event_loop *loop, const struct config *cfg, void *data)
 
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
+	sess_server_init(&srv->sv, loop, &smtp_sess_ops, &srv->tls_ctx);
 	if (check_networks(cfg) == -1)
 		return -1;
 	smtpd_conf_from(&srv->conf, cfg);
@@ -182,8 +183,7 @@ smtpd_shutdown(void *data)
 {
 	struct smtpd	*srv = data;
 
-	session_shutdown(srv);
-	if (srv->nsessions == 0) {
+	if (sess_shutdown(&srv->sv) == 0) {
 		event_timer_del(&srv->batch_timer);
 		smtp_committer_stop(srv);
 		tls_ctx_free(&srv->tls_ctx);
@@ -193,5 +193,5 @@ smtpd_shutdown(void *data)
 		spf_helper_argv_free(&srv->spf_argv);
 		authc_free(&srv->authc);
 	}
-	return srv->nsessions;
+	return srv->sv.count;
 }

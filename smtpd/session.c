@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * session.c - one SMTP connection on the event loop: the only file that
- * touches the socket
+ * session.c - smtpd on common/session: the hooks of one SMTP connection
+ * (the layer owns the socket, session.h)
  *
  * Input: every complete line buffered is handled in turn (RFC 2920
  * pipelining); replies collect in s->out and go to the stream after a
@@ -26,41 +26,37 @@
  * (Postfix's smtpd_min_data_rate): content of n bytes is allowed
  * smtpd_data_timeout + n / rate in all.
  */
-#include <sys/socket.h>
-
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "event.h"
 #include "log.h"
-#include "mem.h"
 #include "net.h"
-#include "session_id.h"
+#include "session.h"
 #include "smtpd.h"
 #include "spf_client.h"
 #include "stream.h"
 #include "str.h"
-#include "tls.h"
 
 #define SESSION_IN_MAX	(64u * 1024)
 #define SESSION_OUT_MAX	(256u * 1024)
 #define SMTP_OUT_CHUNK	4096	/* queued replies written at this size */
 
-static void	session_io(int, unsigned int, void *);
-static void	session_run(struct session *);
+#define S(b)	SESS_OF(struct session, (b))
+#define CS(b)	SESS_OF_CONST(struct session, (b))
 
 void
-session_set_state(struct session *s, enum smtp_state st)
+smtp_set_state(struct session *s, enum smtp_state st)
 {
 	if (s->state == st)
 		return;
 	log_debug(s->id, "state %s -> %s", smtp_state_name(s->state),
 	    smtp_state_name(st));
 	s->state = st;
+	if (st == SMTP_CLOSING)
+		s->base.closing = true;
 }
 
 static bool
@@ -69,26 +65,34 @@ in_content(const struct session *s)
 	return s->state == SMTP_DATA || s->tx.bdat_chunk;
 }
 
+static bool
+smtp_in_raw(const struct sess *b)
+{
+	return in_content(CS(b));
+}
+
 /* Content started (DATA accepted, or a BDAT chunk announced). */
 static void
 content_clock_start(struct session *s)
 {
 	s->data_start = event_now_ms(s->srv->loop);
 	s->data_read = 0;
-	event_timer_reset(s->timer, s->srv->conf.data_timeout);
+	sess_timer_reset(&s->base, s->srv->conf.data_timeout);
 }
 
-/* n bytes arrived.  Inside content the timer is the nearer of the idle
- * limit (smtpd_data_timeout from now) and the deadline that a client
- * keeping up smtpd_min_data_rate never reaches; between commands bytes
- * alone move nothing (the timer restarts when a command is complete). */
+/* ops->on_read: n bytes arrived.  Inside content the timer is the nearer
+ * of the idle limit (smtpd_data_timeout from now) and the deadline that a
+ * client keeping up smtpd_min_data_rate never reaches; between commands
+ * bytes alone move nothing (the timer restarts when a command is
+ * complete). */
 static void
-content_clock_read(struct session *s, size_t n)
+smtp_on_read(struct sess *b, size_t n)
 {
-	const struct smtpd_conf *c = &s->srv->conf;
-	uint64_t	 now, deadline, idle;
+	struct session		*s = S(b);
+	const struct smtpd_conf	*c = &s->srv->conf;
+	uint64_t		 now, deadline, idle;
 
-	if (!in_content(s))
+	if (!in_content(s) || b->timer == NULL)
 		return;
 	now = event_now_ms(s->srv->loop);
 	s->data_read += n;
@@ -103,53 +107,38 @@ content_clock_read(struct session *s, size_t n)
 		if (idle < deadline)
 			deadline = idle;
 	}
-	event_timer_reset(s->timer, deadline > now ? deadline - now : 0);
+	sess_timer_reset(b, deadline > now ? deadline - now : 0);
 }
 
-static bool
-wants_input(const struct session *s)
+/* ops->on_input: deadlines (see atop this file): each command has
+ * smtpd_timeout from the end of the one before, and content its own
+ * clock.  STARTTLS answered: the layer switches once the 220 is out. */
+static void
+smtp_on_input(struct sess *b, bool was_raw)
 {
-	return s->state != SMTP_CLOSING && !s->suspended &&
-	    !s->want_starttls && !s->handshaking &&
-	    stream_output_pending(s->st) < SMTP_OUT_HIGH;
-}
+	struct session	*s = S(b);
 
-/* Move queued replies to the stream and send what the socket takes. */
-static int
-session_flush(struct session *s)
-{
-	if (s->out.len > 0) {
-		if (stream_write(s->st, s->out.data, s->out.len) == -1) {
-			log_warn(s->id, "output buffer full");
-			return -1;
-		}
-		str_clear(&s->out);
+	if (s->want_starttls) {
+		s->want_starttls = false;
+		b->want_starttls = true;
 	}
-	s->flush_now = false;
-	return stream_flush(s->st) == -1 ? -1 : 0;
+	if (b->timer == NULL)
+		return;
+	if (in_content(s)) {
+		if (!was_raw)
+			content_clock_start(s);
+	} else
+		sess_timer_reset(b, s->srv->conf.timeout);
 }
 
 static void
-session_handshake(struct session *s)
+smtp_tls_done(struct sess *b)
 {
-	int	 r;
+	struct session	*s = S(b);
 
-	r = stream_handshake(s->st);
-	if (r == STREAM_AGAIN) {
-		s->io_events = stream_events(s->st);
-		if (event_io_set(s->io, s->io_events) == -1)
-			session_free(&s, "event error");
-		return;
-	}
-	if (r == -1) {
-		session_free(&s, "tls handshake failed");
-		return;
-	}
-	s->handshaking = false;
 	s->is_tls = true;
-	tls_describe(stream_ssl(s->st), s->tls_desc, sizeof(s->tls_desc));
-	log_info(s->id, "tls established %s", s->tls_desc);
-	event_timer_reset(s->timer, s->srv->conf.timeout);
+	(void)str_copy(s->tls_desc, b->tls_desc, sizeof(s->tls_desc));
+	sess_timer_reset(b, s->srv->conf.timeout);
 	if (s->listener == SMTP_LISTEN_SUBMISSIONS) {
 		smtp_greet(s);
 	} else {
@@ -161,63 +150,8 @@ session_handshake(struct session *s)
 		s->is_esmtp = false;
 		s->is_authenticated = false;
 		s->auth_user[0] = '\0';
-		session_set_state(s, SMTP_GREETED);
+		smtp_set_state(s, SMTP_GREETED);
 	}
-	session_run(s);
-}
-
-/* After handling input: write, close, start TLS, choose events.  -1 when
- * the session is gone. */
-static int
-session_update(struct session *s)
-{
-	unsigned int	 ev;
-
-	if (!s->suspended && session_flush(s) == -1) {
-		session_free(&s, "write error");
-		return -1;
-	}
-	if (s->state == SMTP_CLOSING && s->out.len == 0 &&
-	    stream_output_pending(s->st) == 0) {
-		session_free(&s, "quit");
-		return -1;
-	}
-	if (s->want_starttls && s->out.len == 0 &&
-	    stream_output_pending(s->st) == 0) {
-		s->want_starttls = false;
-		if (stream_starttls(s->st, s->srv->tls_ctx, true, NULL) == -1) {
-			session_free(&s, "starttls failed");
-			return -1;
-		}
-		s->handshaking = true;
-		session_handshake(s);
-		return -1;	/* it runs the session on from here */
-	}
-	if (s->peer_eof && wants_input(s)) {
-		/* Every complete command is answered (a client may pipeline
-		 * "." and QUIT and close its side at once); nothing more will
-		 * come.  Let the replies go out first. */
-		if (s->out.len == 0 && stream_output_pending(s->st) == 0) {
-			session_free(&s, "disconnect");
-			return -1;
-		}
-		ev = EVENT_WRITE;
-	} else if (wants_input(s))
-		ev = stream_events(s->st);
-	else if (stream_output_pending(s->st) > 0)
-		ev = EVENT_WRITE;
-	else if (s->suspended && !s->io_quiet && s->io_events == EVENT_READ)
-		return 0;	/* a client waiting for its reply sends nothing:
-				   leave the fd in the set until it does (see
-				   session_io), two epoll_ctl calls less */
-	else
-		ev = 0;
-	if (event_io_set(s->io, ev) == -1) {
-		session_free(&s, "event error");
-		return -1;
-	}
-	s->io_events = ev;
-	return 0;
 }
 
 /* Message content in the trace: one C: line per line of it (a line split
@@ -245,15 +179,14 @@ trace_content(const struct session *s, const char *buf, size_t len)
 	}
 }
 
-/* Handle one piece of buffered input: 1 done, 0 need more. */
+/* ops->raw_input: DATA or BDAT bytes: 1 done, 0 need more. */
 static int
-session_input(struct session *s)
+smtp_raw_input(struct sess *b)
 {
+	struct session	*s = S(b);
 	struct smtp_tx	*tx = &s->tx;
 	const char	*data;
-	char		*line;
 	size_t		 len, max;
-	int		 r;
 
 	if (tx->bdat_chunk) {
 		if (tx->bdat_left == 0) {
@@ -262,294 +195,134 @@ session_input(struct session *s)
 		}
 		max = tx->bdat_left > SESSION_IN_MAX ? SESSION_IN_MAX :
 		    (size_t)tx->bdat_left;
-		if (stream_read_bytes(s->st, max, &data, &len) == 0)
+		if (stream_read_bytes(b->st, max, &data, &len) == 0)
 			return 0;
 		tx->bdat_left -= len;
 		smtp_bdat_bytes(s, data, len);
 		trace_content(s, data, len);
 		return 1;
 	}
-	if (s->state == SMTP_DATA) {
-		/* Content has no line limit: every byte goes to the DATA
-		 * parser, which says where the message ends (data.h). */
-		if (stream_peek(s->st, &data, &len) == 0)
-			return 0;
-		len = smtp_data_bytes(s, data, len);
-		trace_content(s, data, len);
-		stream_skip(s->st, len);
-		return 1;
-	}
-	if (s->skipping) {
-		if (stream_skip_line(s->st) == 0)
-			return 0;
-		s->skipping = false;
-		smtp_auth_release(s);
-		smtp_error(s, "500 5.5.0 Error: line too long");
-		s->flush_now = true;
-		return 1;
-	}
-	max = s->srv->conf.max_line > SMTP_AUTH_LINE_MAX ?
-	    s->srv->conf.max_line : SMTP_AUTH_LINE_MAX;
-	r = stream_read_line(s->st, max, &line, &len, NULL);
-	if (r == 0)
+	/* Content has no line limit: every byte goes to the DATA parser,
+	 * which says where the message ends (data.h). */
+	if (stream_peek(b->st, &data, &len) == 0)
 		return 0;
-	if (r == -1) {
-		s->skipping = true;
-		return 1;
-	}
+	len = smtp_data_bytes(s, data, len);
+	trace_content(s, data, len);
+	stream_skip(b->st, len);
+	return 1;
+}
+
+static size_t
+smtp_line_max(const struct sess *b)
+{
+	const struct session	*s = CS(b);
+
+	return s->srv->conf.max_line > SMTP_AUTH_LINE_MAX ?
+	    s->srv->conf.max_line : SMTP_AUTH_LINE_MAX;
+}
+
+static void
+smtp_line(struct sess *b, char *line, size_t len, bool bare_lf)
+{
+	struct session	*s = S(b);
+
+	(void)bare_lf;
 	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
 	    s->cont_secret ? LOG_TRACE_SECRET : 0);
 	if (s->cont != NULL)
 		s->cont(s, line, len);
 	else
 		smtp_dispatch(s, line, len);
-	return 1;
 }
 
 static void
-session_run(struct session *s)
+smtp_long_line(struct sess *b, bool bare_lf)
 {
-	bool		 backlog, was_content;
+	struct session	*s = S(b);
 
-	do {
-		while (wants_input(s)) {
-			was_content = in_content(s);
-			if (session_input(s) == 0)
-				break;
-			/* Deadlines (see atop this file): each command has
-			 * smtpd_timeout from the end of the one before, and
-			 * content its own clock. */
-			if (in_content(s)) {
-				if (!was_content)
-					content_clock_start(s);
-			} else {
-				event_timer_reset(s->timer, s->srv->conf.timeout);
-			}
-			/* Replies also go out once a few KB pile up, so only
-			 * the stream's backlog stops input. */
-			if ((s->flush_now || s->out.len >= SMTP_OUT_CHUNK) &&
-			    !s->suspended && session_flush(s) == -1) {
-				session_free(&s, "write error");
-				return;
-			}
-		}
-		/* Stopped by the backlog with input still buffered: if the
-		 * flush below drains it, no event would bring us back. */
-		backlog = stream_output_pending(s->st) >= SMTP_OUT_HIGH &&
-		    stream_input_pending(s->st) > 0;
-		if (session_update(s) == -1)
-			return;
-	} while (backlog && wants_input(s));
+	(void)bare_lf;
+	smtp_auth_release(s);
+	smtp_error(s, "500 5.5.0 Error: line too long");
+	b->flush_now = true;
 }
 
 static void
-session_io(int fd, unsigned int events, void *arg)
+smtp_greet_hook(struct sess *b)
 {
-	struct session	*s = arg;
-	ssize_t		 n;
-	int		 i;
-
-	(void)fd;
-	if (s->handshaking) {
-		session_handshake(s);
-		return;
-	}
-	if ((events & EVENT_WRITE) && stream_flush(s->st) == -1) {
-		session_free(&s, "write error");
-		return;
-	}
-	if ((events & EVENT_READ) && s->suspended)
-		s->io_quiet = true;	/* stop watching until resumed */
-	if ((events & EVENT_READ) && wants_input(s) && !s->peer_eof) {
-		/* Read what is there (TLS gives one record per call). */
-		for (i = 0; i < 8; i++) {
-			n = stream_fill(s->st);
-			if (n == STREAM_AGAIN)
-				break;
-			if (n == 0) {
-				s->peer_eof = true;
-				break;
-			}
-			if (n < 0) {
-				if (stream_input_pending(s->st) > 0)
-					break;	/* buffer full: use it */
-				session_free(&s, "read error");
-				return;
-			}
-			content_clock_read(s, (size_t)n);
-			if (stream_fill_drained(s->st))
-				break;
-		}
-	}
-	session_run(s);
+	smtp_greet(S(b));
 }
 
-static void
-session_timeout(void *arg)
+static const char *
+smtp_timeout(struct sess *b, bool cmd)
 {
-	struct session	*s = arg;
+	struct session	*s = S(b);
 
-	if (!s->handshaking) {
+	(void)cmd;
+	if (!b->handshaking)
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->srv->conf.hostname);
-		(void)session_flush(s);
+	return "timeout";
+}
+
+void
+smtp_suspend(struct session *s)
+{
+	sess_suspend(&s->base);
+}
+
+void
+smtp_resume(struct session *s)
+{
+	sess_resume(&s->base);
+}
+
+void
+smtp_resume_after(struct session *s, uint64_t ms)
+{
+	sess_resume_after(&s->base, ms);
+}
+
+/* Stop: sessions idle between transactions are told 421 and closed; the
+ * others finish their transaction first (the caller polls). */
+static enum sess_shut
+smtp_shutdown(struct sess *b)
+{
+	struct session	*s = S(b);
+
+	if (b->handshaking || b->suspended ||
+	    (s->state != SMTP_GREETED && s->state != SMTP_READY))
+		return SESS_SHUT_KEEP;
+	smtp_close(s, "4.3.2", "Service shutting down, closing "
+	    "transmission channel");
+	return SESS_SHUT_CLOSE;
+}
+
+static const char	*refusal_host;	/* conf.hostname at the refusal */
+
+static bool
+smtp_refusal(enum sess_refuse why, const char *ip, char *buf, size_t size)
+{
+	const char	*host = refusal_host != NULL ? refusal_host : "-";
+
+	switch (why) {
+	case SESS_REFUSE_STOPPING:
+		return str_printf(buf, size, "421 4.7.0 %s Service not "
+		    "available, closing transmission channel", host);
+	case SESS_REFUSE_TOTAL:
+		return str_printf(buf, size, "421 4.7.0 %s Error: too many "
+		    "connections", host);
+	case SESS_REFUSE_PER_IP:
+		return str_printf(buf, size, "421 4.7.0 %s Error: too many "
+		    "connections from %s", host, ip);
 	}
-	session_free(&s, "timeout");
+	return false;
 }
 
 static void
-session_resume_cb(void *arg)
+smtp_release(struct sess *b, const char *reason)
 {
-	session_resume(arg);
-}
+	struct session	*s = S(b);
 
-void
-session_suspend(struct session *s)
-{
-	s->suspended = true;
-}
-
-void
-session_resume(struct session *s)
-{
-	s->suspended = false;
-	s->io_quiet = false;
-	session_run(s);
-}
-
-void
-session_resume_after(struct session *s, uint64_t ms)
-{
-	s->suspended = true;
-	if (s->resume_timer == NULL)
-		s->resume_timer = event_timer_add(s->srv->loop, ms,
-		    session_resume_cb, s);
-	else
-		event_timer_reset(s->resume_timer, ms);
-}
-
-/* Refuse a connection before it becomes a session (limits, shutdown). */
-static void
-refuse(int fd, enum smtp_listener kind, const char *host, const char *text)
-{
-	char	 buf[300];
-	int	 n;
-
-	/* On 465 the client expects a TLS handshake: just close. */
-	if (kind != SMTP_LISTEN_SUBMISSIONS) {
-		n = snprintf(buf, sizeof(buf), "421 4.7.0 %s %s\r\n", host,
-		    text);
-		if (n > 0 && (size_t)n < sizeof(buf))
-			(void)send(fd, buf, (size_t)n,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
-	(void)close(fd);
-}
-
-static unsigned int
-sessions_from(const struct smtpd *srv, const char *ip)
-{
-	const struct session	*s;
-	unsigned int		 n = 0;
-
-	for (s = srv->sessions; s != NULL; s = s->next)
-		if (strcmp(s->ip, ip) == 0)
-			n++;
-	return n;
-}
-
-void
-session_accept(int fd, const struct net_addr *peer, const char *listener,
-    void *data)
-{
-	struct smtpd		*srv = data;
-	struct session		*s;
-	enum smtp_listener	 kind;
-	char			 ip[NET_ADDRSTRLEN], text[200];
-
-	if (strcmp(listener, "submission") == 0)
-		kind = SMTP_LISTEN_SUBMISSION;
-	else if (strcmp(listener, "submissions") == 0)
-		kind = SMTP_LISTEN_SUBMISSIONS;
-	else
-		kind = SMTP_LISTEN_SMTP;
-	net_addr_str(peer, ip, sizeof(ip));
-	if (srv->stopping) {
-		refuse(fd, kind, srv->conf.hostname,
-		    "Service not available, closing transmission channel");
-		return;
-	}
-	if (srv->nsessions >= srv->conf.max_connections) {
-		log_warn("-", "refused address=%s reason=\"too many "
-		    "connections\"", ip);
-		refuse(fd, kind, srv->conf.hostname,
-		    "Error: too many connections");
-		return;
-	}
-	if (sessions_from(srv, ip) >= srv->conf.max_connections_per_ip) {
-		log_warn("-", "refused address=%s reason=\"too many "
-		    "connections from address\"", ip);
-		(void)str_printf(text, sizeof(text), "Error: too many "
-		    "connections from %s", ip);
-		refuse(fd, kind, srv->conf.hostname, text);
-		return;
-	}
-	if (kind == SMTP_LISTEN_SUBMISSIONS && srv->tls_ctx == NULL) {
-		log_warn("-", "refused address=%s reason=\"no TLS "
-		    "certificate\"", ip);
-		(void)close(fd);
-		return;
-	}
-
-	s = xcalloc(1, sizeof(*s));
-	s->srv = srv;
-	s->fd = fd;
-	s->peer = *peer;
-	(void)str_copy(s->ip, ip, sizeof(s->ip));
-	s->listener = kind;
-	s->state = SMTP_GREETED;
-	s->is_loopback = net_addr_is_loopback(peer);
-	s->in_mynetworks = policy_in_networks(peer, srv->conf.mynetworks,
-	    srv->conf.nmynetworks);
-	session_id_new(s->id, sizeof(s->id));
-	str_init(&s->out, 0);
-	s->st = stream_new(fd, SESSION_IN_MAX, SESSION_OUT_MAX);
-	s->io = event_io_add(srv->loop, fd, 0, session_io, s);
-	s->timer = event_timer_add(srv->loop, srv->conf.timeout,
-	    session_timeout, s);
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	log_info(s->id, "connect address=%s listener=%s", s->ip, listener);
-	if (s->io == NULL) {
-		session_free(&s, "event error");
-		return;
-	}
-	if (kind == SMTP_LISTEN_SUBMISSIONS) {
-		if (stream_starttls(s->st, srv->tls_ctx, true, NULL) == -1) {
-			session_free(&s, "tls setup failed");
-			return;
-		}
-		s->handshaking = true;
-		session_handshake(s);
-		return;
-	}
-	smtp_greet(s);
-	(void)session_update(s);
-}
-
-void
-session_free(struct session **sp, const char *reason)
-{
-	struct session	*s = *sp;
-	struct smtpd	*srv;
-
-	if (s == NULL)
-		return;
-	*sp = NULL;
-	srv = s->srv;
 	log_info(s->id, "disconnect address=%s reason=%s helo=%s msgs=%u "
 	    "rcpts=%u errors=%u", s->ip, reason, s->helo[0] != '\0' ? "yes" :
 	    "no", s->nmsgs, s->nrcpts, s->errors);
@@ -558,43 +331,103 @@ session_free(struct session **sp, const char *reason)
 	smtp_auth_forget(s);
 	smtp_tx_reset(s);
 	smtp_auth_release(s);
-	event_io_del(&s->io);
-	event_timer_del(&s->timer);
-	event_timer_del(&s->resume_timer);
-	stream_free(&s->st);
-	(void)close(s->fd);
-	str_release(&s->out);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->nsessions--;
-	free(s);
 }
 
-unsigned int
-session_count(const struct smtpd *srv)
+const struct sess_ops smtp_sess_ops = {
+	.greet = smtp_greet_hook,
+	.line = smtp_line,
+	.long_line = smtp_long_line,
+	.line_max = smtp_line_max,
+	.in_raw = smtp_in_raw,
+	.raw_input = smtp_raw_input,
+	.on_read = smtp_on_read,
+	.on_input = smtp_on_input,
+	.tls_done = smtp_tls_done,
+	.timeout = smtp_timeout,
+	.shutdown = smtp_shutdown,
+	.refusal = smtp_refusal,
+	.release = smtp_release,
+};
+
+static void
+params(const struct smtpd *srv, struct sess_params *p)
 {
-	return srv->nsessions;
+	memset(p, 0, sizeof(*p));
+	p->in_max = SESSION_IN_MAX;
+	p->out_max = SESSION_OUT_MAX;
+	p->out_high = SMTP_OUT_HIGH;
+	p->out_chunk = SMTP_OUT_CHUNK;
+	p->timeout = srv->conf.timeout;
+	p->max_total = srv->conf.max_connections;
+	p->max_per_ip = srv->conf.max_connections_per_ip;
 }
 
-/* Stop: sessions idle between transactions are told 421 and closed; the
- * others finish their transaction first (the caller polls). */
+static void
+server_ready(struct smtpd *srv)
+{
+	if (srv->sv.ops == NULL)
+		sess_server_init(&srv->sv, srv->loop, &smtp_sess_ops,
+		    &srv->tls_ctx);
+	refusal_host = srv->conf.hostname;
+}
+
+/* Our view of a new session (the layer has its own). */
+static void
+setup(struct smtpd *srv, struct session *s, enum smtp_listener kind)
+{
+	s->srv = srv;
+	s->peer = s->base.peer;
+	(void)str_copy(s->ip, s->base.ip, sizeof(s->ip));
+	(void)str_copy(s->id, s->base.id, sizeof(s->id));
+	s->listener = kind;
+	s->state = SMTP_GREETED;
+	s->is_loopback = net_addr_is_loopback(&s->peer);
+	s->in_mynetworks = policy_in_networks(&s->peer, srv->conf.mynetworks,
+	    srv->conf.nmynetworks);
+}
+
 void
-session_shutdown(struct smtpd *srv)
+smtp_accept(int fd, const struct net_addr *peer, const char *listener,
+    void *data)
 {
-	struct session	*s, *next;
+	struct smtpd		*srv = data;
+	struct sess_params	 p;
+	struct sess		*b;
+	enum smtp_listener	 kind;
 
-	srv->stopping = true;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->handshaking || s->suspended ||
-		    (s->state != SMTP_GREETED && s->state != SMTP_READY))
-			continue;
-		smtp_close(s, "4.3.2", "Service shutting down, closing "
-		    "transmission channel");
-		(void)session_update(s);
-	}
+	if (strcmp(listener, "submission") == 0)
+		kind = SMTP_LISTEN_SUBMISSION;
+	else if (strcmp(listener, "submissions") == 0)
+		kind = SMTP_LISTEN_SUBMISSIONS;
+	else
+		kind = SMTP_LISTEN_SMTP;
+	server_ready(srv);
+	params(srv, &p);
+	b = sess_accept(&srv->sv, sizeof(struct session), fd, peer, listener,
+	    kind == SMTP_LISTEN_SUBMISSIONS, &p,
+	    offsetof(struct session, out));
+	if (b == NULL)
+		return;
+	setup(srv, S(b), kind);
+	sess_start(b);
+}
+
+struct session *
+smtp_session_mem(struct smtpd *srv, enum smtp_listener kind)
+{
+	struct sess_params	 p;
+	struct session		*s;
+
+	server_ready(srv);
+	params(srv, &p);
+	s = S(sess_mem_new(&srv->sv, sizeof(*s), &p,
+	    offsetof(struct session, out)));
+	setup(srv, s, kind);
+	return s;
+}
+
+void
+smtp_session_start(struct session *s)
+{
+	sess_start(&s->base);
 }

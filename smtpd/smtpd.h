@@ -2,15 +2,16 @@
  * smtpd.h - buzon-smtpd: the session, its states, and what the files of
  * smtpd/ offer each other (nothing here is used outside this directory)
  *
- * One process serves every session from one event loop.  session.c owns
- * the socket: it reads, splits lines, feeds DATA and BDAT bytes, runs the
- * timers and TLS handshakes and writes what the handlers queued.  The
+ * One process serves every session from one event loop.  common/session
+ * (session.h) owns the socket: it reads, splits lines, runs the TLS
+ * handshakes and writes what the handlers queued; session.c holds smtpd's
+ * hooks on it (DATA and BDAT bytes, the deadlines, the refusal lines).  The
  * handlers (commands.c, cmd_*.c) never touch the socket: they look at a
- * line, change the session through session_set_state() and the tx, and
+ * line, change the session through smtp_set_state() and the tx, and
  * queue replies with smtp_reply() into s->out.  policy.c answers "may this
  * recipient / sender go through", cmd_data.c moves content to the spool.
  *
- * Lifetimes: a session lives from accept to session_free(); its
+ * Lifetimes: a session lives from accept to sess_free(); its
  * transaction (s->tx) from MAIL to the end of DATA/BDAT LAST or RSET,
  * freed by smtp_tx_reset().  Nothing keeps a pointer into the stream's
  * buffer across an event-loop turn.
@@ -30,6 +31,7 @@
 #include "net.h"
 #include "params.h"
 #include "rfc5321.h"
+#include "session.h"
 #include "str.h"
 
 struct accounts;
@@ -109,13 +111,11 @@ struct smtpd {
 	struct enqueue		*spool;		/* NULL: 451 at DATA */
 	struct spf_client	*spf;		/* NULL: no SPF checks */
 	char			**spf_argv;	/* the helper's command */
-	struct session		*sessions;	/* every open session */
-	unsigned int		 nsessions;
+	struct sess_server	 sv;		/* the sessions (session.h) */
 	struct session		**batch;	/* finished, to commit */
 	size_t			 nbatch, batch_cap;
 	struct event_timer	*batch_timer;
 	struct smtp_committer	*committer;	/* NULL: commit on the loop */
-	bool			 stopping;
 };
 
 struct smtp_rcpt {
@@ -152,14 +152,9 @@ struct smtp_tx {
 typedef void	smtp_cont_fn(struct session *, char *line, size_t len);
 
 struct session {
+	struct sess		 base;		/* first: the connection */
 	struct smtpd		*srv;
-	struct session		*next, *prev;
-	char			 id[24];
-	int			 fd;
-	struct stream		*st;
-	struct event_io		*io;
-	struct event_timer	*timer;
-	struct event_timer	*resume_timer;
+	char			 id[24];	/* base's, for the handlers */
 	struct net_addr		 peer;
 	char			 ip[NET_ADDRSTRLEN];
 	enum smtp_listener	 listener;
@@ -169,15 +164,8 @@ struct session {
 	bool			 is_tls;
 	bool			 is_esmtp;
 	bool			 is_authenticated;
-	/* STARTTLS answered: flush, go */
+	/* STARTTLS answered: the layer switches once the 220 is out */
 	bool			 want_starttls;
-	bool			 handshaking;
-	bool			 suspended; /* waiting: commit, AUTH delay */
-	bool			 peer_eof;  /* client closed its side */
-	bool			 io_quiet;  /* input came while suspended */
-	unsigned int		 io_events; /* EVENT_* last set on io */
-	bool			 flush_now;	/* a group-end command ran */
-	bool			 skipping;	/* dropping an over-long line */
 	bool			 helo_seen;
 	char			 helo[SMTP_HELO_MAX + 1];
 	char			 auth_user[SMTP_USER_MAX + 1];
@@ -196,6 +184,9 @@ struct session {
 	struct str		 out;		/* replies not yet written */
 	struct smtp_tx		 tx;
 };
+
+/* The smtpd side of common/session: greeting, lines, DATA/BDAT bytes. */
+extern const struct sess_ops smtp_sess_ops;
 
 /* ---- commands.c ---- */
 
@@ -288,17 +279,17 @@ unsigned int smtpd_shutdown(void *);
 void	 smtpd_conf_from(struct smtpd_conf *c, const struct config *cfg);
 
 /* ---- session.c ---- */
-void	 session_accept(int fd, const struct net_addr *peer,
+void	 smtp_accept(int fd, const struct net_addr *peer,
 	    const char *listener, void *data);
-void	 session_set_state(struct session *, enum smtp_state);
-/* Stop handling input until session_resume() (replies stay queued). */
-void	 session_suspend(struct session *);
-void	 session_resume(struct session *);
-/* Run session_resume() after ms (AUTH failure delay). */
-void	 session_resume_after(struct session *, uint64_t ms);
-void	 session_free(struct session **, const char *reason);
-/* The event-loop half of a server: sessions still open. */
-unsigned int session_count(const struct smtpd *);
-void	 session_shutdown(struct smtpd *);
+void	 smtp_set_state(struct session *, enum smtp_state);
+/* Stop handling input until smtp_resume() (replies stay queued). */
+void	 smtp_suspend(struct session *);
+void	 smtp_resume(struct session *);
+/* Run smtp_resume() after ms (AUTH failure delay). */
+void	 smtp_resume_after(struct session *, uint64_t ms);
+/* Memory sessions (fuzz, tests): a session on no socket, fed with
+ * sess_feed(&s->base, ...) after smtp_session_start(). */
+struct session *smtp_session_mem(struct smtpd *, enum smtp_listener);
+void	 smtp_session_start(struct session *);
 
 #endif

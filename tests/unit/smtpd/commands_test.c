@@ -347,7 +347,7 @@ Test(commands, starttls)
 	cr_assert_str_eq(say("STARTTLS now"), "501 5.5.4 Syntax: STARTTLS\r\n");
 	cr_assert_str_eq(say("STARTTLS"), "220 2.0.0 Ready to start TLS\r\n");
 	cr_assert(sess.want_starttls);
-	cr_assert(sess.flush_now);
+	cr_assert(sess.base.flush_now);
 	sess.want_starttls = false;
 	sess.is_tls = true;
 	cr_assert_str_eq(say("STARTTLS"),

@@ -70,10 +70,10 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 teardown(void)
 {
-	while (srv.sessions != NULL) {
-		struct session *s = srv.sessions;
+	while (srv.sv.head != NULL) {
+		struct sess *s = srv.sv.head;
 
-		session_free(&s, "test over");
+		sess_free(&s, "test over");
 	}
 	event_timer_del(&srv.batch_timer);
 	enqueue_close(&srv.spool);
@@ -112,7 +112,7 @@ connect_client(void)
 	cr_assert_eq(net_set_nonblock(sv[0], true), 0);
 	cr_assert_eq(net_set_nonblock(sv[1], true), 0);
 	cr_assert_eq(net_addr_parse("127.0.0.1", &peer), 0);
-	session_accept(sv[0], &peer, "smtp", &srv);
+	smtp_accept(sv[0], &peer, "smtp", &srv);
 	return sv[1];
 }
 
@@ -161,12 +161,12 @@ Test(session, greeting_then_pipelined_replies_in_order)
 	    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
 	    "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n");
 	cr_assert_not(eof);
-	cr_assert_eq(srv.nsessions, 1);
+	cr_assert_eq(srv.sv.count, 1);
 	put(c, "QUIT\r\nNOOP\r\n");
 	run_for(20);
 	cr_assert_str_eq(drain(c, &eof), "221 2.0.0 Bye\r\n");
 	cr_assert(eof);
-	cr_assert_eq(srv.nsessions, 0);
+	cr_assert_eq(srv.sv.count, 0);
 	close(c);
 }
 
@@ -198,7 +198,7 @@ Test(session, idle_client_times_out)
 	cr_assert_str_eq(drain(c, &eof), "220 mx.example.test ESMTP buzon\r\n"
 	    "421 4.4.2 mx.example.test Error: timeout exceeded\r\n");
 	cr_assert(eof);
-	cr_assert_eq(srv.nsessions, 0);
+	cr_assert_eq(srv.sv.count, 0);
 	close(c);
 }
 
@@ -214,7 +214,7 @@ Test(session, connections_per_address_are_limited)
 	cr_assert_str_eq(drain(b, &eof), "421 4.7.0 mx.example.test Error: "
 	    "too many connections from 127.0.0.1\r\n");
 	cr_assert(eof);
-	cr_assert_eq(srv.nsessions, 1);
+	cr_assert_eq(srv.sv.count, 1);
 	close(a);
 	close(b);
 }
