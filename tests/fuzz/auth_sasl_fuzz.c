@@ -23,7 +23,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct accounts_conf ac = { "/x", "hash", "+-", false };
+	static const struct accounts_conf ac = { .state_dir = "/x",
+	    .map_type = "hash", .recipient_delimiter = "+-" };
 	struct accounts_user *u;
 	struct auth_sasl s;
 	enum auth_sasl_result r;

@@ -91,7 +91,8 @@ fuzz_commands(const char *data, size_t size)
 
 	if (accounts == NULL) {
 		static const struct accounts_conf ac = {
-			"/nonexistent/buzon-fuzz", "hash", "+", false, NULL
+			.state_dir = "/nonexistent/buzon-fuzz",
+			.map_type = "hash", .recipient_delimiter = "+"
 		};
 
 		log_set_level(LOG_LEVEL_ERROR);
