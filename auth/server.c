@@ -382,8 +382,15 @@ authd_sandbox(const struct config *cfg)
 	static const char *const ro[] = { "auth", NULL };
 	char	 type[16], file[PATH_MAX], err[256], *slash;
 
-	if (cfg->passwd_map == NULL || cfg->passwd_map[0] == '\0')
+	if (cfg->passwd_map == NULL || cfg->passwd_map[0] == '\0') {
+		/* A rule needs its directory: make STATE/auth/ now if
+		 * nothing has yet, or the first user added later could not
+		 * log in. */
+		if (str_printf(file, sizeof(file), "%s/auth", cfg->state_dir) &&
+		    mkdir(file, 0700) == -1 && errno != EEXIST)
+			log_warn("-", "%s: %s", file, strerror(errno));
 		return sandbox_daemon_ro(cfg, "buzon-auth", rw, ro, NULL);
+	}
 	if (maps_spec_file(cfg->passwd_map, type, sizeof(type), file,
 	    sizeof(file), err, sizeof(err)) == -1) {
 		log_error("-", "passwd_map: %s", err);

@@ -123,7 +123,8 @@ master_state_dirs(const char *state_dir, uid_t uid, gid_t gid, char *err,
     size_t errsize)
 {
 	static const char *const subdirs[] = {
-		"", "/run", "/log", "/spool", "/mail", "/maps", "/tls", NULL
+		"", "/run", "/log", "/spool", "/mail", "/maps", "/tls",
+		"/auth", NULL
 	};
 	char	 path[4096];
 	size_t	 i;
@@ -135,7 +136,10 @@ master_state_dirs(const char *state_dir, uid_t uid, gid_t gid, char *err,
 			    state_dir);
 			return -1;
 		}
-		if (mkdir(path, 0750) == -1) {
+		/* auth/ holds the passwd map: its owner (buzon-auth's
+		 * user) alone enters it. */
+		if (mkdir(path, strcmp(subdirs[i], "/auth") == 0 ? 0700 :
+		    0750) == -1) {
 			if (errno == EEXIST && is_dir(path))
 				continue;
 			str_printf(err, errsize, "cannot create %s: %s", path,

@@ -316,7 +316,16 @@ class Auth(PrivsepBase):
         self.assert_denied(pid, os.path.join(self.inst.dir, "spool"))
         self.assertIn("sandbox on process=buzon-auth",
                       self.inst.log_text())
-        # and still checks passwords after the probe
+        # and still checks passwords after the probe, also of a user
+        # added after it started (its passwd map replaced by rename)
+        self.run_ok("user", "add", "carol@" + DOMAIN, "--password-stdin",
+                    input=PASSWORD + "\n")
+        c = self.inst.connect("pop3")
+        c.expect("+OK")
+        c.command("USER carol@" + DOMAIN, "+OK")
+        c.command("PASS " + PASSWORD, "+OK Logged in.")
+        c.command("QUIT", "+OK")
+        c.close()
         c = self.inst.connect("pop3")
         c.expect("+OK")
         c.command("USER bob@" + DOMAIN, "+OK")
