@@ -202,6 +202,13 @@ skip_line(struct sess *s)
 	return 1;
 }
 
+void
+sess_expect_cont(struct sess *s, sess_cont_fn *fn)
+{
+	s->cont = fn;
+	s->cont_secret = fn != NULL;
+}
+
 /* Handle one piece of buffered input: 1 done, 0 need more. */
 static int
 sess_input(struct sess *s)
@@ -224,7 +231,13 @@ sess_input(struct sess *s)
 		return 1;
 	}
 	event_timer_del(&s->cmd_timer);		/* the next line has its own */
-	ops->line(s, line, len, bare);
+	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
+	    s->cont_secret || s->mask_next ? LOG_TRACE_SECRET : 0);
+	s->mask_next = false;
+	if (s->cont != NULL)
+		s->cont(s, line, len);
+	else
+		ops->line(s, line, len, bare);
 	return 1;
 }
 

@@ -150,6 +150,10 @@ struct sess_params {
 	unsigned int	 max_per_ip;
 };
 
+/* A continuation line (the answer to a SASL challenge), instead of
+ * ops->line. */
+typedef void	sess_cont_fn(struct sess *, char *line, size_t len);
+
 struct sess {
 	struct sess_server	*srv;
 	struct sess		*next, *prev;
@@ -178,7 +182,18 @@ struct sess {
 	bool			 closing;	/* flush, then free */
 	bool			 flush_now;	/* write replies at once */
 	bool			 producing;	/* ops->produce until done */
+	/* Client lines are traced here (log_trace), masked while cont_secret
+	 * or, for one line, mask_next is set; with cont set a line goes to
+	 * cont instead of ops->line (the protocol sets and clears both). */
+	sess_cont_fn		*cont;
+	bool			 cont_secret;	/* trace cont's lines masked */
+	bool			 mask_next;	/* the next line too, then it is
+						   a command again */
 };
+
+/* The next lines go to fn, traced masked (a SASL exchange); NULL: back to
+ * commands. */
+void	 sess_expect_cont(struct sess *, sess_cont_fn *fn);
 
 void	 sess_server_init(struct sess_server *, struct event_loop *,
 	    const struct sess_ops *, SSL_CTX **tls_ctx);

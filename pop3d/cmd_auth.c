@@ -22,26 +22,19 @@
 #include "pop3d.h"
 #include "str.h"
 
-/* The line after an AUTH LOGIN that ended before its password: most
- * likely the password all the same, so it was traced masked; it is
- * handled as the command it may be. */
-static void
-auth_masked_line(struct session *s, char *line, size_t len)
-{
-	s->cont = NULL;
-	s->cont_secret = false;
-	pop3_dispatch(s, line, len);
-}
-
 void
 pop3_auth_release(struct session *s)
 {
 	bool	 owes = s->sasl.owes_passwd;
 
 	auth_sasl_release(&s->sasl);
-	/* Masking lasts until the exchange ends, however it ends. */
-	s->cont = owes ? auth_masked_line : NULL;
-	s->cont_secret = owes;
+	/* Masking lasts until the exchange ends, however it ends: the line
+	 * after an AUTH LOGIN that ended before its password is most likely
+	 * the password all the same, so it is traced masked, then handled
+	 * as the command it may be. */
+	s->base.cont = NULL;
+	s->base.cont_secret = false;
+	s->base.mask_next = owes;
 }
 
 /* A check at buzon-auth, from the command to its answer. */
@@ -238,7 +231,7 @@ cmd_apop(struct session *s, char *arg)
 	pop3_login(s, argv[0], argv[1], s->timestamp);
 }
 
-static void	auth_cont(struct session *, char *, size_t);
+static void	auth_cont(struct sess *, char *, size_t);
 
 static void
 sasl_reply(void *sess, const char *line)
@@ -249,10 +242,8 @@ sasl_reply(void *sess, const char *line)
 static void
 sasl_wait(void *sess, bool more)
 {
-	struct session	*s = sess;
-
-	s->cont = more ? auth_cont : NULL;
-	s->cont_secret = more;
+	sess_expect_cont(&((struct session *)sess)->base,
+	    more ? auth_cont : NULL);
 }
 
 static void
@@ -286,8 +277,9 @@ static const struct auth_sasl_ops pop3_sasl_ops = {
 };
 
 static void
-auth_cont(struct session *s, char *line, size_t len)
+auth_cont(struct sess *b, char *line, size_t len)
 {
+	struct session		*s = SESS_OF(struct session, b);
 	enum auth_sasl_result	 r;
 	const char		*chal = NULL;
 

@@ -263,8 +263,6 @@ void	 pop3d_conf_from(struct pop3_conf *, const struct config *);
 
 /* ---- session.c ---- */
 
-typedef void	pop3_cont_fn(struct session *, char *line, size_t len);
-
 struct session {
 	struct sess		 base;		/* first: the connection */
 	struct pop3d		*srv;
@@ -286,8 +284,6 @@ struct session {
 	unsigned int		 commands;
 	unsigned int		 nretr;
 	uint64_t		 bytes_out;
-	pop3_cont_fn		*cont;		/* next line goes here (AUTH) */
-	bool			 cont_secret;	/* trace it masked */
 	struct auth_sasl	 sasl;
 	struct pop3_login	*pending;	/* a check at buzon-auth */
 	struct pop3_maildrop	 drop;

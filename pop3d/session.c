@@ -244,12 +244,7 @@ pop3_line(struct sess *b, char *line, size_t len, bool bare_lf)
 	struct session	*s = P(b);
 
 	(void)bare_lf;
-	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
-	    s->cont_secret ? LOG_TRACE_SECRET : 0);
-	if (s->cont != NULL)
-		s->cont(s, line, len);
-	else
-		pop3_dispatch(s, line, len);
+	pop3_dispatch(s, line, len);
 }
 
 static void

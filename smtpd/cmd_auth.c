@@ -23,17 +23,6 @@
 #include "smtpd.h"
 #include "str.h"
 
-/* The line after an AUTH LOGIN that ended before its password: most
- * likely the password all the same, so it was traced masked; it is
- * handled as the command it may be. */
-static void
-auth_masked_line(struct session *s, char *line, size_t len)
-{
-	s->cont = NULL;
-	s->cont_secret = false;
-	smtp_dispatch(s, line, len);
-}
-
 void
 smtp_auth_release(struct session *s)
 {
@@ -45,9 +34,13 @@ smtp_auth_release(struct session *s)
 		free(s->sasl);
 		s->sasl = NULL;
 	}
-	/* Masking lasts until the exchange ends, however it ends. */
-	s->cont = owes ? auth_masked_line : NULL;
-	s->cont_secret = owes;
+	/* Masking lasts until the exchange ends, however it ends: the line
+	 * after an AUTH LOGIN that ended before its password is most likely
+	 * the password all the same, so it is traced masked, then handled
+	 * as the command it may be. */
+	s->base.cont = NULL;
+	s->base.cont_secret = false;
+	s->base.mask_next = owes;
 }
 
 static void
@@ -100,7 +93,7 @@ login_answer(enum authc_result r, const char *account, void *arg)
 	smtp_resume(s);
 }
 
-static void	auth_cont(struct session *, char *, size_t);
+static void	auth_cont(struct sess *, char *, size_t);
 
 static void
 sasl_reply(void *sess, const char *line)
@@ -114,10 +107,8 @@ sasl_reply(void *sess, const char *line)
 static void
 sasl_wait(void *sess, bool more)
 {
-	struct session	*s = sess;
-
-	s->cont = more ? auth_cont : NULL;
-	s->cont_secret = more;
+	sess_expect_cont(&((struct session *)sess)->base,
+	    more ? auth_cont : NULL);
 }
 
 static void
@@ -180,8 +171,9 @@ static const struct auth_sasl_ops smtp_sasl_ops = {
 };
 
 static void
-auth_cont(struct session *s, char *line, size_t len)
+auth_cont(struct sess *b, char *line, size_t len)
 {
+	struct session		*s = SESS_OF(struct session, b);
 	const char		*chal = NULL;
 	enum auth_sasl_result	 r;
 

@@ -227,12 +227,7 @@ smtp_line(struct sess *b, char *line, size_t len, bool bare_lf)
 	struct session	*s = S(b);
 
 	(void)bare_lf;
-	log_trace(s->id, LOG_TRACE_CLIENT, line, len,
-	    s->cont_secret ? LOG_TRACE_SECRET : 0);
-	if (s->cont != NULL)
-		s->cont(s, line, len);
-	else
-		smtp_dispatch(s, line, len);
+	smtp_dispatch(s, line, len);
 }
 
 static void

@@ -149,8 +149,6 @@ struct smtp_tx {
 	uint64_t		 bdat_total;	/* bytes of all chunks */
 };
 
-typedef void	smtp_cont_fn(struct session *, char *line, size_t len);
-
 struct session {
 	struct sess		 base;		/* first: the connection */
 	struct smtpd		*srv;
@@ -176,8 +174,6 @@ struct session {
 	unsigned int		 commands;
 	unsigned int		 nmsgs;
 	unsigned int		 nrcpts;
-	smtp_cont_fn		*cont;		/* next line goes here (AUTH) */
-	bool			 cont_secret;	/* trace it masked */
 	struct auth_sasl	*sasl;
 	struct spf_check	*spf_check;	/* MAIL waits for SPF */
 	struct smtp_login	*login;		/* AUTH waits for its check */
