@@ -142,7 +142,11 @@ void	 auth_sasl_advance(const struct auth_sasl_ops *, void *sess,
  * the same address does not wait.  Attempts are counted when reserved,
  * before the password is checked, and the answers of one pair are spaced
  * one after the other: an attempt that would have to wait longer than
- * max_delay is refused without a check, so parallel attempts gain nothing.
+ * max_delay is refused without a check, so parallel attempts gain little.
+ * The one exception: a pair with no failure on record (only attempts in
+ * flight) answers up to five at once (is_burst), for clients that open
+ * several connections together; they still push the schedule on, and a
+ * failure among them sets it at its finish.
  * An address past address_max_failures (spraying many accounts) has its
  * own such schedule over all its attempts.  A record with no attempt for
  * penalty_time is forgotten; a success clears the pair and takes one off
@@ -180,6 +184,9 @@ struct auth_throttle_ticket {
 	uint64_t	 address;
 	uint64_t	 delay_ms;	/* answer no sooner than this */
 	bool		 is_exempt;	/* trusted network */
+	bool		 is_burst;	/* let through at once (no failure on
+					   record); its failure sets the
+					   pair's schedule at finish */
 };
 
 struct auth_throttle;

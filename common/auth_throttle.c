@@ -46,6 +46,15 @@
 #define THR_KEY_MAX	(NET_ADDRSTRLEN + AUTH_ID_MAX + 8)
 
 #define THR_F_PROTECTED	0x01	/* a real account or an address */
+/* Bits 8-15 of flags: the pair's attempts in flight that were let through
+ * at once because the pair had no failure on record (a client opening
+ * several connections, as IMAP clients do, or a phone and a laptop behind
+ * one address).  At most THR_BURST; every one is also in failures until
+ * its finish. */
+#define THR_PEND_SHIFT	8
+#define THR_PEND_MASK	(0xffu << THR_PEND_SHIFT)
+#define THR_PEND(f)	(((f) & THR_PEND_MASK) >> THR_PEND_SHIFT)
+#define THR_BURST	5
 
 struct thr_header {
 	char		 magic[8];
@@ -396,7 +405,7 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 {
 	const struct auth_throttle_conf *c = &t->conf;
 	struct thr_rec	 p, a;
-	uint64_t	 now, at;
+	uint64_t	 now, at, sched;
 	unsigned int	 amax = c->address_max_failures;
 	int		 rc = 0;
 
@@ -422,11 +431,16 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 		(void)thr_lock(t, F_UNLCK);
 		return -1;
 	}
-	/* The answer time: after the pair's schedule, the address's once
-	 * it sprays, and max_delay when a record found no slot. */
-	at = now;
-	if (p.s.next > at)
-		at = p.s.next;
+	/* A pair with no failure on record (every attempt counted is still
+	 * in flight) lets THR_BURST attempts through at once; past them, or
+	 * once one has failed, attempts are spaced as failures. */
+	tk->is_burst = p.idx != -1 && p.s.failures == THR_PEND(p.s.flags) &&
+	    THR_PEND(p.s.flags) < THR_BURST;
+	/* The answer time: after the pair's schedule (not for a burst, which
+	 * only moves the schedule on), the address's once it sprays, and
+	 * max_delay when a record found no slot. */
+	sched = p.s.next > now ? p.s.next : now;
+	at = tk->is_burst ? now : sched;
 	if (amax > 0 && a.s.failures >= amax && a.s.next > at)
 		at = a.s.next;
 	if ((p.idx == -1 || a.idx == -1) && now + c->max_delay > at)
@@ -439,8 +453,12 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 	if (p.s.failures < UINT32_MAX)
 		p.s.failures++;
 	p.s.last = at;
-	p.s.next = at + auth_throttle_delay(c, p.s.failures);
-	p.s.flags = is_known ? THR_F_PROTECTED : 0;
+	if (tk->is_burst)
+		p.s.flags += 1u << THR_PEND_SHIFT;
+	p.s.next = (sched > at ? sched : at) + auth_throttle_delay(c,
+	    p.s.failures);
+	p.s.flags = (p.s.flags & THR_PEND_MASK) |
+	    (is_known ? THR_F_PROTECTED : 0);
 	if (a.s.failures < UINT32_MAX)
 		a.s.failures++;
 	a.s.last = at;
@@ -466,12 +484,32 @@ auth_throttle_finish(struct auth_throttle *t,
 	uint64_t	 now;
 	int		 rc = 0;
 
-	/* A failure was counted when reserved. */
-	if (!ok || tk->is_exempt || (tk->pair == 0 && tk->address == 0))
+	/* A failure was counted when reserved; one let through in a burst
+	 * now also sets the pair's schedule. */
+	if (tk->is_exempt || (tk->pair == 0 && tk->address == 0) ||
+	    (!ok && !tk->is_burst))
 		return 0;
 	if (thr_lock(t, F_WRLCK) == -1)
 		return -1;
 	now = thr_now(t);
+	if (!ok) {
+		if (thr_find(t, tk->pair, false, -1, now, &r) == -1)
+			rc = -1;
+		else if (r.idx != -1) {
+			if (THR_PEND(r.s.flags) > 0)
+				r.s.flags -= 1u << THR_PEND_SHIFT;
+			if (r.s.failures == 0)
+				r.s.failures = 1;	/* cleared meanwhile */
+			r.s.last = now;
+			if (r.s.next < now + auth_throttle_delay(&t->conf,
+			    r.s.failures))
+				r.s.next = now + auth_throttle_delay(&t->conf,
+				    r.s.failures);
+			rc = thr_write(t, &r);
+		}
+		(void)thr_lock(t, F_UNLCK);
+		return rc;
+	}
 	if (tk->pair != 0) {
 		if (thr_find(t, tk->pair, false, -1, now, &r) == -1)
 			rc = -1;

@@ -148,40 +148,100 @@ Test(auth_throttle, penalty_fades)
 	auth_throttle_close(&t);
 }
 
-/* Attempts are counted when reserved: parallel ones queue up behind each
- * other, and one that would wait longer than max_delay is refused. */
-Test(auth_throttle, parallel_attempts_queue_then_refuse)
+/* Attempts are counted when reserved.  A pair with no failure on record
+ * lets five through at once (a client opening several connections);
+ * past them parallel ones are refused until the schedule they pushed on
+ * has come within max_delay. */
+Test(auth_throttle, parallel_attempts_burst_then_refuse)
 {
 	static const struct auth_throttle_conf c = {
 		.failure_delay = 1000, .max_delay = 3000,
 		.penalty_time = 30000, .clock = fake_clock,
 	};
 	struct auth_throttle *t = topen_with(&c);
-	struct auth_throttle_ticket tk[3];
+	struct auth_throttle_ticket tk[5], extra;
 	int	 i;
 
-	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
-	    &tk[0]), AUTH_THROTTLE_OK);
-	cr_assert_eq(tk[0].delay_ms, 0);
-	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
-	    &tk[1]), AUTH_THROTTLE_OK);
-	cr_assert_eq(tk[1].delay_ms, 1000);
-	/* At the limit: 1000 + 2000 = max_delay. */
-	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
-	    &tk[2]), AUTH_THROTTLE_OK);
-	cr_assert_eq(tk[2].delay_ms, 3000);
-	/* One over (3000 + 3000), and far over. */
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test",
+		    true, &tk[i]), AUTH_THROTTLE_OK);
+		cr_assert_eq(tk[i].delay_ms, 0, "attempt %d", i);
+		cr_assert(tk[i].is_burst);
+	}
+	/* One over the burst, and far over: the schedule the five pushed
+	 * on (1 + 2 + 3 + 3 + 3 s) is beyond max_delay. */
 	for (i = 0; i < 100; i++)
 		cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test",
-		    true, &tk[0]), AUTH_THROTTLE_REFUSE);
-	/* Refusals are not counted: once the queue has drained, one more
-	 * waits the capped delay. */
-	fake_ms += 3000;
+		    true, &extra), AUTH_THROTTLE_REFUSE);
+	/* All five were wrong: each failure keeps the pair on schedule. */
+	for (i = 0; i < 5; i++)
+		cr_assert_eq(auth_throttle_finish(t, &tk[i], false), 0);
+	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, false),
+	    UINT64_MAX);
+	/* Refusals are not counted: once the schedule has drained, one
+	 * more is answered then, and the next waits the capped delay. */
+	fake_ms += 12000;
+	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, true), 0);
 	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, false), 3000);
 	auth_throttle_close(&t);
 }
 
-Test(auth_throttle, default_burst_of_forty_gets_four_checks)
+/* Five connections of one user at once (a mail client, a phone and a
+ * laptop behind one address): none waits, and once they are in the pair
+ * is clean again. */
+Test(auth_throttle, one_user_connecting_five_times_at_once_waits_not)
+{
+	struct auth_throttle *t = topen();
+	struct auth_throttle_ticket tk[5];
+	int	 i;
+
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test",
+		    true, &tk[i]), AUTH_THROTTLE_OK);
+		cr_assert_eq(tk[i].delay_ms, 0);
+	}
+	for (i = 0; i < 5; i++)
+		cr_assert_eq(auth_throttle_finish(t, &tk[i], true), 0);
+	for (i = 0; i < 5; i++)
+		cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", true, false),
+		    0);
+	auth_throttle_close(&t);
+}
+
+/* A pair that has failed once gets no burst: its next attempts are spaced
+ * as before. */
+Test(auth_throttle, no_burst_after_a_failure)
+{
+	struct auth_throttle *t = topen();
+	struct auth_throttle_ticket tk;
+
+	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, false), 0);
+	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
+	    &tk), AUTH_THROTTLE_OK);
+	cr_assert_not(tk.is_burst);
+	cr_assert_eq(tk.delay_ms, 2000);
+	auth_throttle_close(&t);
+}
+
+/* A failure inside a burst sets the schedule at its finish. */
+Test(auth_throttle, failure_in_a_burst_spaces_the_next)
+{
+	struct auth_throttle *t = topen();
+	struct auth_throttle_ticket a, b;
+
+	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
+	    &a), AUTH_THROTTLE_OK);
+	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
+	    &b), AUTH_THROTTLE_OK);
+	cr_assert(a.is_burst && b.is_burst);
+	cr_assert_eq(auth_throttle_finish(t, &a, false), 0);
+	cr_assert_eq(auth_throttle_finish(t, &b, false), 0);
+	/* two failures: the pair's schedule is 2 + 4 s on */
+	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, false), 6000);
+	auth_throttle_close(&t);
+}
+
+Test(auth_throttle, default_burst_of_forty_gets_five_checks)
 {
 	struct auth_throttle *t = topen();
 	struct auth_throttle_ticket tk;
@@ -191,7 +251,7 @@ Test(auth_throttle, default_burst_of_forty_gets_four_checks)
 		if (auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
 		    &tk) == AUTH_THROTTLE_OK)
 			ok++;
-	cr_assert_eq(ok, 4);	/* answers at 0, 2, 6 and 14 s */
+	cr_assert_eq(ok, 5);	/* the burst; its schedule runs to 44 s */
 	auth_throttle_close(&t);
 }
 
@@ -364,7 +424,7 @@ Test(auth_throttle, no_lost_update_between_processes)
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) <= 10);
 		total += WEXITSTATUS(status);
 	}
-	cr_assert_eq(total, 4);
+	cr_assert_eq(total, 5);
 }
 
 static struct auth_throttle *shared_t;
@@ -393,7 +453,7 @@ Test(auth_throttle, no_lost_update_between_threads)
 		cr_assert_geq(ok[j], 0);
 		total += ok[j];
 	}
-	cr_assert_eq(total, 4);
+	cr_assert_eq(total, 5);
 	auth_throttle_close(&shared_t);
 }
 
