@@ -6,7 +6,8 @@ Two measures, buzon against Dovecot in the same run:
 
   logins    one client logs in and out (greeting, USER, PASS, QUIT) -n
             times in a row: per-login time p50/p99; then -c clients at
-            once do the same: logins/s.  Both servers check the same
+            once, each its own account (a class behind one NAT address),
+            do the same: logins/s.  Both servers check the same
             crypt(3) hash (yescrypt, libcrypt's default cost), Dovecot
             through a passwd-file passdb with the CRYPT scheme.
   idle      --idle connections from 127.0.0.1 that read the greeting and
@@ -42,7 +43,6 @@ import buzontest  # noqa: E402
 import smtpbench  # noqa: E402
 
 PASSWORD = "benchpassword"
-USER = "bench@example.test"
 
 
 def crypt_hash(password):
@@ -89,23 +89,28 @@ def one_login(port, user):
     return time.perf_counter() - t0
 
 
-def measure_logins(name, port, user, n, conc):
+def user_name(k):
+    return "bench%d@example.test" % k
+
+
+def measure_logins(name, port, n, conc):
+    user = user_name(0)
     one_login(port, user)		# warm-up (index, caches)
     times = sorted(one_login(port, user) for _ in range(n))
     p50 = statistics.median(times) * 1e3
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1e3
     errors = []
 
-    def worker(k):
+    def worker(k, account):
         try:
             for _ in range(k):
-                one_login(port, user)
+                one_login(port, account)
         except Exception as e:		# reported below
             errors.append(e)
 
     per = max(1, n // conc)
-    threads = [threading.Thread(target=worker, args=(per,))
-               for _ in range(conc)]
+    threads = [threading.Thread(target=worker, args=(per, user_name(k)))
+               for k in range(conc)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -173,7 +178,7 @@ def measure_idle(name, port, root, prefixes, count, greeting):
     return before, busy, after
 
 
-def dovecot_start(tmp, port, passwd_hash):
+def dovecot_start(tmp, port, passwd_hash, nusers):
     import pwd
     import subprocess
     uid = pwd.getpwnam("buzon") if os.geteuid() == 0 else None
@@ -187,7 +192,8 @@ def dovecot_start(tmp, port, passwd_hash):
         buzontest.chown_tree(home)
     pwfile = os.path.join(tmp, "passwd")
     with open(pwfile, "w") as f:
-        f.write("bench:{CRYPT}%s\n" % passwd_hash)
+        for k in range(nusers):
+            f.write("%s:{CRYPT}%s\n" % (user_name(k), passwd_hash))
     conf = os.path.join(tmp, "dovecot.conf")
     with open(conf, "w") as f:
         f.write("""
@@ -246,15 +252,16 @@ def main():
     tmp = tempfile.mkdtemp(prefix="buzon-bench-logins-")
     os.chmod(tmp, 0o755)
     try:
-        for a in (("domain", "add", "example.test"),
-                  ("user", "add", USER, "--password-stdin")):
+        steps = [("domain", "add", "example.test")]
+        steps += [("user", "add", user_name(k), "--password-stdin")
+                  for k in range(max(1, args.c))]
+        for a in steps:
             r = inst.cli(*a, input=PASSWORD + "\n")
             if r.returncode != 0:
                 raise RuntimeError(r.stderr)
         inst.start()
         root = inst.pid
-        ours = measure_logins("buzon", inst.port("pop3"), USER, args.n,
-                              args.c)
+        ours = measure_logins("buzon", inst.port("pop3"), args.n, args.c)
         ours_idle = measure_idle("buzon", inst.port("pop3"), root,
                                  ("buzon-pop3",), args.idle, b"+OK")
         measure_idle("buzon-smtp", inst.port("smtp"), root,
@@ -264,10 +271,9 @@ def main():
                 "--no-dovecot" if args.no_dovecot else "not installed"))
             return 0
         port = buzontest.free_port()
-        dove = dovecot_start(tmp, port, crypt_hash(PASSWORD))
+        dove = dovecot_start(tmp, port, crypt_hash(PASSWORD), max(1, args.c))
         try:
-            theirs = measure_logins("dovecot", port, "bench", args.n,
-                                    args.c)
+            theirs = measure_logins("dovecot", port, args.n, args.c)
             theirs_idle = measure_idle("dovecot", port, dove.pid, None,
                                        args.idle, b"+OK")
         except Exception:
