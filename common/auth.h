@@ -145,8 +145,8 @@ void	 auth_sasl_advance(const struct auth_sasl_ops *, void *sess,
  * max_delay is refused without a check, so parallel attempts gain little.
  * The one exception: a pair with no failure on record (only attempts in
  * flight) answers up to five at once (is_burst), for clients that open
- * several connections together; they still push the schedule on, and a
- * failure among them sets it at its finish.
+ * several connections together; they set the schedule as failures
+ * would, and a failure among them sets it again at its finish.
  * An address past address_max_failures (spraying many accounts) has its
  * own such schedule over all its attempts.  A record with no attempt for
  * penalty_time is forgotten; a success clears the pair and takes one off

@@ -405,7 +405,7 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 {
 	const struct auth_throttle_conf *c = &t->conf;
 	struct thr_rec	 p, a;
-	uint64_t	 now, at, sched;
+	uint64_t	 now, at;
 	unsigned int	 amax = c->address_max_failures;
 	int		 rc = 0;
 
@@ -437,10 +437,11 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 	tk->is_burst = p.idx != -1 && p.s.failures == THR_PEND(p.s.flags) &&
 	    THR_PEND(p.s.flags) < THR_BURST;
 	/* The answer time: after the pair's schedule (not for a burst, which
-	 * only moves the schedule on), the address's once it sprays, and
+	 * only sets it), the address's once it sprays, and
 	 * max_delay when a record found no slot. */
-	sched = p.s.next > now ? p.s.next : now;
-	at = tk->is_burst ? now : sched;
+	at = now;
+	if (p.s.next > at && !tk->is_burst)
+		at = p.s.next;
 	if (amax > 0 && a.s.failures >= amax && a.s.next > at)
 		at = a.s.next;
 	if ((p.idx == -1 || a.idx == -1) && now + c->max_delay > at)
@@ -453,10 +454,13 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 	if (p.s.failures < UINT32_MAX)
 		p.s.failures++;
 	p.s.last = at;
-	if (tk->is_burst)
+	if (tk->is_burst) {
+		/* the burst sets the schedule, it does not queue on it */
 		p.s.flags += 1u << THR_PEND_SHIFT;
-	p.s.next = (sched > at ? sched : at) + auth_throttle_delay(c,
-	    p.s.failures);
+		if (p.s.next < at + auth_throttle_delay(c, p.s.failures))
+			p.s.next = at + auth_throttle_delay(c, p.s.failures);
+	} else
+		p.s.next = at + auth_throttle_delay(c, p.s.failures);
 	p.s.flags = (p.s.flags & THR_PEND_MASK) |
 	    (is_known ? THR_F_PROTECTED : 0);
 	if (a.s.failures < UINT32_MAX)

@@ -150,8 +150,8 @@ Test(auth_throttle, penalty_fades)
 
 /* Attempts are counted when reserved.  A pair with no failure on record
  * lets five through at once (a client opening several connections);
- * past them parallel ones are refused until the schedule they pushed on
- * has come within max_delay. */
+ * past them parallel ones queue on the schedule the burst set, and are
+ * refused past max_delay. */
 Test(auth_throttle, parallel_attempts_burst_then_refuse)
 {
 	static const struct auth_throttle_conf c = {
@@ -168,8 +168,12 @@ Test(auth_throttle, parallel_attempts_burst_then_refuse)
 		cr_assert_eq(tk[i].delay_ms, 0, "attempt %d", i);
 		cr_assert(tk[i].is_burst);
 	}
-	/* One over the burst, and far over: the schedule the five pushed
-	 * on (1 + 2 + 3 + 3 + 3 s) is beyond max_delay. */
+	/* One over the burst waits the schedule the fifth set (3 s, at the
+	 * limit); two over, and far over, would wait 6 s: refused. */
+	cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
+	    &extra), AUTH_THROTTLE_OK);
+	cr_assert_not(extra.is_burst);
+	cr_assert_eq(extra.delay_ms, 3000);
 	for (i = 0; i < 100; i++)
 		cr_assert_eq(auth_throttle_reserve(t, "192.0.2.1", "a@x.test",
 		    true, &extra), AUTH_THROTTLE_REFUSE);
@@ -236,12 +240,12 @@ Test(auth_throttle, failure_in_a_burst_spaces_the_next)
 	cr_assert(a.is_burst && b.is_burst);
 	cr_assert_eq(auth_throttle_finish(t, &a, false), 0);
 	cr_assert_eq(auth_throttle_finish(t, &b, false), 0);
-	/* two failures: the pair's schedule is 2 + 4 s on */
-	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, false), 6000);
+	/* two failures: the next waits delay(2), 4 s after them */
+	cr_assert_eq(attempt(t, "192.0.2.1", "a@x.test", false, false), 4000);
 	auth_throttle_close(&t);
 }
 
-Test(auth_throttle, default_burst_of_forty_gets_five_checks)
+Test(auth_throttle, default_burst_of_forty_gets_six_checks)
 {
 	struct auth_throttle *t = topen();
 	struct auth_throttle_ticket tk;
@@ -251,7 +255,7 @@ Test(auth_throttle, default_burst_of_forty_gets_five_checks)
 		if (auth_throttle_reserve(t, "192.0.2.1", "a@x.test", true,
 		    &tk) == AUTH_THROTTLE_OK)
 			ok++;
-	cr_assert_eq(ok, 5);	/* the burst; its schedule runs to 44 s */
+	cr_assert_eq(ok, 6);	/* the burst at 0 s, then one at 15 s */
 	auth_throttle_close(&t);
 }
 
@@ -424,7 +428,7 @@ Test(auth_throttle, no_lost_update_between_processes)
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) <= 10);
 		total += WEXITSTATUS(status);
 	}
-	cr_assert_eq(total, 5);
+	cr_assert_eq(total, 6);
 }
 
 static struct auth_throttle *shared_t;
@@ -453,7 +457,7 @@ Test(auth_throttle, no_lost_update_between_threads)
 		cr_assert_geq(ok[j], 0);
 		total += ok[j];
 	}
-	cr_assert_eq(total, 5);
+	cr_assert_eq(total, 6);
 	auth_throttle_close(&shared_t);
 }
 
