@@ -9,9 +9,9 @@
  * full).  A difference or a crash is a bug.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "deliver.h"
@@ -51,7 +51,7 @@ run(int fd, const char *msg, size_t len, size_t cut, bool mboxrd,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static FILE		*fp;
+	static int		 fd = -1;
 	struct deliver_msg	 m;
 	struct dsn_rcpt		 r;
 	struct dsn		 d;
@@ -64,14 +64,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (fp == NULL && (fp = tmpfile()) == NULL)
+	/* In memory: a tmpfile() on disk spent a tenth of the time in the
+	 * file system's truncate. */
+	if (fd == -1 && (fd = memfd_create("deliver_fuzz", MFD_CLOEXEC)) == -1)
 		abort();
 	mboxrd = data[0] & 1;
 	msg = (const char *)data + 1;
 	len = size - 1;
 	cut = len == 0 ? 0 : (data[0] >> 1) % (len + 1);
-	a = run(fileno(fp), msg, len, 0, mboxrd, &alen, &aloop);
-	b = run(fileno(fp), msg, len, cut, mboxrd, &blen, &bloop);
+	a = run(fd, msg, len, 0, mboxrd, &alen, &aloop);
+	b = run(fd, msg, len, cut, mboxrd, &blen, &bloop);
 	if (alen != blen || memcmp(a, b, alen) != 0 || aloop != bloop)
 		abort();
 	free(a);
