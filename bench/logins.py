@@ -41,8 +41,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 import buzontest  # noqa: E402
 import smtpbench  # noqa: E402
+sys.path.insert(0, HERE)
+import pop3  # noqa: E402
 
-PASSWORD = "benchpassword"
+PASSWORD = pop3.PASSWORD
 
 
 def crypt_hash(password):
@@ -179,59 +181,14 @@ def measure_idle(name, port, root, prefixes, count, greeting):
 
 
 def dovecot_start(tmp, port, passwd_hash, nusers):
-    import pwd
-    import subprocess
-    uid = pwd.getpwnam("buzon") if os.geteuid() == 0 else None
-    home = os.path.join(tmp, "home")
-    os.makedirs(os.path.join(home, "Maildir", "new"))
-    os.makedirs(os.path.join(home, "Maildir", "cur"))
-    os.makedirs(os.path.join(home, "Maildir", "tmp"))
-    ids = ""
-    if uid is not None:
-        ids = "uid=%d gid=%d " % (uid.pw_uid, uid.pw_gid)
-        buzontest.chown_tree(home)
+    """Dovecot's pop3 (bench/pop3.py's setup) on an empty Maildir, every
+    bench user with passwd_hash in a passwd-file."""
     pwfile = os.path.join(tmp, "passwd")
     with open(pwfile, "w") as f:
         for k in range(nusers):
             f.write("%s:{CRYPT}%s\n" % (user_name(k), passwd_hash))
-    conf = os.path.join(tmp, "dovecot.conf")
-    with open(conf, "w") as f:
-        f.write("""
-base_dir = {tmp}/run
-state_dir = {tmp}/state
-log_path = {tmp}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 1
-mail_location = maildir:{home}/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=CRYPT {pwfile}
-}}
-userdb {{
-  driver = static
-  args = {ids}home={home}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = 0
-  }}
-}}
-""".format(tmp=tmp, home=home, pwfile=pwfile, ids=ids, port=port))
-    p = subprocess.Popen(["dovecot", "-F", "-c", conf],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    buzontest.wait_for(lambda: buzontest.can_connect(port), 10,
-                       what="dovecot on port %d" % port)
-    return p
+    return pop3.dovecot_start(tmp, None, port, passdb=(
+        "driver = passwd-file\n  args = scheme=CRYPT %s" % pwfile))
 
 
 def main():

@@ -190,14 +190,22 @@ def measure(name, port, n, user, password, runs, corpus_bytes):
     return results
 
 
-def dovecot_start(tmp, maildir, port):
-    """Dovecot's pop3 on a copy of the Maildir; returns the process."""
+def dovecot_start(tmp, maildir, port, passdb=None):
+    """Dovecot's pop3 on a copy of the Maildir (an empty one when maildir
+    is None); returns the process.  passdb: the passdb block's lines
+    (default: every user has PASSWORD, static)."""
     uid = pwd.getpwnam("buzon") if os.geteuid() == 0 else None
     home = os.path.join(tmp, "home")
     mail = os.path.join(home, "Maildir")
     os.makedirs(home)
-    shutil.copytree(maildir, mail, ignore=shutil.ignore_patterns(
-        ".buzon*", "buzon*", "dovecot*"))
+    if maildir is None:
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(mail, sub))
+    else:
+        shutil.copytree(maildir, mail, ignore=shutil.ignore_patterns(
+            ".buzon*", "buzon*", "dovecot*"))
+    if passdb is None:
+        passdb = "driver = static\n  args = password=%s" % PASSWORD
     conf = os.path.join(tmp, "dovecot.conf")
     ids = ""
     if uid is not None:
@@ -217,8 +225,7 @@ first_valid_uid = 1
 mail_location = maildir:{mail}
 pop3_uidl_format = %08Xu%08Xv
 passdb {{
-  driver = static
-  args = password={pw}
+  {passdb}
 }}
 userdb {{
   driver = static
@@ -235,7 +242,7 @@ service imap-login {{
     port = 0
   }}
 }}
-""".format(tmp=tmp, mail=mail, pw=PASSWORD, ids=ids, home=home,
+""".format(tmp=tmp, mail=mail, passdb=passdb, ids=ids, home=home,
            port=port))
     p = subprocess.Popen(["dovecot", "-F", "-c", conf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
