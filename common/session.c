@@ -442,7 +442,8 @@ refuse(struct sess_server *sv, int fd, enum sess_refuse why, const char *ip,
 	char	 buf[SESS_REFUSE_MAX];
 	size_t	 n;
 
-	if (!implicit_tls && sv->ops->refusal(why, ip, buf, sizeof(buf) - 2)) {
+	if (!implicit_tls && sv->ops->refusal(sv, why, ip, buf,
+	    sizeof(buf) - 2)) {
 		n = strlen(buf);
 		buf[n++] = '\r';
 		buf[n++] = '\n';

@@ -65,6 +65,7 @@ struct event_io;
 struct event_loop;
 struct event_timer;
 struct sess;
+struct sess_server;
 struct stream;
 
 #define SESS_ID_MAX	24
@@ -117,9 +118,10 @@ struct sess_ops {
 	/* Shutdown of the server: see enum sess_shut. */
 	enum sess_shut (*shutdown)(struct sess *);
 	/* The line (without CRLF) a refused connection gets, in buf; false
-	 * for none.  Not called on implicit-TLS ports. */
-	bool	 (*refusal)(enum sess_refuse, const char *ip, char *buf,
-		    size_t size);
+	 * for none.  Not called on implicit-TLS ports.  sv is the server's
+	 * (embedded in the daemon's state: reach it with offsetof). */
+	bool	 (*refusal)(const struct sess_server *sv, enum sess_refuse,
+		    const char *ip, char *buf, size_t size);
 	/* The session goes (reason for the log): log, release what the
 	 * protocol holds.  The layer then frees the struct. */
 	void	 (*release)(struct sess *, const char *reason);

@@ -328,8 +328,10 @@ pop3_shutdown(struct sess *b)
 
 /* The caps' refusal: RFC 2449's [SYS/TEMP]; none while stopping. */
 static bool
-pop3_refusal(enum sess_refuse why, const char *ip, char *buf, size_t size)
+pop3_refusal(const struct sess_server *sv, enum sess_refuse why,
+    const char *ip, char *buf, size_t size)
 {
+	(void)sv;
 	switch (why) {
 	case SESS_REFUSE_STOPPING:
 		return false;

@@ -292,12 +292,14 @@ smtp_shutdown(struct sess *b)
 	return SESS_SHUT_CLOSE;
 }
 
-static const char	*refusal_host;	/* conf.hostname at the refusal */
-
 static bool
-smtp_refusal(enum sess_refuse why, const char *ip, char *buf, size_t size)
+smtp_refusal(const struct sess_server *sv, enum sess_refuse why,
+    const char *ip, char *buf, size_t size)
 {
-	const char	*host = refusal_host != NULL ? refusal_host : "-";
+	const struct smtpd *srv = (const struct smtpd *)(const void *)
+	    ((const char *)sv - offsetof(struct smtpd, sv));
+	const char	*host = srv->conf.hostname != NULL ?
+	    srv->conf.hostname : "-";
 
 	switch (why) {
 	case SESS_REFUSE_STOPPING:
@@ -363,7 +365,6 @@ server_ready(struct smtpd *srv)
 	if (srv->sv.ops == NULL)
 		sess_server_init(&srv->sv, srv->loop, &smtp_sess_ops,
 		    &srv->tls_ctx);
-	refusal_host = srv->conf.hostname;
 }
 
 /* Our view of a new session (the layer has its own). */

@@ -119,8 +119,10 @@ toy_shutdown(struct sess *b)
 }
 
 static bool
-toy_refusal(enum sess_refuse why, const char *ip, char *buf, size_t size)
+toy_refusal(const struct sess_server *server, enum sess_refuse why,
+    const char *ip, char *buf, size_t size)
 {
+	(void)server;
 	return str_printf(buf, size, "NO %d %s", (int)why, ip);
 }
 
