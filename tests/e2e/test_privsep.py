@@ -55,6 +55,17 @@ def children(ppid):
     return out
 
 
+def wait_children(ppid, comm, timeout=10.0):
+    """Pids under ppid whose comm is comm, waiting until one has exec'd
+    (right after fork a child still carries the supervisor's name)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [p for p, c in children(ppid) if c == comm]
+        if pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)
+
+
 # gdb's own inferior calls (`print open(...)`) fail on some hosts ("Couldn't
 # write extended state status"), so the probe makes the syscall by hand:
 # the process sits in a system call (epoll_wait) with its pc just past a
@@ -189,7 +200,7 @@ class PrivsepBase(unittest.TestCase):
         return os.path.join(new, sorted(os.listdir(new))[0])
 
     def daemon_pids(self, comm):
-        pids = [p for p, c in children(self.inst.pid) if c == comm]
+        pids = wait_children(self.inst.pid, comm)
         self.assertTrue(pids, "no %s under the supervisor" % comm)
         return pids
 
@@ -342,8 +353,9 @@ class SandboxOff(unittest.TestCase):
         with Instance(listeners=["smtp"],
                       overrides={"sandbox": "off"}) as inst:
             inst.start()
-            pid = [p for p, c in children(inst.pid)
-                   if c == "buzon-smtpd"][0]
+            pids = wait_children(inst.pid, "buzon-smtpd")
+            self.assertTrue(pids, "no buzon-smtpd under the supervisor")
+            pid = pids[0]
             key = os.path.join(inst.dir, "tls", "key.pem")
             self.assertGreaterEqual(gdb_open(pid, key), 0)
             self.assertIn("sandbox off process=buzon-smtpd",
