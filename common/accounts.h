@@ -321,6 +321,14 @@ int	 accounts_user_del(const struct accounts_conf *, const char *address,
 int	 accounts_user_change(const struct accounts_conf *, const char *address,
 	    enum accounts_user_op, const char *arg, char *err, size_t errsize)
 	    __attribute__((warn_unused_result));
+/* Move the secrets that users records written before the passwd map
+ * existed still carry into the passwd map, and rewrite those records
+ * without them.  A passwd record already there wins (it is newer).  Both
+ * maps change or neither.  *moved_r (may be NULL) gets the number of
+ * records rewritten; 0 with nothing to do.  0, or -1 with err. */
+int	 accounts_secrets_migrate(const struct accounts_conf *,
+	    unsigned int *moved_r, char *err, size_t errsize)
+	    __attribute__((warn_unused_result));
 /* Normalise an alias source ("local", "local@domain", "@domain") into out.
  * 0 or -1 (bad syntax). */
 int	 accounts_alias_key(const struct accounts_conf *, const char *source,

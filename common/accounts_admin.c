@@ -55,8 +55,8 @@ secrets_dir(const struct accounts_conf *c, char *dir, char *err,
 }
 
 static struct maps_edit *
-edit_begin(const struct accounts_conf *c, const char *name, char *err,
-    size_t errsize)
+edit_begin(const struct accounts_conf *c, const char *name,
+    unsigned int flags, char *err, size_t errsize)
 {
 	struct maps_edit *e;
 	char		 spec[PATH_MAX], dir[PATH_MAX];
@@ -74,13 +74,13 @@ edit_begin(const struct accounts_conf *c, const char *name, char *err,
 		return NULL;
 	}
 	if (!secret)
-		return maps_edit_begin(spec, 0, err, errsize);
+		return maps_edit_begin(spec, flags, err, errsize);
 	if (secrets_dir(c, dir, err, errsize) == -1)
 		return NULL;
 	/* A new passwd map is never readable by anyone else, not even for
 	 * the moment before passwd_protect(). */
 	old = umask(077);
-	e = maps_edit_begin(spec, 0, err, errsize);
+	e = maps_edit_begin(spec, flags, err, errsize);
 	(void)umask(old);
 	return e;
 }
@@ -121,7 +121,7 @@ passwd_write(const struct accounts_conf *c, const char *address,
 	struct str	 rec;
 	int		 rc;
 
-	if ((e = edit_begin(c, "passwd", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "passwd", 0, err, errsize)) == NULL)
 		return -1;
 	str_init(&rec, MAPS_VALUE_MAX);
 	if (u != NULL) {
@@ -194,7 +194,7 @@ accounts_domain_add(const struct accounts_conf *c, const char *domain,
 		return -1;
 	}
 	str_lower(d);
-	if ((e = edit_begin(c, "domains", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "domains", 0, err, errsize)) == NULL)
 		return -1;
 	if ((rc = maps_edit_put(e, d, "1", 1, false)) != 0) {
 		if (rc == 1)
@@ -263,7 +263,7 @@ accounts_domain_del(const struct accounts_conf *c, const char *domain,
 		    "and %zu aliases; delete them first", d, users, aliases);
 		return -1;
 	}
-	if ((e = edit_begin(c, "domains", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "domains", 0, err, errsize)) == NULL)
 		return -1;
 	if ((rc = maps_edit_del(e, d)) != 1) {
 		(void)str_printf(err, errsize, rc == 0 ? "unknown domain %s" :
@@ -304,7 +304,7 @@ accounts_user_add(const struct accounts_conf *c, const struct accounts_user *u,
 		str_release_secret(&rec);
 		return -1;
 	}
-	if ((e = edit_begin(c, "users", err, errsize)) == NULL) {
+	if ((e = edit_begin(c, "users", 0, err, errsize)) == NULL) {
 		str_release_secret(&rec);
 		return -1;
 	}
@@ -332,7 +332,7 @@ accounts_user_del(const struct accounts_conf *c, const char *address,
 		(void)str_printf(err, errsize, "invalid address '%s'", address);
 		return -1;
 	}
-	if ((e = edit_begin(c, "users", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "users", 0, err, errsize)) == NULL)
 		return -1;
 	if ((rc = maps_edit_del(e, norm)) != 1) {
 		(void)str_printf(err, errsize, rc == 0 ? "no such user %s" :
@@ -358,7 +358,7 @@ accounts_user_change(const struct accounts_conf *c, const char *address,
 		(void)str_printf(err, errsize, "invalid address '%s'", address);
 		return -1;
 	}
-	if ((e = edit_begin(c, "users", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "users", 0, err, errsize)) == NULL)
 		return -1;
 	u = xcalloc(1, sizeof(*u));
 	str_init(&v, MAPS_VALUE_MAX);
@@ -377,7 +377,7 @@ accounts_user_change(const struct accounts_conf *c, const char *address,
 		goto out;
 	}
 	/* The secrets in passwd win over what an old users record holds. */
-	if ((pe = edit_begin(c, "passwd", err, errsize)) == NULL)
+	if ((pe = edit_begin(c, "passwd", 0, err, errsize)) == NULL)
 		goto out;
 	str_clear(&v);
 	switch (maps_edit_lookup(pe, norm, &v)) {
@@ -430,6 +430,112 @@ toolong:
 out:
 	maps_edit_abort(&pe);
 	maps_edit_abort(&e);
+	str_release_secret(&v);
+	mem_wipe(u, sizeof(*u));
+	free(u);
+	return rc;
+}
+
+/* Copy one users record (key, v) into the fresh edit e, stripped of any
+ * secret, which moves into pe unless passwd has a record already (newer).
+ * 1 moved, 0 copied as it was, -1 error. */
+static int
+secret_move(struct maps_edit *e, struct maps_edit *pe, const char *key,
+    struct str *v, struct accounts_user *u)
+{
+	struct str	 pv;
+	int		 rc;
+
+	if (accounts_user_parse(v->data, v->len, u) == -1 ||
+	    (u->hash[0] == '\0' && u->apop_secret[0] == '\0'))
+		return maps_edit_put(e, key, v->data, v->len, true) == 0 ?
+		    0 : -1;
+	str_init(&pv, MAPS_VALUE_MAX);
+	rc = maps_edit_lookup(pe, key, &pv);
+	str_release_secret(&pv);
+	if (rc == MAPS_ERROR)
+		return -1;
+	str_clear(v);
+	if (rc == MAPS_NOTFOUND && (accounts_secret_format(u, v) == -1 ||
+	    maps_edit_put(pe, key, v->data, v->len, false) != 0))
+		return -1;
+	str_clear(v);
+	if (user_format_public(u, v) == -1 ||
+	    maps_edit_put(e, key, v->data, v->len, true) != 0)
+		return -1;
+	return 1;
+}
+
+/*
+ * The users map is rebuilt from empty (MAPS_EDIT_EMPTY), not edited in
+ * place: a copy with the record replaced would keep the old hash bytes in
+ * the database file's free space, in a map every daemon may read.
+ */
+int
+accounts_secrets_migrate(const struct accounts_conf *c,
+    unsigned int *moved_r, char *err, size_t errsize)
+{
+	struct maps_edit *e, *pe = NULL;
+	struct maps	*m = NULL;
+	struct maps_iter *it = NULL;
+	struct accounts_user *u;
+	struct str	 k, v;
+	char		 spec[PATH_MAX];
+	unsigned int	 moved = 0;
+	int		 rc = -1, r;
+
+	if (moved_r != NULL)
+		*moved_r = 0;
+	if (accounts_map_spec(c, "users", spec, sizeof(spec)) == -1) {
+		(void)str_printf(err, errsize, "state_dir too long");
+		return -1;
+	}
+	if ((e = edit_begin(c, "users", MAPS_EDIT_EMPTY, err, errsize)) ==
+	    NULL)
+		return -1;
+	u = xcalloc(1, sizeof(*u));
+	str_init(&k, MAPS_KEY_MAX);
+	str_init(&v, MAPS_VALUE_MAX);
+	/* Read under the edit's lock: no admin change can slip in. */
+	if ((m = maps_open(spec, MAPS_F_MISSING_OK, err, errsize)) == NULL ||
+	    (it = maps_iter_new(m, err, errsize)) == NULL ||
+	    (pe = edit_begin(c, "passwd", 0, err, errsize)) == NULL)
+		goto out;
+	while ((r = maps_iter_next(it, &k, &v)) == 1) {
+		if ((r = secret_move(e, pe, str_c(&k), &v, u)) == -1) {
+			(void)str_printf(err, errsize, "cannot move the "
+			    "secrets of %s", str_c(&k));
+			goto out;
+		}
+		moved += (unsigned int)r;
+		mem_wipe(u, sizeof(*u));
+	}
+	if (r == -1) {
+		(void)str_printf(err, errsize, "cannot read the users map");
+		goto out;
+	}
+	maps_iter_free(&it);
+	maps_close(&m);
+	if (moved == 0) {	/* nothing to do: leave both maps alone */
+		rc = 0;
+		goto out;
+	}
+	/* passwd first: a crash between the two leaves the secret in both
+	 * maps, never in neither. */
+	if (commit(&pe, err, errsize) == -1)
+		goto out;
+	passwd_protect(c);
+	if (commit(&e, err, errsize) == -1)
+		goto out;
+	if (moved_r != NULL)
+		*moved_r = moved;
+	rc = 0;
+out:
+	maps_iter_free(&it);
+	maps_close(&m);
+	maps_edit_abort(&pe);
+	maps_edit_abort(&e);
+	str_release(&k);
 	str_release_secret(&v);
 	mem_wipe(u, sizeof(*u));
 	free(u);
@@ -513,7 +619,7 @@ accounts_alias_add(const struct accounts_conf *c, const char *source,
 		    "(LOCAL, LOCAL@DOMAIN or @DOMAIN)", source);
 		return -1;
 	}
-	if ((e = edit_begin(c, "aliases", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "aliases", 0, err, errsize)) == NULL)
 		return -1;
 	str_init(&list, MAPS_VALUE_MAX);
 	if (maps_edit_lookup(e, key, &list) == MAPS_ERROR) {
@@ -571,7 +677,7 @@ accounts_alias_del(const struct accounts_conf *c, const char *source,
 		    target);
 		return -1;
 	}
-	if ((e = edit_begin(c, "aliases", err, errsize)) == NULL)
+	if ((e = edit_begin(c, "aliases", 0, err, errsize)) == NULL)
 		return -1;
 	str_init(&list, MAPS_VALUE_MAX);
 	str_init(&out, MAPS_VALUE_MAX);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accounts_config.h"
 #include "event.h"
 #include "fail.h"
 #include "log.h"
@@ -620,6 +621,25 @@ run_loop(void)
 	return rc;
 }
 
+/* Users records written before the passwd map existed still carry their
+ * hash; move them into it once, as the buzon user, before any daemon
+ * reads the maps.  A failure is logged: buzon-auth still reads such a
+ * record's hash where it is. */
+static void
+secrets_migrate(const struct config *cfg)
+{
+	struct accounts_conf ac;
+	unsigned int	 n;
+	char		 err[512];
+
+	accounts_config(cfg, &ac);
+	if (accounts_secrets_migrate(&ac, &n, err, sizeof(err)) == -1)
+		log_warn("-", "passwords left in the users map: %s", err);
+	else if (n > 0)
+		log_info("-", "moved the passwords of %u users from the users "
+		    "map to the passwd map", n);
+}
+
 int
 master_run(const char *conf_path, int ready_fd)
 {
@@ -691,6 +711,7 @@ master_run(const char *conf_path, int ready_fd)
 		goto out;
 	}
 	config_apply_log(M.cfg, "buzon");
+	secrets_migrate(M.cfg);
 	rc = run_loop();
 	log_info("-", "stopped");
 out:

@@ -383,3 +383,78 @@ class SlowHashLatency(AuthBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@buzontest.require(HAVE_ALL, "buzon-auth, buzon-smtpd or buzon-pop3d "
+                   "not built")
+class OldUsersRecords(unittest.TestCase):
+    """A users map written before the passwd map existed (hash and APOP
+    secret in the users record) is moved into passwd at start."""
+
+    def test_secrets_move_at_start_and_logins_keep_working(self):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        inst = Instance(listeners=["pop3"],
+                        overrides={"auth_failure_delay": "0"})
+        try:
+            r = inst.cli("domain", "add", DOMAIN)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            h = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
+            apop = APOP_SECRET.encode().hex()
+            text = os.path.join(inst.tmp, "users")
+            with open(text, "w") as f:
+                f.write("%s 1\t%s\t%s\t%s/alice\tmaildir\t0\t1\n" %
+                        (ALICE, h, apop, DOMAIN))
+            users = os.path.join(inst.dir, "maps", "users")
+            with open(text) as src, open(users, "w") as dst:
+                dst.write(src.read())
+            mail = os.path.join(inst.dir, "mail")
+            owner = os.stat(mail)
+            for sub in ("", "/alice", "/alice/cur", "/alice/new",
+                        "/alice/tmp"):
+                d = os.path.join(mail, DOMAIN) + sub
+                os.makedirs(d, exist_ok=True)
+                os.chown(d, owner.st_uid, owner.st_gid)
+            r = inst.cli("map", "compile", users)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            os.unlink(users)
+            with open(users + ".db", "rb") as f:
+                self.assertTrue(h.encode() in f.read(), "setup: no hash")
+            inst.start()
+            inst.wait_log("moved the passwords of 1 users from the users "
+                          "map to the passwd map")
+            # not even in the free space of the rewritten file
+            with open(users + ".db", "rb") as f:
+                self.assertFalse(h.encode() in f.read(),
+                                 "the hash is still in users.db")
+            passwd = os.path.join(inst.dir, "auth", "passwd.db")
+            self.assertEqual(os.stat(passwd).st_mode & 0o777, 0o600)
+            with open(passwd, "rb") as f:
+                self.assertTrue(h.encode() in f.read(), "no hash in passwd")
+            c = LineClient(inst.port("pop3"), timeout=10)
+            greeting = POP3_GREETING.match(c.readline())
+            self.assertIsNotNone(greeting)
+            c.command("USER " + ALICE, "+OK")
+            c.command("PASS " + PASSWORD, "+OK Logged in.")
+            c.command("QUIT", "+OK")
+            c.close()
+            c = LineClient(inst.port("pop3"), timeout=10)
+            ts = POP3_GREETING.match(c.readline()).group(1)
+            import hashlib
+            dg = hashlib.md5((ts + APOP_SECRET).encode()).hexdigest()
+            c.command("APOP %s %s" % (ALICE, dg), "+OK Logged in.")
+            c.command("QUIT", "+OK")
+            c.close()
+            inst.stop()
+            inst.proc = None
+            # a second start has nothing to move
+            mark = inst.log_size()
+            inst.start()
+            inst.wait_log("daemon=buzon-auth pid=\\d+ started", start=mark)
+            self.assertEqual(inst.log_text().count("moved the passwords"),
+                             1)
+            inst.stop()
+        finally:
+            inst.cleanup()

@@ -891,3 +891,98 @@ Test(accounts, login_name_and_default_realm)
 	cr_assert_eq(accounts_login(a, "alice", "right", &u), 0);
 	accounts_close(&a);
 }
+
+/* ---- secrets left in users records written before the passwd map ---- */
+
+/* Write addr's users record the old way: hash (of pw) and APOP inside. */
+static void
+put_old_record(const char *addr, const char *pw, const char *apop)
+{
+	struct accounts_user	 u;
+	struct maps_edit	*e;
+	struct str		 rec;
+	char			 spec[4096], err[256];
+
+	accounts_user_init(&u, addr);
+	cr_assert_eq(auth_hash_password(pw, AUTH_HASH_SHA512, u.hash,
+	    sizeof(u.hash)), 0);
+	if (apop != NULL)
+		cr_assert(str_copy(u.apop_secret, apop, sizeof(u.apop_secret)));
+	str_init(&rec, 0);
+	cr_assert_eq(accounts_user_format(&u, &rec), 0);
+	cr_assert_eq(accounts_map_spec(&conf, "users", spec, sizeof(spec)), 0);
+	e = maps_edit_begin(spec, 0, err, sizeof(err));
+	cr_assert_not_null(e, "%s", err);
+	cr_assert_eq(maps_edit_put(e, addr, rec.data, rec.len, true), 0);
+	cr_assert_eq(maps_edit_commit(&e, err, sizeof(err)), 0, "%s", err);
+	str_release(&rec);
+}
+
+/* The users record of addr as stored: 1 if it still holds a secret. */
+static int
+users_record_has_secret(const char *addr)
+{
+	struct accounts_user	 u;
+	struct maps		*m;
+	struct str		 v;
+	char			 spec[4096], err[256];
+	int			 has;
+
+	cr_assert_eq(accounts_map_spec(&conf, "users", spec, sizeof(spec)), 0);
+	m = maps_open(spec, 0, err, sizeof(err));
+	cr_assert_not_null(m, "%s", err);
+	str_init(&v, 0);
+	cr_assert_eq(maps_lookup(m, addr, &v), MAPS_FOUND);
+	cr_assert_eq(accounts_user_parse(v.data, v.len, &u), 0);
+	has = u.hash[0] != '\0' || u.apop_secret[0] != '\0';
+	str_release(&v);
+	maps_close(&m);
+	return has;
+}
+
+Test(accounts, secrets_migrate_moves_old_records)
+{
+	struct accounts		*a;
+	struct accounts_user	 u;
+	unsigned int		 n = 99;
+	char			 err[256];
+	const char		*ts = "<1896.697170952@dbc.mtview.ca.us>";
+	const char		*dg = "c4c9334bac560ecc979e58001b3e22fb";
+
+	cr_assert_eq(accounts_domain_add(&conf, "example.test", err,
+	    sizeof(err)), 0);
+	/* nothing to do on a fresh state: no map is created or changed */
+	cr_assert_eq(accounts_secrets_migrate(&conf, &n, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(n, 0);
+	add_user("new@example.test", "fresh");
+	put_old_record("old@example.test", "right", NULL);
+	put_old_record("apop@example.test", "pw", "tanstaaf");
+	/* a passwd record (newer) and a stale hash in the users record */
+	add_user("both@example.test", "newer");
+	put_old_record("both@example.test", "older", NULL);
+	cr_assert_eq(users_record_has_secret("old@example.test"), 1);
+
+	cr_assert_eq(accounts_secrets_migrate(&conf, &n, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(users_record_has_secret("old@example.test"), 0);
+	cr_assert_eq(users_record_has_secret("apop@example.test"), 0);
+	cr_assert_eq(users_record_has_secret("both@example.test"), 0);
+	cr_assert_eq(users_record_has_secret("new@example.test"), 0);
+
+	a = aopen();
+	cr_assert_eq(accounts_login(a, "old@example.test", "right", &u), 1);
+	cr_assert_eq(accounts_login(a, "old@example.test", "wrong", &u), 0);
+	cr_assert_eq(accounts_login_apop(a, "apop@example.test", ts, dg, &u),
+	    1);
+	cr_assert_eq(accounts_login(a, "both@example.test", "newer", &u), 1);
+	cr_assert_eq(accounts_login(a, "both@example.test", "older", &u), 0);
+	cr_assert_eq(accounts_login(a, "new@example.test", "fresh", &u), 1);
+	accounts_close(&a);
+
+	/* once moved, a second run has nothing to do */
+	cr_assert_eq(accounts_secrets_migrate(&conf, &n, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(n, 0);
+}
