@@ -7,7 +7,8 @@
  * in (a mask of CMDTAB_ST(state)) and flags.  The flags below mean the
  * same in every daemon; a daemon may add its own from CMDTAB_F_LOCAL up.
  * The table ends with an entry whose verb is NULL (its handler and flags
- * are what an unknown verb gets).
+ * are what an unknown verb gets).  A user of CMDTAB_FIND includes
+ * <strings.h>.
  */
 #ifndef BUZON_CMDTAB_H
 #define BUZON_CMDTAB_H
@@ -28,5 +29,28 @@
 		unsigned int	 states;				\
 		unsigned int	 flags;					\
 	}
+
+/* A named entry type (struct tag), with the text a verb gets in a state
+ * it is not allowed in (SMTP's 503 texts differ per verb; NULL: the
+ * daemon's default). */
+#define CMDTAB_STRUCT_TEXT(tag, sess_type)				\
+	struct tag {							\
+		const char	*verb;					\
+		void		(*fn)(sess_type *, char *arg);		\
+		unsigned int	 states;				\
+		unsigned int	 flags;					\
+		const char	*state_text;				\
+	}
+
+/* Point c (a pointer to an entry of table) at verb's entry, or at the
+ * closing entry (verb NULL) when the table has no such verb.  Verbs match
+ * without case, in table order. */
+#define CMDTAB_FIND(table, word, c)					\
+	for ((c) = (table); (c)->verb != NULL &&			\
+	    strcasecmp((c)->verb, (word)) != 0; (c)++)			\
+		continue
+
+/* Is entry c allowed in state st (a number below 32)? */
+#define CMDTAB_ALLOWED(c, st)	(((c)->states & CMDTAB_ST(st)) != 0)
 
 #endif

@@ -26,13 +26,8 @@ static void	cmd_quit(struct session *, char *);
 static void	cmd_vrfy(struct session *, char *);
 static void	cmd_help(struct session *, char *);
 
-struct smtp_cmd {
-	const char	*verb;
-	void		(*fn)(struct session *, char *arg);
-	unsigned int	 states;	/* ST() mask: where the verb is legal */
-	unsigned int	 flags;
-	const char	*seq_error;	/* 503 text for the wrong state */
-};
+/* state_text: the 503 text for the wrong state */
+CMDTAB_STRUCT_TEXT(smtp_cmd, struct session);
 
 #define ST_TX		(ST(SMTP_MAIL) | ST(SMTP_RCPT) | ST(SMTP_BDAT))
 
@@ -344,18 +339,16 @@ smtp_dispatch(struct session *s, char *line, size_t len)
 		return;
 	}
 
-	for (c = smtp_cmds; c->verb != NULL && strcasecmp(c->verb, line) != 0;
-	    c++)
-		continue;
+	CMDTAB_FIND(smtp_cmds, line, c);
 	if (c->verb == NULL)	/* RFC 5321 4.2.4: 500, as Postfix says */
 		smtp_error(s, "500 5.5.2 Error: command not recognized");
 	else if (s->listener == SMTP_LISTEN_SUBMISSION && !s->is_tls &&
 	    s->srv->tls_ctx != NULL && !(c->flags & CMD_PRE_TLS))
 		smtp_refuse(s, c, arg,
 		    "530 5.7.0 Must issue a STARTTLS command first");
-	else if ((c->states & ST(s->state)) == 0)
-		smtp_error(s, "503 5.5.1 %s", c->seq_error != NULL ?
-		    c->seq_error : "Error: bad sequence of commands");
+	else if (!CMDTAB_ALLOWED(c, s->state))
+		smtp_error(s, "503 5.5.1 %s", c->state_text != NULL ?
+		    c->state_text : "Error: bad sequence of commands");
 	else
 		c->fn(s, arg);
 	if (c->verb == NULL || (c->flags & CMD_GROUP_END))

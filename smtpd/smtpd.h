@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "cmdtab.h"
 #include "data.h"
 #include "fail.h"
 #include "net.h"
@@ -58,12 +59,12 @@ enum smtp_state {
 	SMTP_STATE_COUNT
 };
 
-#define ST(s)		(1u << (s))
-#define ST_ANY		(~0u)
+#define ST(s)		CMDTAB_ST(s)
+#define ST_ANY		CMDTAB_ST_ANY
 #define ST_IDLE		(ST(SMTP_GREETED) | ST(SMTP_READY))
 
-#define CMD_PRE_TLS	0x01 /* allowed before STARTTLS when TLS is required */
-#define CMD_GROUP_END	0x02 /* RFC 2920: must be last in a pipelined group */
+#define CMD_PRE_TLS	CMDTAB_F_PRE_TLS /* before STARTTLS where it is required */
+#define CMD_GROUP_END	CMDTAB_F_GROUP_END /* RFC 2920: last in a pipelined group */
 
 enum smtp_listener {
 	SMTP_LISTEN_SMTP,		/* 25: MX, relay for mynetworks/auth */
