@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "cmdtab.h"
 #include "net.h"
 #include "session.h"
 #include "str.h"
@@ -52,11 +53,13 @@ enum pop3_state {
 	POP3_STATE_COUNT
 };
 
-#define ST(s)		(1u << (s))
-#define ST_ANY		(~0u)
+#define ST(s)		CMDTAB_ST(s)
+#define ST_ANY		CMDTAB_ST_ANY
 
-#define CMD_PRE_TLS	0x01	/* allowed where logins need TLS first */
-#define CMD_LOGIN	0x02	/* a login command: TLS or loopback rule */
+/* Allowed where logins need TLS first; a login command (TLS or loopback
+ * rule).  The table is common/cmdtab.h's. */
+#define CMD_PRE_TLS	CMDTAB_F_PRE_TLS
+#define CMD_LOGIN	CMDTAB_F_LOGIN
 
 /* Command lines: RFC 2449 section 4 says 255 octets with CRLF; we take
  * pop3_max_line.  AUTH lines may be as long as SASL needs. */
