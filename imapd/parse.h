@@ -78,6 +78,14 @@ bool	 imap_str_eq(const struct imap_str *, const char *lit);
 /* Copy into buf NUL-terminated: false if it does not fit or holds NUL. */
 bool	 imap_str_copy(const struct imap_str *, char *buf, size_t size);
 
+/* Does the line (len bytes, CRLF stripped) end in a literal's
+ * announcement "{n}", "{n+}" or "~{n}"?  Then *n_r is n (UINT64_MAX when
+ * it does not fit 2^63-1, to refuse), *nonsync_r tells "{n+}"
+ * (LITERAL+), *binary_r "~{" (literal8).  Session.c decides from this
+ * whether to send "+ Ready for literal data" and how many bytes follow. */
+bool	 imap_literal_tail(const char *line, size_t len, uint64_t *n_r,
+	    bool *nonsync_r, bool *binary_r);
+
 /* ---- writing ---- */
 
 /* A string as the grammar's "string": quoted when it is short (<= 1024
