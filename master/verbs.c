@@ -109,6 +109,7 @@ const struct verb verbs[] = {
 	    "            2525 (smtp), 2587 (submission), 2465\n"
 	    "            (submissions), 2110 (pop3), 2995 (pop3s), 2143\n"
 	    "            (imap), 2993 (imaps); log to stderr, trace on,\n"
+	    "            a copy of the log in log/trace.log (trace_log),\n"
 	    "            hostname mail.example.test, demo accounts\n"
 	    "  --force   write DIR/buzon.conf even if it exists (an existing\n"
 	    "            certificate is kept)\n"
