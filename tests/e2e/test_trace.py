@@ -69,30 +69,12 @@ class TraceTest(buzontest.InstanceCase):
         # submission: STARTTLS, AUTH PLAIN with an initial response
         plain = base64.b64encode(("\0%s\0%s" % (USER, PASSWORD))
                                  .encode()).decode()
-        c = inst.connect("submission")
-        c.expect("220 ")
-        c.send("EHLO pc23.ejemplo.com")
-        while not c.readline().startswith("250 "):
-            pass
-        c.command("STARTTLS", "220 ")
-        c.starttls()
-        c.send("EHLO pc23.ejemplo.com")
-        while not c.readline().startswith("250 "):
-            pass
+        c = cls.submission_tls()
         c.command("AUTH PLAIN " + plain, "235 ")
         c.command("QUIT", "221 ")
         c.close()
         # submission: AUTH LOGIN, the two 334 prompts
-        c = inst.connect("submission")
-        c.expect("220 ")
-        c.command("EHLO pc23.ejemplo.com", "250")
-        while not c.readline().startswith("250 "):
-            pass
-        c.command("STARTTLS", "220 ")
-        c.starttls()
-        c.send("EHLO pc23.ejemplo.com")
-        while not c.readline().startswith("250 "):
-            pass
+        c = cls.submission_tls()
         c.command("AUTH LOGIN", "334 VXNlcm5hbWU6")
         c.command(base64.b64encode(USER.encode()).decode(),
                   "334 UGFzc3dvcmQ6")
@@ -120,6 +102,20 @@ class TraceTest(buzontest.InstanceCase):
         buzontest.wait_for(
             lambda: inst.log_text().count("reason=quit") >= 5, 10,
             what="five sessions ended")
+
+    @classmethod
+    def submission_tls(cls):
+        """A submission session after EHLO, STARTTLS, EHLO."""
+        c = cls.inst.connect("submission")
+        c.expect("220 ")
+        for tls in (False, True):
+            c.send("EHLO pc23.ejemplo.com")
+            while not c.readline().startswith("250 "):
+                pass
+            if not tls:
+                c.command("STARTTLS", "220 ")
+                c.starttls()
+        return c
 
     def trace(self, *args):
         r = self.inst.cli("trace", *args)
