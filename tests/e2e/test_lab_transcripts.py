@@ -171,14 +171,8 @@ class Session:
             raise AssertionError("%s: unknown directive %r" % (where, text))
 
 
-def need_daemons(cls):
-    if not buzontest.have_buzon():
-        return buzontest.require(False, "buzon not built")(cls)
-    built = buzontest.built_daemons()
-    return buzontest.require(
-        all(d in built for d in ("buzon-smtpd", "buzon-pop3d",
-                                 "buzon-queued", "buzon-auth")),
-        "smtpd, pop3d, queued and auth built")(cls)
+need_daemons = buzontest.require_daemons(
+    "buzon-smtpd", "buzon-pop3d", "buzon-queued", "buzon-auth")
 
 
 def transcripts():

@@ -20,14 +20,8 @@ LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (\S+) "
                   r"(smtp|pop3|imap) ([CS]): (.*)$")
 
 
-def need_daemons(cls):
-    if not buzontest.have_buzon():
-        return buzontest.require(False, "buzon not built")(cls)
-    built = buzontest.built_daemons()
-    return buzontest.require(
-        all(d in built for d in ("buzon-smtpd", "buzon-pop3d",
-                                 "buzon-queued", "buzon-auth")),
-        "smtpd, pop3d, queued and auth built")(cls)
+need_daemons = buzontest.require_daemons(
+    "buzon-smtpd", "buzon-pop3d", "buzon-queued", "buzon-auth")
 
 
 @need_daemons
