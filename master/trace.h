@@ -10,8 +10,13 @@
  *			that pass the service and user filters; or
  *   message lines:	"TIME PROGRAM ID MESSAGE", every line about one queue
  *			id (filter.message set): its own lines, the smtpd
- *			reply that named it, its deliveries (with the file
- *			each went to) and the POP3 RETR of that file.
+ *			reply that named it, its deliveries, and then, for
+ *			each local recipient, the POP3 and IMAP sessions
+ *			that logged in as that user after the delivery:
+ *			their login, RETR, TOP, DELE, FETCH, QUIT and
+ *			logout lines.  The logs do not say which message a
+ *			RETR sent, so these are the sessions that could
+ *			have read it, not proof that one did.
  *
  * Client lines are masked again on the way (log_trace_mask()), and the
  * lines of a SASL exchange (after AUTH or AUTHENTICATE, while the server

@@ -212,13 +212,18 @@ class TraceTest(buzontest.InstanceCase):
         self.assertTrue(out)
         for line in out:
             self.assertRegex(line, r"^\d{4}-\d\d-\d\dT[\d:.]+Z buzon-")
-            self.assertIn(self.queue_id, line)
+            if "buzon-pop3d" not in line:
+                self.assertIn(self.queue_id, line)
         text = "\n".join(out)
         self.assertIn("buzon-smtpd %s from=<usuario@ejemplo.com>" %
                       self.queue_id, text)
         self.assertIn("S: 250 2.0.0 Ok: queued as " + self.queue_id, text)
         self.assertRegex(text, r"buzon-queued %s to=<%s>, relay=local.*"
                          r"status=sent" % (self.queue_id, USER))
+        # then the recipient's POP3 session that read it
+        self.assertRegex(text, r"buzon-pop3d \S+ login user=%s " % USER)
+        self.assertRegex(text, r"buzon-pop3d \S+ C: RETR 1\n")
+        self.assertNotIn("PASS", text)
 
     def test_usage(self):
         self.assertEqual(self.inst.cli("trace", "--bogus").returncode, 2)
