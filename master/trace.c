@@ -22,6 +22,8 @@ struct tsess {
 	char		 user[256];
 	bool		 in_use;
 	bool		 sasl;		/* inside an AUTH exchange */
+	bool		 mask_one;	/* the next client line is secret (an
+					   IMAP LOGIN literal) */
 	unsigned long	 used;		/* last line number, for eviction */
 	char		**held;
 	size_t		 nheld;
@@ -190,6 +192,12 @@ sasl_track(struct tsess *s, char dir, const char *text)
 			s->sasl = false;
 		return;
 	}
+	if (s->mask_one) {
+		/* a LOGIN's literal: another one follows if it ends in
+		 * "{N}" again */
+		s->mask_one = text[0] != '\0' && text[strlen(text) - 1] == '}';
+		return;
+	}
 	if (w1 == 4 && strncasecmp(text, "AUTH", 4) == 0) {
 		s->sasl = true;
 		return;
@@ -199,6 +207,11 @@ sasl_track(struct tsess *s, char dir, const char *text)
 		if (strncasecmp(w2, "AUTHENTICATE", 12) == 0 &&
 		    (w2[12] == ' ' || w2[12] == '\0'))
 			s->sasl = true;
+		/* IMAP "tag LOGIN user {6}": the literal lines that follow
+		 * (the password, or the user and then the password) */
+		else if (strncasecmp(w2, "LOGIN ", 6) == 0 &&
+		    text[strlen(text) - 1] == '}')
+			s->mask_one = true;
 	}
 }
 
@@ -208,7 +221,7 @@ static void
 client_mask(const struct tsess *s, const char *text, char *buf, size_t size)
 {
 	log_trace_mask(buf, size, text, strlen(text),
-	    s->sasl ? LOG_TRACE_SECRET : 0);
+	    s->sasl || s->mask_one ? LOG_TRACE_SECRET : 0);
 }
 
 static void

@@ -20,8 +20,9 @@
  *
  * Client lines are masked again on the way (log_trace_mask()), and the
  * lines of a SASL exchange (after AUTH or AUTHENTICATE, while the server
- * answers 334 or "+") are shown as "****", so a log written by an older
- * version with credentials in clear never shows them either.
+ * answers 334 or "+") are shown as "****", as are the literal lines of an
+ * IMAP LOGIN ("a LOGIN alice {6}"), so a log written by an older version
+ * with credentials in clear never shows them either.
  *
  * A session's user is known from its login line ("auth ok user=U" in
  * smtpd, "login user=U" in pop3d and imapd), after the lines that logged

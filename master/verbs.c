@@ -172,8 +172,8 @@ const struct verb verbs[] = {
 	{ "trace", verb_trace,
 	    "trace [--follow] [--service S] [--user U] [--message ID]",
 	    "protocol sessions as C:/S: transcripts, from the log",
-	    "usage: buzon [-c FILE] trace [--follow] [--service smtp|pop3|imap]\n"
-	    "                             [--user USER]\n"
+	    "usage: buzon [-c FILE] trace [--follow]\n"
+	    "                 [--service smtp|pop3|imap] [--user USER]\n"
 	    "       buzon [-c FILE] trace [--follow] --message ID\n"
 	    "\n"
 	    "Reads the log of the instance (trace_log, else\n"

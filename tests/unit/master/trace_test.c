@@ -374,3 +374,24 @@ Test(trace, message_readers, .init = setup, .fini = teardown)
 	    "2026-12-04T03:15:16.393Z buzon-imapd i1 login user=alice@example.test\n"
 	    "2026-12-04T03:15:16.393Z buzon-imapd i1 C: a2 fetch 1 body[]\n");
 }
+
+/* IMAP LOGIN with the password as a literal: the literal line is the
+ * secret one. */
+Test(trace, imap_login_literal, .init = setup, .fini = teardown)
+{
+	static const char *const in[] = {
+		T0 "buzon-imapd[1]: i1 C: a1 LOGIN {5}",
+		T0 "buzon-imapd[1]: i1 S: + Ready for literal data",
+		T0 "buzon-imapd[1]: i1 C: alice {6}",
+		T0 "buzon-imapd[1]: i1 S: + Ready for literal data",
+		T0 "buzon-imapd[1]: i1 C: s3cret",
+		T0 "buzon-imapd[1]: i1 S: a1 OK LOGIN completed",
+		T0 "buzon-imapd[1]: i1 C: a2 SELECT INBOX",
+		NULL
+	};
+	const char	*got = run(&all, in);
+
+	cr_assert_null(strstr(got, "s3cret"), "%s", got);
+	cr_assert_not_null(strstr(got, "i1 imap C: a2 SELECT INBOX\n"), "%s",
+	    got);
+}
