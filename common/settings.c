@@ -141,6 +141,44 @@ const struct conf_param config_params[] = {
 	    "refuse a second POP3 session of a user with [IN-USE]; no: serve "
 	    "each its own view"),
 
+	/* IMAP */
+	CONF_TIME("imap_timeout", "10m", 10 * SEC, 3600 * SEC, S,
+	    imap_timeout,
+	    "idle time before an IMAP session not logged in is closed"),
+	CONF_TIME("imap_auth_timeout", "30m", 30 * 60 * SEC, 24 * 3600 * SEC,
+	    S, imap_auth_timeout,
+	    "idle time before a logged-in IMAP session is closed (RFC 3501 "
+	    "5.4: 30m+)"),
+	CONF_TIME("imap_idle_timeout", "31m", 60 * SEC, 24 * 3600 * SEC, S,
+	    imap_idle_timeout,
+	    "how long one IDLE may last (RFC 2177: clients renew at 29m)"),
+	CONF_TIME("imap_command_timeout", "1m", 1 * SEC, 600 * SEC, S,
+	    imap_command_timeout,
+	    "time an IMAP command line has from its first byte to its end"),
+	CONF_TIME("imap_send_timeout", "5m", 1 * SEC, 3600 * SEC, S,
+	    imap_send_timeout,
+	    "time an IMAP response (FETCH) may go without output progress"),
+	CONF_UINT("imap_max_errors", "20", 1, 1000, S, imap_max_errors,
+	    "bad IMAP commands in one session before it is closed"),
+	CONF_UINT("imap_max_connections", "1000", 1, 100000, S,
+	    imap_max_connections, "IMAP sessions at once, in all"),
+	CONF_UINT("imap_max_connections_per_ip", "120", 1, 100000, S,
+	    imap_max_connections_per_ip, "IMAP sessions at once from one "
+	    "client address (a classroom behind NAT: 30+ students with 3 "
+	    "each)"),
+	CONF_UINT("imap_max_line", "65536", 8192, 1048576, S, imap_max_line,
+	    "longest IMAP command line in bytes, literals not counted"),
+	CONF_SIZE("imap_max_command", "1M", 65536, 1073741824, S,
+	    imap_max_command,
+	    "longest IMAP command with its literals (APPEND: see "
+	    "imap_max_append)"),
+	CONF_SIZE("imap_max_append", "50M", 65536, 4294967295ULL, S,
+	    imap_max_append,
+	    "largest message APPEND takes (refused before the literal)"),
+	CONF_BOOL("imap_plaintext_loopback", "yes", S,
+	    imap_plaintext_loopback,
+	    "allow IMAP logins without TLS from loopback clients"),
+
 	/* DNS and SPF */
 	CONF_PATH("dns_local_data", "", S, dns_local_data,
 	    "zone-file lines answered locally; alone: nothing else resolves"),

@@ -87,6 +87,19 @@ struct config {
 	bool		 pop3_mark_seen;
 	unsigned int	 pop3_max_line;
 	bool		 pop3_lock_session;
+	/* IMAP (docs/imapd.md) */
+	uint64_t	 imap_timeout;		/* ms: not logged in */
+	uint64_t	 imap_auth_timeout;	/* ms: logged in */
+	uint64_t	 imap_idle_timeout;	/* ms: one IDLE */
+	uint64_t	 imap_command_timeout;	/* ms */
+	uint64_t	 imap_send_timeout;	/* ms */
+	unsigned int	 imap_max_errors;
+	unsigned int	 imap_max_connections;
+	unsigned int	 imap_max_connections_per_ip;
+	unsigned int	 imap_max_line;
+	size_t		 imap_max_command;
+	size_t		 imap_max_append;
+	bool		 imap_plaintext_loopback;
 
 	/* DNS (common/dns.h) and SPF (smtpd/spf.h) */
 	char		*dns_local_data;	/* "": none */

@@ -113,8 +113,51 @@ struct imap_session {
 	size_t			 args_len;
 	unsigned int		 errors;
 	struct str		 out;		/* replies not yet written */
-	/* ... the rest is session.c's (collecting, literals, IDLE) */
+	/* ---- the rest is core's (session.c, commands.c, cmd_*.c) ---- */
+	struct str		 cmd;		/* the command being collected:
+						   lines, CRLFs and literals */
+	struct str		 done;		/* the tagged reply of the
+						   command in dispatch */
+	uint64_t		 cmd_max;	/* bound of this command */
+	uint64_t		 lit_left;	/* literal bytes yet to come */
+	bool			 in_literal;
+	bool			 in_dispatch;	/* completions go to done */
+	bool			 is_imaps;	/* implicit TLS listener */
+	bool			 is_loopback;
+	bool			 want_starttls;	/* answered: switch after it */
+	bool			 idling;	/* IDLE: waiting for DONE */
+	bool			 completed;	/* the command has its reply */
+	bool			 nosync;	/* no sync after this command */
+	unsigned int		 commands;	/* commands before login */
+	uint64_t		 bytes_out;
+	struct event_timer	*idle_timer;	/* IDLE's mailbox poll */
+	struct auth_sasl	 sasl;
+	struct imap_login	*pending;	/* a check at buzon-auth */
+	struct imap_fetch	*fetch;		/* a FETCH being produced */
+	/* A response produced as the socket drains (FETCH): appends to
+	 * out, 1 when done (its tagged reply queued), 0 more to come;
+	 * produce_end releases what it holds (also when the session goes
+	 * first). */
+	int			(*produce)(struct imap_session *,
+				    struct str *out);
+	void			(*produce_end)(struct imap_session *);
 };
+
+#define IMAP_PREAUTH_MAX	100	/* commands before a login */
+#define IMAP_PREAUTH_LITERAL	4096	/* one literal before a login */
+#define IMAP_PREAUTH_COMMAND	16384	/* one command before a login */
+#define IMAP_OUT_HIGH		(128u * 1024)	/* stop producing past this */
+#define IMAP_IDLE_POLL_MS	1000	/* IDLE looks at the folder */
+
+/* The states a command is allowed in (cmdtab.h). */
+#define IMAP_ST_NOAUTH		CMDTAB_ST(IMAP_NOT_AUTH)
+#define IMAP_ST_AUTH		(CMDTAB_ST(IMAP_AUTH) | CMDTAB_ST(IMAP_SELECTED))
+#define IMAP_ST_SEL		CMDTAB_ST(IMAP_SELECTED)
+#define IMAP_ST_ANY		(IMAP_ST_NOAUTH | IMAP_ST_AUTH)
+
+/* Command flags (from CMDTAB_F_LOCAL up). */
+#define IMAP_CMD_NOSYNC		CMDTAB_F_LOCAL	/* FETCH, STORE, SEARCH:
+						   no EXPUNGE after */
 
 /* A cursor over the current command's arguments. */
 void	 imap_args(struct imap_session *, struct imap_cur *);
@@ -131,9 +174,83 @@ void	 imap_no(struct imap_session *, const char *code, const char *fmt,
  * and close). */
 void	 imap_bad(struct imap_session *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Queue a continuation request "+ text". */
+void	 imap_cont(struct imap_session *, const char *text);
 /* Is uid \Recent in this session? */
 bool	 imap_is_recent(const struct imap_session *, uint32_t uid);
 /* Number of \Recent messages in the view. */
 uint32_t imap_recent_count(const struct imap_session *);
+
+/* ---- commands.c ---- */
+
+/* Handle one whole command (s->cmd): tag, verb, state, the handler, then
+ * the mailbox sync and the tagged reply. */
+void	 imap_dispatch(struct imap_session *);
+/* "* OK [CAPABILITY ...] buzon IMAP4rev1 ready" */
+void	 imap_greet(struct imap_session *);
+/* The capabilities in this state, space-separated, into buf. */
+void	 imap_capability(const struct imap_session *, struct str *);
+/* May this session log in with a password now (TLS, or loopback when
+ * imap_plaintext_loopback)? */
+bool	 imap_login_allowed(const struct imap_session *);
+const char *imap_state_name(enum imap_state);
+void	 imap_set_state(struct imap_session *, enum imap_state);
+/* Bring s->mb up to date and queue what changed: EXPUNGE (or VANISHED
+ * with QRESYNC) from the highest down, EXISTS, RECENT, FETCH FLAGS of
+ * messages changed by others.  Never during FETCH, STORE or SEARCH. */
+void	 imap_sync_report(struct imap_session *);
+/* Leave the selected state (no expunge): mailbox closed, back to AUTH. */
+void	 imap_unselect(struct imap_session *);
+
+/* ---- cmd_auth.c ---- */
+void	 cmd_capability(struct imap_session *, char *);
+void	 cmd_noop(struct imap_session *, char *);
+void	 cmd_logout(struct imap_session *, char *);
+void	 cmd_starttls(struct imap_session *, char *);
+void	 cmd_login(struct imap_session *, char *);
+void	 cmd_authenticate(struct imap_session *, char *);
+void	 cmd_id(struct imap_session *, char *);
+void	 cmd_enable(struct imap_session *, char *);
+void	 cmd_idle(struct imap_session *, char *);
+/* Wipe a SASL exchange; drop a check still at buzon-auth. */
+void	 imap_auth_release(struct imap_session *);
+void	 imap_login_forget(struct imap_session *);
+
+/* ---- cmd_select.c, cmd_msg.c ---- */
+void	 cmd_select(struct imap_session *, char *);
+void	 cmd_examine(struct imap_session *, char *);
+void	 cmd_check(struct imap_session *, char *);
+void	 cmd_close(struct imap_session *, char *);
+void	 cmd_unselect(struct imap_session *, char *);
+void	 cmd_expunge(struct imap_session *, char *);
+void	 cmd_uid(struct imap_session *, char *);
+void	 cmd_fetch(struct imap_session *, char *);
+void	 cmd_store(struct imap_session *, char *);
+void	 cmd_copy(struct imap_session *, char *);
+void	 cmd_move(struct imap_session *, char *);
+void	 cmd_search(struct imap_session *, char *);
+void	 cmd_sort(struct imap_session *, char *);
+void	 cmd_thread(struct imap_session *, char *);
+void	 cmd_append(struct imap_session *, char *);
+
+/* ---- server.c ---- */
+int	 imapd_init(struct event_loop *, const struct config *, void *);
+int	 imapd_reload(const struct config *, void *);
+unsigned int imapd_shutdown(void *);
+void	 imapd_conf_from(struct imap_conf *, const struct config *);
+
+/* ---- session.c ---- */
+extern const struct sess_ops imap_sess_ops;
+void	 imap_accept(int fd, const struct net_addr *peer,
+	    const char *listener, void *data);
+/* Answer later: keep the replies queued, stop reading for ms. */
+void	 imap_resume_after(struct imap_session *, uint64_t ms);
+/* Start IDLE: poll the folder, the IDLE timeout. */
+void	 imap_idle_start(struct imap_session *);
+/* Start s->produce after the queued replies. */
+void	 imap_start_produce(struct imap_session *);
+/* Memory sessions (fuzz, tests): fed with sess_feed(&s->base, ...). */
+struct imap_session *imap_session_mem(struct imapd *);
+void	 imap_session_start(struct imap_session *);
 
 #endif
