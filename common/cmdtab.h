@@ -30,6 +30,15 @@
 		unsigned int	 flags;					\
 	}
 
+/* The same as a named type: struct tag. */
+#define CMDTAB_STRUCT(tag, sess_type)					\
+	struct tag {							\
+		const char	*verb;					\
+		void		(*fn)(sess_type *, char *arg);		\
+		unsigned int	 states;				\
+		unsigned int	 flags;					\
+	}
+
 /* A named entry type (struct tag), with the text a verb gets in a state
  * it is not allowed in (SMTP's 503 texts differ per verb; NULL: the
  * daemon's default). */

@@ -21,6 +21,7 @@ static char		 log_name[64] = "buzon";
 static bool		 log_syslog;
 static bool		 log_tracing;
 static enum log_level	 log_min = LOG_LEVEL_INFO;
+static int		 log_copy = -1;
 
 void
 log_init(const char *progname, bool to_syslog, enum log_level min)
@@ -32,6 +33,12 @@ log_init(const char *progname, bool to_syslog, enum log_level min)
 	log_min = min;
 	if (log_syslog)
 		openlog(log_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void
+log_set_copy_fd(int fd)
+{
+	log_copy = fd;
 }
 
 void
@@ -106,6 +113,8 @@ log_emit(enum log_level l, const char *id, const char *msg)
 	}
 	/* One write per line keeps lines whole when processes share stderr. */
 	(void)!write(STDERR_FILENO, line, (size_t)n);
+	if (log_copy != -1)
+		(void)!write(log_copy, line, (size_t)n);
 	errno = save;
 }
 

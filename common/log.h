@@ -28,6 +28,9 @@ enum log_level {
  * call again (reload).  Before any call, logs go to stderr as "buzon". */
 void	 log_init(const char *progname, bool to_syslog, enum log_level min);
 void	 log_set_level(enum log_level);
+/* Also write every stderr line to fd (-1: stop); the fd stays the
+ * caller's.  Ignored when logging to syslog. */
+void	 log_set_copy_fd(int fd);
 void	 log_set_trace(bool);
 bool	 log_trace_enabled(void);
 /* Parse "debug", "info", "warn", "error": 0, or -1 if unknown. */

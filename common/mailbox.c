@@ -426,6 +426,12 @@ mailbox_uidvalidity(const struct mailbox *mb)
 	return mb->view.uidvalidity;
 }
 
+const char *
+mailbox_index_path(const struct mailbox *mb)
+{
+	return mb->index_path;
+}
+
 uint32_t
 mailbox_uidnext(const struct mailbox *mb)
 {

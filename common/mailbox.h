@@ -152,6 +152,9 @@ size_t	 mailbox_watch_paths(struct mailbox *, const char **paths_r, size_t n);
 
 uint32_t mailbox_count(const struct mailbox *);
 uint32_t mailbox_uidvalidity(const struct mailbox *);
+/* The folder's index file: a protocol keeps its own small state beside
+ * it (imapd's \Recent mark: this path with a suffix). */
+const char *mailbox_index_path(const struct mailbox *);
 uint32_t mailbox_uidnext(const struct mailbox *);
 uint64_t mailbox_highestmodseq(const struct mailbox *);
 bool	 mailbox_is_readonly(const struct mailbox *);

@@ -37,6 +37,9 @@ const struct conf_param config_params[] = {
 	    "least severe level that is logged"),
 	CONF_BOOL("trace", "no", S, trace,
 	    "log every protocol line (C: and S:), credentials masked"),
+	CONF_PATH("trace_log", "", S, trace_log,
+	    "also copy the log of every daemon to this file, for `buzon "
+	    "trace`; empty: no copy"),
 	CONF_PATH("pid_file", "", S, pid_file,
 	    "pid file of the master; empty: STATE/run/buzon.pid"),
 	CONF_PATH("daemon_directory", "", S, daemon_directory,

@@ -41,6 +41,7 @@ struct config {
 	char		*log_target;	/* "stderr" | "syslog" */
 	char		*log_level;	/* "debug" | "info" | "warn" | "error" */
 	bool		 trace;
+	char		*trace_log;	/* "": no copy of the log */
 	char		*pid_file;	/* "": STATE/run/buzon.pid */
 	char		*daemon_directory; /* "": beside buzon or PKGLIBEXECDIR */
 	char		*sandbox;	/* "auto" | "required" | "off" */

@@ -46,6 +46,16 @@ void	 imap_folders_login(struct imap_session *);
 uint32_t imap_recent_claim(struct mailbox *);
 uint32_t imap_recent_peek(struct mailbox *);
 
+/* Subscriptions (subs.c), by storage name: load a sorted array (free
+ * with imap_subs_free), look one up, add or remove one.  0 or -1. */
+struct mailbox_location;
+int	 imap_subs_load(const struct mailbox_location *, char ***names_r,
+	    size_t *n_r) __attribute__((warn_unused_result));
+void	 imap_subs_free(char **, size_t);
+bool	 imap_subs_has(char *const *, size_t, const char *name);
+int	 imap_subs_set(const struct mailbox_location *, const char *name,
+	    bool on) __attribute__((warn_unused_result));
+
 /* The handlers (commands.c's table). */
 void	 cmd_create(struct imap_session *, char *);
 void	 cmd_delete(struct imap_session *, char *);

@@ -112,6 +112,10 @@ demo_print(const struct config *cfg)
 	if (strcmp(cfg->log_target, "stderr") == 0)
 		printf("Log: this terminal%s\n", cfg->trace ?
 		    " (trace is on: sessions show as C:/S: lines)" : "");
+	if (cfg->trace_log[0] != '\0')
+		printf("Also in %s: `buzon -c %s trace --follow`\n"
+		    "  shows the sessions live, passwords masked.\n",
+		    cfg->trace_log, cfg->path);
 	else
 		printf("Log: syslog, facility mail\n");
 	printf("Ctrl-C to stop.\n\n");

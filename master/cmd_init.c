@@ -120,6 +120,7 @@ master_init(const char *dir, bool demo, bool force, char *conf_r,
 	const char	*keys[INIT_KEYS_MAX + 1], *values[INIT_KEYS_MAX + 1];
 	char		 abs[PATH_MAX], tmp[PATH_MAX + 8], host[256];
 	char		 cert[PATH_MAX], key[PATH_MAX], err[512];
+	char		 tlog[PATH_MAX];
 	struct config	 cfg;
 	struct fail	 f;
 	size_t		 n = 0, i;
@@ -137,7 +138,8 @@ master_init(const char *dir, bool demo, bool force, char *conf_r,
 	if (!str_printf(conf_r, size, "%s/buzon.conf", abs) ||
 	    !str_printf(tmp, sizeof(tmp), "%s.tmp", conf_r) ||
 	    !str_printf(cert, sizeof(cert), "%s/tls/cert.pem", abs) ||
-	    !str_printf(key, sizeof(key), "%s/tls/key.pem", abs)) {
+	    !str_printf(key, sizeof(key), "%s/tls/key.pem", abs) ||
+	    !str_printf(tlog, sizeof(tlog), "%s/log/trace.log", abs)) {
 		fprintf(stderr, "buzon init: %s: path too long\n", abs);
 		return 1;
 	}
@@ -160,6 +162,8 @@ master_init(const char *dir, bool demo, bool force, char *conf_r,
 	if (demo) {
 		keys[n] = "log_target", values[n++] = "stderr";
 		keys[n] = "trace", values[n++] = "yes";
+		/* What `buzon trace` reads while the terminal shows it too. */
+		keys[n] = "trace_log", values[n++] = tlog;
 		/* Course material logs in with bare names (USER alice). */
 		keys[n] = "auth_default_realm", values[n++] = DEMO_REALM;
 		for (i = 0; i < sizeof(demo_listen) / sizeof(demo_listen[0]);

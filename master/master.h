@@ -101,6 +101,21 @@ int	 master_run(const char *conf_path, int ready_fd);
 int	 master_init(const char *dir, bool demo, bool force, char *conf_r,
 	    size_t size);
 
+/*
+ * The copy of the daemons' log into trace_log (logtee.c).  logtee_start()
+ * opens path (nothing when empty) and the pipe the daemons get as stderr:
+ * 0, or -1 with err set.  logtee_child_fd() is that pipe's write end (-1:
+ * none).  logtee_attach() copies the pipe from the loop on; logtee_reopen()
+ * opens the file again (reload, after a rotation); logtee_stop() copies
+ * what is left and closes everything.
+ */
+struct event_loop;
+int	 logtee_start(const char *path, char *err, size_t errsize);
+int	 logtee_child_fd(void);
+int	 logtee_attach(struct event_loop *);
+void	 logtee_reopen(const char *path);
+void	 logtee_stop(void);
+
 /* "STATE/run/status", the file `buzon status` prints. */
 int	 master_status_path(const struct config *, char *buf, size_t size);
 

@@ -273,6 +273,9 @@ child_exec(struct child *c)
 			goto fail;
 	if (setenv("BUZON_LISTEN", str_c(&env), 1) == -1)
 		goto fail;
+	if (logtee_child_fd() != -1 &&
+	    dup2(logtee_child_fd(), STDERR_FILENO) == -1)
+		goto fail;
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)
 		goto fail;
 	if (getppid() != M.master_pid)	/* it died before prctl() */
@@ -495,6 +498,7 @@ reload(void)
 	}
 	str_release(&errs);
 	config_apply_log(ncfg, "buzon");
+	logtee_reopen(ncfg->trace_log);
 	if (listeners_changed(M.cfg, ncfg))
 		log_warn("-", "listener addresses changed: they take effect "
 		    "at the next restart (buzon stop; buzon start)");
@@ -593,6 +597,8 @@ run_loop(void)
 	    event_signal_add(M.loop, SIGTERM, signal_cb, NULL) == -1 ||
 	    event_signal_add(M.loop, SIGINT, signal_cb, NULL) == -1)
 		return run_fail("signals: %s", strerror(errno));
+	if (logtee_attach(M.loop) == -1)
+		return run_fail("trace_log: %s", strerror(errno));
 	setup_log();
 	M.starting = true;
 	for (i = 0; i < M.nchildren; i++)
@@ -617,6 +623,7 @@ run_loop(void)
 	event_timer_del(&M.stop_timer);
 	for (i = 0; i < M.nchildren; i++)
 		event_timer_del(&M.children[i].timer);
+	logtee_stop();		/* what the daemons wrote last, then close */
 	event_loop_free(&M.loop);
 	return rc;
 }
@@ -711,6 +718,10 @@ master_run(const char *conf_path, int ready_fd)
 		goto out;
 	}
 	config_apply_log(M.cfg, "buzon");
+	if (logtee_start(M.cfg->trace_log, err, sizeof(err)) == -1) {
+		rc = run_fail("%s", err);
+		goto out;
+	}
 	secrets_migrate(M.cfg);
 	rc = run_loop();
 	log_info("-", "stopped");

@@ -27,6 +27,7 @@ int	verb_user(const char *, int, char **);
 int	verb_alias(const char *, int, char **);
 int	verb_map(const char *, int, char **);
 int	verb_queue(const char *, int, char **);
+int	verb_trace(const char *, int, char **);
 
 const struct verb verbs[] = {
 	{ "run", verb_run, "run",
@@ -108,6 +109,7 @@ const struct verb verbs[] = {
 	    "            2525 (smtp), 2587 (submission), 2465\n"
 	    "            (submissions), 2110 (pop3), 2995 (pop3s), 2143\n"
 	    "            (imap), 2993 (imaps); log to stderr, trace on,\n"
+	    "            a copy of the log in log/trace.log (trace_log),\n"
 	    "            hostname mail.example.test, demo accounts\n"
 	    "  --force   write DIR/buzon.conf even if it exists (an existing\n"
 	    "            certificate is kept)\n"
@@ -167,6 +169,37 @@ const struct verb verbs[] = {
 	    "buzon-queued runs.  Exit status: 0 done, 1 no such message or\n"
 	    "failure, 2 bad usage, 75 buzon-queued is not running (flush,\n"
 	    "retry).\n", true },
+	{ "trace", verb_trace,
+	    "trace [--follow] [--service S] [--user U] [--message ID]",
+	    "protocol sessions as C:/S: transcripts, from the log",
+	    "usage: buzon [-c FILE] trace [--follow] [--service smtp|pop3|imap]\n"
+	    "                             [--user USER]\n"
+	    "       buzon [-c FILE] trace [--follow] --message ID\n"
+	    "\n"
+	    "Reads the log of the instance (trace_log, else\n"
+	    "STATE/log/buzon.log) and prints the C:/S: lines of its\n"
+	    "sessions, each as TIME SESSION-ID SERVICE C:|S: LINE.  Sessions\n"
+	    "are logged so only with trace = yes.  Passwords and AUTH data\n"
+	    "are masked (PASS ****, AUTH PLAIN ****, every line of a SASL\n"
+	    "exchange, APOP's digest, IMAP LOGIN's password), also in logs\n"
+	    "written by versions that did not mask them.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --follow, -f   start at the end and print new lines as they\n"
+	    "                 come, across rotation (like tail -F)\n"
+	    "  --service S    only smtp, pop3 or imap sessions\n"
+	    "  --user USER    only sessions that logged in as USER (a bare\n"
+	    "                 name also matches USER@any.domain); they show\n"
+	    "                 once the login is logged\n"
+	    "  --message ID   every log line about queue id ID, with its\n"
+	    "                 time: SMTP intake, queue, delivery, and the\n"
+	    "                 POP3 RETR of the delivered file\n"
+	    "\n"
+	    "buzon demo writes STATE/log/trace.log (trace_log) as well as\n"
+	    "the terminal, so `buzon -c buzon-demo/buzon.conf trace -f` in\n"
+	    "a second terminal shows a class's sessions live.\n"
+	    "\n"
+	    "Exit status: 0 done; 1 no log to read; 2 bad usage.\n", true },
 	{ NULL, NULL, NULL, NULL, NULL, false }
 };
 

@@ -56,22 +56,26 @@ pop3_login_forget(struct session *s)
 
 /* The answer to a correct login: the maildrop is opened (and locked) only
  * now, when the reply goes out (buzon-auth held the answer for any
- * throttle delay, so no lock is held across it). */
-static void
+ * throttle delay, so no lock is held across it), off the loop
+ * (mbwork.c).  True while that is under way. */
+static bool
 pop3_login_answer(struct session *s, const struct accounts_user *u,
     bool apop)
 {
-	struct pop3d	*srv = s->srv;
-	char		 reply[256];
+	return pop3_mbwork_login(s, u, apop);
+}
 
-	if (maildrop_open(&s->drop, srv->accounts, u, srv->conf.lock_session,
-	    s->id, reply, sizeof(reply)) == -1) {
+void
+pop3_login_done(struct session *s, const char *address, bool apop, int rc,
+    const char *reply)
+{
+	if (rc == -1) {
 		log_info(s->id, "login refused user=%s reason=\"%s\"",
-		    u->address, reply);
+		    address, reply);
 		pop3_reply(s, "%s", reply);
 		return;
 	}
-	(void)str_copy(s->login, u->address, sizeof(s->login));
+	(void)str_copy(s->login, address, sizeof(s->login));
 	log_info(s->id, "login user=%s method=%s tls=%s messages=%u "
 	    "size=%llu", s->login, apop ? "apop" : "password",
 	    s->is_tls ? "yes" : "no", s->drop.count,
@@ -100,6 +104,7 @@ login_answer(enum authc_result r, const char *account, void *arg)
 	struct session		*s = arg;
 	struct pop3_login	*l = s->pending;
 	struct accounts_user	*u;
+	bool			 opening = false;
 
 	l->req = NULL;
 	switch (r) {
@@ -108,7 +113,7 @@ login_answer(enum authc_result r, const char *account, void *arg)
 		u = xcalloc(1, sizeof(*u));
 		switch (accounts_user_lookup(s->srv->accounts, account, u)) {
 		case 1:
-			pop3_login_answer(s, u, l->apop);
+			opening = pop3_login_answer(s, u, l->apop);
 			break;
 		case 0:
 			log_info(s->id, "login failed user=%s address=%s "
@@ -138,7 +143,8 @@ login_answer(enum authc_result r, const char *account, void *arg)
 		break;
 	}
 	pop3_login_forget(s);
-	pop3_resume_after(s, 0);
+	if (!opening)	/* else the maildrop's done() resumes it */
+		pop3_resume_after(s, 0);
 }
 
 /* Send the check to buzon-auth; the session waits for login_answer(). */

@@ -202,8 +202,6 @@ cmd_rset(struct session *s, char *arg)
 void
 cmd_quit(struct session *s, char *arg)
 {
-	uint32_t	 ndeleted = s->drop.ndeleted;
-
 	(void)arg;
 	if (s->state == POP3_AUTHORIZATION) {
 		pop3_reply(s, "+OK Logging out.");
@@ -211,7 +209,14 @@ cmd_quit(struct session *s, char *arg)
 		return;
 	}
 	pop3_set_state(s, POP3_UPDATE);
-	if (maildrop_update(&s->drop, s->srv->conf.mark_seen, s->id) == -1)
+	/* The UPDATE state, off the loop (mbwork.c): pop3_quit_done(). */
+	(void)pop3_mbwork_quit(s);
+}
+
+void
+pop3_quit_done(struct session *s, int rc, uint32_t ndeleted)
+{
+	if (rc == -1)
 		pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not "
 		    "removed.");
 	else if (ndeleted > 0)
@@ -220,6 +225,5 @@ cmd_quit(struct session *s, char *arg)
 		pop3_reply(s, "+OK Logging out.");
 	log_info(s->id, "logout user=%s retr=%u dele=%" PRIu32 " bytes=%"
 	    PRIu64, s->login, s->nretr, ndeleted, s->bytes_out);
-	maildrop_close(&s->drop);
 	pop3_set_state(s, POP3_CLOSING);
 }

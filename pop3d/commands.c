@@ -21,12 +21,8 @@ static void	cmd_capa(struct session *, char *);
 static void	cmd_noop(struct session *, char *);
 static void	cmd_stls(struct session *, char *);
 
-struct pop3_cmd {
-	const char	*verb;
-	void		(*fn)(struct session *, char *arg);
-	unsigned int	 states;	/* ST() mask where the verb is legal */
-	unsigned int	 flags;
-};
+/* states: the ST() mask where the verb is legal */
+CMDTAB_STRUCT(pop3_cmd, struct session);
 
 #define AUTHZ	ST(POP3_AUTHORIZATION)
 #define TRANS	ST(POP3_TRANSACTION)
@@ -262,9 +258,7 @@ pop3_dispatch(struct session *s, char *line, size_t len)
 		pop3_error(s, "-ERR Unknown command: ");
 		return;
 	}
-	for (c = pop3_cmds; c->verb != NULL; c++)
-		if (strcasecmp(c->verb, verb) == 0)
-			break;
+	CMDTAB_FIND(pop3_cmds, verb, c);
 	if (c->verb != NULL && c->fn != cmd_auth &&
 	    len > s->max_line) {
 		pop3_error(s, "-ERR Line too long.");
@@ -273,7 +267,7 @@ pop3_dispatch(struct session *s, char *line, size_t len)
 	if (c->verb == NULL) {
 		(void)str_sanitize(vbuf, sizeof(vbuf), verb, strlen(verb));
 		pop3_error(s, "-ERR Unknown command: %s", vbuf);
-	} else if ((c->states & ST(s->state)) == 0) {
+	} else if (!CMDTAB_ALLOWED(c, s->state)) {
 		if (s->state == POP3_AUTHORIZATION)
 			pop3_error(s, "-ERR Unknown command: %s (log in "
 			    "first)", c->verb);

@@ -34,26 +34,44 @@ maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
     size_t size)
 {
 	struct mailbox_location	 loc;
-	struct mailbox_msg	 m;
-	struct fail		 f;
 	char			 path[PATH_MAX];
-	uint32_t		 i;
-	int			 r;
 
 	memset(d, 0, sizeof(*d));
-	if (accounts_mail_path(accounts_conf(a), u, path, sizeof(path)) == -1) {
+	if (maildrop_location(a, u, &loc, path, sizeof(path)) == -1) {
 		log_error(id, "maildrop path too long user=%s", u->address);
 		(void)str_copy(reply, "-ERR [SYS/PERM] Mailbox path too long.",
 		    size);
 		return -1;
 	}
-	loc.root = path;
-	loc.format = u->format == ACCOUNTS_MBOX ? MAILBOX_MBOX :
+	return maildrop_open_at(d, &loc, u->address, lock, id, reply, size);
+}
+
+int
+maildrop_location(const struct accounts *a, const struct accounts_user *u,
+    struct mailbox_location *loc, char *path, size_t size)
+{
+	if (accounts_mail_path(accounts_conf(a), u, path, size) == -1)
+		return -1;
+	loc->root = path;
+	loc->format = u->format == ACCOUNTS_MBOX ? MAILBOX_MBOX :
 	    MAILBOX_MAILDIR;
-	loc.mbox_inbox = NULL;
-	if ((d->mb = mailbox_open(&loc, "INBOX", 0, &f)) == NULL) {
+	loc->mbox_inbox = NULL;
+	return 0;
+}
+
+int
+maildrop_open_at(struct pop3_maildrop *d, const struct mailbox_location *loc,
+    const char *address, bool lock, const char *id, char *reply, size_t size)
+{
+	struct mailbox_msg	 m;
+	struct fail		 f;
+	uint32_t		 i;
+	int			 r;
+
+	memset(d, 0, sizeof(*d));
+	if ((d->mb = mailbox_open(loc, "INBOX", 0, &f)) == NULL) {
 		log_error(id, "maildrop open failed user=%s path=%s "
-		    "reason=\"%s\"", u->address, path, f.text);
+		    "reason=\"%s\"", address, loc->root, f.text);
 		(void)str_printf(reply, size, "-ERR [SYS/%s] Cannot open the "
 		    "mailbox.", f.temp ? "TEMP" : "PERM");
 		return -1;
@@ -65,7 +83,7 @@ maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
 			    "by another POP3 session.", size);
 		else {
 			log_error(id, "maildrop lock failed user=%s "
-			    "reason=\"%s\"", u->address, f.text);
+			    "reason=\"%s\"", address, f.text);
 			(void)str_copy(reply, "-ERR [SYS/TEMP] Cannot lock the "
 			    "mailbox.", size);
 		}
@@ -76,7 +94,7 @@ maildrop_open(struct pop3_maildrop *d, const struct accounts *a,
 	/* Another POP3 session may have expunged before we got the lock. */
 	if (mailbox_sync(d->mb, NULL, &f) == -1) {
 		log_error(id, "maildrop sync failed user=%s reason=\"%s\"",
-		    u->address, f.text);
+		    address, f.text);
 		(void)str_copy(reply, "-ERR [SYS/TEMP] Cannot read the "
 		    "mailbox.", size);
 		mailbox_close(&d->mb);

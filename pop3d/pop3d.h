@@ -28,11 +28,13 @@
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "cmdtab.h"
 #include "net.h"
 #include "session.h"
 #include "str.h"
 
 struct accounts;
+struct accounts_user;
 struct authc;
 struct pop3_login;
 struct config;
@@ -40,6 +42,7 @@ struct event_io;
 struct event_loop;
 struct event_timer;
 struct mailbox;
+struct mailbox_location;
 struct mailbox_stream;
 struct session;
 struct stream;
@@ -52,11 +55,13 @@ enum pop3_state {
 	POP3_STATE_COUNT
 };
 
-#define ST(s)		(1u << (s))
-#define ST_ANY		(~0u)
+#define ST(s)		CMDTAB_ST(s)
+#define ST_ANY		CMDTAB_ST_ANY
 
-#define CMD_PRE_TLS	0x01	/* allowed where logins need TLS first */
-#define CMD_LOGIN	0x02	/* a login command: TLS or loopback rule */
+/* Allowed where logins need TLS first; a login command (TLS or loopback
+ * rule).  The table is common/cmdtab.h's. */
+#define CMD_PRE_TLS	CMDTAB_F_PRE_TLS
+#define CMD_LOGIN	CMDTAB_F_LOGIN
 
 /* Command lines: RFC 2449 section 4 says 255 octets with CRLF; we take
  * pop3_max_line.  AUTH lines may be as long as SASL needs. */
@@ -91,6 +96,7 @@ struct pop3d {
 	struct accounts		*accounts;
 	struct authc		*authc;		/* buzon-auth */
 	struct sess_server	 sv;		/* the sessions (session.h) */
+	struct workpool		*mbpool;	/* mailbox work (mbwork.c) */
 };
 
 /* One message of the session's view (fixed at login). */
@@ -200,6 +206,10 @@ void	 cmd_apop(struct session *, char *);
 void	 cmd_auth(struct session *, char *);
 /* Wipe a login in progress (password, SASL state). */
 void	 pop3_auth_release(struct session *);
+/* The maildrop of a correct login is open (rc 0, in s->drop) or could
+ * not be (rc -1, reply is the whole -ERR line): answer the client. */
+void	 pop3_login_done(struct session *, const char *address, bool apop,
+	    int rc, const char *reply);
 /* Drop a login still waiting for buzon-auth (sess_free). */
 void	 pop3_login_forget(struct session *);
 /* The session resumes (session.c): nothing left to do, as the answer of
@@ -215,9 +225,30 @@ void	 cmd_top(struct session *, char *);
 void	 cmd_dele(struct session *, char *);
 void	 cmd_rset(struct session *, char *);
 void	 cmd_quit(struct session *, char *);
+/* The UPDATE state is over (rc -1: some deletions failed): answer. */
+void	 pop3_quit_done(struct session *, int rc, uint32_t ndeleted);
+
+/* ---- mbwork.c: a login's maildrop open and QUIT's UPDATE, on worker
+ * threads while the session waits ---- */
+struct workpool;
+struct pop3_mbjob;
+/* Start threads workers (pop3d_init, after the sandbox).  -1 when none
+ * could start: the work is then done on the loop. */
+int	 pop3_mbwork_init(struct pop3d *, unsigned int threads);
+/* Stop them; done() of orphaned jobs runs here. */
+void	 pop3_mbwork_free(struct pop3d *);
+/* Open u's maildrop for a correct login, then pop3_login_done().  True
+ * while that is under way (the session is suspended, done() resumes
+ * it); false when it was done in place. */
+bool	 pop3_mbwork_login(struct session *, const struct accounts_user *,
+	    bool apop);
+/* Carry out s->drop's UPDATE state (the job takes the maildrop), then
+ * pop3_quit_done(); true while under way, as above. */
+bool	 pop3_mbwork_quit(struct session *);
+/* The session goes: its job, if any, finishes without it. */
+void	 pop3_mbwork_forget(struct session *);
 
 /* ---- maildrop.c ---- */
-struct accounts_user;
 /* Open u's INBOX, take the POP3 maildrop lock when lock (pop3_lock_session)
  * and fix the view.  0; or -1 with the whole reply line ("-ERR [IN-USE]
  * ...") in reply. */
@@ -228,6 +259,16 @@ int	 maildrop_open(struct pop3_maildrop *, const struct accounts *,
  * \Seen when mark_seen.  0, or -1 if some deleted message stayed. */
 int	 maildrop_update(struct pop3_maildrop *, bool mark_seen,
 	    const char *id) __attribute__((warn_unused_result));
+/* u's INBOX location: loc->root points at path (size bytes).  0, -1 when
+ * the path is too long. */
+int	 maildrop_location(const struct accounts *, const struct accounts_user *,
+	    struct mailbox_location *loc, char *path, size_t size)
+	    __attribute__((warn_unused_result));
+/* maildrop_open() at a resolved location: touches no accounts data, so a
+ * worker thread may run it.  address is for the logs. */
+int	 maildrop_open_at(struct pop3_maildrop *, const struct mailbox_location *,
+	    const char *address, bool lock, const char *id, char *reply,
+	    size_t size) __attribute__((warn_unused_result));
 /* Unlock and close (no changes).  Accepts a closed one. */
 void	 maildrop_close(struct pop3_maildrop *);
 /* Open message n (1..count) for reading: NULL if it is gone. */
@@ -286,6 +327,7 @@ struct session {
 	uint64_t		 bytes_out;
 	struct auth_sasl	 sasl;
 	struct pop3_login	*pending;	/* a check at buzon-auth */
+	struct pop3_mbjob	*mbjob;		/* mailbox work under way */
 	struct pop3_maildrop	 drop;
 	struct mailbox_stream	*mstream;	/* RETR/TOP in progress */
 	struct pop3_listing	 listing;	/* LIST/UIDL in progress */

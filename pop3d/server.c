@@ -21,6 +21,7 @@
 
 /* What a missing certificate costs, for the "tls off" warning. */
 #define POP3D_TLS_OFF	"no STLS, no pop3s"
+#define POP3D_MB_THREADS	2	/* mailbox workers (mbwork.c) */
 
 /* What pop3d writes beneath state_dir once sandboxed. */
 static const char *const pop3d_sandbox_rw[] = { "mail", "run", NULL };
@@ -69,6 +70,8 @@ pop3d_init(struct event_loop *loop, const struct config *cfg, void *data)
 	 * mailboxes and run/ only (sandbox.h). */
 	if (sandbox_daemon(cfg, "buzon-pop3d", pop3d_sandbox_rw) == -1)
 		return -1;
+	/* Threads only now: Landlock binds the threads started after it. */
+	(void)pop3_mbwork_init(srv, POP3D_MB_THREADS);
 	log_info("-", "pop3d ready hostname=%s tls=%s apop=%s",
 	    srv->conf.hostname, srv->tls_ctx != NULL ? "yes" : "no",
 	    srv->conf.apop_enable ? "yes" : "no");
@@ -98,6 +101,7 @@ pop3d_shutdown(void *data)
 		tls_ctx_free(&srv->tls_ctx);
 		accounts_close(&srv->accounts);
 		authc_free(&srv->authc);
+		pop3_mbwork_free(srv);
 	}
 	return srv->sv.count;
 }

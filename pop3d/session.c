@@ -305,6 +305,12 @@ pop3_timeout(struct sess *b, bool cmd)
 static void
 pop3_resumed(struct sess *b)
 {
+	/* The login's safety-net delay ran out while its maildrop is still
+	 * being opened: keep waiting for that (mbwork.c resumes). */
+	if (P(b)->mbjob != NULL) {
+		sess_resume_after(b, P(b)->srv->conf.timeout);
+		return;
+	}
 	pop3_login_resume(P(b));
 }
 
@@ -321,6 +327,9 @@ pop3_resume_after(struct session *s, uint64_t ms)
 static enum sess_shut
 pop3_shutdown(struct sess *b)
 {
+	/* A login or a QUIT at work on the maildrop: let it answer. */
+	if (P(b)->mbjob != NULL)
+		return SESS_SHUT_KEEP;
 	if (!b->handshaking && !b->producing)
 		pop3_reply(P(b), "-ERR [SYS/TEMP] Server shutting down.");
 	return SESS_SHUT_FREE;
@@ -361,6 +370,7 @@ pop3_release(struct sess *b, const char *reason)
 	maildrop_close(&s->drop);
 	pop3_auth_release(s);
 	pop3_login_forget(s);
+	pop3_mbwork_forget(s);
 	explicit_bzero(s->user, sizeof(s->user));
 }
 

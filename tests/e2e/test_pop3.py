@@ -1096,5 +1096,88 @@ class Lifecycle(Pop3Base):
                 self.mail_dir(addr), "new"))), 2)
 
 
+class OffLoop(Pop3Base):
+    """The mailbox work of a login (the first sync of a big mailbox) and
+    of QUIT (the UPDATE state) runs off the event loop: another user's
+    session is answered meanwhile."""
+
+    MESSAGES = 40000
+
+    def big_user(self):
+        addr = self.new_user()
+        cur = os.path.join(self.mail_dir(addr), "cur")
+        body = "From: a@example.org\nSubject: s\n\n" + "x" * 200 + "\n"
+        for i in range(self.MESSAGES):
+            with open(os.path.join(cur, "%d.M%dP1.big:2," %
+                                   (1700000000 + i, i)), "w") as f:
+                f.write(body)
+        buzontest.chown_tree(self.mail_dir(addr))
+        return addr
+
+    def noops_while(self, busy, other):
+        """NOOP on other until busy has a line; (seconds busy took, the
+        slowest NOOP, the line)."""
+        t0 = time.monotonic()
+        slowest = 0.0
+        while True:
+            ready, _, _ = select.select([busy.sock], [], [], 0)
+            if ready or busy.buf:
+                line = busy.readline()
+                return time.monotonic() - t0, slowest, line
+            t = time.monotonic()
+            other.command("NOOP", "+OK")
+            slowest = max(slowest, time.monotonic() - t)
+            self.assertLess(time.monotonic() - t0, 120, "no answer")
+            time.sleep(0.01)
+
+    def test_first_login_of_a_big_mailbox_does_not_stall_others(self):
+        big = self.big_user()
+        other = self.login(self.new_user(messages=[message(1)]))
+        c = self.inst.connect("pop3", timeout=120)
+        c.expect(GREETING)
+        c.command("USER " + big, "+OK")
+        c.send("PASS " + PASSWORD)
+        took, slowest, line = self.noops_while(c, other)
+        self.assertEqual(line, "+OK Logged in.")
+        # the mailbox must be big enough for the check to mean something
+        self.assertGreater(took, 0.1, "first sync too fast to measure")
+        self.assertLess(slowest, took / 3,
+                        "a NOOP waited for another user's login")
+        c.command("STAT", "+OK %d " % self.MESSAGES)
+        # QUIT deleting every message: unlinks run off the loop too
+        for i in range(1, self.MESSAGES + 1):
+            c.sock.sendall(b"DELE %d\r\n" % i)
+        for i in range(self.MESSAGES):
+            c.expect("+OK Marked to be deleted.")
+        c.send("QUIT")
+        took, slowest, line = self.noops_while(c, other)
+        self.assertEqual(line, "+OK Logging out, messages deleted.")
+        self.assertEqual(os.listdir(os.path.join(self.mail_dir(big),
+                                                 "cur")), [])
+        other.command("QUIT", "+OK")
+
+    def test_client_gone_during_login_and_quit(self):
+        big = self.big_user()
+        c = self.inst.connect("pop3", timeout=120)
+        c.expect(GREETING)
+        c.command("USER " + big, "+OK")
+        c.send("PASS " + PASSWORD)
+        c.close()
+        # the maildrop opened for nobody is closed again: a new session
+        # gets it (the POP3 lock is free) and sees every message
+        c = self.login(big)
+        c.command("STAT", "+OK %d " % self.MESSAGES)
+        c.command("DELE 1", "+OK")
+        c.send("QUIT")
+        c.close()
+        # the QUIT is carried out although nobody waits for its answer
+        cur = os.path.join(self.mail_dir(big), "cur")
+        buzontest.wait_for(lambda: len(os.listdir(cur)) ==
+                           self.MESSAGES - 1, timeout=60,
+                           what="QUIT's DELE carried out")
+        c = self.login(big)
+        c.command("STAT", "+OK %d " % (self.MESSAGES - 1))
+
+
 if __name__ == "__main__":
     unittest.main()

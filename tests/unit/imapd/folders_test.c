@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * folders_test.c - modified UTF-7 both ways (RFC 3501 5.1.3 examples and
+ * every way to be invalid), client names to storage names and back,
+ * subscriptions, and the \Recent mark
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "folders.h"
+#include "imapd.h"
+#include "mailbox.h"
+#include "str.h"
+
+static void
+assert_m7_to_u8(const char *in, const char *want)
+{
+	struct str	 out;
+
+	str_init(&out, 0);
+	cr_assert_eq(imap_mutf7_to_utf8(in, strlen(in), &out), 0,
+	    "refused %s", in);
+	cr_assert_str_eq(str_c(&out), want);
+	str_release(&out);
+}
+
+static void
+assert_u8_to_m7(const char *in, const char *want)
+{
+	struct str	 out;
+
+	str_init(&out, 0);
+	cr_assert_eq(imap_utf8_to_mutf7(in, strlen(in), &out), 0);
+	cr_assert_str_eq(str_c(&out), want);
+	str_release(&out);
+}
+
+Test(mutf7, rfc_examples)
+{
+	/* RFC 3501 5.1.3 */
+	assert_m7_to_u8("~peter/mail/&U,BTFw-/&ZeVnLIqe-",
+	    "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac"
+	    "\xe8\xaa\x9e");
+	assert_u8_to_m7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5"
+	    "\xe6\x9c\xac\xe8\xaa\x9e", "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+	assert_m7_to_u8("&-", "&");
+	assert_u8_to_m7("a&b", "a&-b");
+	assert_u8_to_m7("Entw\xc3\xbc" "rfe", "Entw&APw-rfe");
+	assert_m7_to_u8("Entw&APw-rfe", "Entw\xc3\xbc" "rfe");
+	/* outside the BMP: a surrogate pair */
+	assert_u8_to_m7("\xf0\x9f\x93\xa7", "&2D3c5w-");
+	assert_m7_to_u8("&2D3c5w-", "\xf0\x9f\x93\xa7");
+	assert_u8_to_m7("", "");
+	assert_u8_to_m7("INBOX", "INBOX");
+}
+
+Test(mutf7, invalid_input_is_refused)
+{
+	static const char *const bad[] = {
+		"&",		/* unterminated */
+		"&AOk",		/* unterminated */
+		"&AGE-",	/* 'a' must stand for itself */
+		"&AOkA-",	/* bits left over */
+		"&AO-",		/* an odd byte */
+		"&2D0-",	/* a high surrogate alone */
+		"&3jE-",	/* a low surrogate alone */
+		"&AOk-&AOk-",	/* two shifts in a row */
+		"&AOk/-",	/* '/' is not modified BASE64 */
+		"&AAA-",	/* NUL */
+		"a\xc3\xa9",	/* 8-bit */
+		"a\tb",		/* control */
+	};
+	struct str	 out;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		str_init(&out, 0);
+		cr_assert_eq(imap_mutf7_to_utf8(bad[i], strlen(bad[i]), &out),
+		    -1, "accepted %s", bad[i]);
+		str_release(&out);
+	}
+}
+
+Test(mutf7, invalid_utf8_is_refused)
+{
+	static const char *const bad[] = {
+		"\xc0\x80",		/* overlong NUL */
+		"\xe0\x80\xaf",		/* overlong */
+		"\xed\xa0\x80",		/* a surrogate */
+		"\xf4\x90\x80\x80",	/* above U+10FFFF */
+		"\xc3",			/* cut short */
+		"\x80",			/* continuation first */
+	};
+	struct str	 out;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		str_init(&out, 0);
+		cr_assert_eq(imap_utf8_to_mutf7(bad[i], strlen(bad[i]), &out),
+		    -1, "accepted #%zu", i);
+		str_release(&out);
+	}
+}
+
+static int
+name(bool utf8, const char *in, char *out, size_t size, const char **err)
+{
+	struct imap_session	 s;
+	struct imap_str		 str = { in, strlen(in), false, false };
+
+	memset(&s, 0, sizeof(s));
+	if (utf8)
+		s.enabled = IMAP_EN_UTF8;
+	return imap_folder_name(&s, &str, out, size, err);
+}
+
+Test(folders, client_names_to_storage)
+{
+	char		 out[IMAP_FOLDER_MAX + 1];
+	const char	*err;
+
+	cr_assert_eq(name(false, "inbox", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "INBOX");
+	cr_assert_eq(name(false, "Work/2026/Q4", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "Work.2026.Q4");
+	cr_assert_eq(name(false, "Sent Items", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "Sent Items");
+	cr_assert_eq(name(false, "Archive/", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "Archive");
+	cr_assert_eq(name(false, "Entw&APw-rfe", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "Entw&APw-rfe");
+	/* UTF8=ACCEPT: stored in modified UTF-7, the same folder */
+	cr_assert_eq(name(true, "Entw\xc3\xbc" "rfe", out, sizeof(out), &err),
+	    0);
+	cr_assert_str_eq(out, "Entw&APw-rfe");
+}
+
+Test(folders, names_that_cannot_be_stored)
+{
+	static const char *const bad[] = {
+		"", "/", "/a", "a//b", "a/", "my.folder", "..", "a/../b",
+		"a\\b", "a*", "a%", "INBOX/child", "Inbox/x", "&AGE-",
+		"a\xc3\xa9", "a\r\nb", "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
+	};
+	char		 out[IMAP_FOLDER_MAX + 1];
+	const char	*err;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* "a/" is "a": the trailing delimiter is dropped */
+		if (strcmp(bad[i], "a/") == 0)
+			continue;
+		err = NULL;
+		cr_assert_eq(name(false, bad[i], out, sizeof(out), &err), -1,
+		    "accepted \"%s\"", bad[i]);
+		cr_assert_not_null(err);
+	}
+	cr_assert_eq(name(false, "my.folder", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Character not allowed in mailbox name: '.'");
+}
+
+Test(folders, name_length_bound)
+{
+	char		 in[MAILBOX_NAME_MAX + 2], out[IMAP_FOLDER_MAX + 1];
+	const char	*err;
+
+	memset(in, 'a', MAILBOX_NAME_MAX);
+	in[MAILBOX_NAME_MAX] = '\0';
+	cr_assert_eq(name(false, in, out, sizeof(out), &err), 0);
+	in[MAILBOX_NAME_MAX] = 'a';
+	in[MAILBOX_NAME_MAX + 1] = '\0';
+	cr_assert_eq(name(false, in, out, sizeof(out), &err), -1);
+}
+
+Test(folders, storage_names_back_to_clients)
+{
+	struct imap_session	 s;
+	struct str		 out;
+
+	memset(&s, 0, sizeof(s));
+	str_init(&out, 0);
+	cr_assert_eq(imap_put_folder(&out, &s, "Work.2026"), 0);
+	cr_assert_eq(imap_put_folder(&out, &s, " "), 0);
+	cr_assert_eq(imap_put_folder(&out, &s, "Sent Items"), 0);
+	cr_assert_eq(imap_put_folder(&out, &s, "INBOX"), 0);
+	cr_assert_str_eq(str_c(&out), "Work/2026\" \"\"Sent Items\"INBOX");
+	str_clear(&out);
+	s.enabled = IMAP_EN_UTF8;
+	cr_assert_eq(imap_put_folder(&out, &s, "Entw&APw-rfe"), 0);
+	cr_assert_str_eq(str_c(&out), "\"Entw\xc3\xbc" "rfe\"");
+	str_release(&out);
+}
+
+static char	 tmpl[] = "/tmp/buzon-folders-XXXXXX";
+
+Test(folders, subscriptions)
+{
+	struct mailbox_location	 loc = { NULL, MAILBOX_MAILDIR, NULL };
+	char			 dir[sizeof(tmpl)], **v, cmd[64];
+	size_t			 n;
+
+	memcpy(dir, tmpl, sizeof(tmpl));
+	cr_assert_not_null(mkdtemp(dir));
+	loc.root = dir;
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(imap_subs_set(&loc, "b", true), 0);
+	cr_assert_eq(imap_subs_set(&loc, "a.c", true), 0);
+	cr_assert_eq(imap_subs_set(&loc, "b", true), 0);	/* again */
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0], "a.c");
+	cr_assert_str_eq(v[1], "b");
+	cr_assert(imap_subs_has(v, n, "b"));
+	cr_assert(!imap_subs_has(v, n, "a"));
+	imap_subs_free(v, n);
+	cr_assert_eq(imap_subs_set(&loc, "b", false), 0);
+	cr_assert_eq(imap_subs_set(&loc, "zz", false), 0);	/* not there */
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	imap_subs_free(v, n);
+	/* a hand-edited file with a bad line: skipped, never a path */
+	FILE *fp = fopen(strcat(strcpy(cmd, dir), "/subscriptions"), "a");
+	cr_assert_not_null(fp);
+	fputs("../../etc\n\nok\n", fp);
+	fclose(fp);
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0], "a.c");
+	cr_assert_str_eq(v[1], "ok");
+	imap_subs_free(v, n);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(folders, recent_is_claimed_once)
+{
+	struct mailbox_location	 loc = { NULL, MAILBOX_MAILDIR, NULL };
+	struct mailbox		*mb;
+	struct fail		 f;
+	char			 dir[sizeof(tmpl)], cmd[64];
+	uint32_t		 uid, first;
+	int			 i;
+
+	memcpy(dir, tmpl, sizeof(tmpl));
+	cr_assert_not_null(mkdtemp(dir));
+	loc.root = dir;
+	mb = mailbox_open(&loc, "INBOX", 0, &f);
+	cr_assert_not_null(mb);
+	cr_assert_eq(imap_recent_claim(mb), 0);		/* empty */
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(mailbox_append(mb, "a: b\r\n\r\nx\r\n", 11, 0,
+		    NULL, 0, 0, &uid, &f), 0);
+	cr_assert_eq(mailbox_sync(mb, NULL, &f), 0);
+	first = imap_recent_peek(mb);
+	cr_assert_neq(first, 0);
+	cr_assert_eq(imap_recent_peek(mb), first);	/* only looks */
+	cr_assert_eq(imap_recent_claim(mb), first);
+	cr_assert_eq(imap_recent_claim(mb), 0);		/* taken */
+	cr_assert_eq(imap_recent_peek(mb), 0);
+	cr_assert_eq(mailbox_append(mb, "a: b\r\n\r\nx\r\n", 11, 0, NULL, 0,
+	    0, &uid, &f), 0);
+	cr_assert_eq(mailbox_sync(mb, NULL, &f), 0);
+	cr_assert_eq(imap_recent_claim(mb), uid);	/* the new one */
+	mailbox_close(&mb);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
