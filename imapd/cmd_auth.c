@@ -17,6 +17,7 @@
 #include "accounts.h"
 #include "auth.h"
 #include "authc.h"
+#include "folders.h"
 #include "imapd.h"
 #include "log.h"
 #include "mem.h"
@@ -218,6 +219,7 @@ login_finish(struct imap_session *s, const struct accounts_user *u)
 	s->quota = u->quota;
 	(void)str_copy(s->user, u->address, sizeof(s->user));
 	imap_set_state(s, IMAP_AUTH);
+	imap_folders_login(s);
 	log_info(s->base.id, "login user=%s tls=%s", s->user,
 	    s->base.is_tls ? "yes" : "no");
 	str_init(&caps, 0);

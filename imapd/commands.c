@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "folders.h"
 #include "imapd.h"
 #include "log.h"
 #include "mailbox.h"
@@ -38,6 +39,28 @@ static const imap_cmd imap_cmds[] = {
 	{ "AUTHENTICATE", cmd_authenticate, IMAP_ST_NOAUTH, CMDTAB_F_LOGIN },
 	{ "ENABLE", cmd_enable, IMAP_ST_AUTH, 0 },
 	{ "IDLE", cmd_idle, IMAP_ST_AUTH, 0 },
+	{ "SELECT", cmd_select, IMAP_ST_AUTH, 0 },
+	{ "EXAMINE", cmd_examine, IMAP_ST_AUTH, 0 },
+	{ "CREATE", cmd_create, IMAP_ST_AUTH, 0 },
+	{ "DELETE", cmd_delete, IMAP_ST_AUTH, 0 },
+	{ "RENAME", cmd_rename, IMAP_ST_AUTH, 0 },
+	{ "SUBSCRIBE", cmd_subscribe, IMAP_ST_AUTH, 0 },
+	{ "UNSUBSCRIBE", cmd_unsubscribe, IMAP_ST_AUTH, 0 },
+	{ "LIST", cmd_list, IMAP_ST_AUTH, 0 },
+	{ "LSUB", cmd_lsub, IMAP_ST_AUTH, 0 },
+	{ "STATUS", cmd_status, IMAP_ST_AUTH, 0 },
+	{ "NAMESPACE", cmd_namespace, IMAP_ST_AUTH, 0 },
+	{ "GETQUOTA", cmd_getquota, IMAP_ST_AUTH, 0 },
+	{ "GETQUOTAROOT", cmd_getquotaroot, IMAP_ST_AUTH, 0 },
+	{ "SETQUOTA", cmd_setquota, IMAP_ST_AUTH, 0 },
+	{ "APPEND", cmd_append, IMAP_ST_AUTH, 0 },
+	{ "CHECK", cmd_check, IMAP_ST_SEL, 0 },
+	{ "CLOSE", cmd_close, IMAP_ST_SEL, 0 },
+	{ "UNSELECT", cmd_unselect, IMAP_ST_SEL, 0 },
+	{ "EXPUNGE", cmd_expunge, IMAP_ST_SEL, 0 },
+	{ "COPY", cmd_copy, IMAP_ST_SEL, 0 },
+	{ "MOVE", cmd_move, IMAP_ST_SEL, 0 },
+	{ "UID", cmd_uid, IMAP_ST_SEL, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -214,7 +237,9 @@ imap_login_allowed(const struct imap_session *s)
 
 /* What works once logged in (RFC 3501 7.2.1, the extensions' RFCs). */
 static const char imap_caps_auth[] =
-    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE NAMESPACE "
+    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE "
+    "QUOTA";
 
 void
 imap_capability(const struct imap_session *s, struct str *out)
@@ -295,6 +320,12 @@ imap_sync_report(struct imap_session *s)
 			    (unsigned int)ch.expunged_seqs[i - 1]);
 	fresh = ch.new_count - (ch.old_count - (uint32_t)ch.n_expunged);
 	if (fresh > 0) {
+		uint32_t	first;
+
+		/* New mail is \Recent to the first session that sees it. */
+		if (!s->readonly && (first = imap_recent_claim(s->mb)) != 0 &&
+		    s->recent_uid == 0)
+			s->recent_uid = first;
 		imap_untagged(s, "%u EXISTS", (unsigned int)ch.new_count);
 		imap_untagged(s, "%u RECENT",
 		    (unsigned int)imap_recent_count(s));

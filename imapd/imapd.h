@@ -232,6 +232,15 @@ void	 cmd_search(struct imap_session *, char *);
 void	 cmd_sort(struct imap_session *, char *);
 void	 cmd_thread(struct imap_session *, char *);
 void	 cmd_append(struct imap_session *, char *);
+/* EXPUNGE, or UID EXPUNGE (uid) of the set in the arguments. */
+void	 imap_expunge(struct imap_session *, bool uid);
+/* A flag list "(f1 f2)" (parens) or flags up to the end of the
+ * arguments: system flags into *flags_r (\Recent ignored), keywords
+ * into kw[] (MAILBOX_KEYWORDS_MAX entries, NUL-terminated copies in
+ * kwbuf).  0, or -1 with *err. */
+int	 imap_flag_list(struct imap_cur *, bool parens, unsigned int *flags_r,
+	    const char **kw, size_t *nkw_r, char *kwbuf, size_t kwsize,
+	    const char **err) __attribute__((warn_unused_result));
 
 /* ---- server.c ---- */
 int	 imapd_init(struct event_loop *, const struct config *, void *);

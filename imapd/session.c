@@ -178,9 +178,14 @@ literal_ok(struct imap_session *s, uint64_t n, bool nonsync)
 	} else
 		max = lit_max = c->max_command;
 	s->cmd_max = max;
+	cmd_tag(s);
+	if (!nonsync && s->quota > 0 && cmd_is_append(s) && n > s->quota) {
+		imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox for user is "
+		    "full).");
+		return false;
+	}
 	if (n <= lit_max && n + s->cmd.len + 2 <= max)
 		return true;
-	cmd_tag(s);
 	if (nonsync) {
 		imap_bad(s, "[TOOBIG] Literal too big.");
 		imap_untagged(s, "BYE Literal too big.");

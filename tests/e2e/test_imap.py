@@ -153,3 +153,216 @@ class TestBasics(ImapBase):
         cm(c, "c LOGIN a b", r"^c BAD Already logged in\.$")
         cm(c, "d LOGOUT", r"^\* BYE")
         c.close()
+
+
+@need_imapd
+class TestSession(ImapBase):
+
+    def test_teaching_session(self):
+        addr = self.new_user(messages=[message(1), message(2), message(3)])
+        c = self.connect()
+        cm(c, "A001 LOGIN %s \"%s\"" % (addr, PASSWORD),
+           r"^A001 OK \[CAPABILITY .*\] Logged in$")
+        c.send('A002 LIST "" "*"')
+        lines = self.until_tagged(c, "A002")
+        self.assertIn('* LIST (\\HasNoChildren) "/" INBOX', lines)
+        self.assertTrue(lines[-1].startswith("A002 OK"), lines)
+        c.send("A003 SELECT INBOX")
+        lines = self.until_tagged(c, "A003")
+        self.assertIn("* 3 EXISTS", lines)
+        self.assertIn("* 3 RECENT", lines)
+        self.assertIn("* OK [UNSEEN 1] First unseen.", lines)
+        self.assertTrue(any(l.startswith("* FLAGS (\\Answered \\Flagged "
+                                         "\\Deleted \\Seen \\Draft")
+                            for l in lines), lines)
+        self.assertTrue(any(l.startswith("* OK [UIDVALIDITY ")
+                            for l in lines))
+        self.assertIn("* OK [UIDNEXT 4] Predicted next UID", lines)
+        self.assertEqual(lines[-1], "A003 OK [READ-WRITE] Select completed.")
+        c.send("b select inbox")
+        lines = self.until_tagged(c, "b")
+        self.assertIn("* OK [CLOSED] Previous mailbox closed.", lines)
+        self.assertIn("* 0 RECENT", lines)
+        self.assertEqual(lines[-1], "b OK [READ-WRITE] Select completed.")
+        cm(c, "A010 EXPUNGE", r"^A010 OK Expunge completed\.$")
+        cm(c, "A011 LOGOUT", r"^\* BYE Logging out$")
+        ex(c, r"^A011 OK Logout completed\.$")
+        c.close()
+
+    def test_append_copy_move_uid_expunge(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        msg = message(9).replace("\n", "\r\n").encode()
+        c.send("c APPEND INBOX (\\Seen $Work) {%d}" % len(msg))
+        ex(c, r"^\+ Ready for literal data$")
+        c.send_raw(msg + b"\r\n")
+        ex(c, r"^c OK \[APPENDUID \d+ 2\] Append completed\.$")
+        c.send("d APPEND NoSuch {%d+}" % len(msg))
+        c.send_raw(msg + b"\r\n")
+        ex(c, r"^d NO \[TRYCREATE\] Mailbox doesn't exist\.$")
+        c.send("e SELECT INBOX")
+        lines = self.until_tagged(c, "e")
+        self.assertIn("* 2 EXISTS", lines)
+        cm(c, "f COPY 1:2 Trash",
+           r"^f OK \[COPYUID \d+ 1:2 1:2\] Copy completed\.$")
+        cm(c, "g UID MOVE 2 Archive", r"^\* OK \[COPYUID \d+ 2 1\] Moved")
+        ex(c, r"^\* 2 EXPUNGE$")
+        ex(c, r"^g OK Move completed\.$")
+        cm(c, "h COPY 5 Trash", r"^h BAD Invalid messageset\.$")
+        cm(c, "i UID COPY 99 Trash", r"^i OK No messages found\.$")
+        cm(c, "j COPY 1 NoSuch", r"^j NO \[TRYCREATE\]")
+        cm(c, "k UNSELECT", r"^k OK Unselect completed\.$")
+        cm(c, "l CHECK", r"^l BAD No mailbox selected\.$")
+        c.close()
+
+    def test_two_sessions_see_expunge_and_new_mail(self):
+        addr = self.new_user(messages=[message(1), message(2)])
+        a = self.login(addr)
+        b = self.login(addr)
+        for c in (a, b):
+            c.send("s SELECT INBOX")
+            self.until_tagged(c, "s")
+        a.send("x UID MOVE 1 Trash")
+        self.until_tagged(a, "x")
+        self.deliver(addr, message(3))
+        b.send("n NOOP")
+        lines = self.until_tagged(b, "n")
+        self.assertEqual(lines[0], "* 1 EXPUNGE")
+        self.assertIn("* 2 EXISTS", lines)
+        self.assertEqual(lines[-1], "n OK NOOP completed.")
+
+    def test_idle_sees_delivery(self):
+        addr = self.new_user(messages=[message(1)])
+        c = self.login(addr)
+        c.send("s SELECT INBOX")
+        self.until_tagged(c, "s")
+        cm(c, "i IDLE", r"^\+ idling$")
+        start = time.time()
+        self.deliver(addr, message(2))
+        ex(c, r"^\* 2 EXISTS$")
+        self.assertLess(time.time() - start, 3.5)
+        ex(c, r"^\* 2 RECENT$")
+        cm(c, "DONE", r"^i OK Idle completed\.$")
+        cm(c, "j NOOP", r"^j OK")
+        c.close()
+
+
+@need_imapd
+class TestLimits(ImapBase):
+
+    def test_literal_split_at_every_offset(self):
+        addr = self.new_user()
+        cmd = ("a LOGIN {%d}\r\n%s {%d}\r\n%s\r\n" %
+               (len(addr), addr, len(PASSWORD), PASSWORD)).encode()
+        for cut in range(1, len(cmd)):
+            c = self.connect()
+            c.send_raw(cmd[:cut])
+            time.sleep(0.005)
+            c.send_raw(cmd[cut:])
+            line = c.readline()
+            while line.startswith("+ "):
+                line = c.readline()
+            self.assertRegex(line, r"^a OK \[CAPABILITY .*\] Logged in$",
+                             "cut at %d" % cut)
+            c.close()
+
+    def test_literal_plus_no_continuation(self):
+        addr = self.new_user()
+        c = self.connect()
+        c.send_raw(("a LOGIN {%d+}\r\n%s \"%s\"\r\nb NOOP\r\n" %
+                    (len(addr), addr, PASSWORD)).encode())
+        ex(c, r"^a OK \[CAPABILITY .*\] Logged in$")
+        ex(c, r"^b OK NOOP completed\.$")
+
+    def test_long_line_then_valid_command(self):
+        c = self.connect()
+        c.send("a NOOP " + "x" * 70000)
+        ex(c, r"^\* BAD \[TOOBIG\] Line too long\.$")
+        cm(c, "b NOOP", r"^b OK NOOP completed\.$")
+
+    def test_huge_literal_preauth_refused(self):
+        c = self.connect()
+        c.send("a LOGIN {1073741824}")
+        ex(c, r"^a BAD \[TOOBIG\] Literal too big before login\.$")
+        cm(c, "b NOOP", r"^b OK NOOP completed\.$")
+        c.send("c LOGIN {4294967296}")
+        ex(c, r"^c BAD \[TOOBIG\]")
+        c.send("d LOGIN {99999999999999999999999}")
+        ex(c, r"^d BAD \[TOOBIG\]")
+        c.send("e LOGIN {1073741824+}")
+        ex(c, r"^e BAD \[TOOBIG\] Literal too big\.$")
+        ex(c, r"^\* BYE")
+
+    def test_append_too_big_refused_before_continuation(self):
+        addr = self.new_user()
+        c = self.login(addr)
+        c.send("a APPEND INBOX {4294967296}")
+        ex(c, r"^a NO \[(TOOBIG\] Message too big|OVERQUOTA\] Quota exceeded)")
+        c.send("a2 APPEND INBOX {60000000}")
+        ex(c, r"^a2 NO \[TOOBIG\] Message too big")
+        cm(c, "b NOOP", r"^b OK")
+
+    def test_bad_tags_and_states(self):
+        c = self.connect()
+        cm(c, "+ NOOP", r"^\* BAD .*invalid tag")
+        cm(c, "a", r"^\* BAD .*missing command")
+        cm(c, "a EXPUNGE", r"^a BAD Please log in first\.$")
+        cm(c, "a noop", r"^a OK NOOP completed\.$")
+
+    def test_classroom_behind_one_address(self):
+        """30 clients from one address, some failing logins: the good ones
+        are not delayed by the bad ones."""
+        users = [self.new_user() for _ in range(30)]
+        errors = []
+        times = []
+
+        def one(i, addr):
+            try:
+                c = self.connect()
+                pw = PASSWORD if i % 5 else "wrong"
+                t = time.time()
+                c.send('a LOGIN %s "%s"' % (addr, pw))
+                line = c.readline()
+                if i % 5:
+                    times.append(time.time() - t)
+                    if not line.startswith("a OK"):
+                        errors.append(line)
+                elif not line.startswith("a NO"):
+                    errors.append(line)
+                c.send("b LOGOUT")
+                c.readline()
+                c.close()
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=one, args=(i, u))
+                   for i, u in enumerate(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertLess(max(times), 3.0)
+
+
+@need_imapd
+class TestTls(ImapBase):
+
+    def test_starttls_then_login(self):
+        addr = self.new_user()
+        c = self.connect()
+        cm(c, "a STARTTLS", r"^a OK Begin TLS negotiation now\.$")
+        c.starttls()
+        cm(c, "b CAPABILITY", r"^\* CAPABILITY (?!.*STARTTLS)")
+        ex(c, r"^b OK")
+        cm(c, 'c LOGIN %s "%s"' % (addr, PASSWORD), r"^c OK")
+
+    def test_imaplib_ssl(self):
+        addr = self.new_user(messages=[message(1)])
+        ctx = buzontest.client_tls_context()
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.inst.port("imaps"),
+                              ssl_context=ctx)
+        m.login(addr, PASSWORD)
+        typ, data = m.select("INBOX")
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        m.logout()
