@@ -112,6 +112,10 @@ struct mime_addr {
  * returns 0 (possibly with 0 items), -1 out of memory. */
 int	 mime_addr_parse(const char *, size_t, struct mime_addr **r,
 	    size_t *n_r) __attribute__((warn_unused_result));
+/* The same with display names as they are written (quotes taken off,
+ * encoded words kept), as IMAP's ENVELOPE shows them. */
+int	 mime_addr_parse_raw(const char *, size_t, struct mime_addr **r,
+	    size_t *n_r) __attribute__((warn_unused_result));
 void	 mime_addr_free(struct mime_addr *, size_t);
 
 /* ---- bodies ---- */

@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_auth.c - the commands of any state and of the not-authenticated
- * state: CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), ENABLE (RFC 5161), IDLE
- * (RFC 2177), STARTTLS, LOGIN and AUTHENTICATE PLAIN/LOGIN with SASL-IR
- * (RFC 4959)
+ * cmd_auth.c - the commands of any state and of logging in: CAPABILITY,
+ * NOOP, LOGOUT, ID, ENABLE, IDLE, STARTTLS, LOGIN, AUTHENTICATE (PLAIN,
+ * LOGIN; SASL-IR)
  *
- * Every login ends in imap_login(): one check sent to buzon-auth
- * (common/authc.h), which alone reads the hashes, counts the attempt in
- * the shared throttle and holds its answer for the throttle's delay.  The
- * session waits suspended while the others go on.  A correct login then
- * resolves the user's mail location from the users map.
+ * Passwords are checked by buzon-auth (common/authc.h): the session is
+ * suspended while the check is out and every other session goes on; the
+ * shared failed-login throttle answers there, never here.  A correct
+ * login reads the users map (no secrets) for the mail location and
+ * quota, then creates the default folders once (folders.h).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "accounts.h"
-#include "auth.h"
 #include "authc.h"
 #include "folders.h"
 #include "imapd.h"
@@ -23,7 +22,6 @@
 #include "mem.h"
 #include "str.h"
 
-/* A check at buzon-auth, from the command to its answer. */
 struct imap_login {
 	struct authc_req *req;
 	char		 user[IMAP_USER_MAX + 1];	/* sanitised, for logs */
@@ -32,9 +30,11 @@ struct imap_login {
 void
 cmd_capability(struct imap_session *s, char *arg)
 {
-	struct str	caps;
+	struct str	 caps;
 
 	(void)arg;
+	if (!imap_no_args(s))
+		return;
 	str_init(&caps, 0);
 	imap_capability(s, &caps);
 	imap_untagged(s, "CAPABILITY %s", str_c(&caps));
@@ -46,6 +46,8 @@ void
 cmd_noop(struct imap_session *s, char *arg)
 {
 	(void)arg;
+	if (!imap_no_args(s))
+		return;
 	imap_ok(s, NULL, "NOOP completed.");
 }
 
@@ -53,81 +55,101 @@ void
 cmd_logout(struct imap_session *s, char *arg)
 {
 	(void)arg;
+	if (!imap_no_args(s))
+		return;
 	imap_untagged(s, "BYE Logging out");
 	imap_ok(s, NULL, "Logout completed.");
-	imap_unselect(s);
 	imap_set_state(s, IMAP_LOGOUT);
 }
 
-/* RFC 2971: NIL or up to 30 field/value pairs; we answer our name. */
+/* ID (RFC 2971): log what the client says, answer our name. */
 void
 cmd_id(struct imap_session *s, char *arg)
 {
 	struct imap_cur	 c;
 	struct imap_str	 k, v;
 	bool		 nil;
-	int		 n = 0;
+	char		 ks[64], vs[128], line[512];
+	size_t		 n = 0, used = 0;
 
 	(void)arg;
 	imap_args(s, &c);
-	if (imap_take(&c, '(')) {
+	line[0] = '\0';
+	if (!imap_nstring(&c, &k, &nil) || !nil) {
+		/* a list of field-value pairs, at most 30 */
+		imap_cur_init(&c, s->args, s->args_len);
+		if (!imap_take(&c, '(')) {
+			imap_bad(s, "Invalid ID arguments.");
+			return;
+		}
 		while (!imap_take(&c, ')')) {
 			if ((n > 0 && !imap_sp(&c)) || !imap_string(&c, &k) ||
 			    !imap_sp(&c) || !imap_nstring(&c, &v, &nil) ||
 			    ++n > 30) {
-				imap_bad(s, "Invalid ID parameters.");
+				imap_bad(s, "Invalid ID arguments.");
 				return;
 			}
+			(void)str_sanitize(ks, sizeof(ks), k.s, k.len);
+			(void)str_sanitize(vs, sizeof(vs), nil ? "NIL" : v.s,
+			    nil ? 3 : v.len);
+			if (used < sizeof(line) - 1) {
+				int w = snprintf(line + used, sizeof(line) -
+				    used, "%s%s=\"%s\"", used > 0 ? " " : "",
+				    ks, vs);
+
+				if (w > 0)
+					used += (size_t)w;
+			}
 		}
-	} else if (!imap_nstring(&c, &k, &nil) || !nil) {
-		imap_bad(s, "ID takes NIL or a list of field/value pairs.");
-		return;
 	}
 	if (!imap_eol(&c)) {
-		imap_bad(s, "Invalid ID parameters.");
+		imap_bad(s, "Invalid ID arguments.");
 		return;
 	}
-	imap_untagged(s, "ID (\"name\" \"buzon\")");
+	if (line[0] != '\0')
+		log_info(s->base.id, "id %s", line);
+	imap_untagged(s, "ID (\"name\" \"buzon\" \"vendor\" \"buzon\")");
 	imap_ok(s, NULL, "ID completed.");
 }
 
+/* ENABLE (RFC 5161): what we know is enabled and said so. */
 void
 cmd_enable(struct imap_session *s, char *arg)
 {
-	static const struct {
-		const char	*name;
-		unsigned int	 bit;
-	} exts[] = {
-		{ "UTF8=ACCEPT", IMAP_EN_UTF8 },
-	};
 	struct imap_cur	 c;
 	struct imap_str	 a;
 	struct str	 on;
-	size_t		 i;
+	unsigned int	 bit;
 
 	(void)arg;
 	imap_args(s, &c);
 	str_init(&on, 0);
-	do {
-		if (!imap_atom(&c, &a)) {
-			imap_bad(s, "ENABLE takes one or more extension "
-			    "names.");
+	if (imap_eol(&c)) {
+		imap_bad(s, "ENABLE needs a capability.");
+		return;
+	}
+	while (!imap_eol(&c)) {
+		if ((on.len > 0 || c.p != s->args) && !imap_sp(&c)) {
 			str_release(&on);
+			imap_bad(s, "Invalid ENABLE arguments.");
 			return;
 		}
-		for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-			if (imap_str_eq(&a, exts[i].name) &&
-			    (s->enabled & exts[i].bit) == 0) {
-				s->enabled |= exts[i].bit;
-				if (str_appendf(&on, " %s", exts[i].name) ==
-				    -1)
-					panic("cmd_enable: buffer");
-			}
-	} while (imap_sp(&c));
-	if (!imap_eol(&c)) {
-		imap_bad(s, "%s", c.err);
-		str_release(&on);
-		return;
+		if (!imap_atom(&c, &a)) {
+			str_release(&on);
+			imap_bad(s, "Invalid ENABLE arguments.");
+			return;
+		}
+		bit = imap_str_eq(&a, "CONDSTORE") ? IMAP_EN_CONDSTORE :
+		    imap_str_eq(&a, "QRESYNC") ? IMAP_EN_QRESYNC |
+		    IMAP_EN_CONDSTORE : imap_str_eq(&a, "UTF8=ACCEPT") ?
+		    IMAP_EN_UTF8 : 0;
+		if (bit == 0 || (s->enabled & bit) == bit)
+			continue;
+		s->enabled |= bit;
+		if (str_appendf(&on, " %s", imap_str_eq(&a, "CONDSTORE") ?
+		    "CONDSTORE" : imap_str_eq(&a, "QRESYNC") ? "QRESYNC" :
+		    "UTF8=ACCEPT") == -1)
+			break;
 	}
 	imap_untagged(s, "ENABLED%s", str_c(&on));
 	str_release(&on);
@@ -138,10 +160,8 @@ void
 cmd_idle(struct imap_session *s, char *arg)
 {
 	(void)arg;
-	if (s->args_len != 0) {
-		imap_bad(s, "IDLE takes no arguments.");
+	if (!imap_no_args(s))
 		return;
-	}
 	imap_cont(s, "idling");
 	imap_idle_start(s);
 }
@@ -150,36 +170,22 @@ void
 cmd_starttls(struct imap_session *s, char *arg)
 {
 	(void)arg;
-	if (s->args_len != 0) {
-		imap_bad(s, "STARTTLS takes no arguments.");
+	if (!imap_no_args(s))
+		return;
+	if (s->srv->tls_ctx == NULL) {
+		imap_no(s, NULL, "TLS is not configured.");
 		return;
 	}
 	if (s->base.is_tls) {
 		imap_bad(s, "TLS is already active.");
 		return;
 	}
-	if (s->srv->tls_ctx == NULL) {
-		imap_bad(s, "TLS support isn't enabled.");
-		return;
-	}
-	imap_auth_release(s);
 	imap_ok(s, NULL, "Begin TLS negotiation now.");
-	s->want_starttls = true;
 	s->base.flush_now = true;
+	s->want_starttls = true;
 }
 
-/* ---- logins ---- */
-
-void
-imap_auth_release(struct imap_session *s)
-{
-	bool	owes = s->sasl.owes_passwd;
-
-	auth_sasl_release(&s->sasl);
-	s->base.cont = NULL;
-	s->base.cont_secret = false;
-	s->base.mask_next = owes;
-}
+/* ---- the login ---- */
 
 void
 imap_login_forget(struct imap_session *s)
@@ -191,41 +197,53 @@ imap_login_forget(struct imap_session *s)
 	}
 }
 
-static void
-login_tempfail(struct imap_session *s, const char *user)
+void
+imap_auth_release(struct imap_session *s)
 {
-	log_warn(s->base.id, "login tempfail user=%s", user);
-	imap_no(s, "UNAVAILABLE", "Temporary authentication failure.");
+	auth_sasl_release(&s->sasl);
+	s->base.cont = NULL;
+	s->base.cont_secret = false;
 }
 
-/* A correct login: where the mail is, then the authenticated state. */
+/* Logged in as account: where the mail is, then the AUTH state. */
 static void
-login_finish(struct imap_session *s, const struct accounts_user *u)
+login_ok(struct imap_session *s, const char *account)
 {
-	struct imapd	*srv = s->srv;
-	struct str	 caps;
+	struct accounts_user	*u;
+	struct str		 caps;
+	int			 r;
 
-	if (accounts_mail_path(accounts_conf(srv->accounts), u, s->mail_root,
-	    sizeof(s->mail_root)) == -1) {
-		log_error(s->base.id, "mail path too long user=%s",
-		    u->address);
-		imap_no(s, "SERVERBUG", "Mailbox path too long.");
-		return;
+	u = xcalloc(1, sizeof(*u));
+	r = accounts_user_lookup(s->srv->accounts, account, u);
+	if (r != 1 || accounts_mail_path(accounts_conf(s->srv->accounts), u,
+	    s->mail_root, sizeof(s->mail_root)) == -1) {
+		log_info(s->base.id, "login refused user=%s reason=%s",
+		    account, r == 0 ? "removed" : "lookup");
+		if (r == 0)
+			imap_no(s, "AUTHENTICATIONFAILED",
+			    "Authentication failed.");
+		else
+			imap_no(s, "UNAVAILABLE", "Temporary authentication "
+			    "failure.");
+		goto out;
 	}
+	(void)str_copy(s->user, u->address, sizeof(s->user));
 	s->loc.root = s->mail_root;
 	s->loc.format = u->format == ACCOUNTS_MBOX ? MAILBOX_MBOX :
 	    MAILBOX_MAILDIR;
 	s->loc.mbox_inbox = NULL;
 	s->quota = u->quota;
-	(void)str_copy(s->user, u->address, sizeof(s->user));
 	imap_set_state(s, IMAP_AUTH);
-	imap_folders_login(s);
 	log_info(s->base.id, "login user=%s tls=%s", s->user,
 	    s->base.is_tls ? "yes" : "no");
+	imap_folders_login(s);
 	str_init(&caps, 0);
 	imap_capability(s, &caps);
 	imap_ok(s, NULL, "[CAPABILITY %s] Logged in", str_c(&caps));
 	str_release(&caps);
+out:
+	mem_wipe(u, sizeof(*u));
+	free(u);
 }
 
 static void
@@ -233,28 +251,11 @@ login_answer(enum authc_result r, const char *account, void *arg)
 {
 	struct imap_session	*s = arg;
 	struct imap_login	*l = s->pending;
-	struct accounts_user	*u;
 
 	l->req = NULL;
 	switch (r) {
 	case AUTHC_OK:
-		u = xcalloc(1, sizeof(*u));
-		switch (accounts_user_lookup(s->srv->accounts, account, u)) {
-		case 1:
-			login_finish(s, u);
-			break;
-		case 0:
-			log_info(s->base.id, "login failed user=%s address=%s "
-			    "reason=removed", l->user, s->base.ip);
-			imap_no(s, "AUTHENTICATIONFAILED",
-			    "Authentication failed.");
-			break;
-		default:
-			login_tempfail(s, l->user);
-			break;
-		}
-		mem_wipe(u, sizeof(*u));
-		free(u);
+		login_ok(s, account);
 		break;
 	case AUTHC_FAIL:
 		log_info(s->base.id, "login failed user=%s address=%s",
@@ -268,13 +269,15 @@ login_answer(enum authc_result r, const char *account, void *arg)
 		    "later.");
 		break;
 	case AUTHC_TEMP:
-		login_tempfail(s, l->user);
+		log_warn(s->base.id, "login tempfail user=%s", l->user);
+		imap_no(s, "UNAVAILABLE", "Temporary authentication failure.");
 		break;
 	}
 	imap_login_forget(s);
 	imap_resume_after(s, 0);
 }
 
+/* Send the check to buzon-auth; the session waits for login_answer(). */
 static void
 imap_login(struct imap_session *s, const char *user, const char *pass)
 {
@@ -282,7 +285,7 @@ imap_login(struct imap_session *s, const char *user, const char *pass)
 	struct imap_login	*l;
 
 	if (srv->authc == NULL) {	/* never in the daemon: tests */
-		login_tempfail(s, "-");
+		imap_no(s, "UNAVAILABLE", "Temporary authentication failure.");
 		return;
 	}
 	l = xcalloc(1, sizeof(*l));
@@ -302,40 +305,50 @@ cmd_login(struct imap_session *s, char *arg)
 
 	(void)arg;
 	imap_args(s, &c);
-	if (!imap_login_allowed(s)) {
-		imap_no(s, "PRIVACYREQUIRED", "Plaintext authentication "
-		    "disallowed on non-secure (SSL/TLS) connections.");
-	} else if (!imap_astring(&c, &u) || !imap_sp(&c) ||
-	    !imap_astring(&c, &p) || !imap_eol(&c)) {
-		imap_bad(s, "LOGIN takes a user name and a password: "
-		    "%s LOGIN user password", s->tag);
-	} else if (!imap_str_copy(&u, user, sizeof(user)) || user[0] == '\0' ||
-	    !imap_str_copy(&p, pass, sizeof(pass))) {
+	if (!imap_astring(&c, &u)) {
+		imap_bad(s, "Error in IMAP command LOGIN: Missing user name "
+		    "(usage: LOGIN user password).");
+		return;
+	}
+	if (!imap_sp(&c) || !imap_astring(&c, &p)) {
+		imap_bad(s, "Error in IMAP command LOGIN: Missing password "
+		    "(usage: LOGIN user password).");
+		return;
+	}
+	if (!imap_eol(&c)) {
+		imap_bad(s, "Error in IMAP command LOGIN: Too many arguments "
+		    "(a password with spaces goes in quotes).");
+		return;
+	}
+	if (!imap_str_copy(&u, user, sizeof(user)) ||
+	    !imap_str_copy(&p, pass, sizeof(pass)) || u.len == 0) {
+		explicit_bzero(pass, sizeof(pass));
 		imap_no(s, "AUTHENTICATIONFAILED", "Authentication failed.");
-	} else
-		imap_login(s, user, pass);
+		return;
+	}
+	imap_login(s, user, pass);
 	explicit_bzero(pass, sizeof(pass));
-	explicit_bzero(s->cmd.data, s->cmd.len);
+	explicit_bzero(s->args, s->args_len);	/* the password in the buffer */
 }
 
-static void	auth_cont(struct sess *, char *, size_t);
+static void	sasl_cont(struct sess *, char *, size_t);
 
 static void
 sasl_reply(void *sess, const char *line)
 {
-	struct imap_session	*s = sess;
+	struct imap_session *s = sess;
 
-	log_trace(s->base.id, LOG_TRACE_SERVER, line, strlen(line), 0);
-	if (str_append_str(&s->out, line) == -1 ||
-	    str_append(&s->out, "\r\n", 2) == -1)
-		panic("imapd sasl: reply buffer");
+	if (str_appendf(&s->out, "%s\r\n", line) == -1)
+		s->base.closing = true;
 }
 
 static void
 sasl_wait(void *sess, bool more)
 {
-	sess_expect_cont(&((struct imap_session *)sess)->base,
-	    more ? auth_cont : NULL);
+	struct imap_session *s = sess;
+
+	sess_expect_cont(&s->base, more ? sasl_cont : NULL);
+	s->base.flush_now = true;
 }
 
 static void
@@ -369,7 +382,7 @@ static const struct auth_sasl_ops imap_sasl_ops = {
 };
 
 static void
-auth_cont(struct sess *b, char *line, size_t len)
+sasl_cont(struct sess *b, char *line, size_t len)
 {
 	struct imap_session	*s = SESS_OF(struct imap_session, b);
 	enum auth_sasl_result	 r;
@@ -384,8 +397,8 @@ void
 cmd_authenticate(struct imap_session *s, char *arg)
 {
 	struct imap_cur		 c;
-	struct imap_str		 m, ir;
-	enum auth_sasl_mech	 mech;
+	struct imap_str		 mech, ir;
+	enum auth_sasl_mech	 m;
 	enum auth_sasl_result	 r;
 	const char		*chal = NULL;
 	char			 name[32], initial[AUTH_SASL_LINE_MAX + 1];
@@ -393,36 +406,28 @@ cmd_authenticate(struct imap_session *s, char *arg)
 
 	(void)arg;
 	imap_args(s, &c);
-	if (!imap_login_allowed(s)) {
-		imap_no(s, "PRIVACYREQUIRED", "Plaintext authentication "
-		    "disallowed on non-secure (SSL/TLS) connections.");
+	if (!imap_atom(&c, &mech) || !imap_str_copy(&mech, name,
+	    sizeof(name))) {
+		imap_bad(s, "Error in IMAP command AUTHENTICATE: Missing "
+		    "mechanism.");
 		return;
 	}
-	if (!imap_atom(&c, &m) || !imap_str_copy(&m, name, sizeof(name))) {
-		imap_bad(s, "AUTHENTICATE takes a mechanism: %s AUTHENTICATE "
-		    "PLAIN", s->tag);
-		return;
-	}
-	if (imap_sp(&c)) {
-		if (!imap_atom(&c, &ir) ||
-		    !imap_str_copy(&ir, initial, sizeof(initial))) {
-			imap_bad(s, "Invalid initial response.");
+	if (!imap_eol(&c)) {
+		if (!imap_sp(&c) || !imap_atom(&c, &ir) ||
+		    !imap_str_copy(&ir, initial, sizeof(initial)) ||
+		    !imap_eol(&c)) {
+			imap_bad(s, "Invalid AUTHENTICATE arguments.");
 			return;
 		}
 		has_ir = true;
+		explicit_bzero(s->args, s->args_len);
 	}
-	if (!imap_eol(&c)) {
-		imap_bad(s, "Invalid AUTHENTICATE arguments.");
-		return;
-	}
-	if (auth_sasl_mech_parse(name, &mech) == -1) {
+	if (auth_sasl_mech_parse(name, &m) == -1) {
+		explicit_bzero(initial, sizeof(initial));
 		imap_no(s, NULL, "Unsupported authentication mechanism.");
 		return;
 	}
-	r = auth_sasl_begin(&s->sasl, mech, has_ir ? initial : NULL, &chal);
-	if (has_ir) {
-		explicit_bzero(initial, sizeof(initial));
-		explicit_bzero(s->cmd.data, s->cmd.len);
-	}
+	r = auth_sasl_begin(&s->sasl, m, has_ir ? initial : NULL, &chal);
+	explicit_bzero(initial, sizeof(initial));
 	auth_sasl_advance(&imap_sasl_ops, s, &s->sasl, r, chal);
 }

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_msg.c - the commands on messages: UID (the dispatcher of UID
- * FETCH/STORE/COPY/MOVE/EXPUNGE/SEARCH/SORT/THREAD), COPY and MOVE with
- * UIDPLUS's COPYUID (RFC 4315, RFC 6851), APPEND with APPENDUID
- *
- * APPEND's literal was bounded by session.c before its "+" (imap_max_append,
- * the user's quota); the message is in the command buffer when the handler
- * runs, and goes to the store in one mailbox_append().
+ * cmd_msg.c - the commands on the messages of the selected folder:
+ * FETCH (fetch.h does the work, produced as the socket drains), STORE,
+ * COPY and MOVE (UIDPLUS COPYUID, RFC 6851), SEARCH/SORT/THREAD
+ * (search.h), the UID forms, and APPEND
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "fetch.h"
 #include "folders.h"
 #include "imapd.h"
 #include "log.h"
@@ -20,237 +19,116 @@
 #include "search.h"
 #include "str.h"
 
-/* ---- UID ---- */
+#define FLAG_KEYWORDS_MAX	MAILBOX_KEYWORDS_MAX
 
-struct imap_uid_cmd {
-	const char	*verb;
-	void		(*fn)(struct imap_session *, bool uid);
-	bool		 nosync;
-};
-
-static void	imap_copy_uid(struct imap_session *, bool);
-static void	imap_move_uid(struct imap_session *, bool);
-
-static const struct imap_uid_cmd imap_uid_cmds[] = {
-	{ "COPY", imap_copy_uid, false },
-	{ "MOVE", imap_move_uid, false },
-	{ "EXPUNGE", imap_expunge, false },
-	{ NULL, NULL, false }
-};
-
-void
-cmd_uid(struct imap_session *s, char *arg)
+uint32_t
+imap_max_uid(const struct imap_session *s)
 {
-	const struct imap_uid_cmd	*u;
-	struct imap_cur			 c;
-	struct imap_str			 verb;
+	struct mailbox_msg	 m;
+	uint32_t		 n = mailbox_count(s->mb);
 
-	(void)arg;
-	imap_args(s, &c);
-	if (!imap_atom(&c, &verb)) {
-		imap_bad(s, "UID takes a command: %s UID FETCH 1:* FLAGS",
-		    s->tag);
-		return;
-	}
-	for (u = imap_uid_cmds; u->verb != NULL; u++)
-		if (imap_str_eq(&verb, u->verb))
-			break;
-	if (u->verb == NULL) {
-		imap_bad(s, "Unknown UID command.");
-		return;
-	}
-	if (!imap_eol(&c) && !imap_sp(&c)) {
-		imap_bad(s, "%s", c.err);
-		return;
-	}
-	s->args = c.p;
-	s->args_len = (size_t)(c.end - c.p);
-	s->nosync = u->nosync;
-	u->fn(s, true);
+	if (n == 0 || mailbox_msg(s->mb, n, &m) == -1)
+		return 0;
+	return m.uid;
 }
 
-/* ---- the messages of a set ---- */
-
-/* The view's messages in the set text (sequence numbers, or UIDs when
- * uid), ascending: their sequence numbers into a malloc'ed *seqs_r.
- * 0, or -1 on a bad set. */
-static int
-messages_of(struct imap_session *s, const struct imap_str *set, bool uid,
+int
+imap_resolve(struct imap_session *s, const struct imap_str *text, bool uid,
     uint32_t **seqs_r, size_t *n_r)
 {
-	struct seqset		 ss;
+	struct seqset		 set;
 	struct mailbox_msg	 m;
-	uint32_t		 count = mailbox_count(s->mb), star = count;
-	uint32_t		*seqs, i;
-	size_t			 n = 0;
+	uint32_t		 count = mailbox_count(s->mb), i, *v;
+	size_t			 n = 0, k;
 
-	if (uid)
-		star = count > 0 && mailbox_msg(s->mb, count, &m) == 0 ?
-		    m.uid : 0;
-	if (seqset_parse(&ss, set->s, set->len, star) == -1)
+	*seqs_r = NULL;
+	*n_r = 0;
+	if (seqset_parse(&set, text->s, text->len, uid ? imap_max_uid(s) :
+	    count) == -1)
 		return -1;
-	seqs = xreallocarray(NULL, count > 0 ? count : 1, sizeof(*seqs));
-	for (i = 1; i <= count; i++) {
-		if (uid) {
+	if (!uid && set.n > 0 && set.r[set.n - 1].hi > count) {
+		seqset_free(&set);
+		return -1;	/* a message number nobody has */
+	}
+	v = xcalloc(count > 0 ? count : 1, sizeof(*v));
+	if (uid) {
+		for (i = 1; i <= count; i++)
 			if (mailbox_msg(s->mb, i, &m) == 0 &&
-			    seqset_has(&ss, m.uid))
-				seqs[n++] = i;
-		} else if (seqset_has(&ss, i))
-			seqs[n++] = i;
-	}
-	/* RFC 3501 6.4.8: a sequence number past the end is an error;
-	 * UIDs that are gone are not. */
-	if (!uid && ss.n > 0 && ss.r[ss.n - 1].hi > count) {
-		seqset_free(&ss);
-		free(seqs);
-		return -1;
-	}
-	seqset_free(&ss);
-	*seqs_r = seqs;
+			    seqset_has(&set, m.uid))
+				v[n++] = i;
+	} else
+		for (k = 0; k < set.n; k++)
+			for (i = set.r[k].lo; i <= set.r[k].hi && i != 0; i++)
+				v[n++] = i;
+	seqset_free(&set);
+	*seqs_r = v;
 	*n_r = n;
 	return 0;
 }
 
-/* ---- COPY, MOVE ---- */
-
-/* Open the destination by client name: NULL after the NO. */
-static struct mailbox *
-open_dest(struct imap_session *s, const struct imap_str *name,
-    char *storage, size_t size)
-{
-	struct mailbox	*mb;
-	struct fail	 f;
-	const char	*err;
-
-	if (imap_folder_name(s, name, storage, size, &err) == -1) {
-		imap_no(s, NULL, "%s", err);
-		return NULL;
-	}
-	if ((mb = mailbox_open(&s->loc, storage, 0, &f)) == NULL) {
-		if (f.temp) {
-			log_warn(s->base.id, "open failed folder=%s "
-			    "reason=\"%s\"", storage, f.text);
-			imap_no(s, "UNAVAILABLE", "Cannot open the mailbox.");
-		} else
-			imap_no(s, "TRYCREATE", "Mailbox doesn't exist.");
-	}
-	return mb;
-}
+/* ---- FETCH ---- */
 
 static void
-copy_move(struct imap_session *s, bool uid, bool move)
+fetch_cmd(struct imap_session *s, bool uid)
 {
-	struct imap_cur		 c;
-	struct imap_str		 set, name;
-	struct mailbox		*dst;
-	struct mailbox_msg	 m;
-	struct fail		 f;
-	struct str		 src_set, dst_set;
-	char			 storage[IMAP_FOLDER_MAX + 1];
-	uint32_t		*seqs, *src_uids, *dst_uids, dst_uv;
-	size_t			 i, n;
-	const char		*what = move ? "Move" : "Copy";
+	struct imap_cur	 c;
+	const char	*err = NULL;
+	bool		 bad = false;
 
 	imap_args(s, &c);
-	if (!imap_seqset_text(&c, &set) || !imap_sp(&c) ||
-	    !imap_astring(&c, &name) || !imap_eol(&c)) {
-		imap_bad(s, "%s takes a sequence set and a mailbox: %s %s 1:3 "
-		    "Trash", move ? "MOVE" : "COPY", s->tag,
-		    move ? "MOVE" : "COPY");
+	s->fetch = imap_fetch_begin(s, &c, uid, &err, &bad);
+	if (s->fetch == NULL) {
+		if (bad)
+			imap_bad(s, "Error in IMAP command %sFETCH: %s",
+			    uid ? "UID " : "", err != NULL ? err :
+			    "Invalid arguments.");
+		else
+			imap_no(s, NULL, "%s", err != NULL ? err :
+			    "Fetch failed.");
 		return;
 	}
-	if (move && s->readonly) {
-		imap_no(s, "READ-ONLY", "Mailbox is read-only.");
-		return;
-	}
-	if (messages_of(s, &set, uid, &seqs, &n) == -1) {
-		imap_bad(s, "Invalid messageset.");
-		return;
-	}
-	if ((dst = open_dest(s, &name, storage, sizeof(storage))) == NULL) {
-		free(seqs);
-		return;
-	}
-	if (n == 0) {
-		mailbox_close(&dst);
-		free(seqs);
-		imap_ok(s, NULL, "No messages found.");
-		return;
-	}
-	src_uids = xreallocarray(NULL, n, sizeof(*src_uids));
-	dst_uids = xreallocarray(NULL, n, sizeof(*dst_uids));
-	for (i = 0; i < n; i++) {
-		if (mailbox_msg(s->mb, seqs[i], &m) == -1 ||
-		    mailbox_copy(s->mb, seqs[i], dst, &dst_uids[i], &f) == -1)
-			break;
-		src_uids[i] = m.uid;
-	}
-	dst_uv = mailbox_uidvalidity(dst);
-	mailbox_close(&dst);
-	free(seqs);
-	if (i < n) {
-		log_warn(s->base.id, "copy failed folder=%s", storage);
-		free(src_uids);
-		free(dst_uids);
-		imap_no(s, "SERVERBUG", "%s failed.", what);
-		return;
-	}
-	str_init(&src_set, 0);
-	str_init(&dst_set, 0);
-	if (seqset_put(&src_set, src_uids, n) == -1 ||
-	    seqset_put(&dst_set, dst_uids, n) == -1)
-		panic("copy_move: buffer");
-	if (move) {
-		if (mailbox_expunge(s->mb, src_uids, n, &f) == -1)
-			log_warn(s->base.id, "move: expunge failed folder=%s "
-			    "reason=\"%s\"", s->folder, f.text);
-		/* RFC 6851 4.3: COPYUID untagged, before the EXPUNGEs. */
-		imap_untagged(s, "OK [COPYUID %u %s %s] Moved UIDs.",
-		    (unsigned int)dst_uv,
-		    str_c(&src_set), str_c(&dst_set));
-		imap_ok(s, NULL, "Move completed.");
-	} else
-		imap_ok(s, NULL, "[COPYUID %u %s %s] Copy completed.",
-		    (unsigned int)dst_uv,
-		    str_c(&src_set), str_c(&dst_set));
-	str_release(&src_set);
-	str_release(&dst_set);
-	free(src_uids);
-	free(dst_uids);
+	imap_start_fetch(s);
 }
-
-static void
-imap_copy_uid(struct imap_session *s, bool uid)
-{
-	copy_move(s, uid, false);
-}
-
-static void
-imap_move_uid(struct imap_session *s, bool uid)
-{
-	copy_move(s, uid, true);
-}
-
-void
-cmd_copy(struct imap_session *s, char *arg)
-{
-	(void)arg;
-	copy_move(s, false, false);
-}
-
-void
-cmd_move(struct imap_session *s, char *arg)
-{
-	(void)arg;
-	copy_move(s, false, true);
-}
-
-/* ---- flags of APPEND and STORE ---- */
 
 int
-imap_flag_list(struct imap_cur *c, bool parens, unsigned int *flags_r,
-    const char **kw, size_t *nkw_r, char *kwbuf, size_t kwsize,
-    const char **err)
+imap_fetch_produce(struct imap_session *s, struct str *out)
+{
+	const char	*err = NULL;
+	int		 r;
+
+	r = imap_fetch_next(s->fetch, s, out, &err);
+	if (r == 1)
+		return 0;
+	imap_fetch_free(&s->fetch);
+	if (r == 0)
+		imap_ok(s, NULL, "Fetch completed.");
+	else
+		imap_no(s, NULL, "%s", err != NULL ? err :
+		    "Some messages could not be fetched.");
+	return 1;
+}
+
+void
+cmd_fetch(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	fetch_cmd(s, false);
+}
+
+/* ---- flags ---- */
+
+/* "(flag ...)" or, where bare is allowed (STORE), flags without
+ * parentheses.  kws point into the command buffer (NUL-terminated by
+ * copying into kwbuf). */
+struct flag_list {
+	unsigned int	 flags;
+	const char	*kws[FLAG_KEYWORDS_MAX];
+	char		 kwbuf[FLAG_KEYWORDS_MAX][MAILBOX_KEYWORD_MAX + 1];
+	size_t		 nkws;
+};
+
+static bool
+parse_flag(struct imap_cur *c, struct flag_list *fl)
 {
 	static const struct {
 		const char	*name;
@@ -260,57 +138,397 @@ imap_flag_list(struct imap_cur *c, bool parens, unsigned int *flags_r,
 		{ "\\Flagged", MAILBOX_FLAGGED },
 		{ "\\Deleted", MAILBOX_DELETED }, { "\\Draft", MAILBOX_DRAFT },
 	};
-	struct imap_str	 fl;
-	size_t		 i, used = 0;
-	bool		 first = true;
+	struct imap_str	 f;
+	size_t		 i;
 
-	*flags_r = 0;
-	*nkw_r = 0;
-	if (parens && !imap_take(c, '(')) {
-		*err = "Expected a flag list.";
-		return -1;
-	}
-	for (;;) {
-		if (parens && imap_take(c, ')'))
-			return 0;
-		if (!parens && !first && imap_eol(c))
-			return 0;
-		if (!first && !imap_sp(c)) {
-			*err = c->err;
-			return -1;
-		}
-		first = false;
-		if (!imap_flag(c, &fl, false)) {
-			*err = "Invalid flag.";
-			return -1;
-		}
-		if (fl.s[0] == '\\') {
-			for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-				if (imap_str_eq(&fl, sys[i].name))
-					break;
-			if (i == sizeof(sys) / sizeof(sys[0])) {
-				if (imap_str_eq(&fl, "\\Recent"))
-					continue;	/* not settable */
-				*err = "Invalid system flag.";
-				return -1;
+	if (!imap_flag(c, &f, false))
+		return false;
+	if (f.len > 0 && f.s[0] == '\\') {
+		for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+			if (imap_str_eq(&f, sys[i].name)) {
+				fl->flags |= sys[i].bit;
+				return true;
 			}
-			*flags_r |= sys[i].bit;
-			continue;
-		}
-		if (*nkw_r >= MAILBOX_KEYWORDS_MAX ||
-		    used + fl.len + 1 > kwsize) {
-			*err = "Too many keywords.";
-			return -1;
-		}
-		memcpy(kwbuf + used, fl.s, fl.len);
-		kwbuf[used + fl.len] = '\0';
-		if (!mailbox_keyword_valid(kwbuf + used)) {
-			*err = "Invalid keyword.";
-			return -1;
-		}
-		kw[(*nkw_r)++] = kwbuf + used;
-		used += fl.len + 1;
+		if (imap_str_eq(&f, "\\Recent"))
+			return true;	/* not storable: ignored */
+		c->err = "Invalid system flag";
+		return false;
 	}
+	for (i = 0; i < fl->nkws; i++)
+		if (strlen(fl->kws[i]) == f.len &&
+		    strncasecmp(fl->kws[i], f.s, f.len) == 0)
+			return true;
+	if (fl->nkws == FLAG_KEYWORDS_MAX ||
+	    !imap_str_copy(&f, fl->kwbuf[fl->nkws],
+	    sizeof(fl->kwbuf[0])) || !mailbox_keyword_valid(
+	    fl->kwbuf[fl->nkws])) {
+		c->err = "Invalid keyword";
+		return false;
+	}
+	fl->kws[fl->nkws] = fl->kwbuf[fl->nkws];
+	fl->nkws++;
+	return true;
+}
+
+static bool
+parse_flags(struct imap_cur *c, struct flag_list *fl, bool bare_ok)
+{
+	memset(fl, 0, sizeof(*fl));
+	if (!imap_take(c, '(')) {
+		if (!bare_ok) {
+			c->err = "Expected a flag list";
+			return false;
+		}
+		for (;;) {
+			if (!parse_flag(c, fl))
+				return false;
+			if (imap_eol(c))
+				return true;
+			if (!imap_sp(c))
+				return false;
+		}
+	}
+	if (imap_take(c, ')'))
+		return true;
+	for (;;) {
+		if (!parse_flag(c, fl))
+			return false;
+		if (imap_take(c, ')'))
+			return true;
+		if (!imap_sp(c))
+			return false;
+	}
+}
+
+/* ---- STORE ---- */
+
+static void
+store_cmd(struct imap_session *s, bool uid)
+{
+	struct imap_cur		 c;
+	struct imap_str		 set, item;
+	struct flag_list	 fl;
+	struct mailbox_msg	 m;
+	struct fail		 f;
+	struct str		 line;
+	enum mailbox_flag_op	 op;
+	uint64_t		 unchanged = 0;
+	uint32_t		*seqs, *uids, *failed = NULL;
+	size_t			 n, i, nfailed = 0, k;
+	bool			 silent, show_modseq;
+	const char		*name;
+
+	imap_args(s, &c);
+	if (!imap_seqset_text(&c, &set) || !imap_sp(&c))
+		goto bad;
+	if (imap_take(&c, '(')) {
+		struct imap_str	 mod;
+
+		if (!imap_atom(&c, &mod) || !imap_str_eq(&mod,
+		    "UNCHANGEDSINCE") || !imap_sp(&c) ||
+		    !imap_number64(&c, &unchanged) || !imap_take(&c, ')') ||
+		    !imap_sp(&c))
+			goto bad;
+		s->enabled |= IMAP_EN_CONDSTORE;
+		if (unchanged == 0)
+			unchanged = 1;	/* 0 stores nothing: modseqs are >0 */
+	}
+	if (!imap_atom(&c, &item) || !imap_sp(&c))
+		goto bad;
+	name = item.s;
+	op = MAILBOX_FLAGS_REPLACE;
+	if (item.len > 0 && (name[0] == '+' || name[0] == '-')) {
+		op = name[0] == '+' ? MAILBOX_FLAGS_ADD : MAILBOX_FLAGS_REMOVE;
+		item.s++;
+		item.len--;
+	}
+	if (imap_str_eq(&item, "FLAGS"))
+		silent = false;
+	else if (imap_str_eq(&item, "FLAGS.SILENT"))
+		silent = true;
+	else {
+		c.err = "Invalid STORE item";
+		goto bad;
+	}
+	if (!parse_flags(&c, &fl, true) || !imap_eol(&c))
+		goto bad;
+	if (s->readonly) {
+		imap_no(s, "READ-ONLY", "Mailbox is read-only.");
+		return;
+	}
+	if (imap_resolve(s, &set, uid, &seqs, &n) == -1) {
+		imap_bad(s, "Error in IMAP command %sSTORE: Invalid "
+		    "messageset.", uid ? "UID " : "");
+		return;
+	}
+	uids = xcalloc(n > 0 ? n : 1, sizeof(*uids));
+	for (i = 0; i < n; i++)
+		uids[i] = mailbox_msg(s->mb, seqs[i], &m) == 0 ? m.uid : 0;
+	if (n > 0 && mailbox_store(s->mb, uids, n, op, fl.flags, fl.kws,
+	    fl.nkws, unchanged, unchanged != 0 ? &failed : NULL,
+	    unchanged != 0 ? &nfailed : NULL, &f) == -1) {
+		free(seqs);
+		free(uids);
+		imap_no(s, f.temp ? "UNAVAILABLE" : "SERVERBUG", "%s",
+		    f.text);
+		return;
+	}
+	show_modseq = (s->enabled & IMAP_EN_CONDSTORE) != 0;
+	str_init(&line, 0);
+	for (i = 0; i < n; i++) {
+		bool was_failed = false;
+
+		for (k = 0; k < nfailed; k++)
+			if (failed[k] == uids[i])
+				was_failed = true;
+		/* .SILENT: nothing, unless CONDSTORE says the modseq */
+		if (was_failed || (silent && !show_modseq) ||
+		    mailbox_msg(s->mb, seqs[i], &m) == -1)
+			continue;
+		str_clear(&line);
+		if (str_appendf(&line, "* %" PRIu32 " FETCH (", seqs[i]) ==
+		    -1 || (uid && str_appendf(&line, "UID %" PRIu32 " ",
+		    m.uid) == -1))
+			break;
+		if (!silent && (str_append_str(&line, "FLAGS ") == -1 ||
+		    imap_put_flags(&line, s->mb, &m, imap_is_recent(s,
+		    m.uid)) == -1))
+			break;
+		if (show_modseq && str_appendf(&line, "%sMODSEQ (%" PRIu64
+		    ")", silent ? "" : " ", m.modseq) == -1)
+			break;
+		if (str_append_str(&line, ")\r\n") == -1 ||
+		    str_append(&s->out, line.data, line.len) == -1) {
+			s->base.closing = true;
+			break;
+		}
+	}
+	if (nfailed > 0) {
+		str_clear(&line);
+		if (uid) {
+			if (seqset_put(&line, failed, nfailed) == -1)
+				str_clear(&line);
+		} else {
+			uint32_t *fs = xcalloc(nfailed, sizeof(*fs));
+
+			for (k = 0; k < nfailed; k++)
+				fs[k] = mailbox_seq_of_uid(s->mb, failed[k]);
+			if (seqset_put(&line, fs, nfailed) == -1)
+				str_clear(&line);
+			free(fs);
+		}
+		imap_ok(s, NULL, "[MODIFIED %s] Conditional store failed.",
+		    str_c(&line));
+	} else
+		imap_ok(s, NULL, "Store completed.");
+	str_release(&line);
+	free(failed);
+	free(seqs);
+	free(uids);
+	return;
+bad:
+	imap_bad(s, "Error in IMAP command %sSTORE: %s.", uid ? "UID " : "",
+	    c.err != NULL ? c.err : "Invalid arguments");
+}
+
+void
+cmd_store(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	store_cmd(s, false);
+}
+
+/* ---- COPY and MOVE ---- */
+
+static void
+copy_cmd(struct imap_session *s, bool uid, bool move)
+{
+	struct imap_cur		 c;
+	struct imap_str		 set, raw;
+	struct mailbox		*dst;
+	struct mailbox_msg	 m;
+	struct fail		 f;
+	struct str		 src_set, dst_set;
+	char			 name[IMAP_FOLDER_MAX + 1];
+	const char		*err, *verb = move ? "MOVE" : "COPY";
+	uint32_t		*seqs, *suids, *duids;
+	size_t			 n, i, done = 0;
+
+	imap_args(s, &c);
+	if (!imap_seqset_text(&c, &set) || !imap_sp(&c) ||
+	    !imap_astring(&c, &raw) || !imap_eol(&c)) {
+		imap_bad(s, "Error in IMAP command %s%s: Invalid arguments.",
+		    uid ? "UID " : "", verb);
+		return;
+	}
+	if (imap_folder_name(s, &raw, name, sizeof(name), &err) == -1) {
+		imap_no(s, "CANNOT", "%s", err);
+		return;
+	}
+	if (move && s->readonly) {
+		imap_no(s, "READ-ONLY", "Mailbox is read-only.");
+		return;
+	}
+	if (imap_resolve(s, &set, uid, &seqs, &n) == -1) {
+		imap_bad(s, "Error in IMAP command %s%s: Invalid messageset.",
+		    uid ? "UID " : "", verb);
+		return;
+	}
+	if ((dst = mailbox_open(&s->loc, name, 0, &f)) == NULL) {
+		free(seqs);
+		if (f.temp)
+			imap_no(s, "UNAVAILABLE", "Cannot open the target "
+			    "mailbox now.");
+		else
+			imap_no(s, "TRYCREATE", "Mailbox doesn't exist: %s",
+			    name);
+		return;
+	}
+	suids = xcalloc(n > 0 ? n : 1, sizeof(*suids));
+	duids = xcalloc(n > 0 ? n : 1, sizeof(*duids));
+	for (i = 0; i < n; i++) {
+		if (mailbox_msg(s->mb, seqs[i], &m) == -1)
+			continue;
+		if (mailbox_copy(s->mb, seqs[i], dst, &duids[done], &f) ==
+		    -1) {
+			if (!f.temp)
+				continue;	/* expunged meanwhile */
+			break;
+		}
+		suids[done++] = m.uid;
+	}
+	mailbox_close(&dst);
+	if (i < n) {
+		free(seqs);
+		free(suids);
+		free(duids);
+		imap_no(s, "UNAVAILABLE", "%s failed: %s", verb, f.text);
+		return;
+	}
+	str_init(&src_set, 0);
+	str_init(&dst_set, 0);
+	if (done > 0 && (seqset_put(&src_set, suids, done) == -1 ||
+	    seqset_put(&dst_set, duids, done) == -1)) {
+		str_clear(&src_set);
+		str_clear(&dst_set);
+	}
+	if (move) {
+		if (done > 0) {
+			struct mailbox *tmp;
+
+			imap_untagged(s, "OK [COPYUID %" PRIu32 " %s %s] "
+			    "Moved UIDs.", (tmp = mailbox_open(&s->loc, name,
+			    MAILBOX_RDONLY, &f)) != NULL ?
+			    mailbox_uidvalidity(tmp) : 0, str_c(&src_set),
+			    str_c(&dst_set));
+			mailbox_close(&tmp);
+			if (mailbox_expunge(s->mb, suids, done, &f) == -1)
+				log_warn(s->base.id, "move: expunge failed: "
+				    "%s", f.text);
+		}
+		/* MOVE's expunges are reported before the OK, even in the
+		 * UID form. */
+		imap_sync_report(s);
+		imap_ok(s, NULL, "Move completed.");
+	} else if (done > 0) {
+		struct mailbox *tmp = mailbox_open(&s->loc, name,
+		    MAILBOX_RDONLY, &f);
+
+		imap_ok(s, NULL, "[COPYUID %" PRIu32 " %s %s] Copy completed.",
+		    tmp != NULL ? mailbox_uidvalidity(tmp) : 0,
+		    str_c(&src_set), str_c(&dst_set));
+		mailbox_close(&tmp);
+	} else
+		imap_ok(s, NULL, "Copy completed.");
+	str_release(&src_set);
+	str_release(&dst_set);
+	free(seqs);
+	free(suids);
+	free(duids);
+}
+
+void
+cmd_copy(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	copy_cmd(s, false, false);
+}
+
+void
+cmd_move(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	copy_cmd(s, false, true);
+}
+
+/* ---- SEARCH, SORT, THREAD ---- */
+
+void
+cmd_search(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	imap_cmd_search(s, false);
+}
+
+void
+cmd_sort(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	imap_cmd_sort(s, false);
+}
+
+void
+cmd_thread(struct imap_session *s, char *arg)
+{
+	(void)arg;
+	imap_cmd_thread(s, false);
+}
+
+/* ---- UID ---- */
+
+void
+cmd_uid(struct imap_session *s, char *arg)
+{
+	struct imap_cur	 c;
+	struct imap_str	 verb;
+	char		*rest;
+
+	(void)arg;
+	imap_args(s, &c);
+	if (!imap_atom(&c, &verb)) {
+		imap_bad(s, "Error in IMAP command UID: Missing command.");
+		return;
+	}
+	if (!imap_eol(&c) && !imap_sp(&c)) {
+		imap_bad(s, "Error in IMAP command UID: Expected a space.");
+		return;
+	}
+	rest = c.p;
+	s->args_len -= (size_t)(rest - s->args);
+	s->args = rest;
+	if (imap_str_eq(&verb, "FETCH")) {
+		s->cmd_nosync = true;
+		fetch_cmd(s, true);
+	} else if (imap_str_eq(&verb, "STORE")) {
+		s->cmd_nosync = true;
+		store_cmd(s, true);
+	} else if (imap_str_eq(&verb, "SEARCH")) {
+		s->cmd_nosync = true;
+		imap_cmd_search(s, true);
+	} else if (imap_str_eq(&verb, "SORT")) {
+		s->cmd_nosync = true;
+		imap_cmd_sort(s, true);
+	} else if (imap_str_eq(&verb, "THREAD")) {
+		s->cmd_nosync = true;
+		imap_cmd_thread(s, true);
+	} else if (imap_str_eq(&verb, "COPY"))
+		copy_cmd(s, true, false);
+	else if (imap_str_eq(&verb, "MOVE"))
+		copy_cmd(s, true, true);
+	else if (imap_str_eq(&verb, "EXPUNGE"))
+		imap_uid_expunge(s);
+	else
+		imap_bad(s, "Error in IMAP command UID: Unknown command.");
 }
 
 /* ---- APPEND ---- */
@@ -319,56 +537,64 @@ void
 cmd_append(struct imap_session *s, char *arg)
 {
 	struct imap_cur		 c;
-	struct imap_str		 name, msg;
+	struct imap_str		 raw, msg;
+	struct flag_list	 fl;
 	struct mailbox		*dst;
 	struct fail		 f;
-	const char		*kw[MAILBOX_KEYWORDS_MAX], *err;
-	char			 kwbuf[4096], storage[IMAP_FOLDER_MAX + 1];
-	unsigned int		 flags = 0;
-	size_t			 nkw = 0;
+	char			 name[IMAP_FOLDER_MAX + 1];
+	const char		*err;
 	time_t			 date = 0;
-	uint32_t		 uid = 0, uidvalidity;
+	uint32_t		 uid = 0;
 
 	(void)arg;
 	imap_args(s, &c);
-	if (!imap_astring(&c, &name) || !imap_sp(&c)) {
-		imap_bad(s, "APPEND takes a mailbox, optional flags and date, "
-		    "and the message as a literal.");
-		return;
-	}
+	memset(&fl, 0, sizeof(fl));
+	if (!imap_astring(&c, &raw) || !imap_sp(&c))
+		goto bad;
 	if (imap_peek(&c, '(')) {
-		if (imap_flag_list(&c, true, &flags, kw, &nkw, kwbuf,
-		    sizeof(kwbuf), &err) == -1 || !imap_sp(&c)) {
-			imap_bad(s, "%s", c.err != NULL ? c.err : err);
-			return;
-		}
+		if (!parse_flags(&c, &fl, false) || !imap_sp(&c))
+			goto bad;
 	}
 	if (imap_peek(&c, '"')) {
-		if (!imap_datetime(&c, &date) || !imap_sp(&c)) {
-			imap_bad(s, "%s", c.err);
-			return;
-		}
+		if (!imap_datetime(&c, &date) || !imap_sp(&c))
+			goto bad;
 	}
-	if (!imap_string(&c, &msg) || !msg.literal || !imap_eol(&c)) {
-		imap_bad(s, "APPEND takes the message as a literal.");
+	if (!imap_string(&c, &msg) || !msg.literal)
+		goto bad;
+	if (!imap_eol(&c)) {
+		imap_no(s, "CANNOT", "MULTIAPPEND is not supported.");
+		return;
+	}
+	if (imap_folder_name(s, &raw, name, sizeof(name), &err) == -1) {
+		imap_no(s, "CANNOT", "%s", err);
 		return;
 	}
 	if (msg.len == 0) {
-		imap_no(s, NULL, "Can't save a zero byte message.");
+		imap_no(s, NULL, "Can't save an empty message.");
 		return;
 	}
-	if ((dst = open_dest(s, &name, storage, sizeof(storage))) == NULL)
+	if ((dst = mailbox_open(&s->loc, name, 0, &f)) == NULL) {
+		if (f.temp)
+			imap_no(s, "UNAVAILABLE", "Cannot open the mailbox "
+			    "now.");
+		else
+			imap_no(s, "TRYCREATE", "Mailbox doesn't exist: %s",
+			    name);
 		return;
-	if (mailbox_append(dst, msg.s, msg.len, flags, kw, nkw, date, &uid,
-	    &f) == -1) {
+	}
+	if (mailbox_append(dst, msg.s, msg.len, fl.flags, fl.kws, fl.nkws,
+	    date, &uid, &f) == -1) {
 		mailbox_close(&dst);
-		log_warn(s->base.id, "append failed folder=%s reason=\"%s\"",
-		    storage, f.text);
 		imap_no(s, f.temp ? "UNAVAILABLE" : "CANNOT", "%s", f.text);
 		return;
 	}
-	uidvalidity = mailbox_uidvalidity(dst);
+	imap_ok(s, NULL, "[APPENDUID %" PRIu32 " %" PRIu32 "] Append "
+	    "completed.", mailbox_uidvalidity(dst), uid);
 	mailbox_close(&dst);
-	imap_ok(s, NULL, "[APPENDUID %u %u] Append completed.",
-	    (unsigned int)uidvalidity, (unsigned int)uid);
+	log_info(s->base.id, "append folder=%s uid=%" PRIu32 " size=%zu",
+	    name, uid, msg.len);
+	return;
+bad:
+	imap_bad(s, "Error in IMAP command APPEND: %s.", c.err != NULL ?
+	    c.err : "Invalid arguments");
 }

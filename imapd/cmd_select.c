@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_select.c - entering and leaving the selected state: SELECT and
- * EXAMINE (RFC 3501 6.3.1-2, CONDSTORE RFC 7162 3.1.8), CHECK, CLOSE,
- * UNSELECT (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315)
+ * cmd_select.c - SELECT and EXAMINE (RFC 3501 6.3.1-2, CONDSTORE and
+ * QRESYNC parameters RFC 7162), CHECK, CLOSE, UNSELECT, EXPUNGE and
+ * UID EXPUNGE
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetch.h"
 #include "folders.h"
 #include "imapd.h"
 #include "log.h"
@@ -15,111 +17,235 @@
 #include "search.h"
 #include "str.h"
 
-static const char imap_sysflags[] =
-    "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+/* QRESYNC (uidvalidity modseq [known-uids [seq-match]]): what the client
+ * remembers. */
+struct qresync {
+	bool		 on;
+	uint32_t	 uidvalidity;
+	uint64_t	 modseq;
+	struct seqset	 known;		/* n == 0: not given */
+};
 
-/* The folder's flags and keywords: "(\Answered ... kw1 kw2" (no ')'). */
-static void
-put_flag_names(struct str *o, const struct mailbox *mb)
+static bool
+parse_select_params(struct imap_session *s, struct imap_cur *c,
+    bool *condstore, struct qresync *q)
 {
-	unsigned int	i, n = mailbox_keyword_count(mb);
+	struct imap_str	 a, set;
 
-	if (str_append_c(o, '(') == -1 || str_append_str(o, imap_sysflags) ==
-	    -1)
-		panic("put_flag_names: buffer");
-	for (i = 0; i < n; i++)
-		if (str_appendf(o, " %s", mailbox_keyword_name(mb, i)) == -1)
-			panic("put_flag_names: buffer");
+	if (!imap_take(c, '('))
+		return false;
+	while (!imap_take(c, ')')) {
+		if (!imap_atom(c, &a))
+			return false;
+		if (imap_str_eq(&a, "CONDSTORE"))
+			*condstore = true;
+		else if (imap_str_eq(&a, "QRESYNC")) {
+			if (!(s->enabled & IMAP_EN_QRESYNC)) {
+				c->err = "QRESYNC is not enabled";
+				return false;
+			}
+			if (!imap_sp(c) || !imap_take(c, '(') ||
+			    !imap_nz_number(c, &q->uidvalidity) ||
+			    !imap_sp(c) || !imap_number64(c, &q->modseq))
+				return false;
+			if (imap_take(c, ' ')) {
+				if (!imap_seqset_text(c, &set) ||
+				    seqset_parse(&q->known, set.s, set.len,
+				    UINT32_MAX) == -1)
+					return false;
+				/* the sequence match data: not needed, as
+				 * VANISHED (EARLIER) here is exact */
+				if (imap_take(c, ' ')) {
+					unsigned int depth = 1;
+
+					while (!imap_eol(c) && depth > 0) {
+						if (*c->p == '(')
+							depth++;
+						else if (*c->p == ')')
+							depth--;
+						if (depth > 0)
+							c->p++;
+					}
+				}
+			}
+			if (!imap_take(c, ')'))
+				return false;
+			q->on = true;
+		} else {
+			c->err = "Unknown SELECT parameter";
+			return false;
+		}
+		if (!imap_peek(c, ')') && !imap_sp(c))
+			return false;
+	}
+	return true;
 }
 
 static void
-select_folder(struct imap_session *s, bool examine)
+put_line(struct imap_session *s, struct str *line)
+{
+	if (str_append(&s->out, line->data, line->len) == -1)
+		s->base.closing = true;
+	str_clear(line);
+}
+
+/* QRESYNC: what vanished and what changed since q->modseq. */
+static void
+qresync_report(struct imap_session *s, const struct qresync *q)
+{
+	struct mailbox_msg	 m;
+	struct str		 line;
+	uint32_t		*uids = NULL, *gone, i, n;
+	size_t			 nuids = 0, ngone = 0, k;
+	int			 r;
+
+	if (q->uidvalidity != mailbox_uidvalidity(s->mb))
+		return;
+	str_init(&line, 0);
+	r = mailbox_expunged_since(s->mb, q->modseq, &uids, &nuids);
+	if (r == 0 && q->known.n > 0) {
+		/* Forgotten that far back: every known UID not here. */
+		free(uids);
+		uids = NULL;
+		nuids = 0;
+		gone = NULL;
+		for (k = 0; k < q->known.n; k++) {
+			uint64_t u;
+
+			for (u = q->known.r[k].lo; u <= q->known.r[k].hi &&
+			    ngone < 100000; u++)
+				if (mailbox_seq_of_uid(s->mb, (uint32_t)u) ==
+				    0) {
+					gone = xreallocarray(gone, ngone + 1,
+					    sizeof(*gone));
+					gone[ngone++] = (uint32_t)u;
+				}
+		}
+		uids = gone;
+		nuids = ngone;
+	}
+	if (r >= 0 && nuids > 0) {
+		if (q->known.n > 0) {
+			/* only those the client knew of */
+			for (k = 0, ngone = 0; k < nuids; k++)
+				if (seqset_has(&q->known, uids[k]))
+					uids[ngone++] = uids[k];
+			nuids = ngone;
+		}
+		if (nuids > 0 && str_append_str(&line, "* VANISHED (EARLIER) ")
+		    == 0 && seqset_put(&line, uids, nuids) == 0 &&
+		    str_append_str(&line, "\r\n") == 0)
+			put_line(s, &line);
+	}
+	free(uids);
+	n = mailbox_count(s->mb);
+	for (i = 1; i <= n; i++) {
+		if (mailbox_msg(s->mb, i, &m) == -1 || m.modseq <= q->modseq)
+			continue;
+		if (str_appendf(&line, "* %" PRIu32 " FETCH (UID %" PRIu32
+		    " FLAGS ", i, m.uid) == 0 &&
+		    imap_put_flags(&line, s->mb, &m, imap_is_recent(s,
+		    m.uid)) == 0 &&
+		    str_appendf(&line, " MODSEQ (%" PRIu64 "))\r\n",
+		    m.modseq) == 0)
+			put_line(s, &line);
+		str_clear(&line);
+	}
+	str_release(&line);
+}
+
+static void
+select_folder(struct imap_session *s, bool readonly)
 {
 	struct imap_cur		 c;
-	struct imap_str		 name, p;
-	struct mailbox		*mb;
+	struct imap_str		 raw;
+	struct qresync		 q;
 	struct mailbox_msg	 m;
 	struct fail		 f;
-	struct str		 o;
-	char			 storage[IMAP_FOLDER_MAX + 1];
+	struct str		 line;
+	char			 name[IMAP_FOLDER_MAX + 1];
 	const char		*err;
-	uint32_t		 i, count, unseen = 0;
 	bool			 condstore = false;
+	uint32_t		 i, n, unseen = 0;
 
+	memset(&q, 0, sizeof(q));
 	imap_args(s, &c);
-	if (!imap_astring(&c, &name)) {
-		imap_bad(s, "%s takes a mailbox name: %s %s INBOX",
-		    examine ? "EXAMINE" : "SELECT", s->tag,
-		    examine ? "EXAMINE" : "SELECT");
+	if (!imap_astring(&c, &raw)) {
+		imap_bad(s, "Error in IMAP command %s: Missing mailbox name.",
+		    readonly ? "EXAMINE" : "SELECT");
 		return;
 	}
-	if (imap_sp(&c)) {
-		if (!imap_take(&c, '(') || !imap_atom(&c, &p) ||
-		    !imap_str_eq(&p, "CONDSTORE") || !imap_take(&c, ')')) {
-			imap_bad(s, "Unsupported SELECT parameters.");
-			return;
-		}
-		condstore = true;
-	}
-	if (!imap_eol(&c)) {
-		imap_bad(s, "Invalid arguments.");
+	if (!imap_eol(&c) && (!imap_sp(&c) ||
+	    !parse_select_params(s, &c, &condstore, &q) || !imap_eol(&c))) {
+		seqset_free(&q.known);
+		imap_bad(s, "Invalid %s parameters%s%s.", readonly ?
+		    "EXAMINE" : "SELECT", c.err != NULL ? ": " : "",
+		    c.err != NULL ? c.err : "");
 		return;
 	}
+	/* Selecting, even what fails, leaves the selected state. */
 	if (s->state == IMAP_SELECTED) {
 		imap_unselect(s);
 		imap_untagged(s, "OK [CLOSED] Previous mailbox closed.");
 	}
-	if (imap_folder_name(s, &name, storage, sizeof(storage), &err) == -1) {
-		imap_no(s, NULL, "%s", err);
+	if (imap_folder_name(s, &raw, name, sizeof(name), &err) == -1) {
+		seqset_free(&q.known);
+		imap_no(s, "CANNOT", "%s", err);
 		return;
 	}
-	if ((mb = mailbox_open(&s->loc, storage, examine ? MAILBOX_RDONLY : 0,
-	    &f)) == NULL) {
-		if (f.temp) {
-			log_warn(s->base.id, "select failed folder=%s "
-			    "reason=\"%s\"", storage, f.text);
-			imap_no(s, "UNAVAILABLE", "Cannot open the mailbox.");
-		} else
-			imap_no(s, "NONEXISTENT", "Mailbox doesn't exist.");
+	s->mb = mailbox_open(&s->loc, name, readonly ? MAILBOX_RDONLY : 0,
+	    &f);
+	if (s->mb == NULL) {
+		seqset_free(&q.known);
+		imap_no(s, f.temp ? "UNAVAILABLE" : "NONEXISTENT", "%s",
+		    f.temp ? "Cannot open the mailbox now." :
+		    "Mailbox doesn't exist.");
 		return;
 	}
-	if (condstore)
+	(void)str_copy(s->folder, name, sizeof(s->folder));
+	s->readonly = readonly || mailbox_is_readonly(s->mb);
+	s->recent_uid = s->readonly ? 0 : imap_recent_claim(s->mb);
+	if (condstore || q.on)
 		s->enabled |= IMAP_EN_CONDSTORE;
-	s->mb = mb;
-	(void)str_copy(s->folder, storage, sizeof(s->folder));
-	s->readonly = examine || mailbox_is_readonly(mb);
-	s->recent_uid = s->readonly ? imap_recent_peek(mb) :
-	    imap_recent_claim(mb);
 	imap_set_state(s, IMAP_SELECTED);
-
-	count = mailbox_count(mb);
-	for (i = 1; i <= count && unseen == 0; i++)
-		if (mailbox_msg(mb, i, &m) == 0 &&
-		    (m.flags & MAILBOX_SEEN) == 0)
+	n = mailbox_count(s->mb);
+	str_init(&line, 0);
+	if (str_append_str(&line, "* FLAGS ") == 0 &&
+	    imap_put_flag_names(&line, s->mb, false) == 0 &&
+	    str_append_str(&line, "\r\n") == 0)
+		put_line(s, &line);
+	if (str_append_str(&line, "* OK [PERMANENTFLAGS ") == 0 &&
+	    (s->readonly ? str_append_str(&line, "()") :
+	    imap_put_flag_names(&line, s->mb, true)) == 0 &&
+	    str_append_str(&line, "] Flags permitted.\r\n") == 0)
+		put_line(s, &line);
+	str_release(&line);
+	imap_untagged(s, "%" PRIu32 " EXISTS", n);
+	imap_untagged(s, "%" PRIu32 " RECENT", imap_recent_count(s));
+	for (i = 1; i <= n; i++)
+		if (mailbox_msg(s->mb, i, &m) == 0 &&
+		    !(m.flags & MAILBOX_SEEN)) {
 			unseen = i;
-	str_init(&o, 0);
-	put_flag_names(&o, mb);
-	imap_untagged(s, "FLAGS %s)", str_c(&o));
-	if (s->readonly)
-		imap_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox.");
-	else
-		imap_untagged(s, "OK [PERMANENTFLAGS %s \\*)] Flags "
-		    "permitted.", str_c(&o));
-	str_release(&o);
-	imap_untagged(s, "%u EXISTS", (unsigned int)count);
-	imap_untagged(s, "%u RECENT", (unsigned int)imap_recent_count(s));
+			break;
+		}
 	if (unseen != 0)
-		imap_untagged(s, "OK [UNSEEN %u] First unseen.",
-		    (unsigned int)unseen);
-	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid",
-	    (unsigned int)mailbox_uidvalidity(mb));
-	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID",
-	    (unsigned int)mailbox_uidnext(mb));
-	if (s->enabled & IMAP_EN_CONDSTORE)
-		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
-		    (unsigned long long)mailbox_highestmodseq(mb));
+		imap_untagged(s, "OK [UNSEEN %" PRIu32 "] First unseen.",
+		    unseen);
+	imap_untagged(s, "OK [UIDVALIDITY %" PRIu32 "] UIDs valid",
+	    mailbox_uidvalidity(s->mb));
+	imap_untagged(s, "OK [UIDNEXT %" PRIu32 "] Predicted next UID",
+	    mailbox_uidnext(s->mb));
+	/* mod-sequence-value is 1 or more, even for an empty folder */
+	imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+	    mailbox_highestmodseq(s->mb) > 0 ?
+	    mailbox_highestmodseq(s->mb) : 1);
+	if (q.on)
+		qresync_report(s, &q);
+	seqset_free(&q.known);
+	log_info(s->base.id, "select folder=%s messages=%" PRIu32 "%s",
+	    name, n, s->readonly ? " read-only" : "");
 	imap_ok(s, s->readonly ? "READ-ONLY" : "READ-WRITE", "%s completed.",
-	    examine ? "Examine" : "Select");
+	    readonly ? "Examine" : "Select");
 }
 
 void
@@ -136,35 +262,26 @@ cmd_examine(struct imap_session *s, char *arg)
 	select_folder(s, true);
 }
 
-static bool
-no_args(struct imap_session *s, const char *verb)
-{
-	if (s->args_len == 0)
-		return true;
-	imap_bad(s, "%s takes no arguments.", verb);
-	return false;
-}
-
 void
 cmd_check(struct imap_session *s, char *arg)
 {
 	(void)arg;
-	if (no_args(s, "CHECK"))
-		imap_ok(s, NULL, "Check completed.");
+	if (!imap_no_args(s))
+		return;
+	imap_ok(s, NULL, "Check completed.");
 }
 
-/* RFC 3501 6.4.2: expunge silently, then leave. */
 void
 cmd_close(struct imap_session *s, char *arg)
 {
-	struct fail	f;
+	struct fail	 f;
 
 	(void)arg;
-	if (!no_args(s, "CLOSE"))
+	if (!imap_no_args(s))
 		return;
+	/* CLOSE expunges \Deleted silently (no EXPUNGE responses). */
 	if (!s->readonly && mailbox_expunge(s->mb, NULL, 0, &f) == -1)
-		log_warn(s->base.id, "close: expunge failed folder=%s "
-		    "reason=\"%s\"", s->folder, f.text);
+		log_warn(s->base.id, "close: expunge failed: %s", f.text);
 	imap_unselect(s);
 	imap_ok(s, NULL, "Close completed.");
 }
@@ -173,65 +290,66 @@ void
 cmd_unselect(struct imap_session *s, char *arg)
 {
 	(void)arg;
-	if (!no_args(s, "UNSELECT"))
+	if (!imap_no_args(s))
 		return;
 	imap_unselect(s);
 	imap_ok(s, NULL, "Unselect completed.");
 }
 
-/* EXPUNGE, or UID EXPUNGE of a UID set: the view's \Deleted messages in
- * it.  The EXPUNGE responses come from the sync after the command. */
 void
-imap_expunge(struct imap_session *s, bool uid)
+cmd_expunge(struct imap_session *s, char *arg)
 {
-	struct imap_cur		 c;
-	struct imap_str		 set;
-	struct seqset		 ss;
-	struct mailbox_msg	 m;
-	struct fail		 f;
-	uint32_t		*uids = NULL, i, count = mailbox_count(s->mb);
-	size_t			 n = 0;
-	int			 r;
+	struct fail	 f;
 
-	imap_args(s, &c);
-	if (uid) {
-		if (!imap_seqset_text(&c, &set) || !imap_eol(&c) ||
-		    seqset_parse(&ss, set.s, set.len, count > 0 &&
-		    mailbox_msg(s->mb, count, &m) == 0 ? m.uid : 0) == -1) {
-			imap_bad(s, "UID EXPUNGE takes a UID set.");
-			return;
-		}
-		uids = xreallocarray(NULL, count > 0 ? count : 1,
-		    sizeof(*uids));
-		for (i = 1; i <= count; i++)
-			if (mailbox_msg(s->mb, i, &m) == 0 &&
-			    (m.flags & MAILBOX_DELETED) != 0 &&
-			    seqset_has(&ss, m.uid))
-				uids[n++] = m.uid;
-		seqset_free(&ss);
-	} else if (!no_args(s, "EXPUNGE"))
+	(void)arg;
+	if (!imap_no_args(s))
 		return;
 	if (s->readonly) {
-		free(uids);
 		imap_no(s, "READ-ONLY", "Mailbox is read-only.");
 		return;
 	}
-	r = 0;
-	if (!uid || n > 0)
-		r = mailbox_expunge(s->mb, uids, n, &f);
-	free(uids);
-	if (r == -1) {
-		log_warn(s->base.id, "expunge failed folder=%s reason=\"%s\"",
-		    s->folder, f.text);
-		imap_no(s, "UNAVAILABLE", "Expunge failed.");
+	if (mailbox_expunge(s->mb, NULL, 0, &f) == -1) {
+		imap_no(s, f.temp ? "UNAVAILABLE" : "SERVERBUG", "%s",
+		    f.text);
 		return;
 	}
 	imap_ok(s, NULL, "Expunge completed.");
 }
 
+/* UID EXPUNGE set (UIDPLUS): the \Deleted ones of set only. */
 void
-cmd_expunge(struct imap_session *s, char *arg)
+imap_uid_expunge(struct imap_session *s)
 {
-	(void)arg;
-	imap_expunge(s, false);
+	struct imap_cur		 c;
+	struct imap_str		 text;
+	struct seqset		 set;
+	struct mailbox_msg	 m;
+	struct fail		 f;
+	uint32_t		*uids, i, n = mailbox_count(s->mb), k = 0;
+
+	imap_args(s, &c);
+	if (!imap_seqset_text(&c, &text) || !imap_eol(&c) ||
+	    seqset_parse(&set, text.s, text.len, imap_max_uid(s)) == -1) {
+		imap_bad(s, "Error in IMAP command UID EXPUNGE: Invalid uidset.");
+		return;
+	}
+	if (s->readonly) {
+		seqset_free(&set);
+		imap_no(s, "READ-ONLY", "Mailbox is read-only.");
+		return;
+	}
+	uids = xcalloc(n > 0 ? n : 1, sizeof(*uids));
+	for (i = 1; i <= n; i++)
+		if (mailbox_msg(s->mb, i, &m) == 0 &&
+		    (m.flags & MAILBOX_DELETED) && seqset_has(&set, m.uid))
+			uids[k++] = m.uid;
+	seqset_free(&set);
+	if (k > 0 && mailbox_expunge(s->mb, uids, k, &f) == -1) {
+		free(uids);
+		imap_no(s, f.temp ? "UNAVAILABLE" : "SERVERBUG", "%s",
+		    f.text);
+		return;
+	}
+	free(uids);
+	imap_ok(s, NULL, "Expunge completed.");
 }

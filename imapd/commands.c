@@ -1,66 +1,80 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * commands.c - the IMAP verb table (common/cmdtab.h), dispatch of one
- * collected command, the reply helpers of imapd.h and the mailbox sync
- * that reports other sessions' changes
+ * commands.c - the IMAP command table, dispatch, the replies and the
+ * mailbox sync that tells a client what changed
  *
- * A command is "tag SP verb [SP args]" (RFC 3501 9: tag is 1*<ASTRING-CHAR
- * except "+">).  Verbs match without case.  The handler's tagged reply is
- * held in s->done while it runs, so that the untagged EXPUNGE/EXISTS/FETCH
- * of the sync after it (RFC 3501 5.2, 7.4.1) go out before it; FETCH,
- * STORE and SEARCH (IMAP_CMD_NOSYNC) are never followed by a sync, as
- * their sequence numbers must stay valid (RFC 3501 5.5).
- *
- * Texts follow Dovecot's where it has one, so that course material
- * written against it reads the same here.
+ * One whole command (session.c collected it with its literals) is
+ * "tag SP verb [SP arguments]".  The verb is looked up without case in
+ * the table (common/cmdtab.h), its state checked, and its handler run;
+ * while it runs, its tagged completion is held in s->done, so that the
+ * untagged news of the sync that follows (RFC 3501 5.2: EXPUNGE, EXISTS,
+ * RECENT, FETCH FLAGS) goes out before it.  FETCH, STORE and SEARCH
+ * never report expunges (RFC 3501 7.4.1), so after them the sync waits.
  */
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "fetch.h"
 #include "folders.h"
 #include "imapd.h"
 #include "log.h"
 #include "mailbox.h"
+#include "mem.h"
+#include "search.h"
 #include "str.h"
 
-#define IMAP_VERB_MAX	32
+CMDTAB_STRUCT(imap_cmd, struct imap_session);
 
-typedef CMDTAB_ENTRY(struct imap_session) imap_cmd;
+#define ANY	IMAP_ST_ANY
+#define NOAUTH	IMAP_ST_NOAUTH
+#define AUTH	IMAP_ST_AUTH
+#define SEL	IMAP_ST_SEL
+#define NOSYNC	IMAP_CMD_NOSYNC
+#define PRETLS	CMDTAB_F_PRE_TLS
+#define LOGIN	CMDTAB_F_LOGIN
 
-static const imap_cmd imap_cmds[] = {
-	{ "CAPABILITY", cmd_capability, IMAP_ST_ANY, 0 },
-	{ "NOOP", cmd_noop, IMAP_ST_ANY, 0 },
-	{ "LOGOUT", cmd_logout, IMAP_ST_ANY, 0 },
-	{ "ID", cmd_id, IMAP_ST_ANY, 0 },
-	{ "STARTTLS", cmd_starttls, IMAP_ST_NOAUTH, 0 },
-	{ "LOGIN", cmd_login, IMAP_ST_NOAUTH, CMDTAB_F_LOGIN },
-	{ "AUTHENTICATE", cmd_authenticate, IMAP_ST_NOAUTH, CMDTAB_F_LOGIN },
-	{ "ENABLE", cmd_enable, IMAP_ST_AUTH, 0 },
-	{ "IDLE", cmd_idle, IMAP_ST_AUTH, 0 },
-	{ "SELECT", cmd_select, IMAP_ST_AUTH, 0 },
-	{ "EXAMINE", cmd_examine, IMAP_ST_AUTH, 0 },
-	{ "CREATE", cmd_create, IMAP_ST_AUTH, 0 },
-	{ "DELETE", cmd_delete, IMAP_ST_AUTH, 0 },
-	{ "RENAME", cmd_rename, IMAP_ST_AUTH, 0 },
-	{ "SUBSCRIBE", cmd_subscribe, IMAP_ST_AUTH, 0 },
-	{ "UNSUBSCRIBE", cmd_unsubscribe, IMAP_ST_AUTH, 0 },
-	{ "LIST", cmd_list, IMAP_ST_AUTH, 0 },
-	{ "LSUB", cmd_lsub, IMAP_ST_AUTH, 0 },
-	{ "STATUS", cmd_status, IMAP_ST_AUTH, 0 },
-	{ "NAMESPACE", cmd_namespace, IMAP_ST_AUTH, 0 },
-	{ "GETQUOTA", cmd_getquota, IMAP_ST_AUTH, 0 },
-	{ "GETQUOTAROOT", cmd_getquotaroot, IMAP_ST_AUTH, 0 },
-	{ "SETQUOTA", cmd_setquota, IMAP_ST_AUTH, 0 },
-	{ "APPEND", cmd_append, IMAP_ST_AUTH, 0 },
-	{ "CHECK", cmd_check, IMAP_ST_SEL, 0 },
-	{ "CLOSE", cmd_close, IMAP_ST_SEL, 0 },
-	{ "UNSELECT", cmd_unselect, IMAP_ST_SEL, 0 },
-	{ "EXPUNGE", cmd_expunge, IMAP_ST_SEL, 0 },
-	{ "COPY", cmd_copy, IMAP_ST_SEL, 0 },
-	{ "MOVE", cmd_move, IMAP_ST_SEL, 0 },
-	{ "UID", cmd_uid, IMAP_ST_SEL, 0 },
+static const struct imap_cmd imap_cmds[] = {
+	{ "CAPABILITY", cmd_capability, ANY, PRETLS },
+	{ "NOOP", cmd_noop, ANY, PRETLS },
+	{ "LOGOUT", cmd_logout, ANY, PRETLS },
+	{ "ID", cmd_id, ANY, PRETLS },
+	{ "STARTTLS", cmd_starttls, NOAUTH, PRETLS },
+	{ "LOGIN", cmd_login, NOAUTH, LOGIN },
+	{ "AUTHENTICATE", cmd_authenticate, NOAUTH, LOGIN },
+	{ "ENABLE", cmd_enable, AUTH, 0 },
+	{ "SELECT", cmd_select, AUTH, 0 },
+	{ "EXAMINE", cmd_examine, AUTH, 0 },
+	{ "CREATE", cmd_create, AUTH, 0 },
+	{ "DELETE", cmd_delete, AUTH, 0 },
+	{ "RENAME", cmd_rename, AUTH, 0 },
+	{ "SUBSCRIBE", cmd_subscribe, AUTH, 0 },
+	{ "UNSUBSCRIBE", cmd_unsubscribe, AUTH, 0 },
+	{ "LIST", cmd_list, AUTH, 0 },
+	{ "LSUB", cmd_lsub, AUTH, 0 },
+	{ "STATUS", cmd_status, AUTH, 0 },
+	{ "APPEND", cmd_append, AUTH, 0 },
+	{ "NAMESPACE", cmd_namespace, AUTH, 0 },
+	{ "GETQUOTA", cmd_getquota, AUTH, 0 },
+	{ "GETQUOTAROOT", cmd_getquotaroot, AUTH, 0 },
+	{ "SETQUOTA", cmd_setquota, AUTH, 0 },
+	{ "IDLE", cmd_idle, AUTH, 0 },
+	{ "CHECK", cmd_check, SEL, 0 },
+	{ "CLOSE", cmd_close, SEL, 0 },
+	{ "UNSELECT", cmd_unselect, SEL, 0 },
+	{ "EXPUNGE", cmd_expunge, SEL, 0 },
+	{ "SEARCH", cmd_search, SEL, NOSYNC },
+	{ "FETCH", cmd_fetch, SEL, NOSYNC },
+	{ "STORE", cmd_store, SEL, NOSYNC },
+	{ "COPY", cmd_copy, SEL, 0 },
+	{ "MOVE", cmd_move, SEL, 0 },
+	{ "SORT", cmd_sort, SEL, NOSYNC },
+	{ "THREAD", cmd_thread, SEL, NOSYNC },
+	{ "UID", cmd_uid, SEL, 0 },
 	{ NULL, NULL, 0, 0 }
 };
 
@@ -89,77 +103,60 @@ imap_set_state(struct imap_session *s, enum imap_state st)
 /* ---- replies ---- */
 
 static void
-put_line(struct imap_session *s, struct str *to, const char *line,
-    size_t len)
+out_overflow(struct imap_session *s)
 {
-	log_trace(s->base.id, LOG_TRACE_SERVER, line, len, 0);
-	if (str_append(to, line, len) == -1 || str_append(to, "\r\n", 2) == -1)
-		panic("imapd: reply buffer");
+	if (!s->base.closing) {
+		log_warn(s->base.id, "reply buffer full: closing");
+		s->base.closing = true;
+	}
 }
 
-void
-imap_args(struct imap_session *s, struct imap_cur *c)
+static void
+vline(struct imap_session *s, struct str *to, const char *prefix,
+    const char *fmt, va_list ap)
 {
-	imap_cur_init(c, s->args, s->args_len);
+	if (str_append_str(to, prefix) == -1 ||
+	    str_vappendf(to, fmt, ap) == -1 ||
+	    str_append(to, "\r\n", 2) == -1)
+		out_overflow(s);
 }
 
 void
 imap_untagged(struct imap_session *s, const char *fmt, ...)
 {
-	char	 line[2048];
 	va_list	 ap;
-	int	 n;
 
-	line[0] = '*';
-	line[1] = ' ';
 	va_start(ap, fmt);
-	n = vsnprintf(line + 2, sizeof(line) - 2, fmt, ap);
+	vline(s, &s->out, "* ", fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		panic("imap_untagged: vsnprintf");
-	if ((size_t)n >= sizeof(line) - 2)
-		n = (int)sizeof(line) - 3;
-	put_line(s, &s->out, line, (size_t)n + 2);
 }
 
 void
 imap_cont(struct imap_session *s, const char *text)
 {
-	char	line[256];
-
-	(void)str_printf(line, sizeof(line), "+ %s", text);
-	put_line(s, &s->out, line, strlen(line));
+	if (str_appendf(&s->out, "+ %s\r\n", text) == -1)
+		out_overflow(s);
 }
 
 static void
-tagged(struct imap_session *s, const char *word, const char *code,
+tagged(struct imap_session *s, const char *status, const char *code,
     const char *fmt, va_list ap)
 {
-	char	 line[1024];
-	size_t	 len;
-	int	 n;
+	struct str	*to = s->in_dispatch ? &s->done : &s->out;
 
-	if (code != NULL)
-		n = snprintf(line, sizeof(line), "%s %s [%s] ", s->tag, word,
-		    code);
-	else
-		n = snprintf(line, sizeof(line), "%s %s ", s->tag, word);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		panic("imapd: tagged reply");
-	len = (size_t)n;
-	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-	if (n < 0)
-		panic("imapd: tagged reply");
-	len += (size_t)n >= sizeof(line) - len ? sizeof(line) - len - 1 :
-	    (size_t)n;
-	put_line(s, s->in_dispatch ? &s->done : &s->out, line, len);
+	if (str_appendf(to, "%s %s ", s->tag, status) == -1 ||
+	    (code != NULL && str_appendf(to, "[%s] ", code) == -1)) {
+		out_overflow(s);
+		return;
+	}
+	vline(s, to, "", fmt, ap);
 	s->completed = true;
 }
 
 void
 imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list	 ap;
 
 	va_start(ap, fmt);
 	tagged(s, "OK", code, fmt, ap);
@@ -169,7 +166,7 @@ imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
 void
 imap_no(struct imap_session *s, const char *code, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list	 ap;
 
 	va_start(ap, fmt);
 	tagged(s, "NO", code, fmt, ap);
@@ -179,19 +176,80 @@ imap_no(struct imap_session *s, const char *code, const char *fmt, ...)
 void
 imap_bad(struct imap_session *s, const char *fmt, ...)
 {
-	static const char	 bye[] = "* BYE Too many invalid IMAP commands.";
-	va_list			 ap;
+	va_list	 ap;
 
 	va_start(ap, fmt);
 	tagged(s, "BAD", NULL, fmt, ap);
 	va_end(ap);
-	if (++s->errors >= s->srv->conf.max_errors &&
-	    s->state != IMAP_LOGOUT) {
-		put_line(s, s->in_dispatch ? &s->done : &s->out, bye,
-		    sizeof(bye) - 1);
+	if (++s->errors >= s->srv->conf.max_errors) {
 		log_info(s->base.id, "too many errors errors=%u", s->errors);
+		if (s->in_dispatch && str_append(&s->out, s->done.data,
+		    s->done.len) == 0)
+			str_clear(&s->done);
+		imap_untagged(s, "BYE Too many invalid IMAP commands.");
 		imap_set_state(s, IMAP_LOGOUT);
 	}
+}
+
+void
+imap_args(struct imap_session *s, struct imap_cur *c)
+{
+	imap_cur_init(c, s->args, s->args_len);
+}
+
+bool
+imap_no_args(struct imap_session *s)
+{
+	struct imap_cur	 c;
+
+	imap_args(s, &c);
+	if (!imap_eol(&c)) {
+		imap_bad(s, "Unexpected arguments.");
+		return false;
+	}
+	return true;
+}
+
+/* ---- capabilities ---- */
+
+bool
+imap_login_allowed(const struct imap_session *s)
+{
+	return s->base.is_tls || (s->is_loopback &&
+	    s->srv->conf.plaintext_loopback);
+}
+
+void
+imap_capability(const struct imap_session *s, struct str *out)
+{
+	int	 rc;
+
+	rc = str_append_str(out, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE");
+	if (s->state == IMAP_NOT_AUTH) {
+		if (rc == 0 && s->srv->tls_ctx != NULL && !s->base.is_tls)
+			rc = str_append_str(out, " STARTTLS");
+		if (rc == 0)
+			rc = str_append_str(out, imap_login_allowed(s) ?
+			    " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
+	} else if (rc == 0)
+		rc = str_append_str(out, " UIDPLUS MOVE NAMESPACE UNSELECT "
+		    "CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE "
+		    "QRESYNC ESEARCH SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+		    "THREAD=REFERENCES STATUS=SIZE QUOTA QUOTA=RES-STORAGE "
+		    "UTF8=ACCEPT");
+	(void)rc;	/* a capability list always fits */
+}
+
+void
+imap_greet(struct imap_session *s)
+{
+	struct str	 caps;
+
+	str_init(&caps, 0);
+	imap_capability(s, &caps);
+	imap_untagged(s, "OK [CAPABILITY %s] buzon IMAP4rev1 ready.",
+	    str_c(&caps));
+	str_release(&caps);
 }
 
 /* ---- \Recent ---- */
@@ -205,72 +263,92 @@ imap_is_recent(const struct imap_session *s, uint32_t uid)
 uint32_t
 imap_recent_count(const struct imap_session *s)
 {
-	struct mailbox_msg	 m;
-	uint32_t		 lo, hi, mid, count;
+	uint32_t	 seq;
 
 	if (s->mb == NULL || s->recent_uid == 0)
 		return 0;
-	count = mailbox_count(s->mb);
-	/* The first sequence number whose UID is recent (UIDs ascend). */
-	lo = 1;
-	hi = count + 1;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (mailbox_msg(s->mb, mid, &m) == -1)
-			break;
-		if (m.uid >= s->recent_uid)
-			hi = mid;
-		else
-			lo = mid + 1;
+	seq = mailbox_seq_of_uid(s->mb, s->recent_uid);
+	if (seq == 0) {	/* that one is gone: count from the top */
+		struct mailbox_msg	 m;
+		uint32_t		 n = mailbox_count(s->mb), c = 0;
+
+		for (seq = n; seq >= 1; seq--) {
+			if (mailbox_msg(s->mb, seq, &m) == -1 ||
+			    m.uid < s->recent_uid)
+				break;
+			c++;
+		}
+		return c;
 	}
-	return count + 1 - lo;
+	return mailbox_count(s->mb) - seq + 1;
 }
 
-/* ---- greeting and capabilities ---- */
-
-bool
-imap_login_allowed(const struct imap_session *s)
-{
-	return s->base.is_tls ||
-	    (s->is_loopback && s->srv->conf.plaintext_loopback);
-}
-
-/* What works once logged in (RFC 3501 7.2.1, the extensions' RFCs). */
-static const char imap_caps_auth[] =
-    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE NAMESPACE "
-    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE "
-    "QUOTA";
+/* ---- the sync ---- */
 
 void
-imap_capability(const struct imap_session *s, struct str *out)
+imap_sync_report(struct imap_session *s)
 {
-	int	r;
+	struct mailbox_changes	 ch;
+	struct mailbox_msg	 m;
+	struct fail		 f;
+	struct str		 line;
+	uint32_t		 seq, first;
+	size_t			 i;
 
-	r = str_append_str(out, imap_caps_auth);
-	if (r == 0 && s->state == IMAP_NOT_AUTH) {
-		if (!s->base.is_tls && s->srv->tls_ctx != NULL)
-			r = str_append_str(out, " STARTTLS");
-		if (r == 0)
-			r = str_append_str(out, imap_login_allowed(s) ?
-			    " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
+	if (s->state != IMAP_SELECTED || s->mb == NULL)
+		return;
+	if (mailbox_sync(s->mb, &ch, &f) == -1) {
+		log_warn(s->base.id, "sync failed folder=%s: %s", s->folder,
+		    f.text);
+		return;
 	}
-	if (r == -1)
-		panic("imap_capability: buffer");
+	if (ch.uidvalidity_changed) {
+		/* The index was rebuilt: the client must start over. */
+		imap_untagged(s, "BYE [UNAVAILABLE] The mailbox was rebuilt; "
+		    "select it again.");
+		imap_set_state(s, IMAP_LOGOUT);
+		return;
+	}
+	if (ch.n_expunged > 0) {
+		if (s->enabled & IMAP_EN_QRESYNC) {
+			str_init(&line, 0);
+			if (str_append_str(&line, "VANISHED ") == 0 &&
+			    seqset_put(&line, ch.expunged_uids,
+			    ch.n_expunged) == 0)
+				imap_untagged(s, "%s", str_c(&line));
+			str_release(&line);
+		} else
+			for (i = ch.n_expunged; i > 0; i--)
+				imap_untagged(s, "%" PRIu32 " EXPUNGE",
+				    ch.expunged_seqs[i - 1]);
+	}
+	if (ch.new_count != ch.old_count - (uint32_t)ch.n_expunged) {
+		imap_untagged(s, "%" PRIu32 " EXISTS", ch.new_count);
+		/* The new ones are \Recent here if no session saw them. */
+		if (!s->readonly && (first = imap_recent_claim(s->mb)) != 0 &&
+		    s->recent_uid == 0)
+			s->recent_uid = first;
+		imap_untagged(s, "%" PRIu32 " RECENT", imap_recent_count(s));
+	}
+	for (i = 0; i < ch.n_changed; i++) {
+		if ((seq = mailbox_seq_of_uid(s->mb, ch.changed_uids[i])) ==
+		    0 || mailbox_msg(s->mb, seq, &m) == -1)
+			continue;
+		str_init(&line, 0);
+		if (str_appendf(&line, "* %" PRIu32 " FETCH (", seq) == 0 &&
+		    ((s->enabled & (IMAP_EN_CONDSTORE | IMAP_EN_QRESYNC)) == 0
+		    || str_appendf(&line, "UID %" PRIu32 " ", m.uid) == 0) &&
+		    str_append_str(&line, "FLAGS ") == 0 &&
+		    imap_put_flags(&line, s->mb, &m,
+		    imap_is_recent(s, m.uid)) == 0 &&
+		    ((s->enabled & IMAP_EN_CONDSTORE) == 0 ||
+		    str_appendf(&line, " MODSEQ (%" PRIu64 ")", m.modseq) ==
+		    0) && str_append_str(&line, ")\r\n") == 0 &&
+		    str_append(&s->out, line.data, line.len) == -1)
+			out_overflow(s);
+		str_release(&line);
+	}
 }
-
-void
-imap_greet(struct imap_session *s)
-{
-	struct str	caps;
-
-	str_init(&caps, 0);
-	imap_capability(s, &caps);
-	imap_untagged(s, "OK [CAPABILITY %s] buzon IMAP4rev1 ready.",
-	    str_c(&caps));
-	str_release(&caps);
-}
-
-/* ---- the view ---- */
 
 void
 imap_unselect(struct imap_session *s)
@@ -283,114 +361,42 @@ imap_unselect(struct imap_session *s)
 		imap_set_state(s, IMAP_AUTH);
 }
 
-void
-imap_sync_report(struct imap_session *s)
-{
-	struct mailbox_changes	 ch;
-	struct fail		 f;
-	size_t			 i;
-	uint32_t		 fresh;
-
-	if (s->state != IMAP_SELECTED || s->mb == NULL)
-		return;
-	if (mailbox_sync(s->mb, &ch, &f) == -1) {
-		log_warn(s->base.id, "sync failed folder=%s reason=\"%s\"",
-		    s->folder, f.text);
-		return;
-	}
-	if (ch.uidvalidity_changed) {
-		imap_untagged(s, "BYE [UNAVAILABLE] The folder was rebuilt "
-		    "(UIDVALIDITY changed); please reconnect.");
-		imap_set_state(s, IMAP_LOGOUT);
-		return;
-	}
-	if (ch.n_expunged > 0 && (s->enabled & IMAP_EN_QRESYNC)) {
-		struct str	v;
-
-		str_init(&v, 0);
-		for (i = 0; i < ch.n_expunged; i++)
-			if (str_appendf(&v, "%s%u", i > 0 ? "," : "",
-			    (unsigned int)ch.expunged_uids[i]) == -1)
-				panic("imap_sync_report: buffer");
-		imap_untagged(s, "VANISHED %s", str_c(&v));
-		str_release(&v);
-	} else
-		for (i = ch.n_expunged; i > 0; i--)
-			imap_untagged(s, "%u EXPUNGE",
-			    (unsigned int)ch.expunged_seqs[i - 1]);
-	fresh = ch.new_count - (ch.old_count - (uint32_t)ch.n_expunged);
-	if (fresh > 0) {
-		uint32_t	first;
-
-		/* New mail is \Recent to the first session that sees it. */
-		if (!s->readonly && (first = imap_recent_claim(s->mb)) != 0 &&
-		    s->recent_uid == 0)
-			s->recent_uid = first;
-		imap_untagged(s, "%u EXISTS", (unsigned int)ch.new_count);
-		imap_untagged(s, "%u RECENT",
-		    (unsigned int)imap_recent_count(s));
-	}
-}
-
 /* ---- dispatch ---- */
 
 static bool
-is_tag_char(unsigned char ch)
+is_tag_char(unsigned char c)
 {
-	if (ch <= 0x20 || ch >= 0x7f)
-		return false;
-	return strchr("(){%*\"\\+", ch) == NULL;
-}
-
-static const char *
-state_refusal(const imap_cmd *c, enum imap_state st)
-{
-	if (st == IMAP_NOT_AUTH)
-		return "Please log in first.";
-	if (c->states == IMAP_ST_NOAUTH)
-		return "Already logged in.";
-	if (c->states == IMAP_ST_SEL)
-		return "No mailbox selected.";
-	return "Command not allowed in this state.";
+	return c > 0x20 && c < 0x7f && strchr("(){%*\"\\+", c) == NULL;
 }
 
 void
 imap_dispatch(struct imap_session *s)
 {
-	const imap_cmd	*c;
-	char		*p = s->cmd.data, *end = s->cmd.data + s->cmd.len;
-	char		 verb[IMAP_VERB_MAX + 1];
-	size_t		 n;
+	const struct imap_cmd	*c;
+	char			*p = s->cmd.data, *end, verb[32];
+	size_t			 n;
 
+	if (p == NULL || s->cmd.len == 0)
+		return;
+	end = p + s->cmd.len;
 	s->completed = false;
-	str_clear(&s->done);
 	for (n = 0; p + n < end && is_tag_char((unsigned char)p[n]); n++)
 		continue;
 	if (n == 0 || n > IMAP_TAG_MAX || p + n == end || p[n] != ' ') {
 		(void)str_copy(s->tag, "*", sizeof(s->tag));
-		imap_bad(s, n == 0 || n > IMAP_TAG_MAX || (p + n < end &&
-		    p[n] != ' ') ? "Error in IMAP command received by server: "
-		    "invalid tag." : "Error in IMAP command received by "
-		    "server: missing command.");
+		imap_bad(s, "Error in IMAP command received by server.");
 		return;
 	}
 	memcpy(s->tag, p, n);
 	s->tag[n] = '\0';
 	p += n + 1;
-	for (n = 0; p + n < end && p[n] != ' '; n++)
-		continue;
-	if (n == 0 || n > IMAP_VERB_MAX || memchr(p, '\0', n) != NULL) {
-		imap_bad(s, n == 0 ? "Error in IMAP command received by "
-		    "server: missing command." : "Unknown command.");
+	for (n = 0; p + n < end && p[n] != ' ' && n < sizeof(verb) - 1; n++)
+		verb[n] = p[n];
+	verb[n] = '\0';
+	if (n == 0) {
+		imap_bad(s, "Error in IMAP command received by server.");
 		return;
 	}
-	memcpy(verb, p, n);
-	verb[n] = '\0';
-	p += n;
-	if (p < end)
-		p++;			/* the SP before the arguments */
-	s->args = p;
-	s->args_len = (size_t)(end - p);
 	if (s->state == IMAP_NOT_AUTH && ++s->commands > IMAP_PREAUTH_MAX) {
 		imap_untagged(s, "BYE Too many commands before login.");
 		imap_set_state(s, IMAP_LOGOUT);
@@ -398,22 +404,55 @@ imap_dispatch(struct imap_session *s)
 	}
 	CMDTAB_FIND(imap_cmds, verb, c);
 	if (c->verb == NULL) {
-		imap_bad(s, "Unknown command.");
+		char	 safe[40];
+
+		(void)str_sanitize(safe, sizeof(safe), verb, strlen(verb));
+		imap_bad(s, "Error in IMAP command %s: Unknown command.", safe);
 		return;
 	}
 	if (!CMDTAB_ALLOWED(c, s->state)) {
-		imap_bad(s, "%s", state_refusal(c, s->state));
+		if (s->state == IMAP_NOT_AUTH)
+			imap_bad(s, "Error in IMAP command %s: Log in first.",
+			    c->verb);
+		else if (c->states == NOAUTH)
+			imap_bad(s, "Error in IMAP command %s: Already logged "
+			    "in.", c->verb);
+		else
+			imap_bad(s, "Error in IMAP command %s: No mailbox "
+			    "selected.", c->verb);
 		return;
 	}
+	if ((c->flags & LOGIN) && !imap_login_allowed(s)) {
+		imap_no(s, "PRIVACYREQUIRED", "Plaintext authentication "
+		    "disallowed on non-secure (SSL/TLS) connections.");
+		return;
+	}
+	p += n;
+	if (p < end && *p == ' ')
+		p++;
+	else if (p < end) {
+		imap_bad(s, "Error in IMAP command %s: Expected a space.",
+		    c->verb);
+		return;
+	}
+	s->args = p;
+	s->args_len = (size_t)(end - p);
+	str_clear(&s->done);
+	s->cmd_nosync = false;
 	s->in_dispatch = true;
-	s->nosync = (c->flags & IMAP_CMD_NOSYNC) != 0;
 	c->fn(s, s->args);
 	s->in_dispatch = false;
-	if (s->done.len == 0)
-		return;			/* answered later (LOGIN, IDLE, FETCH) */
-	if (!s->nosync && !s->base.producing)
+	if (!s->completed && s->pending == NULL && s->base.cont == NULL &&
+	    !s->idling && s->fetch == NULL) {
+		log_error(s->base.id, "%s left without a reply", c->verb);
+		imap_no(s, "SERVERBUG", "Internal error.");
+	}
+	/* The news of the sync go before the tagged reply. */
+	if (s->state == IMAP_SELECTED && !(c->flags & NOSYNC) &&
+	    !s->cmd_nosync && s->done.len > 0)
 		imap_sync_report(s);
-	if (str_append(&s->out, s->done.data, s->done.len) == -1)
-		panic("imap_dispatch: reply buffer");
+	if (s->done.len > 0 && str_append(&s->out, s->done.data,
+	    s->done.len) == -1)
+		out_overflow(s);
 	str_clear(&s->done);
 }

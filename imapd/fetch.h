@@ -41,4 +41,10 @@ int	 imap_put_flags(struct str *, const struct mailbox *,
 	    const struct mailbox_msg *, bool recent)
 	    __attribute__((warn_unused_result));
 
+/* The flags a folder knows, "(\Answered ... kw)", with "\*" (any new
+ * keyword may be stored) when star: SELECT's FLAGS and PERMANENTFLAGS
+ * (flags.c). */
+int	 imap_put_flag_names(struct str *, const struct mailbox *, bool star)
+	    __attribute__((warn_unused_result));
+
 #endif

@@ -127,20 +127,14 @@ struct imap_session {
 	bool			 want_starttls;	/* answered: switch after it */
 	bool			 idling;	/* IDLE: waiting for DONE */
 	bool			 completed;	/* the command has its reply */
-	bool			 nosync;	/* no sync after this command */
+	bool			 cmd_nosync;	/* UID FETCH/STORE/SEARCH...:
+						   no sync after it */
 	unsigned int		 commands;	/* commands before login */
 	uint64_t		 bytes_out;
 	struct event_timer	*idle_timer;	/* IDLE's mailbox poll */
 	struct auth_sasl	 sasl;
 	struct imap_login	*pending;	/* a check at buzon-auth */
 	struct imap_fetch	*fetch;		/* a FETCH being produced */
-	/* A response produced as the socket drains (FETCH): appends to
-	 * out, 1 when done (its tagged reply queued), 0 more to come;
-	 * produce_end releases what it holds (also when the session goes
-	 * first). */
-	int			(*produce)(struct imap_session *,
-				    struct str *out);
-	void			(*produce_end)(struct imap_session *);
 };
 
 #define IMAP_PREAUTH_MAX	100	/* commands before a login */
@@ -161,6 +155,8 @@ struct imap_session {
 
 /* A cursor over the current command's arguments. */
 void	 imap_args(struct imap_session *, struct imap_cur *);
+/* The command has no arguments; else BAD and false. */
+bool	 imap_no_args(struct imap_session *);
 
 /* Queue "* " fmt CRLF. */
 void	 imap_untagged(struct imap_session *, const char *fmt, ...)
@@ -232,15 +228,17 @@ void	 cmd_search(struct imap_session *, char *);
 void	 cmd_sort(struct imap_session *, char *);
 void	 cmd_thread(struct imap_session *, char *);
 void	 cmd_append(struct imap_session *, char *);
-/* EXPUNGE, or UID EXPUNGE (uid) of the set in the arguments. */
-void	 imap_expunge(struct imap_session *, bool uid);
-/* A flag list "(f1 f2)" (parens) or flags up to the end of the
- * arguments: system flags into *flags_r (\Recent ignored), keywords
- * into kw[] (MAILBOX_KEYWORDS_MAX entries, NUL-terminated copies in
- * kwbuf).  0, or -1 with *err. */
-int	 imap_flag_list(struct imap_cur *, bool parens, unsigned int *flags_r,
-	    const char **kw, size_t *nkw_r, char *kwbuf, size_t kwsize,
-	    const char **err) __attribute__((warn_unused_result));
+/* The highest UID of the view (0: empty). */
+uint32_t imap_max_uid(const struct imap_session *);
+/* A sequence set (uid: of UIDs) as the ascending sequence numbers of the
+ * messages in it (malloc'ed).  -1: bad syntax, or a sequence number
+ * above EXISTS. */
+int	 imap_resolve(struct imap_session *, const struct imap_str *, bool uid,
+	    uint32_t **seqs_r, size_t *n_r) __attribute__((warn_unused_result));
+void	 imap_uid_expunge(struct imap_session *);
+/* FETCH as the socket drains (session.c's produce hook): 1 done, 0 more
+ * to come. */
+int	 imap_fetch_produce(struct imap_session *, struct str *out);
 
 /* ---- server.c ---- */
 int	 imapd_init(struct event_loop *, const struct config *, void *);
@@ -256,8 +254,8 @@ void	 imap_accept(int fd, const struct net_addr *peer,
 void	 imap_resume_after(struct imap_session *, uint64_t ms);
 /* Start IDLE: poll the folder, the IDLE timeout. */
 void	 imap_idle_start(struct imap_session *);
-/* Start s->produce after the queued replies. */
-void	 imap_start_produce(struct imap_session *);
+/* Start producing s->fetch after the queued replies. */
+void	 imap_start_fetch(struct imap_session *);
 /* Memory sessions (fuzz, tests): fed with sess_feed(&s->base, ...). */
 struct imap_session *imap_session_mem(struct imapd *);
 void	 imap_session_start(struct imap_session *);

@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "event.h"
+#include "fetch.h"
 #include "imapd.h"
 #include "log.h"
 #include "mailbox.h"
@@ -178,14 +179,9 @@ literal_ok(struct imap_session *s, uint64_t n, bool nonsync)
 	} else
 		max = lit_max = c->max_command;
 	s->cmd_max = max;
-	cmd_tag(s);
-	if (!nonsync && s->quota > 0 && cmd_is_append(s) && n > s->quota) {
-		imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox for user is "
-		    "full).");
-		return false;
-	}
 	if (n <= lit_max && n + s->cmd.len + 2 <= max)
 		return true;
+	cmd_tag(s);
 	if (nonsync) {
 		imap_bad(s, "[TOOBIG] Literal too big.");
 		imap_untagged(s, "BYE Literal too big.");
@@ -300,15 +296,6 @@ imap_raw_input(struct sess *b)
 
 /* ---- output ---- */
 
-static void
-produce_end(struct imap_session *s)
-{
-	if (s->produce_end != NULL)
-		s->produce_end(s);
-	s->produce = NULL;
-	s->produce_end = NULL;
-}
-
 static int
 imap_produce(struct sess *b)
 {
@@ -331,21 +318,18 @@ imap_produce(struct sess *b)
 			if (stream_flush(st) == -1)
 				return -1;
 		}
-		if (s->produce == NULL)
+		if (s->fetch == NULL)
 			return 1;
 		if (stream_output_pending(st) >= IMAP_OUT_HIGH)
 			return 0;
-		r = s->produce(s, &s->out);
-		if (r == 1) {
-			produce_end(s);
-			if (s->out.len == 0)
-				return 1;
-		}
+		r = imap_fetch_produce(s, &s->out);
+		if (r == 1 && s->out.len == 0)
+			return 1;
 	}
 }
 
 void
-imap_start_produce(struct imap_session *s)
+imap_start_fetch(struct imap_session *s)
 {
 	sess_produce(&s->base);
 	session_touch(s);
@@ -460,7 +444,8 @@ imap_release(struct sess *b, const char *reason)
 	    "errors=%u", b->ip, reason, s->user[0] != '\0' ? s->user : "-",
 	    (unsigned long long)s->bytes_out, s->errors);
 	idle_stop(s);
-	produce_end(s);
+	if (s->fetch != NULL)
+		imap_fetch_free(&s->fetch);
 	imap_auth_release(s);
 	imap_login_forget(s);
 	mailbox_close(&s->mb);

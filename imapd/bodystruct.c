@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bodystruct.c - ENVELOPE, BODY and BODYSTRUCTURE (RFC 3501 7.4.2) of a
+ * parsed message (common/mime.h)
+ *
+ * ENVELOPE carries the header values as they are (unfolded, encoded
+ * words kept, RFC 3501 says so); the address lists are parsed into
+ * (name adl mailbox host) with group markers.  BODYSTRUCTURE is BODY
+ * with the extension data: parameters, disposition, language, location.
+ * Sizes are of the wire form (CRLF).
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fetch_private.h"
+#include "mime.h"
+#include "parse.h"
+#include "str.h"
+
+#define W(x)	do { if ((x) == -1) return -1; } while (0)
+
+static int
+put_nstr(struct str *o, const char *s, bool utf8)
+{
+	return imap_put_nstring(o, s, s != NULL ? strlen(s) : 0, utf8);
+}
+
+/* One header field of the message's header, unfolded; NIL if missing. */
+static int
+put_field(struct str *o, const struct mime_msg *m, const struct mime_part *p,
+    const char *name, bool utf8)
+{
+	struct str	 v;
+	int		 r;
+
+	str_init(&v, 0);
+	r = mime_header_get(m, p, name, &v);
+	if (r == 1)
+		r = imap_put_string(o, v.data != NULL ? v.data : "", v.len,
+		    utf8);
+	else
+		r = str_append_str(o, "NIL");
+	str_release(&v);
+	return r;
+}
+
+/* An address list: NIL when the field is missing or holds none. */
+static int
+put_addrs(struct str *o, const struct mime_msg *m, const struct mime_part *p,
+    const char *name, const char *fallback, bool utf8)
+{
+	struct mime_addr *a = NULL;
+	struct str	 v;
+	size_t		 n = 0, i;
+	int		 r = 0;
+
+	str_init(&v, 0);
+	if (mime_header_get(m, p, name, &v) != 1 && (fallback == NULL ||
+	    mime_header_get(m, p, fallback, &v) != 1)) {
+		str_release(&v);
+		return str_append_str(o, "NIL");
+	}
+	if (mime_addr_parse_raw(v.data != NULL ? v.data : "", v.len, &a,
+	    &n) == -1 || n == 0) {
+		str_release(&v);
+		mime_addr_free(a, n);
+		return str_append_str(o, "NIL");
+	}
+	r = str_append_c(o, '(');
+	for (i = 0; i < n && r == 0; i++) {
+		r = str_append_c(o, '(');
+		if (r == 0)
+			r = put_nstr(o, a[i].host != NULL ? a[i].name : NULL,
+			    utf8);
+		if (r == 0)
+			r = str_append_c(o, ' ');
+		if (r == 0)
+			r = put_nstr(o, a[i].route, utf8);
+		if (r == 0)
+			r = str_append_c(o, ' ');
+		if (r == 0)
+			r = put_nstr(o, a[i].mailbox, utf8);
+		if (r == 0)
+			r = str_append_c(o, ' ');
+		if (r == 0)
+			r = put_nstr(o, a[i].host, utf8);
+		if (r == 0)
+			r = str_append_c(o, ')');
+	}
+	if (r == 0)
+		r = str_append_c(o, ')');
+	mime_addr_free(a, n);
+	str_release(&v);
+	return r;
+}
+
+int
+fetch_put_envelope(struct str *o, const struct mime_msg *m,
+    const struct mime_part *p, bool utf8)
+{
+	W(str_append_c(o, '('));
+	W(put_field(o, m, p, "Date", utf8));
+	W(str_append_c(o, ' '));
+	W(put_field(o, m, p, "Subject", utf8));
+	W(str_append_c(o, ' '));
+	W(put_addrs(o, m, p, "From", NULL, utf8));
+	W(str_append_c(o, ' '));
+	W(put_addrs(o, m, p, "Sender", "From", utf8));
+	W(str_append_c(o, ' '));
+	W(put_addrs(o, m, p, "Reply-To", "From", utf8));
+	W(str_append_c(o, ' '));
+	W(put_addrs(o, m, p, "To", NULL, utf8));
+	W(str_append_c(o, ' '));
+	W(put_addrs(o, m, p, "Cc", NULL, utf8));
+	W(str_append_c(o, ' '));
+	W(put_addrs(o, m, p, "Bcc", NULL, utf8));
+	W(str_append_c(o, ' '));
+	W(put_field(o, m, p, "In-Reply-To", utf8));
+	W(str_append_c(o, ' '));
+	W(put_field(o, m, p, "Message-ID", utf8));
+	return str_append_c(o, ')');
+}
+
+static int
+put_params(struct str *o, const struct mime_param *pa, size_t n, bool utf8)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return str_append_str(o, "NIL");
+	W(str_append_c(o, '('));
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			W(str_append_c(o, ' '));
+		W(put_nstr(o, pa[i].name, utf8));
+		W(str_append_c(o, ' '));
+		W(imap_put_string(o, pa[i].value, strlen(pa[i].value), utf8));
+	}
+	return str_append_c(o, ')');
+}
+
+/* disposition language location (the extension data after md5 or the
+ * multipart's parameters). */
+static int
+put_ext_tail(struct str *o, const struct mime_part *p, bool utf8)
+{
+	W(str_append_c(o, ' '));
+	if (p->disposition == NULL)
+		W(str_append_str(o, "NIL"));
+	else {
+		W(str_append_c(o, '('));
+		W(put_nstr(o, p->disposition, utf8));
+		W(str_append_c(o, ' '));
+		W(put_params(o, p->disp_params, p->ndisp_params, utf8));
+		W(str_append_c(o, ')'));
+	}
+	W(str_append_c(o, ' '));
+	W(put_nstr(o, p->language, utf8));
+	W(str_append_c(o, ' '));
+	return put_nstr(o, p->location, utf8);
+}
+
+int
+fetch_put_body(struct str *o, const struct mime_msg *m,
+    const struct mime_part *p, bool ext, bool utf8, unsigned int depth)
+{
+	size_t	 i;
+
+	if (depth > MIME_DEPTH_MAX + 2)
+		return str_append_str(o, "NIL");
+	W(str_append_c(o, '('));
+	if (strcmp(p->type, "multipart") == 0 && p->nchildren > 0) {
+		for (i = 0; i < p->nchildren; i++)
+			W(fetch_put_body(o, m, &p->children[i], ext, utf8,
+			    depth + 1));
+		W(str_append_c(o, ' '));
+		W(imap_put_string(o, p->subtype, strlen(p->subtype), utf8));
+		if (ext) {
+			W(str_append_c(o, ' '));
+			W(put_params(o, p->params, p->nparams, utf8));
+			W(put_ext_tail(o, p, utf8));
+		}
+		return str_append_c(o, ')');
+	}
+	W(imap_put_string(o, p->type, strlen(p->type), utf8));
+	W(str_append_c(o, ' '));
+	W(imap_put_string(o, p->subtype, strlen(p->subtype), utf8));
+	W(str_append_c(o, ' '));
+	W(put_params(o, p->params, p->nparams, utf8));
+	W(str_append_c(o, ' '));
+	W(put_nstr(o, p->id, utf8));
+	W(str_append_c(o, ' '));
+	W(put_nstr(o, p->description, utf8));
+	W(str_append_c(o, ' '));
+	W(put_nstr(o, p->encoding != NULL ? p->encoding : "7bit", utf8));
+	W(str_appendf(o, " %" PRIu64, p->wire_body_len));
+	if (strcmp(p->type, "message") == 0 && p->nchildren == 1 &&
+	    (strcmp(p->subtype, "rfc822") == 0 ||
+	    strcmp(p->subtype, "global") == 0)) {
+		W(str_append_c(o, ' '));
+		W(fetch_put_envelope(o, m, &p->children[0], utf8));
+		W(str_append_c(o, ' '));
+		W(fetch_put_body(o, m, &p->children[0], ext, utf8,
+		    depth + 1));
+		W(str_appendf(o, " %" PRIu64, p->body_lines));
+	} else if (strcmp(p->type, "text") == 0)
+		W(str_appendf(o, " %" PRIu64, p->body_lines));
+	if (ext) {
+		W(str_append_c(o, ' '));
+		W(put_nstr(o, p->md5, utf8));
+		W(put_ext_tail(o, p, utf8));
+	}
+	return str_append_c(o, ')');
+}
