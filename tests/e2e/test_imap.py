@@ -115,6 +115,21 @@ class ImapBase(unittest.TestCase):
                   r"^a OK \[CAPABILITY [^\]]+\] Logged in$")
         return c
 
+    def read_n(self, c, n):
+        """n raw bytes of a literal (after what readline buffered)."""
+        data = b""
+        while len(data) < n:
+            if c.buf:
+                take = c.buf[:n - len(data)]
+                c.buf = c.buf[len(take):]
+                data += take
+            else:
+                chunk = c.sock.recv(n - len(data))
+                if not chunk:
+                    break
+                data += chunk
+        return data
+
     def until_tagged(self, c, tag):
         """Lines up to and including the tagged one."""
         lines = []
@@ -142,15 +157,15 @@ class TestBasics(ImapBase):
     def test_login_and_errors(self):
         addr = self.new_user()
         c = self.connect()
-        cm(c, "A LOGIN user", r"^A BAD LOGIN takes a user name and a "
-                  r"password: A LOGIN user password$")
-        cm(c, "x IDLE", r"^x BAD Please log in first\.$")
-        cm(c, "y FOOBAR", r"^y BAD Unknown command\.$")
+        cm(c, "A LOGIN user", r"^A BAD Error in IMAP command LOGIN: "
+           r"Missing password \(usage: LOGIN user password\)\.$")
+        cm(c, "x IDLE", r"^x BAD Error in IMAP command IDLE: Log in first\.$")
+        cm(c, "y FOOBAR", r"^y BAD Error in IMAP command FOOBAR: Unknown command\.$")
         cm(c, "z LOGIN %s wrong" % addr,
                   r"^z NO \[AUTHENTICATIONFAILED\] Authentication failed\.$")
         cm(c, "b login %s \"%s\"" % (addr, PASSWORD),
                   r"^b OK \[CAPABILITY .*\] Logged in$")
-        cm(c, "c LOGIN a b", r"^c BAD Already logged in\.$")
+        cm(c, "c LOGIN a b", r"^c BAD Error in IMAP command LOGIN: Already logged in\.$")
         cm(c, "d LOGOUT", r"^\* BYE")
         c.close()
 
@@ -184,7 +199,27 @@ class TestSession(ImapBase):
         self.assertIn("* OK [CLOSED] Previous mailbox closed.", lines)
         self.assertIn("* 0 RECENT", lines)
         self.assertEqual(lines[-1], "b OK [READ-WRITE] Select completed.")
-        cm(c, "A010 EXPUNGE", r"^A010 OK Expunge completed\.$")
+        hdr = ("From: sender@example.org\r\nTo: user@example.test\r\n"
+               "Subject: message 1\r\nMessage-ID: <1@example.org>\r\n"
+               "\r\n").encode()
+        c.send("A004 FETCH 1 BODY[HEADER]")
+        ex(c, r"^\* 1 FETCH \(BODY\[HEADER\] \{%d\}$" % len(hdr))
+        self.assertEqual(self.read_n(c, len(hdr)), hdr)
+        lines = self.until_tagged(c, "A004")
+        self.assertEqual(lines[-1], "A004 OK Fetch completed.")
+        self.assertIn("FLAGS (\\Seen", "".join(lines))
+        c.send("c fetch 3 body[]")
+        lines = self.until_tagged(c, "c")
+        self.assertTrue(lines[0].startswith("* 3 FETCH ("), lines)
+        self.assertEqual(lines[-1], "c OK Fetch completed.")
+        cm(c, "A005 STORE 1 +FLAGS (\\Seen)",
+           r"^\* 1 FETCH \(FLAGS \(\\Seen( \\Recent)?\)\)$")
+        ex(c, r"^A005 OK Store completed\.$")
+        cm(c, "A006 STORE 1 +FLAGS (\\Deleted)",
+           r"^\* 1 FETCH \(FLAGS \(\\Deleted \\Seen\)\)$")
+        ex(c, r"^A006 OK Store completed\.$")
+        cm(c, "A010 EXPUNGE", r"^\* 1 EXPUNGE$")
+        ex(c, r"^A010 OK Expunge completed\.$")
         cm(c, "A011 LOGOUT", r"^\* BYE Logging out$")
         ex(c, r"^A011 OK Logout completed\.$")
         c.close()
@@ -199,7 +234,7 @@ class TestSession(ImapBase):
         ex(c, r"^c OK \[APPENDUID \d+ 2\] Append completed\.$")
         c.send("d APPEND NoSuch {%d+}" % len(msg))
         c.send_raw(msg + b"\r\n")
-        ex(c, r"^d NO \[TRYCREATE\] Mailbox doesn't exist\.$")
+        ex(c, r"^d NO \[TRYCREATE\] Mailbox doesn't exist: NoSuch$")
         c.send("e SELECT INBOX")
         lines = self.until_tagged(c, "e")
         self.assertIn("* 2 EXISTS", lines)
@@ -208,11 +243,11 @@ class TestSession(ImapBase):
         cm(c, "g UID MOVE 2 Archive", r"^\* OK \[COPYUID \d+ 2 1\] Moved")
         ex(c, r"^\* 2 EXPUNGE$")
         ex(c, r"^g OK Move completed\.$")
-        cm(c, "h COPY 5 Trash", r"^h BAD Invalid messageset\.$")
-        cm(c, "i UID COPY 99 Trash", r"^i OK No messages found\.$")
+        cm(c, "h COPY 5 Trash", r"^h BAD Error in IMAP command COPY: Invalid messageset\.$")
+        cm(c, "i UID COPY 99 Trash", r"^i OK Copy completed\.$")
         cm(c, "j COPY 1 NoSuch", r"^j NO \[TRYCREATE\]")
         cm(c, "k UNSELECT", r"^k OK Unselect completed\.$")
-        cm(c, "l CHECK", r"^l BAD No mailbox selected\.$")
+        cm(c, "l CHECK", r"^l BAD Error in IMAP command CHECK: No mailbox selected\.$")
         c.close()
 
     def test_two_sessions_see_expunge_and_new_mail(self):
@@ -304,9 +339,10 @@ class TestLimits(ImapBase):
 
     def test_bad_tags_and_states(self):
         c = self.connect()
-        cm(c, "+ NOOP", r"^\* BAD .*invalid tag")
-        cm(c, "a", r"^\* BAD .*missing command")
-        cm(c, "a EXPUNGE", r"^a BAD Please log in first\.$")
+        cm(c, "+ NOOP", r"^\* BAD Error in IMAP command received by "
+           r"server\.$")
+        cm(c, "a", r"^\* BAD Error in IMAP command received by server\.$")
+        cm(c, "a EXPUNGE", r"^a BAD Error in IMAP command EXPUNGE: Log in first\.$")
         cm(c, "a noop", r"^a OK NOOP completed\.$")
 
     def test_classroom_behind_one_address(self):
