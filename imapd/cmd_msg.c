@@ -229,7 +229,7 @@ store_cmd(struct imap_session *s, bool uid)
 		    !imap_number64(&c, &unchanged) || !imap_take(&c, ')') ||
 		    !imap_sp(&c))
 			goto bad;
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_on(s);
 		if (unchanged == 0)
 			unchanged = 1;	/* 0 stores nothing: modseqs are >0 */
 	}
@@ -273,6 +273,7 @@ store_cmd(struct imap_session *s, bool uid)
 		    f.text);
 		return;
 	}
+	imap_flags_news(s);
 	show_modseq = (s->enabled & IMAP_EN_CONDSTORE) != 0;
 	str_init(&line, 0);
 	for (i = 0; i < n; i++) {

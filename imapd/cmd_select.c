@@ -204,7 +204,10 @@ select_folder(struct imap_session *s, bool readonly)
 	}
 	(void)str_copy(s->folder, name, sizeof(s->folder));
 	s->readonly = readonly || mailbox_is_readonly(s->mb);
-	s->recent_uid = s->readonly ? 0 : imap_recent_claim(s->mb);
+	/* EXAMINE shows \Recent without taking it from the next session */
+	s->recent_uid = s->readonly ? imap_recent_peek(s->mb) :
+	    imap_recent_claim(s->mb);
+	s->kw_shown = mailbox_keyword_count(s->mb);
 	if (condstore || q.on)
 		s->enabled |= IMAP_EN_CONDSTORE;
 	imap_set_state(s, IMAP_SELECTED);

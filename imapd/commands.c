@@ -283,6 +283,41 @@ imap_recent_count(const struct imap_session *s)
 	return mailbox_count(s->mb) - seq + 1;
 }
 
+void
+imap_condstore_on(struct imap_session *s)
+{
+	uint64_t	 h;
+
+	if (s->enabled & IMAP_EN_CONDSTORE)
+		return;
+	s->enabled |= IMAP_EN_CONDSTORE;
+	if (s->state == IMAP_SELECTED && s->mb != NULL) {
+		h = mailbox_highestmodseq(s->mb);
+		imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+		    h > 0 ? h : 1);
+	}
+}
+
+void
+imap_flags_news(struct imap_session *s)
+{
+	struct str	 line;
+
+	if (s->mb == NULL || mailbox_keyword_count(s->mb) == s->kw_shown)
+		return;
+	s->kw_shown = mailbox_keyword_count(s->mb);
+	str_init(&line, 0);
+	if (str_append_str(&line, "* FLAGS ") == 0 &&
+	    imap_put_flag_names(&line, s->mb, false) == 0 &&
+	    str_append_str(&line, "\r\n* OK [PERMANENTFLAGS ") == 0 &&
+	    (s->readonly ? str_append_str(&line, "()") :
+	    imap_put_flag_names(&line, s->mb, true)) == 0 &&
+	    str_append_str(&line, "] Flags permitted.\r\n") == 0 &&
+	    str_append(&s->out, line.data, line.len) == -1)
+		out_overflow(s);
+	str_release(&line);
+}
+
 /* ---- the sync ---- */
 
 void
@@ -309,6 +344,7 @@ imap_sync_report(struct imap_session *s)
 		imap_set_state(s, IMAP_LOGOUT);
 		return;
 	}
+	imap_flags_news(s);
 	if (ch.n_expunged > 0) {
 		if (s->enabled & IMAP_EN_QRESYNC) {
 			str_init(&line, 0);

@@ -400,11 +400,13 @@ imap_fetch_begin(struct imap_session *s, struct imap_cur *c, bool uid,
 			*err = "Invalid FETCH modifiers";
 			goto fail;
 		}
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_on(s);
 		(void)add_simple(f, FA_MODSEQ);
 	}
 	if (!imap_eol(c))
 		goto syntax;
+	if (has_att(f, FA_MODSEQ))
+		imap_condstore_on(s);
 	/* UID FETCH: UID first, as Dovecot writes it. */
 	if (uid && !has_att(f, FA_UID) && f->n < FETCH_ATTS_MAX) {
 		memmove(&f->a[1], &f->a[0], f->n * sizeof(f->a[0]));

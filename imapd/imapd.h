@@ -127,6 +127,7 @@ struct imap_session {
 	bool			 want_starttls;	/* answered: switch after it */
 	bool			 idling;	/* IDLE: waiting for DONE */
 	bool			 completed;	/* the command has its reply */
+	unsigned int		 kw_shown;	/* keywords FLAGS announced */
 	bool			 cmd_nosync;	/* UID FETCH/STORE/SEARCH...:
 						   no sync after it */
 	unsigned int		 commands;	/* commands before login */
@@ -139,7 +140,7 @@ struct imap_session {
 
 #define IMAP_PREAUTH_MAX	100	/* commands before a login */
 #define IMAP_PREAUTH_LITERAL	4096	/* one literal before a login */
-#define IMAP_PREAUTH_COMMAND	16384	/* one command before a login */
+#define IMAP_PREAUTH_COMMAND	65536	/* one command before a login */
 #define IMAP_OUT_HIGH		(128u * 1024)	/* stop producing past this */
 #define IMAP_IDLE_POLL_MS	1000	/* IDLE looks at the folder */
 
@@ -228,6 +229,12 @@ void	 cmd_search(struct imap_session *, char *);
 void	 cmd_sort(struct imap_session *, char *);
 void	 cmd_thread(struct imap_session *, char *);
 void	 cmd_append(struct imap_session *, char *);
+/* CONDSTORE comes into use (RFC 7162 3.1): in the selected state the
+ * first time, "* OK [HIGHESTMODSEQ n]". */
+void	 imap_condstore_on(struct imap_session *);
+/* New keywords in the folder: announce FLAGS and PERMANENTFLAGS again
+ * before any response uses them. */
+void	 imap_flags_news(struct imap_session *);
 /* The highest UID of the view (0: empty). */
 uint32_t imap_max_uid(const struct imap_session *);
 /* A sequence set (uid: of UIDs) as the ascending sequence numbers of the
