@@ -187,7 +187,7 @@ class LabTranscripts(buzontest.InstanceCase):
 
     @classmethod
     def setUpClass(cls):
-        listeners = [l for l in ("smtp", "submission", "pop3", "pop3s")
+        listeners = [l for l in ("smtp", "submission", "pop3", "pop3s", "imap")
                      if l in buzontest.built_listeners()]
         cls.inst = Instance(demo=True, listeners=listeners)
         for user, pw in STUDENTS.items():
