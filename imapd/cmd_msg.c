@@ -274,6 +274,7 @@ store_cmd(struct imap_session *s, bool uid)
 		return;
 	}
 	show_modseq = (s->enabled & IMAP_EN_CONDSTORE) != 0;
+	imap_flags_news(s, false);
 	str_init(&line, 0);
 	for (i = 0; i < n; i++) {
 		bool was_failed = false;

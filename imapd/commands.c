@@ -286,6 +286,30 @@ imap_recent_count(const struct imap_session *s)
 /* ---- the sync ---- */
 
 void
+imap_flags_news(struct imap_session *s, bool always)
+{
+	struct str	line;
+	unsigned int	n;
+
+	if (s->mb == NULL)
+		return;
+	n = mailbox_keyword_count(s->mb);
+	if (!always && n == s->kw_told)
+		return;
+	s->kw_told = n;
+	str_init(&line, 0);
+	if (imap_put_flag_names(&line, s->mb, false) == 0)
+		imap_untagged(s, "FLAGS %s", str_c(&line));
+	str_clear(&line);
+	if (s->readonly)
+		imap_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox.");
+	else if (imap_put_flag_names(&line, s->mb, true) == 0)
+		imap_untagged(s, "OK [PERMANENTFLAGS %s] Flags permitted.",
+		    str_c(&line));
+	str_release(&line);
+}
+
+void
 imap_sync_report(struct imap_session *s)
 {
 	struct mailbox_changes	 ch;
@@ -302,6 +326,8 @@ imap_sync_report(struct imap_session *s)
 		    f.text);
 		return;
 	}
+	if (!ch.uidvalidity_changed)
+		imap_flags_news(s, false);
 	if (ch.uidvalidity_changed) {
 		/* The index was rebuilt: the client must start over. */
 		imap_untagged(s, "BYE [UNAVAILABLE] The mailbox was rebuilt; "

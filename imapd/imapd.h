@@ -112,6 +112,7 @@ struct imap_session {
 	char			*args;
 	size_t			 args_len;
 	unsigned int		 errors;
+	unsigned int		 kw_told;	/* keywords in the last FLAGS */
 	struct str		 out;		/* replies not yet written */
 	/* ---- the rest is core's (session.c, commands.c, cmd_*.c) ---- */
 	struct str		 cmd;		/* the command being collected:
@@ -139,7 +140,8 @@ struct imap_session {
 
 #define IMAP_PREAUTH_MAX	100	/* commands before a login */
 #define IMAP_PREAUTH_LITERAL	4096	/* one literal before a login */
-#define IMAP_PREAUTH_COMMAND	16384	/* one command before a login */
+#define IMAP_PREAUTH_COMMAND	65536	/* one command before a login (an
+					   ID of 30 long pairs) */
 #define IMAP_OUT_HIGH		(128u * 1024)	/* stop producing past this */
 #define IMAP_IDLE_POLL_MS	1000	/* IDLE looks at the folder */
 
@@ -195,6 +197,10 @@ void	 imap_set_state(struct imap_session *, enum imap_state);
  * with QRESYNC) from the highest down, EXISTS, RECENT, FETCH FLAGS of
  * messages changed by others.  Never during FETCH, STORE or SEARCH. */
 void	 imap_sync_report(struct imap_session *);
+/* "* FLAGS" and "* OK [PERMANENTFLAGS]" of the selected folder, and
+ * again whenever a keyword was added since (a client must not see a
+ * keyword in a FETCH before it is in FLAGS). */
+void	 imap_flags_news(struct imap_session *, bool always);
 /* Leave the selected state (no expunge): mailbox closed, back to AUTH. */
 void	 imap_unselect(struct imap_session *);
 

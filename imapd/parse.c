@@ -223,6 +223,18 @@ literal(struct imap_cur *c, struct imap_str *out)
 	return true;
 }
 
+/* A quoted string or a literal starts here ("~" only before "{": "~foo"
+ * is an atom). */
+static bool
+starts_string(const struct imap_cur *c)
+{
+	if (c->p >= c->end)
+		return false;
+	if (*c->p == '"' || *c->p == '{')
+		return true;
+	return *c->p == '~' && c->p + 1 < c->end && c->p[1] == '{';
+}
+
 bool
 imap_string(struct imap_cur *c, struct imap_str *out)
 {
@@ -230,7 +242,7 @@ imap_string(struct imap_cur *c, struct imap_str *out)
 		return fail(c, "Missing argument");
 	if (*c->p == '"')
 		return quoted(c, out);
-	if (*c->p == '{' || *c->p == '~')
+	if (starts_string(c))
 		return literal(c, out);
 	return fail(c, "Expected a string");
 }
@@ -238,7 +250,7 @@ imap_string(struct imap_cur *c, struct imap_str *out)
 bool
 imap_astring(struct imap_cur *c, struct imap_str *out)
 {
-	if (!imap_eol(c) && (*c->p == '"' || *c->p == '{' || *c->p == '~'))
+	if (starts_string(c))
 		return imap_string(c, out);
 	return run(c, out, is_astring_char, "Invalid characters in atom");
 }
@@ -249,7 +261,7 @@ imap_nstring(struct imap_cur *c, struct imap_str *out, bool *is_nil)
 	char	*start = c->p;
 
 	*is_nil = false;
-	if (!imap_eol(c) && (*c->p == '"' || *c->p == '{' || *c->p == '~'))
+	if (starts_string(c))
 		return imap_string(c, out);
 	if (!imap_atom(c, out))
 		return fail(c, "Expected a string or NIL");
@@ -266,7 +278,7 @@ imap_nstring(struct imap_cur *c, struct imap_str *out, bool *is_nil)
 bool
 imap_list_mailbox(struct imap_cur *c, struct imap_str *out)
 {
-	if (!imap_eol(c) && (*c->p == '"' || *c->p == '{' || *c->p == '~'))
+	if (starts_string(c))
 		return imap_string(c, out);
 	return run(c, out, is_list_char, "Invalid characters in mailbox");
 }
