@@ -401,6 +401,7 @@ imap_dispatch(struct imap_session *s)
 	const struct imap_cmd	*c;
 	char			*p = s->cmd.data, *end, verb[32];
 	size_t			 n;
+	unsigned int		 enabled;
 
 	if (p == NULL || s->cmd.len == 0)
 		return;
@@ -465,9 +466,18 @@ imap_dispatch(struct imap_session *s)
 	s->args_len = (size_t)(end - p);
 	str_clear(&s->done);
 	s->cmd_nosync = false;
+	enabled = s->enabled;
 	s->in_dispatch = true;
 	c->fn(s, s->args);
 	s->in_dispatch = false;
+	/* RFC 7162 3.1: a CONDSTORE-enabling command in the selected state
+	 * (FETCH MODSEQ, SEARCH MODSEQ, STORE UNCHANGEDSINCE, ENABLE) tells
+	 * the folder's HIGHESTMODSEQ before its tagged reply. */
+	if (!(enabled & IMAP_EN_CONDSTORE) &&
+	    (s->enabled & IMAP_EN_CONDSTORE) && s->state == IMAP_SELECTED &&
+	    c->fn != cmd_select && c->fn != cmd_examine && s->mb != NULL)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+		    (unsigned long long)mailbox_highestmodseq(s->mb));
 	if (!s->completed && s->pending == NULL && s->base.cont == NULL &&
 	    !s->idling && s->fetch == NULL) {
 		log_error(s->base.id, "%s left without a reply", c->verb);
