@@ -402,3 +402,46 @@ class TestTls(ImapBase):
         typ, data = m.select("INBOX")
         self.assertEqual((typ, data), ("OK", [b"1"]))
         m.logout()
+
+
+@need_imapd
+class DemoReadme(unittest.TestCase):
+    """The README's IMAP walk-through against `buzon init --demo`, as
+    written: bare user names, lower case commands."""
+
+    def test_readme_session(self):
+        inst = Instance(demo=True, listeners=["imap"])
+        self.addCleanup(inst.cleanup)
+        pw = dict(re.findall(r"(\S+)@example\.test\s+password: (\S+)",
+                             inst.init_output))
+        inst.start()
+        c = inst.connect("imap")
+        ex(c, GREETING.pattern)
+        cm(c, "A001 LOGIN alice %s" % pw["alice"],
+           r"^A001 OK \[CAPABILITY .*\] Logged in$")
+        c.send("b select inbox")
+        lines = []
+        while not lines or not lines[-1].startswith("b "):
+            lines.append(c.readline())
+        self.assertIn("* 1 EXISTS", lines)
+        self.assertEqual(lines[-1], "b OK [READ-WRITE] Select completed.")
+        c.send("c fetch 1 body[]")
+        line = c.readline()
+        self.assertRegex(line, r"^\* 1 FETCH \(BODY\[\] \{\d+\}$")
+        while not line.startswith("c "):
+            line = c.readline()
+        self.assertEqual(line, "c OK Fetch completed.")
+        cm(c, "d logout", r"^\* BYE Logging out$")
+        ex(c, r"^d OK Logout completed\.$")
+
+
+@need_imapd
+class Lifecycle(ImapBase):
+    """Stop, on an instance of its own: sessions are told."""
+
+    def test_stop_says_bye(self):
+        addr = self.new_user()
+        c = self.login(addr)
+        rc = self.inst.stop()
+        self.assertEqual(rc, 0)
+        ex(c, r"^\* BYE Server shutting down\.$")
