@@ -102,9 +102,11 @@ imap_fetch_produce(struct imap_session *s, struct str *out)
 	imap_fetch_free(&s->fetch);
 	if (r == 0)
 		imap_ok(s, NULL, "Fetch completed.");
-	else
-		imap_no(s, NULL, "%s", err != NULL ? err :
-		    "Some messages could not be fetched.");
+	else if (err != NULL)
+		imap_no(s, NULL, "%s", err);
+	else	/* RFC 5530: another session expunged some meanwhile */
+		imap_no(s, "EXPUNGEISSUED", "Some of the requested messages "
+		    "no longer exist.");
 	return 1;
 }
 
