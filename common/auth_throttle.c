@@ -399,6 +399,31 @@ thr_log_refused(const char *ip, const char *account, uint32_t pf,
 	    "address_failures=%u", sacc, sip, pf, af);
 }
 
+/* The address's count leaks one failure every penalty_time /
+ * address_max_failures, so only failures faster than
+ * address_max_failures per penalty_time (a spray across accounts) reach
+ * the limit; typos spread over a lesson from one classroom address never
+ * add up, however busy the address stays. */
+static void
+thr_leak(const struct auth_throttle_conf *c, struct thr_rec *a, uint64_t now)
+{
+	uint64_t	 step, n;
+
+	if (c->address_max_failures == 0 || a->s.failures == 0 ||
+	    now <= a->s.last)
+		return;
+	step = c->penalty_time / c->address_max_failures;
+	if (step == 0)
+		step = 1;
+	if ((n = (now - a->s.last) / step) == 0)
+		return;
+	a->s.failures = n >= a->s.failures ? 0 :
+	    a->s.failures - (uint32_t)n;
+	a->s.last += n * step;
+	if (a->s.failures < c->address_max_failures)
+		a->s.next = 0;
+}
+
 int
 auth_throttle_reserve(struct auth_throttle *t, const char *ip,
     const char *account, bool is_known, struct auth_throttle_ticket *tk)
@@ -431,6 +456,7 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 		(void)thr_lock(t, F_UNLCK);
 		return -1;
 	}
+	thr_leak(c, &a, now);
 	/* A pair with no failure on record (every attempt counted is still
 	 * in flight) lets THR_BURST attempts through at once; past them, or
 	 * once one has failed, attempts are spaced as failures. */
@@ -463,9 +489,13 @@ auth_throttle_reserve(struct auth_throttle *t, const char *ip,
 		p.s.next = at + auth_throttle_delay(c, p.s.failures);
 	p.s.flags = (p.s.flags & THR_PEND_MASK) |
 	    (is_known ? THR_F_PROTECTED : 0);
+	/* The address's last is the clock of its leak (thr_leak), started
+	 * by its first count: later attempts must not restart it, or a busy
+	 * address would never leak. */
+	if (a.s.failures == 0)
+		a.s.last = now;
 	if (a.s.failures < UINT32_MAX)
 		a.s.failures++;
-	a.s.last = at;
 	a.s.next = amax > 0 && a.s.failures >= amax ? at +
 	    auth_throttle_delay(c, a.s.failures - amax + 1) : 0;
 	a.s.flags = THR_F_PROTECTED;

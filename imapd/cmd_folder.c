@@ -233,8 +233,8 @@ cmd_delete(struct imap_session *s, char *arg)
 		imap_no(s, f.temp ? "SERVERBUG" : "CANNOT", "%s", f.text);
 		return;
 	}
-	if (imap_subs_set(&s->loc, name, false) == -1)
-		log_warn(s->base.id, "unsubscribe %s failed", name);
+	/* Its subscription stays (RFC 3501 6.3.4 lets it outlive the
+	 * folder, and Dovecot keeps it). */
 	imap_ok(s, NULL, "Delete completed.");
 }
 

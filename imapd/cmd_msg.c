@@ -104,7 +104,7 @@ imap_fetch_produce(struct imap_session *s, struct str *out)
 		imap_ok(s, NULL, "Fetch completed.");
 	else if (err != NULL)
 		imap_no(s, NULL, "%s", err);
-	else	/* RFC 5530: another session expunged some meanwhile */
+	else	/* expunged by another session meanwhile (RFC 2180 4.1) */
 		imap_no(s, "EXPUNGEISSUED", "Some of the requested messages "
 		    "no longer exist.");
 	return 1;
@@ -231,7 +231,7 @@ store_cmd(struct imap_session *s, bool uid)
 		    !imap_number64(&c, &unchanged) || !imap_take(&c, ')') ||
 		    !imap_sp(&c))
 			goto bad;
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_on(s);
 		if (unchanged == 0)
 			unchanged = 1;	/* 0 stores nothing: modseqs are >0 */
 	}
@@ -275,8 +275,8 @@ store_cmd(struct imap_session *s, bool uid)
 		    f.text);
 		return;
 	}
+	imap_flags_news(s);
 	show_modseq = (s->enabled & IMAP_EN_CONDSTORE) != 0;
-	imap_flags_news(s, false);
 	str_init(&line, 0);
 	for (i = 0; i < n; i++) {
 		bool was_failed = false;

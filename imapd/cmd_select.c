@@ -162,6 +162,7 @@ select_folder(struct imap_session *s, bool readonly)
 	struct qresync		 q;
 	struct mailbox_msg	 m;
 	struct fail		 f;
+	struct str		 line;
 	char			 name[IMAP_FOLDER_MAX + 1];
 	const char		*err;
 	bool			 condstore = false;
@@ -203,13 +204,25 @@ select_folder(struct imap_session *s, bool readonly)
 	}
 	(void)str_copy(s->folder, name, sizeof(s->folder));
 	s->readonly = readonly || mailbox_is_readonly(s->mb);
+	/* EXAMINE shows \Recent without taking it from the next session */
 	s->recent_uid = s->readonly ? imap_recent_peek(s->mb) :
 	    imap_recent_claim(s->mb);
+	s->kw_shown = mailbox_keyword_count(s->mb);
 	if (condstore || q.on)
 		s->enabled |= IMAP_EN_CONDSTORE;
 	imap_set_state(s, IMAP_SELECTED);
 	n = mailbox_count(s->mb);
-	imap_flags_news(s, true);
+	str_init(&line, 0);
+	if (str_append_str(&line, "* FLAGS ") == 0 &&
+	    imap_put_flag_names(&line, s->mb, false) == 0 &&
+	    str_append_str(&line, "\r\n") == 0)
+		put_line(s, &line);
+	if (str_append_str(&line, "* OK [PERMANENTFLAGS ") == 0 &&
+	    (s->readonly ? str_append_str(&line, "()") :
+	    imap_put_flag_names(&line, s->mb, true)) == 0 &&
+	    str_append_str(&line, "] Flags permitted.\r\n") == 0)
+		put_line(s, &line);
+	str_release(&line);
 	imap_untagged(s, "%" PRIu32 " EXISTS", n);
 	imap_untagged(s, "%" PRIu32 " RECENT", imap_recent_count(s));
 	for (i = 1; i <= n; i++)

@@ -283,31 +283,42 @@ imap_recent_count(const struct imap_session *s)
 	return mailbox_count(s->mb) - seq + 1;
 }
 
-/* ---- the sync ---- */
+void
+imap_condstore_on(struct imap_session *s)
+{
+	uint64_t	 h;
+
+	if (s->enabled & IMAP_EN_CONDSTORE)
+		return;
+	s->enabled |= IMAP_EN_CONDSTORE;
+	if (s->state == IMAP_SELECTED && s->mb != NULL) {
+		h = mailbox_highestmodseq(s->mb);
+		imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+		    h > 0 ? h : 1);
+	}
+}
 
 void
-imap_flags_news(struct imap_session *s, bool always)
+imap_flags_news(struct imap_session *s)
 {
-	struct str	line;
-	unsigned int	n;
+	struct str	 line;
 
-	if (s->mb == NULL)
+	if (s->mb == NULL || mailbox_keyword_count(s->mb) == s->kw_shown)
 		return;
-	n = mailbox_keyword_count(s->mb);
-	if (!always && n == s->kw_told)
-		return;
-	s->kw_told = n;
+	s->kw_shown = mailbox_keyword_count(s->mb);
 	str_init(&line, 0);
-	if (imap_put_flag_names(&line, s->mb, false) == 0)
-		imap_untagged(s, "FLAGS %s", str_c(&line));
-	str_clear(&line);
-	if (s->readonly)
-		imap_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox.");
-	else if (imap_put_flag_names(&line, s->mb, true) == 0)
-		imap_untagged(s, "OK [PERMANENTFLAGS %s] Flags permitted.",
-		    str_c(&line));
+	if (str_append_str(&line, "* FLAGS ") == 0 &&
+	    imap_put_flag_names(&line, s->mb, false) == 0 &&
+	    str_append_str(&line, "\r\n* OK [PERMANENTFLAGS ") == 0 &&
+	    (s->readonly ? str_append_str(&line, "()") :
+	    imap_put_flag_names(&line, s->mb, true)) == 0 &&
+	    str_append_str(&line, "] Flags permitted.\r\n") == 0 &&
+	    str_append(&s->out, line.data, line.len) == -1)
+		out_overflow(s);
 	str_release(&line);
 }
+
+/* ---- the sync ---- */
 
 void
 imap_sync_report(struct imap_session *s)
@@ -326,8 +337,6 @@ imap_sync_report(struct imap_session *s)
 		    f.text);
 		return;
 	}
-	if (!ch.uidvalidity_changed)
-		imap_flags_news(s, false);
 	if (ch.uidvalidity_changed) {
 		/* The index was rebuilt: the client must start over. */
 		imap_untagged(s, "BYE [UNAVAILABLE] The mailbox was rebuilt; "
@@ -335,6 +344,7 @@ imap_sync_report(struct imap_session *s)
 		imap_set_state(s, IMAP_LOGOUT);
 		return;
 	}
+	imap_flags_news(s);
 	if (ch.n_expunged > 0) {
 		if (s->enabled & IMAP_EN_QRESYNC) {
 			str_init(&line, 0);
@@ -401,7 +411,6 @@ imap_dispatch(struct imap_session *s)
 	const struct imap_cmd	*c;
 	char			*p = s->cmd.data, *end, verb[32];
 	size_t			 n;
-	unsigned int		 enabled;
 
 	if (p == NULL || s->cmd.len == 0)
 		return;
@@ -466,18 +475,9 @@ imap_dispatch(struct imap_session *s)
 	s->args_len = (size_t)(end - p);
 	str_clear(&s->done);
 	s->cmd_nosync = false;
-	enabled = s->enabled;
 	s->in_dispatch = true;
 	c->fn(s, s->args);
 	s->in_dispatch = false;
-	/* RFC 7162 3.1: a CONDSTORE-enabling command in the selected state
-	 * (FETCH MODSEQ, SEARCH MODSEQ, STORE UNCHANGEDSINCE, ENABLE) tells
-	 * the folder's HIGHESTMODSEQ before its tagged reply. */
-	if (!(enabled & IMAP_EN_CONDSTORE) &&
-	    (s->enabled & IMAP_EN_CONDSTORE) && s->state == IMAP_SELECTED &&
-	    c->fn != cmd_select && c->fn != cmd_examine && s->mb != NULL)
-		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
-		    (unsigned long long)mailbox_highestmodseq(s->mb));
 	if (!s->completed && s->pending == NULL && s->base.cont == NULL &&
 	    !s->idling && s->fetch == NULL) {
 		log_error(s->base.id, "%s left without a reply", c->verb);

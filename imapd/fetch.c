@@ -220,6 +220,17 @@ parse_body_att(struct imap_cur *c, struct imap_fetch *f, const char *word,
 }
 
 static bool
+has_att(const struct imap_fetch *f, enum fkind k)
+{
+	size_t	 i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->a[i].k == k)
+			return true;
+	return false;
+}
+
+static bool
 add_simple(struct imap_fetch *f, enum fkind k)
 {
 	size_t	 i;
@@ -389,13 +400,20 @@ imap_fetch_begin(struct imap_session *s, struct imap_cur *c, bool uid,
 			*err = "Invalid FETCH modifiers";
 			goto fail;
 		}
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_on(s);
 		(void)add_simple(f, FA_MODSEQ);
 	}
 	if (!imap_eol(c))
 		goto syntax;
-	if (uid)
-		(void)add_simple(f, FA_UID);
+	if (has_att(f, FA_MODSEQ))
+		imap_condstore_on(s);
+	/* UID FETCH: UID first, as Dovecot writes it. */
+	if (uid && !has_att(f, FA_UID) && f->n < FETCH_ATTS_MAX) {
+		memmove(&f->a[1], &f->a[0], f->n * sizeof(f->a[0]));
+		memset(&f->a[0], 0, sizeof(f->a[0]));
+		f->a[0].k = FA_UID;
+		f->n++;
+	}
 	if (s->enabled & IMAP_EN_CONDSTORE) {
 		size_t i;
 

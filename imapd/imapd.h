@@ -112,7 +112,6 @@ struct imap_session {
 	char			*args;
 	size_t			 args_len;
 	unsigned int		 errors;
-	unsigned int		 kw_told;	/* keywords in the last FLAGS */
 	struct str		 out;		/* replies not yet written */
 	/* ---- the rest is core's (session.c, commands.c, cmd_*.c) ---- */
 	struct str		 cmd;		/* the command being collected:
@@ -128,6 +127,7 @@ struct imap_session {
 	bool			 want_starttls;	/* answered: switch after it */
 	bool			 idling;	/* IDLE: waiting for DONE */
 	bool			 completed;	/* the command has its reply */
+	unsigned int		 kw_shown;	/* keywords FLAGS announced */
 	bool			 cmd_nosync;	/* UID FETCH/STORE/SEARCH...:
 						   no sync after it */
 	unsigned int		 commands;	/* commands before login */
@@ -140,8 +140,7 @@ struct imap_session {
 
 #define IMAP_PREAUTH_MAX	100	/* commands before a login */
 #define IMAP_PREAUTH_LITERAL	4096	/* one literal before a login */
-#define IMAP_PREAUTH_COMMAND	65536	/* one command before a login (an
-					   ID of 30 long pairs) */
+#define IMAP_PREAUTH_COMMAND	65536	/* one command before a login */
 #define IMAP_OUT_HIGH		(128u * 1024)	/* stop producing past this */
 #define IMAP_IDLE_POLL_MS	1000	/* IDLE looks at the folder */
 
@@ -197,10 +196,6 @@ void	 imap_set_state(struct imap_session *, enum imap_state);
  * with QRESYNC) from the highest down, EXISTS, RECENT, FETCH FLAGS of
  * messages changed by others.  Never during FETCH, STORE or SEARCH. */
 void	 imap_sync_report(struct imap_session *);
-/* "* FLAGS" and "* OK [PERMANENTFLAGS]" of the selected folder, and
- * again whenever a keyword was added since (a client must not see a
- * keyword in a FETCH before it is in FLAGS). */
-void	 imap_flags_news(struct imap_session *, bool always);
 /* Leave the selected state (no expunge): mailbox closed, back to AUTH. */
 void	 imap_unselect(struct imap_session *);
 
@@ -234,6 +229,12 @@ void	 cmd_search(struct imap_session *, char *);
 void	 cmd_sort(struct imap_session *, char *);
 void	 cmd_thread(struct imap_session *, char *);
 void	 cmd_append(struct imap_session *, char *);
+/* CONDSTORE comes into use (RFC 7162 3.1): in the selected state the
+ * first time, "* OK [HIGHESTMODSEQ n]". */
+void	 imap_condstore_on(struct imap_session *);
+/* New keywords in the folder: announce FLAGS and PERMANENTFLAGS again
+ * before any response uses them. */
+void	 imap_flags_news(struct imap_session *);
 /* The highest UID of the view (0: empty). */
 uint32_t imap_max_uid(const struct imap_session *);
 /* A sequence set (uid: of UIDs) as the ascending sequence numbers of the

@@ -223,16 +223,11 @@ literal(struct imap_cur *c, struct imap_str *out)
 	return true;
 }
 
-/* A quoted string or a literal starts here ("~" only before "{": "~foo"
- * is an atom). */
+/* "~{": a literal8; a '~' alone is an atom character. */
 static bool
-starts_string(const struct imap_cur *c)
+at_literal8(const struct imap_cur *c)
 {
-	if (c->p >= c->end)
-		return false;
-	if (*c->p == '"' || *c->p == '{')
-		return true;
-	return *c->p == '~' && c->p + 1 < c->end && c->p[1] == '{';
+	return c->end - c->p >= 2 && c->p[0] == '~' && c->p[1] == '{';
 }
 
 bool
@@ -242,7 +237,7 @@ imap_string(struct imap_cur *c, struct imap_str *out)
 		return fail(c, "Missing argument");
 	if (*c->p == '"')
 		return quoted(c, out);
-	if (starts_string(c))
+	if (*c->p == '{' || at_literal8(c))
 		return literal(c, out);
 	return fail(c, "Expected a string");
 }
@@ -250,7 +245,7 @@ imap_string(struct imap_cur *c, struct imap_str *out)
 bool
 imap_astring(struct imap_cur *c, struct imap_str *out)
 {
-	if (starts_string(c))
+	if (!imap_eol(c) && (*c->p == '"' || *c->p == '{' || at_literal8(c)))
 		return imap_string(c, out);
 	return run(c, out, is_astring_char, "Invalid characters in atom");
 }
@@ -261,7 +256,7 @@ imap_nstring(struct imap_cur *c, struct imap_str *out, bool *is_nil)
 	char	*start = c->p;
 
 	*is_nil = false;
-	if (starts_string(c))
+	if (!imap_eol(c) && (*c->p == '"' || *c->p == '{' || at_literal8(c)))
 		return imap_string(c, out);
 	if (!imap_atom(c, out))
 		return fail(c, "Expected a string or NIL");
@@ -278,7 +273,7 @@ imap_nstring(struct imap_cur *c, struct imap_str *out, bool *is_nil)
 bool
 imap_list_mailbox(struct imap_cur *c, struct imap_str *out)
 {
-	if (starts_string(c))
+	if (!imap_eol(c) && (*c->p == '"' || *c->p == '{' || at_literal8(c)))
 		return imap_string(c, out);
 	return run(c, out, is_list_char, "Invalid characters in mailbox");
 }
@@ -423,7 +418,7 @@ date_text(struct imap_cur *c, bool fixed, struct tm *tm)
 	if (nd == 0 || !fixed_digits(p, nd, &day))
 		return false;
 	p += nd;
-	if (c->end - p < 10 || p[0] != '-' || p[4] != '-')
+	if (c->end - p < 9 || p[0] != '-' || p[4] != '-')
 		return false;
 	if ((mon = month_of(p + 1)) < 0)
 		return false;

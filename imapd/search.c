@@ -414,7 +414,7 @@ imap_cmd_search(struct imap_session *s, bool uid)
 	bool		 esearch = false, modseq = false;
 	const char	*no;
 	uint32_t	*hits = NULL, seq, n = 0, count;
-	uint64_t	 maxmod = 0;
+	uint64_t	 maxmod = 0, *mods = NULL;
 	int		 r;
 
 	imap_args(s, &c);
@@ -464,23 +464,31 @@ imap_cmd_search(struct imap_session *s, bool uid)
 		return;
 	}
 	if (modseq)
-		s->enabled |= IMAP_EN_CONDSTORE;
+		imap_condstore_on(s);
 	search_ctx_init(&ctx, s);
 	count = mailbox_count(s->mb);
 	hits = xcalloc(count > 0 ? count : 1, sizeof(*hits));
+	mods = xcalloc(count > 0 ? count : 1, sizeof(*mods));
 	for (seq = 1; seq <= count; seq++) {
 		if (mailbox_msg(s->mb, seq, &m) == -1)
 			continue;
 		if ((r = search_match(&ctx, tree, &m)) == 1) {
+			mods[n] = m.modseq;
 			hits[n++] = uid ? m.uid : seq;
-			if (m.modseq > maxmod)
-				maxmod = m.modseq;
 		}
 		search_ctx_next(&ctx);
 	}
 	search_ctx_release(&ctx);
 	search_node_free(tree);
 
+	/* MODSEQ: the highest of the messages the answer names (RFC 7162
+	 * 3.1.5; with only MIN or MAX, of those). */
+	for (seq = 0; seq < n; seq++)
+		if ((!esearch || (ret & (RET_ALL | RET_COUNT)) ||
+		    ((ret & RET_MIN) && seq == 0) ||
+		    ((ret & RET_MAX) && seq == n - 1)) && mods[seq] > maxmod)
+			maxmod = mods[seq];
+	free(mods);
 	str_init(&line, 0);
 	if (esearch) {
 		if (str_appendf(&line, "ESEARCH (TAG \"%s\")%s", s->tag,

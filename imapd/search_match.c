@@ -307,6 +307,44 @@ day_of(int64_t t)
 	return t < 0 && t % DAY != 0 ? d - DAY : d;
 }
 
+/* The day of the Date header in its own zone (RFC 3501: SENT* disregard
+ * time and timezone), as midnight UTC of that calendar day. */
+static int64_t
+sent_day(struct search_ctx *x, const struct mailbox_msg *m)
+{
+	struct mime_msg	*mm;
+	struct str	 v;
+	int64_t		 t = (int64_t)m->internal_date, off = 0;
+	size_t		 i;
+
+	if ((mm = search_load(x, m)) != NULL) {
+		str_init(&v, 0);
+		if (mime_header_get(mm, &mm->root, "Date", &v) == 1 &&
+		    mime_parse_date(v.data, v.len, &t) == 0) {
+			/* the last "+hhmm" or "-hhmm" is the zone */
+			for (i = v.len; i >= 5; i--) {
+				const char *z = v.data + i - 5;
+
+				if ((z[0] == '+' || z[0] == '-') &&
+				    z[1] >= '0' && z[1] <= '9' &&
+				    z[2] >= '0' && z[2] <= '9' &&
+				    z[3] >= '0' && z[3] <= '9' &&
+				    z[4] >= '0' && z[4] <= '9') {
+					off = ((z[1] - '0') * 10 + (z[2] - '0'))
+					    * 3600 + ((z[3] - '0') * 10 +
+					    (z[4] - '0')) * 60;
+					if (z[0] == '-')
+						off = -off;
+					break;
+				}
+			}
+		} else
+			t = (int64_t)m->internal_date;
+		str_release(&v);
+	}
+	return day_of(t + off);
+}
+
 int
 search_match(struct search_ctx *x, const struct snode *n,
     const struct mailbox_msg *m)
@@ -360,7 +398,7 @@ search_match(struct search_ctx *x, const struct snode *n,
 	case SK_SENTBEFORE:
 	case SK_SENTON:
 	case SK_SENTSINCE:
-		d = day_of(search_sent_date(x, m));
+		d = sent_day(x, m);
 		if (n->k == SK_SENTBEFORE)
 			return d < (int64_t)n->t;
 		if (n->k == SK_SENTON)

@@ -151,16 +151,24 @@ cmd_is_append(const struct imap_session *s)
 /* The tag of the command collected so far, into s->tag ("*" when it has
  * none we can repeat). */
 static void
-cmd_tag(struct imap_session *s)
+tag_of(struct imap_session *s, const char *p, size_t len)
 {
-	size_t	n = strcspn(s->cmd.data, " ");
+	size_t	 n;
 
+	for (n = 0; n < len && p[n] != ' ' && p[n] != '\0'; n++)
+		continue;
 	if (n == 0 || n > IMAP_TAG_MAX)
 		(void)str_copy(s->tag, "*", sizeof(s->tag));
 	else {
-		memcpy(s->tag, s->cmd.data, n);
+		memcpy(s->tag, p, n);
 		s->tag[n] = '\0';
 	}
+}
+
+static void
+cmd_tag(struct imap_session *s)
+{
+	tag_of(s, s->cmd.data != NULL ? s->cmd.data : "", s->cmd.len);
 }
 
 /* May a literal of n bytes follow?  Answers and returns false if not. */
@@ -216,7 +224,10 @@ imap_line(struct sess *b, char *line, size_t len, bool bare_lf)
 	    IMAP_PREAUTH_COMMAND : s->srv->conf.max_command) : s->cmd_max;
 	if (s->cmd.len + len + 2 > max ||
 	    str_append(&s->cmd, line, len) == -1) {
-		cmd_tag(s);
+		if (s->cmd.len == 0)
+			tag_of(s, line, len);
+		else
+			cmd_tag(s);
 		cmd_reset(s);
 		imap_bad(s, "[TOOBIG] Command too long.");
 		return;

@@ -118,6 +118,8 @@ imap_base_subject(const char *raw, size_t len, struct str *out, bool *reply)
 	out->len--;
 	do {
 		again = false;
+		while (out->len > 0 && out->data[0] == ' ')
+			str_consume(out, 1);
 		if (strip_trailer(out))
 			*reply = true;
 		for (;;) {
@@ -277,6 +279,25 @@ struct sort_spec {
 
 static const struct sort_spec *cmp_spec;	/* qsort has no argument */
 
+/* i;unicode-casemap orders by the title case of the folded text: letters
+ * compare as upper case, so "[" and "_" come after them. */
+static int
+cmp_text(const char *a, const char *b)
+{
+	int	 x, y;
+
+	for (;; a++, b++) {
+		x = (unsigned char)*a;
+		y = (unsigned char)*b;
+		if (x >= 'a' && x <= 'z')
+			x -= 32;
+		if (y >= 'a' && y <= 'z')
+			y -= 32;
+		if (x != y || x == 0)
+			return x - y;
+	}
+}
+
 static int
 cmp_i64(int64_t a, int64_t b)
 {
@@ -302,22 +323,22 @@ item_cmp(const void *pa, const void *pb)
 			c = cmp_i64((int64_t)a->size, (int64_t)b->size);
 			break;
 		case SO_SUBJECT:
-			c = strcmp(a->subject, b->subject);
+			c = cmp_text(a->subject, b->subject);
 			break;
 		case SO_FROM:
-			c = strcmp(a->from, b->from);
+			c = cmp_text(a->from, b->from);
 			break;
 		case SO_TO:
-			c = strcmp(a->to, b->to);
+			c = cmp_text(a->to, b->to);
 			break;
 		case SO_CC:
-			c = strcmp(a->cc, b->cc);
+			c = cmp_text(a->cc, b->cc);
 			break;
 		case SO_DISPLAYFROM:
-			c = strcmp(a->dfrom, b->dfrom);
+			c = cmp_text(a->dfrom, b->dfrom);
 			break;
 		case SO_DISPLAYTO:
-			c = strcmp(a->dto, b->dto);
+			c = cmp_text(a->dto, b->dto);
 			break;
 		}
 		if (c != 0)

@@ -99,13 +99,23 @@ link_node(struct tnode *parent, struct tnode *n)
 	*pp = n;
 }
 
+/* A dummy sorts by its first child (sorted first). */
+static uint32_t
+node_seq(const struct tnode *n)
+{
+	unsigned int	 depth = 0;
+
+	while (n->it == NULL && n->child != NULL && depth++ < 1000)
+		n = n->child;
+	return n->it != NULL ? n->it->seq : 0;
+}
+
 static int
 node_date_cmp(const void *pa, const void *pb)
 {
 	const struct tnode *a = *(struct tnode *const *)pa;
 	const struct tnode *b = *(struct tnode *const *)pb;
-	uint32_t	 sa = a->it != NULL ? a->it->seq : 0;
-	uint32_t	 sb = b->it != NULL ? b->it->seq : 0;
+	uint32_t	 sa = node_seq(a), sb = node_seq(b);
 
 	if (a->date != b->date)
 		return a->date < b->date ? -1 : 1;
@@ -228,11 +238,13 @@ thread_references(struct sort_item *items, size_t n, struct tnode *root,
 				link_node(prev, r);
 			prev = r;
 		}
-		/* The message is the child of its last reference. */
+		/* The message is the child of its last reference: a parent
+		 * it has from other messages' References goes first (RFC
+		 * 5256 3 step 1C), and a link that would close a loop is not
+		 * made. */
+		unlink_node(c);
 		if (prev != NULL && prev != c && !is_ancestor(c, prev))
 			link_node(prev, c);
-		else if (c->parent != NULL && prev == NULL)
-			unlink_node(c);
 	}
 	for (i = 0; i < t->n; i++)
 		if (t->v[i]->parent == NULL && t->v[i] != root)

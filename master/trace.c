@@ -13,7 +13,8 @@
 #include "trace.h"
 
 #define TRACE_LINE_MAX	8192
-#define TRACE_KEYS	8	/* file names one message was delivered to */
+#define TRACE_RCPTS	16	/* local recipients of one message */
+#define TRACE_READERS	16	/* their mailbox sessions after delivery */
 
 struct tsess {
 	char		 id[64];
@@ -21,6 +22,8 @@ struct tsess {
 	char		 user[256];
 	bool		 in_use;
 	bool		 sasl;		/* inside an AUTH exchange */
+	bool		 mask_one;	/* the next client line is secret (an
+					   IMAP LOGIN literal) */
 	unsigned long	 used;		/* last line number, for eviction */
 	char		**held;
 	size_t		 nheld;
@@ -32,8 +35,12 @@ struct trace {
 	void			*arg;
 	struct tsess		 s[TRACE_SESSIONS];
 	unsigned long		 nlines;
-	char			 keys[TRACE_KEYS][256];	/* message mode */
-	size_t			 nkeys;
+	/* message mode: who it was delivered to, and the POP3/IMAP
+	 * sessions of those users that logged in after it */
+	char			 rcpts[TRACE_RCPTS][256];
+	size_t			 nrcpts;
+	char			 readers[TRACE_READERS][64];
+	size_t			 nreaders, next_reader;
 };
 
 int
@@ -185,6 +192,12 @@ sasl_track(struct tsess *s, char dir, const char *text)
 			s->sasl = false;
 		return;
 	}
+	if (s->mask_one) {
+		/* a LOGIN's literal: another one follows if it ends in
+		 * "{N}" again */
+		s->mask_one = text[0] != '\0' && text[strlen(text) - 1] == '}';
+		return;
+	}
 	if (w1 == 4 && strncasecmp(text, "AUTH", 4) == 0) {
 		s->sasl = true;
 		return;
@@ -194,6 +207,11 @@ sasl_track(struct tsess *s, char dir, const char *text)
 		if (strncasecmp(w2, "AUTHENTICATE", 12) == 0 &&
 		    (w2[12] == ' ' || w2[12] == '\0'))
 			s->sasl = true;
+		/* IMAP "tag LOGIN user {6}": the literal lines that follow
+		 * (the password, or the user and then the password) */
+		else if (strncasecmp(w2, "LOGIN ", 6) == 0 &&
+		    text[strlen(text) - 1] == '}')
+			s->mask_one = true;
 	}
 }
 
@@ -203,7 +221,7 @@ static void
 client_mask(const struct tsess *s, const char *text, char *buf, size_t size)
 {
 	log_trace_mask(buf, size, text, strlen(text),
-	    s->sasl ? LOG_TRACE_SECRET : 0);
+	    s->sasl || s->mask_one ? LOG_TRACE_SECRET : 0);
 }
 
 static void
@@ -299,37 +317,93 @@ has_token(const char *msg, const char *word)
 	return false;
 }
 
-/* The Maildir base name in "path=.../new/NAME", or "key=NAME". */
+/* A delivery line of the message ("to=<U>, relay=local, ...
+ * status=sent"): remember U. */
 static void
-remember_key(struct trace *t, const char *msg)
+remember_rcpt(struct trace *t, const char *msg)
 {
-	char		 v[256];
-	const char	*slash;
+	char	 v[256];
+	size_t	 n;
 
-	if (t->nkeys == TRACE_KEYS || !msg_value(msg, "path=", v, sizeof(v)))
+	if (t->nrcpts == TRACE_RCPTS || strncmp(msg, "to=<", 4) != 0 ||
+	    strstr(msg, "relay=local") == NULL ||
+	    strstr(msg, "status=sent") == NULL)
 		return;
-	slash = strrchr(v, '/');
-	(void)str_copy(t->keys[t->nkeys++], slash != NULL ? slash + 1 : v,
-	    sizeof(t->keys[0]));
+	n = strcspn(msg + 4, ">");
+	if (n == 0 || n >= sizeof(v) || msg[4 + n] != '>')
+		return;
+	memcpy(v, msg + 4, n);
+	v[n] = '\0';
+	(void)str_copy(t->rcpts[t->nrcpts++], v, sizeof(t->rcpts[0]));
+}
+
+/* Is the line one of a mailbox session of a recipient, logged in after
+ * the delivery?  Such a session is remembered at its login line. */
+static bool
+reader_line(struct trace *t, const struct trace_rec *r)
+{
+	char	 user[256];
+	size_t	 i;
+
+	if (trace_service(r->prog) == NULL ||
+	    strcmp(trace_service(r->prog), "smtp") == 0)
+		return false;
+	for (i = 0; i < t->nreaders; i++)
+		if (strcmp(t->readers[i], r->id) == 0)
+			return true;
+	if (strncmp(r->msg, "login ", 6) != 0 ||
+	    !msg_value(r->msg, "user=", user, sizeof(user)))
+		return false;
+	for (i = 0; i < t->nrcpts; i++)
+		if (strcasecmp(t->rcpts[i], user) == 0)
+			break;
+	if (i == t->nrcpts)
+		return false;
+	/* a ring: the latest sessions win */
+	(void)str_copy(t->readers[t->next_reader], r->id,
+	    sizeof(t->readers[0]));
+	t->next_reader = (t->next_reader + 1) % TRACE_READERS;
+	if (t->nreaders < TRACE_READERS)
+		t->nreaders++;
+	return true;
+}
+
+/* Of a reader session, the lines that tell what it did with mail. */
+static bool
+reader_shows(const char *msg)
+{
+	static const char *const verbs[] = {
+		"C: RETR", "C: TOP", "C: DELE", "C: QUIT", "C: UID FETCH",
+		"C: FETCH", "login ", "logout ", "disconnect ", NULL
+	};
+	const char *const *v;
+	const char	*p = msg;
+
+	for (v = verbs; *v != NULL; v++) {
+		if (strncasecmp(msg, *v, strlen(*v)) == 0)
+			return true;
+		/* IMAP: "C: tag FETCH ..." */
+		if (strncmp(msg, "C: ", 3) == 0 && (*v)[0] == 'C' &&
+		    (p = strchr(msg + 3, ' ')) != NULL &&
+		    strncasecmp(p + 1, *v + 3, strlen(*v + 3)) == 0)
+			return true;
+	}
+	return false;
 }
 
 static void
 feed_message(struct trace *t, const struct trace_rec *r)
 {
-	char	 v[256], out[TRACE_LINE_MAX + 64], shown[1100];
+	char	 out[TRACE_LINE_MAX + 64], shown[1100];
 	bool	 hit = strcmp(r->id, t->f.message) == 0 ||
 		    has_token(r->msg, t->f.message);
-	size_t	 i;
 
-	if (hit)
-		remember_key(t, r->msg);
-	for (i = 0; !hit && i < t->nkeys; i++)
-		hit = msg_value(r->msg, "key=", v, sizeof(v)) &&
-		    strcmp(v, t->keys[i]) == 0;
-	if (!hit)
+	if (hit && strcmp(r->id, t->f.message) == 0)
+		remember_rcpt(t, r->msg);
+	if (!hit && (!reader_line(t, r) || !reader_shows(r->msg)))
 		return;
 	if (strncmp(r->msg, "C: ", 3) == 0) {
-		/* A client line naming the id: masked like any other. */
+		/* client lines masked like any other */
 		log_trace_mask(shown, sizeof(shown), r->msg + 3,
 		    strlen(r->msg + 3), 0);
 		(void)str_printf(out, sizeof(out), "%s %s %s C: %s", r->time,

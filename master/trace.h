@@ -10,13 +10,19 @@
  *			that pass the service and user filters; or
  *   message lines:	"TIME PROGRAM ID MESSAGE", every line about one queue
  *			id (filter.message set): its own lines, the smtpd
- *			reply that named it, its deliveries (with the file
- *			each went to) and the POP3 RETR of that file.
+ *			reply that named it, its deliveries, and then, for
+ *			each local recipient, the POP3 and IMAP sessions
+ *			that logged in as that user after the delivery:
+ *			their login, RETR, TOP, DELE, FETCH, QUIT and
+ *			logout lines.  The logs do not say which message a
+ *			RETR sent, so these are the sessions that could
+ *			have read it, not proof that one did.
  *
  * Client lines are masked again on the way (log_trace_mask()), and the
  * lines of a SASL exchange (after AUTH or AUTHENTICATE, while the server
- * answers 334 or "+") are shown as "****", so a log written by an older
- * version with credentials in clear never shows them either.
+ * answers 334 or "+") are shown as "****", as are the literal lines of an
+ * IMAP LOGIN ("a LOGIN alice {6}"), so a log written by an older version
+ * with credentials in clear never shows them either.
  *
  * A session's user is known from its login line ("auth ok user=U" in
  * smtpd, "login user=U" in pop3d and imapd), after the lines that logged

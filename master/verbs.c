@@ -172,8 +172,8 @@ const struct verb verbs[] = {
 	{ "trace", verb_trace,
 	    "trace [--follow] [--service S] [--user U] [--message ID]",
 	    "protocol sessions as C:/S: transcripts, from the log",
-	    "usage: buzon [-c FILE] trace [--follow] [--service smtp|pop3|imap]\n"
-	    "                             [--user USER]\n"
+	    "usage: buzon [-c FILE] trace [--follow]\n"
+	    "                 [--service smtp|pop3|imap] [--user USER]\n"
 	    "       buzon [-c FILE] trace [--follow] --message ID\n"
 	    "\n"
 	    "Reads the log of the instance (trace_log, else\n"
@@ -192,8 +192,10 @@ const struct verb verbs[] = {
 	    "                 name also matches USER@any.domain); they show\n"
 	    "                 once the login is logged\n"
 	    "  --message ID   every log line about queue id ID, with its\n"
-	    "                 time: SMTP intake, queue, delivery, and the\n"
-	    "                 POP3 RETR of the delivered file\n"
+	    "                 time: SMTP intake, queue, delivery; then the\n"
+	    "                 POP3 and IMAP sessions of each local\n"
+	    "                 recipient that logged in after the delivery\n"
+	    "                 (login, RETR, TOP, DELE, FETCH, QUIT)\n"
 	    "\n"
 	    "buzon demo writes STATE/log/trace.log (trace_log) as well as\n"
 	    "the terminal, so `buzon -c buzon-demo/buzon.conf trace -f` in\n"

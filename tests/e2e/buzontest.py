@@ -238,6 +238,15 @@ def require_verbs(*names):
     return require(not missing, "buzon has no verb %s" % ", ".join(missing))
 
 
+def require_daemons(*progs):
+    """Decorator: fail unless buzon and every daemon program named are
+    built."""
+    if not have_buzon():
+        return require(False, "buzon not built")
+    missing = [p for p in progs if p not in built_daemons()]
+    return require(not missing, "%s not built" % ", ".join(missing))
+
+
 def require_tool(name, package=None):
     """Decorator: fail unless the program name is on PATH (package: the
     Debian package that has it, for the message)."""

@@ -151,10 +151,12 @@ class AuthBase(unittest.TestCase):
         return line
 
     def auth_pid(self):
-        pids = re.findall(r"daemon=buzon-auth pid=(\d+) started",
-                          self.inst.log_text())
-        self.assertTrue(pids, "buzon-auth never started")
-        return int(pids[-1])
+        # the supervisor starts it last, after the daemons with listeners
+        # the start waited for: its line may come a moment later
+        rx = r"daemon=buzon-auth pid=(\d+) started"
+        wait_for(lambda: re.search(rx, self.inst.log_text()), 10,
+                 what="buzon-auth started")
+        return int(re.findall(rx, self.inst.log_text())[-1])
 
 
 @buzontest.require(HAVE_ALL, "buzon-auth, buzon-smtpd or buzon-pop3d "

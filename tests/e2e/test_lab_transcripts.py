@@ -30,6 +30,7 @@ import os
 import re
 import threading
 import time
+import unittest
 
 import buzontest
 from buzontest import Instance, LineClient
@@ -171,14 +172,8 @@ class Session:
             raise AssertionError("%s: unknown directive %r" % (where, text))
 
 
-def need_daemons(cls):
-    if not buzontest.have_buzon():
-        return buzontest.require(False, "buzon not built")(cls)
-    built = buzontest.built_daemons()
-    return buzontest.require(
-        all(d in built for d in ("buzon-smtpd", "buzon-pop3d",
-                                 "buzon-queued", "buzon-auth")),
-        "smtpd, pop3d, queued and auth built")(cls)
+need_daemons = buzontest.require_daemons(
+    "buzon-smtpd", "buzon-pop3d", "buzon-queued", "buzon-auth")
 
 
 def transcripts():
@@ -309,3 +304,64 @@ class Classroom(buzontest.InstanceCase):
         # nobody waits for the others' failures: at most ~1 s over what
         # 30 logins at once cost anyway
         self.assertLess(worst, worst_base + 1.0, sys_err)
+
+
+@need_daemons
+class ClassroomOverALesson(buzontest.InstanceCase):
+    """Typos spread over a lesson, with the class logging in all the time
+    in between.  The address record counts every failure and is kept
+    alive by every attempt (its penalty_time runs from the last attempt of
+    anyone at that address, successes included), so the failures of a
+    lesson add up; past auth_address_max_failures every login from the
+    address waits, correct passwords included, and each counted attempt
+    pushes the address's schedule further.  Scaled down here to a limit
+    of 5 (the default is 100).  Known: buzon-auth delays innocent
+    students once that happens; this test fails until it does not."""
+
+    LIMIT = 5
+
+    @classmethod
+    def setUpClass(cls):
+        # the lesson in fast motion: LIMIT failures per 3 s is a spray,
+        # typos about a second apart are a class
+        cls.inst = Instance(demo=True, listeners=["pop3"], overrides={
+            "auth_address_max_failures": str(cls.LIMIT),
+            "auth_penalty_time": "3s"})
+        for i in range(cls.LIMIT + 3):
+            r = cls.inst.cli("user", "add", "est%02d@%s" % (i, DOMAIN),
+                             "--password-stdin", input="clave-%02d\n" % i)
+            if r.returncode != 0:
+                raise AssertionError(r.stdout + r.stderr)
+        cls.inst.start()
+
+    def login(self, user, password):
+        c = self.inst.connect("pop3", timeout=60)
+        try:
+            c.expect("+OK")
+            c.command("USER " + user, "+OK")
+            t0 = time.monotonic()
+            c.send("PASS " + password)
+            line = c.readline()
+            took = time.monotonic() - t0
+            c.command("QUIT", "+OK")
+            return took, line
+        finally:
+            c.close()
+
+    def test_typos_over_a_lesson(self):
+        busy = "est%02d" % (self.LIMIT + 2)
+        for i in range(self.LIMIT + 1):
+            self.login("est%02d" % i, "mal")
+            time.sleep(0.5)
+            took, line = self.login(busy, "clave-%02d" % (self.LIMIT + 2))
+            print("classroom over a lesson: after %d typos %s (right "
+                  "password) waited %.2fs" % (i + 1, busy, took))
+            self.assertTrue(line.startswith("+OK"), line)
+            time.sleep(0.5)
+        innocent = "est%02d" % (self.LIMIT + 1)
+        took, line = self.login(innocent, "clave-%02d" % (self.LIMIT + 1))
+        print("classroom over a lesson: %s (never failed) waited %.2fs: %s"
+              % (innocent, took, line))
+        self.assertTrue(line.startswith("+OK"), line)
+        self.assertLess(took, 1.0, "%s (never failed) waited %.2fs" % (
+            innocent, took))

@@ -641,6 +641,10 @@ class SmtpdAuthFailures(unittest.TestCase):
             self.assertEqual(checked + refused, 40, replies)
             self.assertGreaterEqual(checked, 1)
             self.assertLessEqual(checked, 7, replies)
+            # the log lines may land a moment after the replies
+            buzontest.wait_for(lambda: inst.log_text().count(
+                "auth failed user=" + USER) >= checked, 10,
+                what="the auth failed lines")
             self.assertEqual(inst.log_text().count(
                 "auth failed user=" + USER), checked)
             self.assertIn("auth refused user=%s reason=throttled" % USER,

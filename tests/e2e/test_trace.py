@@ -20,14 +20,8 @@ LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (\S+) "
                   r"(smtp|pop3|imap) ([CS]): (.*)$")
 
 
-def need_daemons(cls):
-    if not buzontest.have_buzon():
-        return buzontest.require(False, "buzon not built")(cls)
-    built = buzontest.built_daemons()
-    return buzontest.require(
-        all(d in built for d in ("buzon-smtpd", "buzon-pop3d",
-                                 "buzon-queued", "buzon-auth")),
-        "smtpd, pop3d, queued and auth built")(cls)
+need_daemons = buzontest.require_daemons(
+    "buzon-smtpd", "buzon-pop3d", "buzon-queued", "buzon-auth")
 
 
 @need_daemons
@@ -218,13 +212,18 @@ class TraceTest(buzontest.InstanceCase):
         self.assertTrue(out)
         for line in out:
             self.assertRegex(line, r"^\d{4}-\d\d-\d\dT[\d:.]+Z buzon-")
-            self.assertIn(self.queue_id, line)
+            if "buzon-pop3d" not in line:
+                self.assertIn(self.queue_id, line)
         text = "\n".join(out)
         self.assertIn("buzon-smtpd %s from=<usuario@ejemplo.com>" %
                       self.queue_id, text)
         self.assertIn("S: 250 2.0.0 Ok: queued as " + self.queue_id, text)
         self.assertRegex(text, r"buzon-queued %s to=<%s>, relay=local.*"
                          r"status=sent" % (self.queue_id, USER))
+        # then the recipient's POP3 session that read it
+        self.assertRegex(text, r"buzon-pop3d \S+ login user=%s " % USER)
+        self.assertRegex(text, r"buzon-pop3d \S+ C: RETR 1\n")
+        self.assertNotIn("PASS", text)
 
     def test_usage(self):
         self.assertEqual(self.inst.cli("trace", "--bogus").returncode, 2)

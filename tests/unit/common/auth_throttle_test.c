@@ -297,6 +297,44 @@ Test(auth_throttle, address_limit_is_much_higher)
 	auth_throttle_close(&t);
 }
 
+/* The address's count leaks at address_max_failures per penalty_time: a
+ * classroom behind one address mistyping now and then never reaches the
+ * limit, however long the lesson and however busy the address; a spray
+ * at the same rate as the leak's limit still does. */
+Test(auth_throttle, spread_typos_never_add_up)
+{
+	static const struct auth_throttle_conf c = {
+		.failure_delay = 2000, .max_delay = 15000,
+		.penalty_time = 30000, .address_max_failures = 5,
+		.clock = fake_clock,
+	};
+	struct auth_throttle *t = topen_with(&c);
+	char	 user[32];
+	int	 i;
+
+	/* Two hours: a typo by a new student every 7 s (slower than one per
+	 * penalty_time / max = 6 s) with correct logins between. */
+	for (i = 0; i < 1000; i++) {
+		(void)str_printf(user, sizeof(user), "s%d@x.test", i);
+		cr_assert_eq(attempt(t, "192.0.2.7", user, false, false), 0,
+		    "typo %d delayed", i);
+		cr_assert_eq(attempt(t, "192.0.2.7", "good@x.test", true,
+		    false), 0, "correct login %d delayed", i);
+		fake_ms += 7000;
+	}
+	/* Six typos in three seconds: a spray; the address waits. */
+	for (i = 0; i < 5; i++) {
+		(void)str_printf(user, sizeof(user), "t%d@x.test", i);
+		(void)attempt(t, "192.0.2.7", user, false, false);
+		fake_ms += 500;
+	}
+	cr_assert_gt(attempt(t, "192.0.2.7", "good@x.test", true, false), 0);
+	/* Quiet for a while: it leaks back under the limit. */
+	fake_ms += 31000;
+	cr_assert_eq(attempt(t, "192.0.2.7", "good@x.test", true, false), 0);
+	auth_throttle_close(&t);
+}
+
 Test(auth_throttle, trusted_networks_are_exempt)
 {
 	static char *const nets[] = { "192.0.2.0/24", "[2001:db8::]/32" };

@@ -292,3 +292,26 @@ Test(imap_session, authenticate_plain_sasl_ir)
 	    "+ \r\na BAD Authentication aborted by client.\r\n"
 	    "b OK NOOP completed.\r\n");
 }
+
+/* A first line over the pre-login command bound (but under
+ * imap_max_line) is refused with the command buffer still empty. */
+Test(imap_session, first_line_over_preauth_bound)
+{
+	struct str	in;
+	const char	*r, *after;
+	size_t		i;
+
+	srv.conf.max_line = 200000;
+	str_init(&in, 0);
+	cr_assert_eq(str_append_str(&in, "a ID ("), 0);
+	for (i = 0; i < 70000; i++)
+		cr_assert_eq(str_append_c(&in, 'x'), 0);
+	cr_assert_eq(str_append_str(&in, ")\r\nb NOOP\r\n"), 0);
+	r = run(in.data, in.len, 0, true, IMAP_NOT_AUTH);
+	after = strstr(r, "\r\n");
+	cr_assert_not_null(after);
+	cr_assert(strstr(after + 2, "BAD [TOOBIG]") != NULL, "%s", after + 2);
+	cr_assert(strstr(after + 2, "\r\nb OK NOOP completed.\r\n") != NULL,
+	    "%s", after + 2);
+	str_release(&in);
+}

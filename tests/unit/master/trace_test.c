@@ -338,3 +338,60 @@ Test(trace, long_line, .init = setup, .fini = teardown)
 	cr_assert_not_null(strstr(str_c(&out), "s1 smtp C: xxx"));
 	cr_assert_lt(strlen(str_c(&out)), 2000);
 }
+
+/* After a local delivery, the recipient's mailbox sessions that log in
+ * later are shown by what they did; others' sessions are not. */
+Test(trace, message_readers, .init = setup, .fini = teardown)
+{
+	static const struct trace_filter f = { NULL, NULL, "06C7" };
+	static const char *const in[] = {
+		T0 "buzon-pop3d[1]: p0 login user=alice@example.test",
+		T0 "buzon-pop3d[1]: p0 C: RETR 1",
+		T0 "buzon-queued[2]: 06C7 to=<alice@example.test>, relay=local, delay=0.04, dsn=2.0.0, status=sent (delivered to maildir)",
+		T0 "buzon-queued[2]: 06C7 to=<x@y.example>, relay=mx.y.example, dsn=4.4.1, status=deferred (no answer)",
+		T0 "buzon-pop3d[1]: p1 login user=bob@example.test",
+		T0 "buzon-pop3d[1]: p1 C: RETR 1",
+		T0 "buzon-pop3d[1]: p2 C: USER alice",
+		T0 "buzon-pop3d[1]: p2 C: PASS secret",
+		T0 "buzon-pop3d[1]: p2 login user=alice@example.test method=password",
+		T0 "buzon-pop3d[1]: p2 C: STAT",
+		T0 "buzon-pop3d[1]: p2 C: RETR 2",
+		T0 "buzon-pop3d[1]: p2 S: +OK 252 octets",
+		T0 "buzon-pop3d[1]: p2 C: QUIT",
+		T0 "buzon-imapd[3]: i1 login user=alice@example.test",
+		T0 "buzon-imapd[3]: i1 C: a2 fetch 1 body[]",
+		T0 "buzon-imapd[3]: i1 C: a3 NOOP",
+		T0 "buzon-smtpd[4]: s9 auth ok user=alice@example.test",
+		NULL
+	};
+
+	cr_assert_str_eq(run(&f, in),
+	    "2026-12-04T03:15:16.393Z buzon-queued 06C7 to=<alice@example.test>, relay=local, delay=0.04, dsn=2.0.0, status=sent (delivered to maildir)\n"
+	    "2026-12-04T03:15:16.393Z buzon-queued 06C7 to=<x@y.example>, relay=mx.y.example, dsn=4.4.1, status=deferred (no answer)\n"
+	    "2026-12-04T03:15:16.393Z buzon-pop3d p2 login user=alice@example.test method=password\n"
+	    "2026-12-04T03:15:16.393Z buzon-pop3d p2 C: RETR 2\n"
+	    "2026-12-04T03:15:16.393Z buzon-pop3d p2 C: QUIT\n"
+	    "2026-12-04T03:15:16.393Z buzon-imapd i1 login user=alice@example.test\n"
+	    "2026-12-04T03:15:16.393Z buzon-imapd i1 C: a2 fetch 1 body[]\n");
+}
+
+/* IMAP LOGIN with the password as a literal: the literal line is the
+ * secret one. */
+Test(trace, imap_login_literal, .init = setup, .fini = teardown)
+{
+	static const char *const in[] = {
+		T0 "buzon-imapd[1]: i1 C: a1 LOGIN {5}",
+		T0 "buzon-imapd[1]: i1 S: + Ready for literal data",
+		T0 "buzon-imapd[1]: i1 C: alice {6}",
+		T0 "buzon-imapd[1]: i1 S: + Ready for literal data",
+		T0 "buzon-imapd[1]: i1 C: s3cret",
+		T0 "buzon-imapd[1]: i1 S: a1 OK LOGIN completed",
+		T0 "buzon-imapd[1]: i1 C: a2 SELECT INBOX",
+		NULL
+	};
+	const char	*got = run(&all, in);
+
+	cr_assert_null(strstr(got, "s3cret"), "%s", got);
+	cr_assert_not_null(strstr(got, "i1 imap C: a2 SELECT INBOX\n"), "%s",
+	    got);
+}
