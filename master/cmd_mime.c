@@ -15,7 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts.h"
+#include "admin.h"
 #include "fileio.h"
+#include "mailbox.h"
 #include "mem.h"
 #include "mime.h"
 #include "mime_explain.h"
@@ -26,6 +29,7 @@
 #define TEXT_LINES_MAX	200			/* decoded lines shown */
 
 int	verb_mime(const char *, int, char **);
+int	verb_mailbox(const char *, int, char **);
 
 static void
 put_params(FILE *out, const struct mime_param *p, size_t n)
@@ -191,5 +195,89 @@ verb_mime(const char *conf_path, int argc, char **argv)
 	free(buf);
 	if (fflush(stdout) != 0 || rc == -1)
 		return verb_error("mime", 1, "cannot write the explanation");
+	return 0;
+}
+
+/* The wire bytes of message uid of folder name of user address. */
+static int
+read_stored(struct admin *a, const char *address, const char *folder,
+    uint32_t uid, char **buf_r, size_t *len_r)
+{
+	struct accounts_user	*u;
+	struct accounts		*acc;
+	struct mailbox_location	 loc;
+	struct mailbox		*mb;
+	struct mailbox_stream	*ms;
+	struct mailbox_msg	 m;
+	struct fail		 f;
+	char			 err[512], path[PATH_MAX];
+	uint32_t		 seq;
+	ssize_t			 n;
+	int			 rc;
+
+	if ((acc = accounts_open(&a->ac, err, sizeof(err))) == NULL)
+		return verb_error("mailbox", 1, "%s", err);
+	u = xcalloc(1, sizeof(*u));
+	rc = accounts_user_lookup(acc, address, u);
+	if (rc != 1 || accounts_mail_path(&a->ac, u, path, sizeof(path)) ==
+	    -1) {
+		accounts_close(&acc);
+		free(u);
+		return verb_error("mailbox", rc == 0 ? 1 : 75, rc == 0 ?
+		    "no such user %s" : "cannot read the users map", address);
+	}
+	loc.root = path;
+	loc.format = u->format == ACCOUNTS_MBOX ? MAILBOX_MBOX :
+	    MAILBOX_MAILDIR;
+	loc.mbox_inbox = NULL;
+	free(u);
+	accounts_close(&acc);
+	if ((mb = mailbox_open(&loc, folder, MAILBOX_RDONLY, &f)) == NULL)
+		return verb_error("mailbox", 1, "%s: %s", folder, f.text);
+	if ((seq = mailbox_seq_of_uid(mb, uid)) == 0 ||
+	    mailbox_msg(mb, seq, &m) == -1) {
+		mailbox_close(&mb);
+		return verb_error("mailbox", 1, "no message with UID %u in %s",
+		    uid, folder);
+	}
+	if (m.wire_size > EXPLAIN_MAX ||
+	    (ms = mailbox_stream_open(mb, seq, &f)) == NULL) {
+		mailbox_close(&mb);
+		return verb_error("mailbox", 1, "cannot read UID %u", uid);
+	}
+	*buf_r = xcalloc(1, (size_t)m.wire_size + 1);
+	*len_r = 0;
+	while (*len_r < m.wire_size && (n = mailbox_stream_read(ms,
+	    *buf_r + *len_r, (size_t)m.wire_size - *len_r)) > 0)
+		*len_r += (size_t)n;
+	mailbox_stream_close(&ms);
+	mailbox_close(&mb);
+	return 0;
+}
+
+int
+verb_mailbox(const char *conf_path, int argc, char **argv)
+{
+	struct admin	 a;
+	unsigned int	 uid;
+	char		*buf = NULL;
+	size_t		 len = 0;
+	int		 rc;
+
+	if ((argc != 4 && argc != 5) || strcmp(argv[1], "show") != 0 ||
+	    strnum_uint(argv[3], 1, UINT32_MAX, &uid) == -1)
+		return verb_error("mailbox", EXIT_USAGE, "usage: buzon mailbox "
+		    "show ADDRESS UID [FOLDER]");
+	if ((rc = admin_open("mailbox", conf_path, &a)) != 0)
+		return rc;
+	rc = read_stored(&a, argv[2], argc == 5 ? argv[4] : "INBOX", uid,
+	    &buf, &len);
+	admin_close(&a);
+	if (rc != 0)
+		return rc;
+	rc = mime_explain(buf, len, stdout);
+	free(buf);
+	if (fflush(stdout) != 0 || rc == -1)
+		return verb_error("mailbox", 1, "cannot write the explanation");
 	return 0;
 }

@@ -67,5 +67,31 @@ class MimeExplain(unittest.TestCase):
         self.assertIn(b"/nonexistent/x.eml: No such file", r.stderr)
 
 
+@buzontest.require(buzontest.have_buzon(), "buzon not built")
+class MailboxShow(unittest.TestCase):
+
+    def test_stored_message_by_uid(self):
+        with buzontest.Instance(listeners=[]) as inst:
+            self.assertEqual(inst.cli("domain", "add", "example.test")
+                             .returncode, 0)
+            r = inst.cli("user", "add", "ana@example.test",
+                         "--password-stdin", input="pw-pw-pw-pw\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            d = os.path.join(inst.dir, "mail", "example.test", "ana")
+            with open(os.path.join(d, "new", "1.M1P1.test"), "wb") as f:
+                f.write(MESSAGE)
+            buzontest.chown_tree(d)
+            r = inst.cli("mailbox", "show", "ana@example.test", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("    | caf\u00e9 softbreak\n", r.stdout)
+            r = inst.cli("mailbox", "show", "ana@example.test", "9")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("no message with UID 9 in INBOX", r.stderr)
+            r = inst.cli("mailbox", "show", "nobody@example.test", "1")
+            self.assertEqual(r.returncode, 1)
+            r = inst.cli("mailbox", "show", "ana@example.test", "x")
+            self.assertEqual(r.returncode, 2)
+
+
 if __name__ == "__main__":
     unittest.main()
