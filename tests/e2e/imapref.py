@@ -105,19 +105,27 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = /
+  mailbox INBOX {{
+    auto = subscribe
+  }}
   mailbox Drafts {{
+    auto = subscribe
     special_use = \\Drafts
   }}
   mailbox Sent {{
+    auto = subscribe
     special_use = \\Sent
   }}
   mailbox Trash {{
+    auto = subscribe
     special_use = \\Trash
   }}
   mailbox Junk {{
+    auto = subscribe
     special_use = \\Junk
   }}
   mailbox Archive {{
+    auto = subscribe
     special_use = \\Archive
   }}
 }}
