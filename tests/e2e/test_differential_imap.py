@@ -391,7 +391,6 @@ def compare(lines):
     tagged = [x for x in out if x[0] in ("tagged", "+")]
     rest = [x for x in out if x[0] not in ("tagged", "+")]
     # kinds may interleave differently (EXISTS before FLAGS...); within
-    # a kind the order is fixed
     # a kind the order is fixed, but LIST and LSUB come in any order
     rest.sort(key=lambda x: (x[0], x[3]) if x[0] in ("LIST", "LSUB")
               else (x[0],))
