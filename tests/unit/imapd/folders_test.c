@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * folders_test.c - modified UTF-7 both ways (RFC 3501 5.1.3 examples and
- * every way to be invalid), client names to storage names and back,
- * subscriptions, and the \Recent mark
+ * folders_test.c - client names to storage names and back, subscriptions,
+ * and the \Recent mark (modified UTF-7 itself: mutf7_test.c)
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -14,96 +13,6 @@
 #include "imapd.h"
 #include "mailbox.h"
 #include "str.h"
-
-static void
-assert_m7_to_u8(const char *in, const char *want)
-{
-	struct str	 out;
-
-	str_init(&out, 0);
-	cr_assert_eq(imap_mutf7_to_utf8(in, strlen(in), &out), 0,
-	    "refused %s", in);
-	cr_assert_str_eq(str_c(&out), want);
-	str_release(&out);
-}
-
-static void
-assert_u8_to_m7(const char *in, const char *want)
-{
-	struct str	 out;
-
-	str_init(&out, 0);
-	cr_assert_eq(imap_utf8_to_mutf7(in, strlen(in), &out), 0);
-	cr_assert_str_eq(str_c(&out), want);
-	str_release(&out);
-}
-
-Test(mutf7, rfc_examples)
-{
-	/* RFC 3501 5.1.3 */
-	assert_m7_to_u8("~peter/mail/&U,BTFw-/&ZeVnLIqe-",
-	    "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac"
-	    "\xe8\xaa\x9e");
-	assert_u8_to_m7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5"
-	    "\xe6\x9c\xac\xe8\xaa\x9e", "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-	assert_m7_to_u8("&-", "&");
-	assert_u8_to_m7("a&b", "a&-b");
-	assert_u8_to_m7("Entw\xc3\xbc" "rfe", "Entw&APw-rfe");
-	assert_m7_to_u8("Entw&APw-rfe", "Entw\xc3\xbc" "rfe");
-	/* outside the BMP: a surrogate pair */
-	assert_u8_to_m7("\xf0\x9f\x93\xa7", "&2D3c5w-");
-	assert_m7_to_u8("&2D3c5w-", "\xf0\x9f\x93\xa7");
-	assert_u8_to_m7("", "");
-	assert_u8_to_m7("INBOX", "INBOX");
-}
-
-Test(mutf7, invalid_input_is_refused)
-{
-	static const char *const bad[] = {
-		"&",		/* unterminated */
-		"&AOk",		/* unterminated */
-		"&AGE-",	/* 'a' must stand for itself */
-		"&AOkA-",	/* bits left over */
-		"&AO-",		/* an odd byte */
-		"&2D0-",	/* a high surrogate alone */
-		"&3jE-",	/* a low surrogate alone */
-		"&AOk-&AOk-",	/* two shifts in a row */
-		"&AOk/-",	/* '/' is not modified BASE64 */
-		"&AAA-",	/* NUL */
-		"a\xc3\xa9",	/* 8-bit */
-		"a\tb",		/* control */
-	};
-	struct str	 out;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		str_init(&out, 0);
-		cr_assert_eq(imap_mutf7_to_utf8(bad[i], strlen(bad[i]), &out),
-		    -1, "accepted %s", bad[i]);
-		str_release(&out);
-	}
-}
-
-Test(mutf7, invalid_utf8_is_refused)
-{
-	static const char *const bad[] = {
-		"\xc0\x80",		/* overlong NUL */
-		"\xe0\x80\xaf",		/* overlong */
-		"\xed\xa0\x80",		/* a surrogate */
-		"\xf4\x90\x80\x80",	/* above U+10FFFF */
-		"\xc3",			/* cut short */
-		"\x80",			/* continuation first */
-	};
-	struct str	 out;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		str_init(&out, 0);
-		cr_assert_eq(imap_utf8_to_mutf7(bad[i], strlen(bad[i]), &out),
-		    -1, "accepted #%zu", i);
-		str_release(&out);
-	}
-}
 
 static int
 name(bool utf8, const char *in, char *out, size_t size, const char **err)
