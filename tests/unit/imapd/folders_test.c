@@ -71,6 +71,47 @@ Test(folders, names_that_cannot_be_stored)
 	cr_assert_str_eq(err, "Character not allowed in mailbox name: '.'");
 }
 
+/* The text of each NO, and the edges of depth and of both encodings. */
+Test(folders, name_edges)
+{
+	char		 out[IMAP_FOLDER_MAX + 1];
+	const char	*err;
+
+	cr_assert_eq(name(false, "INBOX/x", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "INBOX cannot have child folders");
+	cr_assert_eq(name(false, "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p", out,
+	    sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p");
+	cr_assert_eq(name(false, "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", out,
+	    sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Mailbox name has too many levels");
+	/* not the one encoding of its name: two shifts in a row */
+	cr_assert_eq(name(false, "&AOk-&AOk-", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Mailbox name is not valid mUTF-7");
+	cr_assert_eq(name(false, "a/&AC4-", out, sizeof(out), &err), -1);
+	cr_assert_eq(name(false, "x\x7f", out, sizeof(out), &err), -1);
+	cr_assert_eq(name(false, "a&-b", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "a&-b");
+	/* UTF8=ACCEPT: '&' is itself, "&AOk-" is five characters */
+	cr_assert_eq(name(true, "a&b", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "a&-b");
+	cr_assert_eq(name(true, "&AOk-", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "&-AOk-");
+	cr_assert_eq(name(true, "INBOX", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "INBOX");
+	cr_assert_eq(name(true, "\xc3\xa9/\xe2\x82\xac", out, sizeof(out),
+	    &err), 0);
+	cr_assert_str_eq(out, "&AOk-.&IKw-");
+	cr_assert_eq(name(true, "a\xc3", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Mailbox name is not valid UTF-8");
+	cr_assert_eq(name(true, "\xed\xa0\x80", out, sizeof(out), &err),
+	    -1);
+	cr_assert_eq(name(true, "a.b", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Character not allowed in mailbox name: '.'");
+	cr_assert_eq(name(true, "a/../b", out, sizeof(out), &err), -1);
+	cr_assert_eq(name(true, "/a", out, sizeof(out), &err), -1);
+}
+
 Test(folders, name_length_bound)
 {
 	char		 in[MAILBOX_NAME_MAX + 2], out[IMAP_FOLDER_MAX + 1];
@@ -100,6 +141,9 @@ Test(folders, storage_names_back_to_clients)
 	s.enabled = IMAP_EN_UTF8;
 	cr_assert_eq(imap_put_folder(&out, &s, "Entw&APw-rfe"), 0);
 	cr_assert_str_eq(str_c(&out), "\"Entw\xc3\xbc" "rfe\"");
+	str_clear(&out);
+	cr_assert_eq(imap_put_folder(&out, &s, "&-AOk-.&IKw-"), 0);
+	cr_assert_str_eq(str_c(&out), "\"&AOk-/\xe2\x82\xac\"");
 	str_release(&out);
 }
 
