@@ -3,6 +3,8 @@
  * folders_test.c - client names to storage names and back, subscriptions,
  * and the \Recent mark (modified UTF-7 itself: mutf7_test.c)
  */
+#include <sys/wait.h>
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +186,59 @@ Test(folders, subscriptions)
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(v[0], "a.c");
 	cr_assert_str_eq(v[1], "ok");
+	imap_subs_free(v, n);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Several sessions subscribing at once all get their names in; a name
+ * written twice into the file is listed once. */
+Test(folders, subscriptions_concurrent_and_duplicates)
+{
+	struct mailbox_location	 loc = { NULL, MAILBOX_MAILDIR, NULL };
+	char			 dir[sizeof(tmpl)], **v, name[16], cmd[96];
+	size_t			 n;
+	pid_t			 pid[4];
+	int			 i, k, st;
+
+	memcpy(dir, tmpl, sizeof(tmpl));
+	cr_assert_not_null(mkdtemp(dir));
+	loc.root = dir;
+	for (i = 0; i < 4; i++) {
+		cr_assert_neq(pid[i] = fork(), -1);
+		if (pid[i] == 0) {
+			for (k = 0; k < 25; k++) {
+				(void)snprintf(name, sizeof(name), "f%d.%02d",
+				    i, k);
+				if (imap_subs_set(&loc, name, true) == -1)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(waitpid(pid[i], &st, 0), pid[i]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 100);
+	cr_assert_str_eq(v[0], "f0.00");
+	cr_assert_str_eq(v[99], "f3.24");
+	imap_subs_free(v, n);
+	FILE *fp = fopen(strcat(strcpy(cmd, dir), "/subscriptions"), "a");
+	cr_assert_not_null(fp);
+	fputs("f0.00\nf3.24\nf0.00\n", fp);
+	fclose(fp);
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 100);
+	for (i = 1; i < (int)n; i++)
+		cr_assert_lt(strcmp(v[i - 1], v[i]), 0);
+	imap_subs_free(v, n);
+	/* and unsubscribing removes the name however often it was there */
+	cr_assert_eq(imap_subs_set(&loc, "f0.00", false), 0);
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 99);
+	cr_assert(!imap_subs_has(v, n, "f0.00"));
 	imap_subs_free(v, n);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
