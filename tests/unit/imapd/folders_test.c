@@ -151,6 +151,19 @@ Test(folders, storage_names_back_to_clients)
 
 static char	 tmpl[] = "/tmp/buzon-folders-XXXXXX";
 
+/* Lines written into a user's subscriptions file by hand. */
+static void
+subs_append(const char *dir, const char *lines)
+{
+	char	 path[96];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/subscriptions", dir);
+	cr_assert_not_null(fp = fopen(path, "a"));
+	cr_assert_geq(fputs(lines, fp), 0);
+	cr_assert_eq(fclose(fp), 0);
+}
+
 Test(folders, subscriptions)
 {
 	struct mailbox_location	 loc = { NULL, MAILBOX_MAILDIR, NULL };
@@ -178,10 +191,7 @@ Test(folders, subscriptions)
 	cr_assert_eq(n, 1);
 	imap_subs_free(v, n);
 	/* a hand-edited file with a bad line: skipped, never a path */
-	FILE *fp = fopen(strcat(strcpy(cmd, dir), "/subscriptions"), "a");
-	cr_assert_not_null(fp);
-	fputs("../../etc\n\nok\n", fp);
-	fclose(fp);
+	subs_append(dir, "../../etc\n\nok\n");
 	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(v[0], "a.c");
@@ -225,10 +235,7 @@ Test(folders, subscriptions_concurrent_and_duplicates)
 	cr_assert_str_eq(v[0], "f0.00");
 	cr_assert_str_eq(v[99], "f3.24");
 	imap_subs_free(v, n);
-	FILE *fp = fopen(strcat(strcpy(cmd, dir), "/subscriptions"), "a");
-	cr_assert_not_null(fp);
-	fputs("f0.00\nf3.24\nf0.00\n", fp);
-	fclose(fp);
+	subs_append(dir, "f0.00\nf3.24\nf0.00\n");
 	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
 	cr_assert_eq(n, 100);
 	for (i = 1; i < (int)n; i++)
