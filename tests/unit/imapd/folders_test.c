@@ -251,6 +251,19 @@ Test(folders, subscriptions_concurrent_and_duplicates)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* Replace the \Recent mark of mb's folder (recent.c's file). */
+static void
+recent_write(struct mailbox *mb, const char *text)
+{
+	char	 path[4096];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s.imap-recent", mailbox_index_path(mb));
+	cr_assert_not_null(fp = fopen(path, "w"));
+	cr_assert_geq(fputs(text, fp), 0);
+	cr_assert_eq(fclose(fp), 0);
+}
+
 Test(folders, recent_is_claimed_once)
 {
 	struct mailbox_location	 loc = { NULL, MAILBOX_MAILDIR, NULL };
@@ -280,6 +293,21 @@ Test(folders, recent_is_claimed_once)
 	    0, &uid, &f), 0);
 	cr_assert_eq(mailbox_sync(mb, NULL, &f), 0);
 	cr_assert_eq(imap_recent_claim(mb), uid);	/* the new one */
+	/* A damaged mark, or one of another UIDVALIDITY, costs only
+	 * \Recent shown once more: everything is recent again. */
+	recent_write(mb, "garbage\n");
+	cr_assert_eq(imap_recent_peek(mb), first);
+	snprintf(cmd, sizeof(cmd), "%u 999\n", mailbox_uidvalidity(mb) + 1);
+	recent_write(mb, cmd);
+	cr_assert_eq(imap_recent_peek(mb), first);
+	snprintf(cmd, sizeof(cmd), "%u 99999999999\n",
+	    mailbox_uidvalidity(mb));
+	recent_write(mb, cmd);
+	cr_assert_eq(imap_recent_claim(mb), first);
+	cr_assert_eq(imap_recent_claim(mb), 0);
+	snprintf(cmd, sizeof(cmd), "%u %u\n", mailbox_uidvalidity(mb), uid - 1);
+	recent_write(mb, cmd);
+	cr_assert_eq(imap_recent_peek(mb), uid);
 	mailbox_close(&mb);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
