@@ -58,6 +58,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 import buzontest  # noqa: E402
 
 PASSWORD = "benchpassword"
+# SHA-512-crypt of PASSWORD, given to buzon and Dovecot alike
+HASH = subprocess.run(["openssl", "passwd", "-6", PASSWORD],
+                      capture_output=True, text=True,
+                      check=True).stdout.strip()
 DOMAIN = "example.test"
 USER = "bench@" + DOMAIN
 SEARCH_WORD = "zanzibar"
@@ -444,9 +448,9 @@ def dovecot_start(tmp, maildir, port, ports_tls, cert, key, nusers):
     os.makedirs(home)
     users_file = os.path.join(tmp, "users")
     with open(users_file, "w") as f:
-        f.write("bench:{PLAIN}%s::::%s/bench::\n" % (PASSWORD, home))
+        f.write("bench:{CRYPT}%s::::%s/bench::\n" % (HASH, home))
         for k in range(nusers):
-            f.write("u%d:{PLAIN}%s::::%s/u%d::\n" % (k, PASSWORD, home, k))
+            f.write("u%d:{CRYPT}%s::::%s/u%d::\n" % (k, HASH, home, k))
     shutil.copytree(maildir, os.path.join(home, "bench", "Maildir"),
                     ignore=shutil.ignore_patterns(".buzon*", "buzon*",
                                                   "dovecot*"))
@@ -590,7 +594,8 @@ def main():
                                sizes[-1] / 1e6), flush=True)
     nusers = max(args.idle_users, args.clients)
     inst = buzontest.Instance(listeners=["imap", "imaps"], overrides={
-        "log_level": "warn", "auth_failure_delay": "0"})
+        "log_level": "warn", "auth_failure_delay": "0",
+        "imap_max_connections_per_ip": "1000"})
     tmp = tempfile.mkdtemp(prefix="buzon-bench-imap-")
     os.chmod(tmp, 0o755)
     dove = None
@@ -608,6 +613,13 @@ def main():
             if r.returncode != 0:
                 raise RuntimeError(r.stderr)
             users.append(u)
+        # one hash for both servers, so a login costs the same check:
+        # SHA-512-crypt, which both take ($6$, Dovecot's {CRYPT})
+        for u in [USER] + users:
+            r = inst.cli("user", "passwd", u, "--hash-stdin",
+                         input=HASH + "\n")
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr)
         maildir = os.path.join(inst.dir, "mail", DOMAIN, "bench")
         write_maildir(maildir, msgs)
         buzontest.chown_tree(maildir)

@@ -295,7 +295,9 @@ read_address(struct lex *l, struct alist *al, bool in_group, bool decode,
 		    NULL);
 		*group_open = true;
 		lex_next(l);
-		goto done;
+		/* the group's first member follows the ':' at once: no
+		 * skipping to a separator */
+		goto out;
 	}
 	if (l->t == T_SPECIAL && l->ch == '<') {
 		angle = true;
@@ -340,6 +342,7 @@ done:
 	while (l->t != T_END && !(l->t == T_SPECIAL && (l->ch == ',' ||
 	    l->ch == ';')))
 		lex_next(l);
+out:
 	str_release(&phrase);
 	str_release(&local);
 	str_release(&route);

@@ -1027,8 +1027,8 @@ dir_bytes(const char *dir)
 /* What the user's mail takes: Maildir's cur/ and new/ of every folder, or
  * every mbox file (the same as delivery counts when maildirsize is
  * fresh; this is what it is rebuilt from). */
-static uint64_t
-usage_bytes(struct imap_session *s)
+uint64_t
+imap_usage_bytes(struct imap_session *s)
 {
 	struct fail	 f;
 	struct stat	 st;
@@ -1068,7 +1068,7 @@ static void
 put_quota(struct imap_session *s)
 {
 	imap_untagged(s, "QUOTA \"\" (STORAGE %" PRIu64 " %" PRIu64 ")",
-	    (usage_bytes(s) + 1023) / 1024, s->quota / 1024);
+	    (imap_usage_bytes(s) + 1023) / 1024, s->quota / 1024);
 }
 
 void

@@ -576,6 +576,11 @@ cmd_append(struct imap_session *s, char *arg)
 		imap_no(s, NULL, "Can't save an empty message.");
 		return;
 	}
+	/* a non-synchronising literal came anyway: check it here */
+	if (s->quota > 0 && imap_usage_bytes(s) + msg.len > s->quota) {
+		imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox is full).");
+		return;
+	}
 	if ((dst = mailbox_open(&s->loc, name, 0, &f)) == NULL) {
 		if (f.temp)
 			imap_no(s, "UNAVAILABLE", "Cannot open the mailbox "

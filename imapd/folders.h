@@ -56,6 +56,10 @@ bool	 imap_subs_has(char *const *, size_t, const char *name);
 int	 imap_subs_set(const struct mailbox_location *, const char *name,
 	    bool on) __attribute__((warn_unused_result));
 
+/* Bytes the user's mail takes now (QUOTA, and APPEND's check against
+ * the quota before the literal is taken). */
+uint64_t imap_usage_bytes(struct imap_session *);
+
 /* The handlers (commands.c's table). */
 void	 cmd_create(struct imap_session *, char *);
 void	 cmd_delete(struct imap_session *, char *);

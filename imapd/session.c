@@ -35,6 +35,7 @@
 
 #include "event.h"
 #include "fetch.h"
+#include "folders.h"
 #include "imapd.h"
 #include "log.h"
 #include "mailbox.h"
@@ -187,8 +188,18 @@ literal_ok(struct imap_session *s, uint64_t n, bool nonsync)
 	} else
 		max = lit_max = c->max_command;
 	s->cmd_max = max;
-	if (n <= lit_max && n + s->cmd.len + 2 <= max)
+	if (n <= lit_max && n + s->cmd.len + 2 <= max) {
+		/* APPEND over what is left of the quota: refused now, so
+		 * the client sends nothing (RFC 9208 OVERQUOTA) */
+		if (!nonsync && s->state != IMAP_NOT_AUTH && s->quota > 0 &&
+		    cmd_is_append(s) && imap_usage_bytes(s) + n > s->quota) {
+			cmd_tag(s);
+			imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox is "
+			    "full).");
+			return false;
+		}
 		return true;
+	}
 	cmd_tag(s);
 	if (nonsync) {
 		imap_bad(s, "[TOOBIG] Literal too big.");

@@ -28,6 +28,8 @@ int	verb_alias(const char *, int, char **);
 int	verb_map(const char *, int, char **);
 int	verb_queue(const char *, int, char **);
 int	verb_trace(const char *, int, char **);
+int	verb_mime(const char *, int, char **);
+int	verb_mailbox(const char *, int, char **);
 
 const struct verb verbs[] = {
 	{ "run", verb_run, "run",
@@ -169,6 +171,31 @@ const struct verb verbs[] = {
 	    "buzon-queued runs.  Exit status: 0 done, 1 no such message or\n"
 	    "failure, 2 bad usage, 75 buzon-queued is not running (flush,\n"
 	    "retry).\n", true },
+	{ "mailbox", verb_mailbox, "mailbox show ADDRESS UID [FOLDER]",
+	    "the MIME parts of a stored message, as mime explain shows them",
+	    "usage: buzon [-c FILE] mailbox show ADDRESS UID [FOLDER]\n"
+	    "\n"
+	    "Opens the user's FOLDER (default INBOX) read-only and prints the\n"
+	    "part tree and the decoded text parts of the message with that\n"
+	    "UID (what IMAP's UID FETCH and POP3's UIDL name), as buzon mime\n"
+	    "explain does for a file.\n"
+	    "\n"
+	    "Exit status: 0 done, 1 no such user, folder or message, 2 bad\n"
+	    "usage, 75 the maps cannot be read.\n", true },
+	{ "mime", verb_mime, "mime explain FILE|-",
+	    "a message's MIME parts, and its text parts decoded",
+	    "usage: buzon mime explain FILE|-\n"
+	    "\n"
+	    "Reads one message (a file, or - for stdin, up to 64 MiB) and\n"
+	    "prints its part tree: each part's IMAP part number (1, 2.1,\n"
+	    "...), type and parameters (charset, boundary, name),\n"
+	    "Content-Transfer-Encoding, disposition and sizes; then each\n"
+	    "text part decoded from quoted-printable or base64 and from its\n"
+	    "charset to UTF-8, lines shown after \"| \".  A message from a\n"
+	    "Maildir is a file: buzon mime explain mail/DOMAIN/USER/cur/...\n"
+	    "\n"
+	    "Exit status: 0 done, 1 the file cannot be read, 2 bad usage.\n",
+	    false },
 	{ "trace", verb_trace,
 	    "trace [--follow] [--service S] [--user U] [--message ID]",
 	    "protocol sessions as C:/S: transcripts, from the log",

@@ -232,6 +232,26 @@ class Literals(ImapBase):
         lines = c.cmd("f", "FETCH * (RFC822.SIZE FLAGS)")
         self.assertRegex(lines[0], r"RFC822\.SIZE %d " % len(msg))
 
+    def test_append_over_the_quota_is_refused_before_the_go_ahead(self):
+        ImapBase.counter += 1
+        addr = "q%d@%s" % (ImapBase.counter, DOMAIN)
+        r = self.inst.cli("user", "add", addr, "--quota", "1M",
+                          "--password-stdin", input=PASSWORD + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        c = self.login(addr)
+        lines = c.cmd("q", "GETQUOTAROOT INBOX")
+        self.assertEqual(lines, ['* QUOTAROOT INBOX ""',
+                                 '* QUOTA "" (STORAGE 0 1024)',
+                                 "q OK Getquotaroot completed."])
+        c.send("o APPEND INBOX {2000000}")
+        self.assertEqual(c.readline(), "o NO [OVERQUOTA] Quota exceeded "
+                         "(mailbox is full).")
+        msg = MESSAGE.encode()
+        c.send("p APPEND INBOX {%d}" % len(msg))
+        self.assertEqual(c.readline(), "+ Ready for literal data")
+        c.send_raw(msg + b"\r\n")
+        self.assertRegex(c.readline(), r"^p OK \[APPENDUID ")
+
     def test_non_synchronising_literal(self):
         addr = self.new_user()
         c = self.login(addr)

@@ -281,6 +281,48 @@ class TestSession(ImapBase):
         cm(c, "j NOOP", r"^j OK")
         c.close()
 
+    def test_idle_sees_other_sessions_expunge_and_flags(self):
+        addr = self.new_user(messages=[message(1), message(2)])
+        a = self.login(addr)
+        b = self.login(addr)
+        for c in (a, b):
+            c.send("s SELECT INBOX")
+            self.until_tagged(c, "s")
+        cm(b, "i IDLE", r"^\+ idling$")
+        a.send("f STORE 2 +FLAGS (\\Flagged)")
+        self.until_tagged(a, "f")
+        ex(b, r"^\* 2 FETCH \(FLAGS \(\\Flagged( \\Recent)?\)\)$")
+        a.send("x UID MOVE 1 Trash")
+        self.until_tagged(a, "x")
+        ex(b, r"^\* 1 EXPUNGE$")
+        cm(b, "DONE", r"^i OK Idle completed\.$")
+
+    def test_imaplib_flow(self):
+        addr = self.new_user(messages=[message(1), message(2)])
+        m = imaplib.IMAP4("127.0.0.1", self.inst.port("imap"))
+        typ, _ = m.authenticate(
+            "PLAIN", lambda _: ("\0%s\0%s" % (addr, PASSWORD)).encode())
+        self.assertEqual(typ, "OK")
+        self.assertEqual(m.select("INBOX"), ("OK", [b"2"]))
+        typ, data = m.search(None, "SUBJECT", '"message 2"')
+        self.assertEqual((typ, data), ("OK", [b"2"]))
+        typ, data = m.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(len(data), 2)
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        self.assertEqual(data[0][1], b"Subject: message 1\r\n\r\n")
+        typ, data = m.append("INBOX", "(\\Draft)", None,
+                             message(3).replace("\n", "\r\n").encode())
+        self.assertEqual(typ, "OK")
+        self.assertRegex(data[0].decode(), r"^\[APPENDUID \d+ 3\]")
+        m.noop()
+        typ, data = m.store("1", "+FLAGS", "(\\Deleted)")
+        self.assertEqual(typ, "OK")
+        typ, data = m.expunge()
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        self.assertEqual(m.close()[0], "OK")
+        m.logout()
+
 
 @need_imapd
 class TestLimits(ImapBase):
@@ -402,3 +444,46 @@ class TestTls(ImapBase):
         typ, data = m.select("INBOX")
         self.assertEqual((typ, data), ("OK", [b"1"]))
         m.logout()
+
+
+@need_imapd
+class DemoReadme(unittest.TestCase):
+    """The README's IMAP walk-through against `buzon init --demo`, as
+    written: bare user names, lower case commands."""
+
+    def test_readme_session(self):
+        inst = Instance(demo=True, listeners=["imap"])
+        self.addCleanup(inst.cleanup)
+        pw = dict(re.findall(r"(\S+)@example\.test\s+password: (\S+)",
+                             inst.init_output))
+        inst.start()
+        c = inst.connect("imap")
+        ex(c, GREETING.pattern)
+        cm(c, "A001 LOGIN alice %s" % pw["alice"],
+           r"^A001 OK \[CAPABILITY .*\] Logged in$")
+        c.send("b select inbox")
+        lines = []
+        while not lines or not lines[-1].startswith("b "):
+            lines.append(c.readline())
+        self.assertIn("* 1 EXISTS", lines)
+        self.assertEqual(lines[-1], "b OK [READ-WRITE] Select completed.")
+        c.send("c fetch 1 body[]")
+        line = c.readline()
+        self.assertRegex(line, r"^\* 1 FETCH \(BODY\[\] \{\d+\}$")
+        while not line.startswith("c "):
+            line = c.readline()
+        self.assertEqual(line, "c OK Fetch completed.")
+        cm(c, "d logout", r"^\* BYE Logging out$")
+        ex(c, r"^d OK Logout completed\.$")
+
+
+@need_imapd
+class Lifecycle(ImapBase):
+    """Stop, on an instance of its own: sessions are told."""
+
+    def test_stop_says_bye(self):
+        addr = self.new_user()
+        c = self.login(addr)
+        rc = self.inst.stop()
+        self.assertEqual(rc, 0)
+        ex(c, r"^\* BYE Server shutting down\.$")

@@ -313,8 +313,10 @@ Test(parse, literal_bad)
 		{ "{-1}\r\n", "Invalid literal size" },
 		{ "{9223372036854775808}\r\n", "Invalid literal size" },
 		{ "{18446744073709551616}\r\n", "Invalid literal size" },
-		{ "~3}\r\nabc", "Invalid literal" },
-		{ "~", "Invalid literal" },
+		{ "~{3\r\nabc", "Invalid literal" },
+		/* '~' without '{' is an atom character, no literal8 */
+		{ "~3}\r\nabc", "Expected a string" },
+		{ "~", "Expected a string" },
 	};
 	size_t	i;
 
