@@ -33,13 +33,14 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
 # client programs the e2e tests call: swaks, with Net::SSLeay for --tls,
-# fetchmail as a real POP3 client, Postfix and Dovecot as the references
+# fetchmail as a real POP3 and IMAP client, mbsync (isync) and s-nail as
+# IMAP clients, Postfix and Dovecot as the references
 # of the differential tests (Postfix installed unconfigured, Dovecot's own
 # service stopped: the tests start their own instances on free loopback
 # ports), and systemd for systemd-analyze, which checks the unit; add a
 # tool here when a test uses it: a test whose tool is missing fails)
 TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail
-	postfix dovecot-pop3d systemd gdb)
+	isync s-nail postfix dovecot-pop3d systemd gdb)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests
