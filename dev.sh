@@ -33,7 +33,8 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	openssl)
 # to run the tests (unit: Criterion; e2e: python3 standard library and the
 # client programs the e2e tests call: swaks, with Net::SSLeay for --tls,
-# fetchmail as a real POP3 client, Postfix and Dovecot as the references
+# fetchmail as a real POP3 and IMAP client, mbsync (isync) and s-nail as
+# IMAP clients, Postfix and Dovecot as the references
 # of the differential tests (Postfix installed unconfigured, Dovecot's own
 # service stopped: the tests start their own instances on free loopback
 # ports), and systemd for systemd-analyze, which checks the unit; add a

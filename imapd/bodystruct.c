@@ -63,9 +63,19 @@ put_addrs(struct str *o, const struct mime_msg *m, const struct mime_part *p,
 	}
 	if (mime_addr_parse_raw(v.data != NULL ? v.data : "", v.len, &a,
 	    &n) == -1 || n == 0) {
-		str_release(&v);
 		mime_addr_free(a, n);
-		return str_append_str(o, "NIL");
+		a = NULL;
+		n = 0;
+		/* an empty Sender: or Reply-To: is as if missing (RFC 3501
+		 * 7.4.2: they default to From) */
+		str_clear(&v);
+		if (fallback == NULL || mime_header_get(m, p, fallback,
+		    &v) != 1 || mime_addr_parse_raw(v.data != NULL ? v.data :
+		    "", v.len, &a, &n) == -1 || n == 0) {
+			str_release(&v);
+			mime_addr_free(a, n);
+			return str_append_str(o, "NIL");
+		}
 	}
 	r = str_append_c(o, '(');
 	for (i = 0; i < n && r == 0; i++) {

@@ -781,6 +781,22 @@ put_entry(struct imap_session *s, const struct list_req *r,
 	}
 }
 
+/* Has e a subscribed descendant that the patterns do not list itself?
+ * Only then does CHILDINFO tell the client something (RFC 5258 3.5). */
+static bool
+unlisted_sub_child(const struct list_req *r, const struct listing *l,
+    const struct lentry *e)
+{
+	size_t	 i, len = strlen(e->name);
+
+	for (i = 0; i < l->n; i++)
+		if (l->e[i].subscribed &&
+		    strncmp(l->e[i].name, e->name, len) == 0 &&
+		    l->e[i].name[len] == '/' && !any_match(r, l->e[i].name))
+			return true;
+	return false;
+}
+
 static void
 run_list(struct imap_session *s, const struct list_req *r)
 {
@@ -814,7 +830,7 @@ run_list(struct imap_session *s, const struct list_req *r)
 		if (!e->exists && !e->subscribed && r->sel != 0)
 			sel = false;
 		child = (r->sel & SEL_RECURSIVE) && (r->sel & SEL_SUBSCRIBED)
-		    && e->sub_children;
+		    && e->sub_children && unlisted_sub_child(r, &l, e);
 		if (sel || child)
 			put_entry(s, r, e, child);
 	}

@@ -9,7 +9,9 @@
  * over, an odd byte, an unpaired surrogate, a control character, an
  * unterminated shift, two shifts in a row, or an 8-bit byte make the
  * input invalid.  Encoding takes valid UTF-8 only (no overlong
- * forms, no surrogates, nothing above U+10FFFF).
+ * forms, no surrogates, nothing above U+10FFFF) and, like decoding, no
+ * control character (NUL, U+0001..U+001F, DEL), so what one direction
+ * writes the other reads back.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -92,7 +94,7 @@ decode_shift(const char *in, size_t len, struct str *out)
 			return -1;	/* low surrogate alone */
 		else if (unit >= 0x20 && unit <= 0x7e)
 			return -1;	/* must stand for itself */
-		else if (unit < 0x20)
+		else if (unit < 0x20 || unit == 0x7f)
 			return -1;	/* no control characters in names */
 		else if (put_utf8(out, unit) == -1)
 			return -1;
@@ -196,6 +198,8 @@ imap_utf8_to_mutf7(const char *in, size_t len, struct str *out)
 	while (i < len) {
 		if (get_utf8(u, len, &i, &cp) == -1)
 			return -1;
+		if (cp < 0x20 || cp == 0x7f)
+			return -1;	/* the decoder refuses them too */
 		if (cp >= 0x20 && cp <= 0x7e) {
 			if (shifted) {
 				if (end_shift(out, bits, nbits) == -1)

@@ -222,6 +222,42 @@ fold_contains(const char *raw, size_t len, const char *needle)
 	return r;
 }
 
+static bool
+is_addr_field(const char *name)
+{
+	return strcasecmp(name, "From") == 0 || strcasecmp(name, "To") == 0 ||
+	    strcasecmp(name, "Cc") == 0 || strcasecmp(name, "Bcc") == 0 ||
+	    strcasecmp(name, "Sender") == 0 ||
+	    strcasecmp(name, "Reply-To") == 0;
+}
+
+/* The addresses of an address field written "name <local@host>", one
+ * after the other, hold value? */
+static bool
+addr_match(const char *v, size_t len, const char *value)
+{
+	struct mime_addr *a;
+	struct str	 t;
+	size_t		 n, i;
+	bool		 r = false;
+
+	if (mime_addr_parse(v, len, &a, &n) == -1)
+		return false;
+	str_init(&t, 0);
+	for (i = 0; i < n; i++) {
+		if (a[i].host == NULL)
+			continue;	/* group markers */
+		if (str_appendf(&t, "%s <%s@%s> ", a[i].name != NULL ?
+		    a[i].name : "", a[i].mailbox != NULL ? a[i].mailbox : "",
+		    a[i].host) == -1)
+			break;
+	}
+	r = fold_contains(t.data != NULL ? t.data : "", t.len, value);
+	str_release(&t);
+	mime_addr_free(a, n);
+	return r;
+}
+
 /* Every field called name of the top header, decoded, holds value?  Any
  * one of them is enough; an empty value matches when the field exists. */
 static bool
@@ -244,6 +280,10 @@ header_match(const struct mime_msg *mm, const char *name, const char *value)
 			r = fold_contains(d.data != NULL ? d.data : "", d.len,
 			    value);
 		str_release(&d);
+		/* an address field also as its parsed addresses, so that
+		 * "<user (comment)@ domain>" matches user@domain */
+		if (!r && is_addr_field(name))
+			r = addr_match(hv, hvl, value);
 	}
 	return r;
 }

@@ -161,8 +161,10 @@ addr_key(const struct mime_msg *mm, const char *field, bool display)
 	str_init(&t, 0);
 	if (mm != NULL && mime_header_get(mm, &mm->root, field, &v) == 1 &&
 	    mime_addr_parse(v.data, v.len, &a, &n) == 0) {
+		/* the first address, a group's name included (as Dovecot
+		 * sorts "Cc: team: a@b;" by "team") */
 		for (i = 0; i < n; i++)
-			if (a[i].host != NULL)
+			if (a[i].host != NULL || a[i].mailbox != NULL)
 				break;
 		if (i < n) {
 			int rc = 0;
@@ -170,6 +172,10 @@ addr_key(const struct mime_msg *mm, const char *field, bool display)
 			if (display && a[i].name != NULL && a[i].name[0] !=
 			    '\0')
 				rc = str_append_str(&t, a[i].name);
+			else if (display && (a[i].host == NULL ||
+			    a[i].host[0] == '\0'))	/* a group, a bare name */
+				rc = str_append_str(&t, a[i].mailbox != NULL ?
+				    a[i].mailbox : "");
 			else if (display)
 				rc = str_appendf(&t, "%s@%s",
 				    a[i].mailbox != NULL ? a[i].mailbox : "",

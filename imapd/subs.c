@@ -6,9 +6,11 @@
  * One file per user: ROOT/subscriptions for Maildir (where Dovecot keeps
  * its own), ROOT/.buzon/subscriptions for mbox (ROOT's plain files are
  * folders there).  One storage name per line, sorted; replaced whole by
- * rename, so a reader sees the old list or the new one.  A name may be
+ * rename, so a reader sees the old list or the new one; writers take
+ * turns on a lock file beside it.  A name may be
  * subscribed without the folder existing (RFC 3501 6.3.6).
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -55,7 +57,7 @@ imap_subs_load(const struct mailbox_location *loc, char ***names_r,
     size_t *n_r)
 {
 	char	 path[PATH_MAX], *buf, *p, *nl, **v = NULL;
-	size_t	 len, n = 0, cap = 0;
+	size_t	 len, n = 0, cap = 0, i, j;
 	int	 fd;
 
 	*names_r = NULL;
@@ -84,6 +86,14 @@ imap_subs_load(const struct mailbox_location *loc, char ***names_r,
 	free(buf);
 	if (n > 0)
 		qsort(v, n, sizeof(*v), name_cmp);
+	/* A line twice (written by hand, or by another server): once. */
+	for (i = j = 0; i < n; i++) {
+		if (j > 0 && strcmp(v[j - 1], v[i]) == 0)
+			free(v[i]);
+		else
+			v[j++] = v[i];
+	}
+	n = j;
 	*names_r = v;
 	*n_r = n;
 	return 0;
@@ -109,21 +119,38 @@ imap_subs_has(char *const *names, size_t n, const char *name)
 int
 imap_subs_set(const struct mailbox_location *loc, const char *name, bool on)
 {
-	char		 path[PATH_MAX], tmp[PATH_MAX + 8], **v;
+	char		 path[PATH_MAX], tmp[PATH_MAX + 32], **v;
 	struct str	 out;
 	size_t		 n, i;
 	bool		 have;
-	int		 fd, rc = -1;
+	int		 fd, lock_fd, rc = -1;
 
-	if (imap_subs_load(loc, &v, &n) == -1)
+	/* One writer at a time, so that two sessions subscribing at once
+	 * both get their name in: the whole read, change and rename under
+	 * a lock on a file of its own (the list itself is replaced). */
+	if (subs_path(loc, path, sizeof(path), true) == -1 ||
+	    !str_printf(tmp, sizeof(tmp), "%s.lock", path))
 		return -1;
+	if ((lock_fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return -1;
+	if (flock(lock_fd, LOCK_EX) == -1) {
+		(void)close(lock_fd);
+		return -1;
+	}
+	if (imap_subs_load(loc, &v, &n) == -1) {
+		(void)close(lock_fd);
+		return -1;
+	}
 	have = imap_subs_has(v, n, name);
 	if (have == on) {
 		imap_subs_free(v, n);
+		(void)close(lock_fd);
 		return 0;
 	}
 	if (on && n >= SUBS_MAX) {
 		imap_subs_free(v, n);
+		(void)close(lock_fd);
 		errno = ENOSPC;
 		return -1;
 	}
@@ -134,8 +161,7 @@ imap_subs_set(const struct mailbox_location *loc, const char *name, bool on)
 			goto out;
 	if (on && str_appendf(&out, "%s\n", name) == -1)
 		goto out;
-	if (subs_path(loc, path, sizeof(path), true) == -1 ||
-	    !str_printf(tmp, sizeof(tmp), "%s.tmp", path))
+	if (!str_printf(tmp, sizeof(tmp), "%s.tmp", path))
 		goto out;
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -156,5 +182,6 @@ imap_subs_set(const struct mailbox_location *loc, const char *name, bool on)
 out:
 	str_release(&out);
 	imap_subs_free(v, n);
+	(void)close(lock_fd);	/* drops the lock */
 	return rc;
 }

@@ -118,9 +118,10 @@ submit(struct session *s, struct pop3_mbjob *j)
 	}
 	job_work(j);
 	j->s = NULL;	/* answered here, not by done() */
-	if (j->quit)
+	if (j->quit) {
 		pop3_quit_done(s, j->rc, j->ndeleted);
-	else {
+		maildrop_close(&j->drop);
+	} else {
 		if (j->rc == 0)
 			s->drop = j->drop;
 		pop3_login_done(s, j->address, j->apop, j->rc, j->reply);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * folders_test.c - modified UTF-7 both ways (RFC 3501 5.1.3 examples and
- * every way to be invalid), client names to storage names and back,
- * subscriptions, and the \Recent mark
+ * folders_test.c - client names to storage names and back, subscriptions,
+ * and the \Recent mark (modified UTF-7 itself: mutf7_test.c)
  */
+#include <sys/wait.h>
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,96 +15,6 @@
 #include "imapd.h"
 #include "mailbox.h"
 #include "str.h"
-
-static void
-assert_m7_to_u8(const char *in, const char *want)
-{
-	struct str	 out;
-
-	str_init(&out, 0);
-	cr_assert_eq(imap_mutf7_to_utf8(in, strlen(in), &out), 0,
-	    "refused %s", in);
-	cr_assert_str_eq(str_c(&out), want);
-	str_release(&out);
-}
-
-static void
-assert_u8_to_m7(const char *in, const char *want)
-{
-	struct str	 out;
-
-	str_init(&out, 0);
-	cr_assert_eq(imap_utf8_to_mutf7(in, strlen(in), &out), 0);
-	cr_assert_str_eq(str_c(&out), want);
-	str_release(&out);
-}
-
-Test(mutf7, rfc_examples)
-{
-	/* RFC 3501 5.1.3 */
-	assert_m7_to_u8("~peter/mail/&U,BTFw-/&ZeVnLIqe-",
-	    "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac"
-	    "\xe8\xaa\x9e");
-	assert_u8_to_m7("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5"
-	    "\xe6\x9c\xac\xe8\xaa\x9e", "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-	assert_m7_to_u8("&-", "&");
-	assert_u8_to_m7("a&b", "a&-b");
-	assert_u8_to_m7("Entw\xc3\xbc" "rfe", "Entw&APw-rfe");
-	assert_m7_to_u8("Entw&APw-rfe", "Entw\xc3\xbc" "rfe");
-	/* outside the BMP: a surrogate pair */
-	assert_u8_to_m7("\xf0\x9f\x93\xa7", "&2D3c5w-");
-	assert_m7_to_u8("&2D3c5w-", "\xf0\x9f\x93\xa7");
-	assert_u8_to_m7("", "");
-	assert_u8_to_m7("INBOX", "INBOX");
-}
-
-Test(mutf7, invalid_input_is_refused)
-{
-	static const char *const bad[] = {
-		"&",		/* unterminated */
-		"&AOk",		/* unterminated */
-		"&AGE-",	/* 'a' must stand for itself */
-		"&AOkA-",	/* bits left over */
-		"&AO-",		/* an odd byte */
-		"&2D0-",	/* a high surrogate alone */
-		"&3jE-",	/* a low surrogate alone */
-		"&AOk-&AOk-",	/* two shifts in a row */
-		"&AOk/-",	/* '/' is not modified BASE64 */
-		"&AAA-",	/* NUL */
-		"a\xc3\xa9",	/* 8-bit */
-		"a\tb",		/* control */
-	};
-	struct str	 out;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		str_init(&out, 0);
-		cr_assert_eq(imap_mutf7_to_utf8(bad[i], strlen(bad[i]), &out),
-		    -1, "accepted %s", bad[i]);
-		str_release(&out);
-	}
-}
-
-Test(mutf7, invalid_utf8_is_refused)
-{
-	static const char *const bad[] = {
-		"\xc0\x80",		/* overlong NUL */
-		"\xe0\x80\xaf",		/* overlong */
-		"\xed\xa0\x80",		/* a surrogate */
-		"\xf4\x90\x80\x80",	/* above U+10FFFF */
-		"\xc3",			/* cut short */
-		"\x80",			/* continuation first */
-	};
-	struct str	 out;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		str_init(&out, 0);
-		cr_assert_eq(imap_utf8_to_mutf7(bad[i], strlen(bad[i]), &out),
-		    -1, "accepted #%zu", i);
-		str_release(&out);
-	}
-}
 
 static int
 name(bool utf8, const char *in, char *out, size_t size, const char **err)
@@ -162,6 +73,47 @@ Test(folders, names_that_cannot_be_stored)
 	cr_assert_str_eq(err, "Character not allowed in mailbox name: '.'");
 }
 
+/* The text of each NO, and the edges of depth and of both encodings. */
+Test(folders, name_edges)
+{
+	char		 out[IMAP_FOLDER_MAX + 1];
+	const char	*err;
+
+	cr_assert_eq(name(false, "INBOX/x", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "INBOX cannot have child folders");
+	cr_assert_eq(name(false, "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p", out,
+	    sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p");
+	cr_assert_eq(name(false, "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", out,
+	    sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Mailbox name has too many levels");
+	/* not the one encoding of its name: two shifts in a row */
+	cr_assert_eq(name(false, "&AOk-&AOk-", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Mailbox name is not valid mUTF-7");
+	cr_assert_eq(name(false, "a/&AC4-", out, sizeof(out), &err), -1);
+	cr_assert_eq(name(false, "x\x7f", out, sizeof(out), &err), -1);
+	cr_assert_eq(name(false, "a&-b", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "a&-b");
+	/* UTF8=ACCEPT: '&' is itself, "&AOk-" is five characters */
+	cr_assert_eq(name(true, "a&b", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "a&-b");
+	cr_assert_eq(name(true, "&AOk-", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "&-AOk-");
+	cr_assert_eq(name(true, "INBOX", out, sizeof(out), &err), 0);
+	cr_assert_str_eq(out, "INBOX");
+	cr_assert_eq(name(true, "\xc3\xa9/\xe2\x82\xac", out, sizeof(out),
+	    &err), 0);
+	cr_assert_str_eq(out, "&AOk-.&IKw-");
+	cr_assert_eq(name(true, "a\xc3", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Mailbox name is not valid UTF-8");
+	cr_assert_eq(name(true, "\xed\xa0\x80", out, sizeof(out), &err),
+	    -1);
+	cr_assert_eq(name(true, "a.b", out, sizeof(out), &err), -1);
+	cr_assert_str_eq(err, "Character not allowed in mailbox name: '.'");
+	cr_assert_eq(name(true, "a/../b", out, sizeof(out), &err), -1);
+	cr_assert_eq(name(true, "/a", out, sizeof(out), &err), -1);
+}
+
 Test(folders, name_length_bound)
 {
 	char		 in[MAILBOX_NAME_MAX + 2], out[IMAP_FOLDER_MAX + 1];
@@ -191,10 +143,26 @@ Test(folders, storage_names_back_to_clients)
 	s.enabled = IMAP_EN_UTF8;
 	cr_assert_eq(imap_put_folder(&out, &s, "Entw&APw-rfe"), 0);
 	cr_assert_str_eq(str_c(&out), "\"Entw\xc3\xbc" "rfe\"");
+	str_clear(&out);
+	cr_assert_eq(imap_put_folder(&out, &s, "&-AOk-.&IKw-"), 0);
+	cr_assert_str_eq(str_c(&out), "\"&AOk-/\xe2\x82\xac\"");
 	str_release(&out);
 }
 
 static char	 tmpl[] = "/tmp/buzon-folders-XXXXXX";
+
+/* Lines written into a user's subscriptions file by hand. */
+static void
+subs_append(const char *dir, const char *lines)
+{
+	char	 path[96];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/subscriptions", dir);
+	cr_assert_not_null(fp = fopen(path, "a"));
+	cr_assert_geq(fputs(lines, fp), 0);
+	cr_assert_eq(fclose(fp), 0);
+}
 
 Test(folders, subscriptions)
 {
@@ -223,10 +191,7 @@ Test(folders, subscriptions)
 	cr_assert_eq(n, 1);
 	imap_subs_free(v, n);
 	/* a hand-edited file with a bad line: skipped, never a path */
-	FILE *fp = fopen(strcat(strcpy(cmd, dir), "/subscriptions"), "a");
-	cr_assert_not_null(fp);
-	fputs("../../etc\n\nok\n", fp);
-	fclose(fp);
+	subs_append(dir, "../../etc\n\nok\n");
 	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(v[0], "a.c");
@@ -234,6 +199,69 @@ Test(folders, subscriptions)
 	imap_subs_free(v, n);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+/* Several sessions subscribing at once all get their names in; a name
+ * written twice into the file is listed once. */
+Test(folders, subscriptions_concurrent_and_duplicates)
+{
+	struct mailbox_location	 loc = { NULL, MAILBOX_MAILDIR, NULL };
+	char			 dir[sizeof(tmpl)], **v, name[16], cmd[96];
+	size_t			 n;
+	pid_t			 pid[4];
+	int			 i, k, st;
+
+	memcpy(dir, tmpl, sizeof(tmpl));
+	cr_assert_not_null(mkdtemp(dir));
+	loc.root = dir;
+	for (i = 0; i < 4; i++) {
+		cr_assert_neq(pid[i] = fork(), -1);
+		if (pid[i] == 0) {
+			for (k = 0; k < 25; k++) {
+				(void)snprintf(name, sizeof(name), "f%d.%02d",
+				    i, k);
+				if (imap_subs_set(&loc, name, true) == -1)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(waitpid(pid[i], &st, 0), pid[i]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 100);
+	cr_assert_str_eq(v[0], "f0.00");
+	cr_assert_str_eq(v[99], "f3.24");
+	imap_subs_free(v, n);
+	subs_append(dir, "f0.00\nf3.24\nf0.00\n");
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 100);
+	for (i = 1; i < (int)n; i++)
+		cr_assert_lt(strcmp(v[i - 1], v[i]), 0);
+	imap_subs_free(v, n);
+	/* and unsubscribing removes the name however often it was there */
+	cr_assert_eq(imap_subs_set(&loc, "f0.00", false), 0);
+	cr_assert_eq(imap_subs_load(&loc, &v, &n), 0);
+	cr_assert_eq(n, 99);
+	cr_assert(!imap_subs_has(v, n, "f0.00"));
+	imap_subs_free(v, n);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Replace the \Recent mark of mb's folder (recent.c's file). */
+static void
+recent_write(struct mailbox *mb, const char *text)
+{
+	char	 path[4096];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s.imap-recent", mailbox_index_path(mb));
+	cr_assert_not_null(fp = fopen(path, "w"));
+	cr_assert_geq(fputs(text, fp), 0);
+	cr_assert_eq(fclose(fp), 0);
 }
 
 Test(folders, recent_is_claimed_once)
@@ -265,6 +293,21 @@ Test(folders, recent_is_claimed_once)
 	    0, &uid, &f), 0);
 	cr_assert_eq(mailbox_sync(mb, NULL, &f), 0);
 	cr_assert_eq(imap_recent_claim(mb), uid);	/* the new one */
+	/* A damaged mark, or one of another UIDVALIDITY, costs only
+	 * \Recent shown once more: everything is recent again. */
+	recent_write(mb, "garbage\n");
+	cr_assert_eq(imap_recent_peek(mb), first);
+	snprintf(cmd, sizeof(cmd), "%u 999\n", mailbox_uidvalidity(mb) + 1);
+	recent_write(mb, cmd);
+	cr_assert_eq(imap_recent_peek(mb), first);
+	snprintf(cmd, sizeof(cmd), "%u 99999999999\n",
+	    mailbox_uidvalidity(mb));
+	recent_write(mb, cmd);
+	cr_assert_eq(imap_recent_claim(mb), first);
+	cr_assert_eq(imap_recent_claim(mb), 0);
+	snprintf(cmd, sizeof(cmd), "%u %u\n", mailbox_uidvalidity(mb), uid - 1);
+	recent_write(mb, cmd);
+	cr_assert_eq(imap_recent_peek(mb), uid);
 	mailbox_close(&mb);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
