@@ -40,7 +40,7 @@ BUILD_PACKAGES=(build-essential autoconf automake libtool pkg-config
 # ports), and systemd for systemd-analyze, which checks the unit; add a
 # tool here when a test uses it: a test whose tool is missing fails)
 TEST_PACKAGES=(libcriterion-dev python3 swaks libnet-ssleay-perl fetchmail
-	isync s-nail postfix dovecot-pop3d systemd gdb)
+	postfix dovecot-pop3d dovecot-imapd isync s-nail systemd gdb)
 # for the fuzz smoke run of `test` (clang's libFuzzer)
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # for talking to the demo by hand, as the demo's banner suggests

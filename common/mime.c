@@ -563,6 +563,18 @@ is_boundary(const char *buf, size_t end, size_t i, const char *b, size_t bl)
 static void	parse_part(struct parse_ctx *, struct mime_part *, size_t,
 		    size_t, unsigned int, bool);
 
+/* Is the last line of buf[start..end) a close delimiter "--x--"? */
+static bool
+ends_with_close(const char *buf, size_t start, size_t end)
+{
+	size_t	 b = end;
+
+	while (b > start && buf[b - 1] != '\n')
+		b--;
+	return end - b >= 5 && buf[b] == '-' && buf[b + 1] == '-' &&
+	    buf[end - 1] == '-' && buf[end - 2] == '-';
+}
+
 static void
 parse_multipart(struct parse_ctx *ctx, struct mime_part *p, size_t end,
     unsigned int depth, const char *boundary)
@@ -586,6 +598,11 @@ parse_multipart(struct parse_ctx *ctx, struct mime_part *p, size_t end,
 				ce--;
 			if (ce > r[n - 1].start && buf[ce - 1] == '\r')
 				ce--;
+			/* after a nested multipart's close delimiter the line
+			 * end stays with the part (its epilogue), as Dovecot
+			 * counts it: sizes and BODY[n] agree with it */
+			if (ends_with_close(buf, r[n - 1].start, ce))
+				ce = i;
 			r[n - 1].end = ce;
 			open = false;
 		}

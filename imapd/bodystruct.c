@@ -132,6 +132,48 @@ fetch_put_envelope(struct str *o, const struct mime_msg *m,
 	return str_append_c(o, ')');
 }
 
+static bool
+has_8bit(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v >= 0x80)
+			return true;
+	return false;
+}
+
+/* "name*" "UTF-8''r%C3%A9port.pdf" (RFC 2231 extended value). */
+static int
+put_2231(struct str *o, const char *name, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct str	 n, v;
+	const unsigned char *p;
+	int		 rc;
+
+	str_init(&n, 0);
+	str_init(&v, 0);
+	rc = str_appendf(&n, "%s*", name);
+	if (rc == 0)
+		rc = str_append_str(&v, "UTF-8''");
+	for (p = (const unsigned char *)value; rc == 0 && *p != '\0'; p++) {
+		if (*p < 0x80 && *p > 0x20 && strchr("*'%()<>@,;:\\\"/[]?=",
+		    *p) == NULL)
+			rc = str_append_c(&v, (char)*p);
+		else if ((rc = str_append_c(&v, '%')) == 0 &&
+		    (rc = str_append_c(&v, hex[*p >> 4])) == 0)
+			rc = str_append_c(&v, hex[*p & 15]);
+	}
+	if (rc == 0)
+		rc = imap_put_string(o, n.data, n.len, false);
+	if (rc == 0)
+		rc = str_append_c(o, ' ');
+	if (rc == 0)
+		rc = imap_put_string(o, v.data, v.len, false);
+	str_release(&n);
+	str_release(&v);
+	return rc;
+}
+
 static int
 put_params(struct str *o, const struct mime_param *pa, size_t n, bool utf8)
 {
@@ -143,6 +185,12 @@ put_params(struct str *o, const struct mime_param *pa, size_t n, bool utf8)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			W(str_append_c(o, ' '));
+		if (!utf8 && has_8bit(pa[i].value)) {
+			/* RFC 2231 again, as the message wrote it: a
+			 * client without UTF8=ACCEPT gets ASCII */
+			W(put_2231(o, pa[i].name, pa[i].value));
+			continue;
+		}
 		W(put_nstr(o, pa[i].name, utf8));
 		W(str_append_c(o, ' '));
 		W(imap_put_string(o, pa[i].value, strlen(pa[i].value), utf8));
@@ -197,7 +245,12 @@ fetch_put_body(struct str *o, const struct mime_msg *m,
 	W(str_append_c(o, ' '));
 	W(imap_put_string(o, p->subtype, strlen(p->subtype), utf8));
 	W(str_append_c(o, ' '));
-	W(put_params(o, p->params, p->nparams, utf8));
+	/* a text part without parameters has RFC 2045's default charset,
+	 * as Dovecot shows it */
+	if (p->nparams == 0 && strcmp(p->type, "text") == 0)
+		W(str_append_str(o, "(\"charset\" \"us-ascii\")"));
+	else
+		W(put_params(o, p->params, p->nparams, utf8));
 	W(str_append_c(o, ' '));
 	W(put_nstr(o, p->id, utf8));
 	W(str_append_c(o, ' '));

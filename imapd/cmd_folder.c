@@ -277,6 +277,37 @@ rename_inbox(struct imap_session *s, const char *to)
 	mailbox_close(&src);
 }
 
+/* RENAME of a parent that exists only through its children ("a/b" of
+ * "a/b/c", \Noselect): its children move, as Dovecot does.  True when
+ * there was a child to move (and all moved). */
+static bool
+rename_children(struct imap_session *s, char **names, const char *from,
+    const char *to)
+{
+	struct fail	 f;
+	char		 nto[IMAP_FOLDER_MAX + 1];
+	size_t		 i, len = strlen(from);
+	bool		 any = false;
+
+	for (i = 0; names[i] != NULL; i++) {
+		if (strncmp(names[i], from, len) != 0 || names[i][len] != '.')
+			continue;
+		/* a grandchild went with its parent already */
+		if (i > 0 && any && strncmp(names[i], names[i - 1],
+		    strlen(names[i - 1])) == 0 &&
+		    names[i][strlen(names[i - 1])] == '.')
+			continue;
+		if (!str_printf(nto, sizeof(nto), "%s%s", to, names[i] + len) ||
+		    mailbox_rename(&s->loc, names[i], nto, &f) == -1) {
+			log_warn(s->base.id, "rename %s: %s", names[i],
+			    f.text);
+			return false;
+		}
+		any = true;
+	}
+	return any;
+}
+
 void
 cmd_rename(struct imap_session *s, char *arg)
 {
@@ -300,10 +331,18 @@ cmd_rename(struct imap_session *s, char *arg)
 	if (mailbox_list(&s->loc, &names, &f) == 0) {
 		have_from = folder_exists(names, from);
 		have_to = folder_exists(names, to);
+		/* a \Noselect parent: its children move, also under a
+		 * folder that exists (their names must be free) */
+		if (!have_from && strcmp(to, "INBOX") != 0 &&
+		    rename_children(s, names, from, to)) {
+			mailbox_list_free(&names);
+			imap_ok(s, NULL, "Rename completed.");
+			return;
+		}
 		mailbox_list_free(&names);
 	}
 	if (!have_from) {
-		imap_no(s, "NONEXISTENT", "Mailbox doesn't exist: %s", from);
+		imap_no(s, "NONEXISTENT", "Mailbox doesn't exist.");
 		return;
 	}
 	if (have_to || strcmp(to, "INBOX") == 0) {
@@ -342,6 +381,21 @@ subscribe(struct imap_session *s, bool on)
 	imap_args(s, &c);
 	if (!arg_folder(s, &c, name, sizeof(name)) || !args_end(s, &c))
 		return;
+	/* only folders that exist are subscribed (Dovecot's rule) */
+	if (on && strcmp(name, "INBOX") != 0) {
+		struct fail	 f;
+		char		**names;
+		bool		 have = false;
+
+		if (mailbox_list(&s->loc, &names, &f) == 0) {
+			have = folder_exists(names, name);
+			mailbox_list_free(&names);
+		}
+		if (!have) {
+			imap_no(s, "NONEXISTENT", "Mailbox doesn't exist.");
+			return;
+		}
+	}
 	if (imap_subs_set(&s->loc, name, on) == -1) {
 		imap_no(s, "SERVERBUG", "Cannot update the subscriptions");
 		return;
@@ -755,6 +809,8 @@ put_entry(struct imap_session *s, const struct list_req *r,
 	if (r->lsub) {
 		if (!e->subscribed)
 			ATTR("\\Noselect");
+		else if (use != NULL)
+			ATTR(use);
 	} else {
 		if (!e->exists)
 			ATTR(r->extended && (r->sel & SEL_SUBSCRIBED) ?

@@ -681,7 +681,9 @@ put_section(struct imap_session *s, const struct fatt *a,
 		goto out;
 	}
 	if (nil) {
-		rc = str_append_str(o, "NIL");
+		/* a part that is not there is an empty string, as Dovecot
+		 * answers (clients expect a string) */
+		rc = str_append_str(o, "{0}\r\n");
 		goto out;
 	}
 	off = 0;

@@ -379,7 +379,7 @@ sent_day(struct search_ctx *x, const struct mailbox_msg *m)
 				}
 			}
 		} else
-			t = (int64_t)m->internal_date;
+			t = 0;	/* no Date: the start of time, as Dovecot */
 		str_release(&v);
 	}
 	return day_of(t + off);
