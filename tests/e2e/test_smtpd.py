@@ -555,10 +555,14 @@ class Smtpd(unittest.TestCase):
         for t in threads:
             t.join(60)
         self.assertEqual(errors, [])
-        log = self.inst.log_text()
-        got = len(re.findall(r" [0-9A-Z]{16} from=<load\d+@example\.org> "
-                             r"size=", log))
-        self.assertEqual(got, n)
+
+        def queued():
+            return len(re.findall(r" [0-9A-Z]{16} from=<load\d+@example"
+                                  r"\.org> size=", self.inst.log_text()))
+        # the log lines may land a moment after the replies
+        buzontest.wait_for(lambda: queued() >= n, 10,
+                           what="the queued lines of %d sessions" % n)
+        self.assertEqual(queued(), n)
 
     @buzontest.require_tool("swaks")
     def test_swaks_tls_auth(self):
