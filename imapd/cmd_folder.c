@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -28,6 +27,7 @@
 #include "imapd.h"
 #include "log.h"
 #include "mailbox.h"
+#include "maildir_quota.h"
 #include "mem.h"
 #include "str.h"
 
@@ -1072,35 +1072,11 @@ cmd_namespace(struct imap_session *s, char *arg)
 
 /* ---- QUOTA (RFC 9208): one root "", the user's quota ---- */
 
-/* Bytes in the files of dir (one level: cur/ and new/ are walked by the
- * caller). */
-static uint64_t
-dir_bytes(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*de;
-	struct stat	 st;
-	char		 path[PATH_MAX];
-	uint64_t	 sum = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (str_printf(path, sizeof(path), "%s/%s", dir, de->d_name) &&
-		    lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			sum += (uint64_t)st.st_size;
-	}
-	(void)closedir(d);
-	return sum;
-}
-
-/* What the user's mail takes: Maildir's cur/ and new/ of every folder, or
- * every mbox file (the same as delivery counts when maildirsize is
- * fresh; this is what it is rebuilt from). */
+/* What the user's mail takes: a Maildir's maildirsize (common/
+ * maildir_quota.h, which delivery keeps too; recount: from the files), or
+ * the size of every mbox file. */
 uint64_t
-imap_usage_bytes(struct imap_session *s)
+imap_usage_bytes(struct imap_session *s, bool recount)
 {
 	struct fail	 f;
 	struct stat	 st;
@@ -1108,39 +1084,46 @@ imap_usage_bytes(struct imap_session *s)
 	uint64_t	 sum = 0;
 	size_t		 i;
 
+	if (s->loc.format == MAILBOX_MAILDIR)
+		return maildir_quota_usage(s->loc.root, s->quota, 0, recount,
+		    &sum) == 0 ? sum : 0;
 	if (mailbox_list(&s->loc, &names, &f) == -1)
 		return 0;
 	for (i = 0; names[i] != NULL; i++) {
-		const char *sub = strcmp(names[i], "INBOX") == 0 ? "" :
-		    names[i];
-
-		if (s->loc.format == MAILBOX_MBOX) {
-			if (sub[0] == '\0' && s->loc.mbox_inbox != NULL)
-				(void)str_copy(path, s->loc.mbox_inbox,
-				    sizeof(path));
-			else if (!str_printf(path, sizeof(path), "%s/%s",
-			    s->loc.root, sub[0] == '\0' ? "INBOX" : sub))
-				continue;
-			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-				sum += (uint64_t)st.st_size;
+		if (strcmp(names[i], "INBOX") == 0 && s->loc.mbox_inbox != NULL)
+			(void)str_copy(path, s->loc.mbox_inbox, sizeof(path));
+		else if (!str_printf(path, sizeof(path), "%s/%s", s->loc.root,
+		    names[i]))
 			continue;
-		}
-		if (str_printf(path, sizeof(path), "%s/%s%s/cur", s->loc.root,
-		    sub[0] != '\0' ? "." : "", sub))
-			sum += dir_bytes(path);
-		if (str_printf(path, sizeof(path), "%s/%s%s/new", s->loc.root,
-		    sub[0] != '\0' ? "." : "", sub))
-			sum += dir_bytes(path);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_size;
 	}
 	mailbox_list_free(&names);
 	return sum;
+}
+
+bool
+imap_over_quota(struct imap_session *s, uint64_t add)
+{
+	if (s->quota == 0)
+		return false;
+	/* a refusal is checked against a fresh count, as delivery does */
+	return imap_usage_bytes(s, false) + add > s->quota &&
+	    imap_usage_bytes(s, true) + add > s->quota;
+}
+
+void
+imap_usage_add(struct imap_session *s, uint64_t add)
+{
+	if (s->loc.format == MAILBOX_MAILDIR && add > 0)
+		maildir_quota_add(s->loc.root, add);
 }
 
 static void
 put_quota(struct imap_session *s)
 {
 	imap_untagged(s, "QUOTA \"\" (STORAGE %" PRIu64 " %" PRIu64 ")",
-	    (imap_usage_bytes(s) + 1023) / 1024, s->quota / 1024);
+	    (imap_usage_bytes(s, false) + 1023) / 1024, s->quota / 1024);
 }
 
 void

@@ -355,6 +355,7 @@ copy_cmd(struct imap_session *s, bool uid, bool move)
 	char			 name[IMAP_FOLDER_MAX + 1];
 	const char		*err, *verb = move ? "MOVE" : "COPY";
 	uint32_t		*seqs, *suids, *duids;
+	uint64_t		 added = 0;
 	size_t			 n, i, done = 0;
 
 	imap_args(s, &c);
@@ -376,6 +377,19 @@ copy_cmd(struct imap_session *s, bool uid, bool move)
 		imap_bad(s, "Error in IMAP command %s%s: Invalid messageset.",
 		    uid ? "UID " : "", verb);
 		return;
+	}
+	if (!move) {
+		uint64_t	 want = 0;
+
+		for (i = 0; i < n; i++)
+			if (mailbox_msg(s->mb, seqs[i], &m) == 0)
+				want += m.wire_size;
+		if (imap_over_quota(s, want)) {
+			free(seqs);
+			imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox is "
+			    "full).");
+			return;
+		}
 	}
 	if ((dst = mailbox_open(&s->loc, name, 0, &f)) == NULL) {
 		free(seqs);
@@ -399,7 +413,10 @@ copy_cmd(struct imap_session *s, bool uid, bool move)
 			break;
 		}
 		suids[done++] = m.uid;
+		if (!move)	/* a MOVE's copy goes with the original */
+			added += m.wire_size;
 	}
+	imap_usage_add(s, added);
 	mailbox_close(&dst);
 	if (i < n) {
 		free(seqs);
@@ -577,7 +594,7 @@ cmd_append(struct imap_session *s, char *arg)
 		return;
 	}
 	/* a non-synchronising literal came anyway: check it here */
-	if (s->quota > 0 && imap_usage_bytes(s) + msg.len > s->quota) {
+	if (imap_over_quota(s, msg.len)) {
 		imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox is full).");
 		return;
 	}
@@ -596,6 +613,7 @@ cmd_append(struct imap_session *s, char *arg)
 		imap_no(s, f.temp ? "UNAVAILABLE" : "CANNOT", "%s", f.text);
 		return;
 	}
+	imap_usage_add(s, msg.len);
 	imap_ok(s, NULL, "[APPENDUID %" PRIu32 " %" PRIu32 "] Append "
 	    "completed.", mailbox_uidvalidity(dst), uid);
 	mailbox_close(&dst);

@@ -56,9 +56,14 @@ bool	 imap_subs_has(char *const *, size_t, const char *name);
 int	 imap_subs_set(const struct mailbox_location *, const char *name,
 	    bool on) __attribute__((warn_unused_result));
 
-/* Bytes the user's mail takes now (QUOTA, and APPEND's check against
- * the quota before the literal is taken). */
-uint64_t imap_usage_bytes(struct imap_session *);
+/* Bytes the user's mail takes now (QUOTA), from the quota's count file
+ * or, with recount, from the messages. */
+uint64_t imap_usage_bytes(struct imap_session *, bool recount);
+/* Would add more bytes go over the user's quota (checked against a
+ * fresh count before saying yes)?  APPEND's check before the literal. */
+bool	 imap_over_quota(struct imap_session *, uint64_t add);
+/* add bytes were stored (APPEND, COPY): the count file follows. */
+void	 imap_usage_add(struct imap_session *, uint64_t add);
 
 /* The handlers (commands.c's table). */
 void	 cmd_create(struct imap_session *, char *);

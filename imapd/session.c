@@ -191,8 +191,8 @@ literal_ok(struct imap_session *s, uint64_t n, bool nonsync)
 	if (n <= lit_max && n + s->cmd.len + 2 <= max) {
 		/* APPEND over what is left of the quota: refused now, so
 		 * the client sends nothing (RFC 9208 OVERQUOTA) */
-		if (!nonsync && s->state != IMAP_NOT_AUTH && s->quota > 0 &&
-		    cmd_is_append(s) && imap_usage_bytes(s) + n > s->quota) {
+		if (!nonsync && s->state != IMAP_NOT_AUTH &&
+		    cmd_is_append(s) && imap_over_quota(s, n)) {
 			cmd_tag(s);
 			imap_no(s, "OVERQUOTA", "Quota exceeded (mailbox is "
 			    "full).");

@@ -31,8 +31,9 @@
  * fails the file is truncated back to its old size.
  *
  * Quota (bytes, 0 none): the current usage is the mbox size, or for a
- * Maildir the sum of a Maildir++ "maildirsize" file (rebuilt from the ,S=
- * sizes when missing, too long, or when it says "over").  Over quota is a
+ * Maildir the sum of its Maildir++ "maildirsize" file (common/
+ * maildir_quota.h, shared with imapd: rebuilt from the ,S= sizes of every
+ * folder when missing, too long, or when it says "over").  Over quota is a
  * temporary failure 4.2.2 unless quota_bounce (then 5.2.2).
  *
  * Every operation returns 0, or -1 with a struct fail: temp says whether
@@ -133,7 +134,5 @@ int	 deliver(const struct deliver_conf *, const struct deliver_rcpt *,
 int	 deliver_maildir_name(char *buf, size_t size, time_t sec, long usec,
 	    pid_t pid, unsigned long seq, const char *host)
 	    __attribute__((warn_unused_result));
-/* The size a name carries in ",S=SIZE": 1 found, 0 none. */
-int	 deliver_maildir_name_size(const char *name, uint64_t *size_r);
 
 #endif

@@ -8,13 +8,10 @@
  * microseconds, pid and a per-process counter make it unique on this host,
  * and O_EXCL catches anything else (we then take the next counter value).
  *
- * maildirsize (Maildir++): a first line with the quota ("NNNS"), then one
- * "BYTES COUNT" line per change.  We append "SIZE 1" after each delivery
- * (one small O_APPEND write, atomic for readers), and rebuild the file from
- * the ",S=" sizes in cur/ and new/ (stat() for names without one) when it
- * is missing, unreadable, longer than 5120 bytes, or when it says the
- * mailbox is over quota: expunges by other programs may not be counted, so
- * a refusal is always checked against a fresh count.
+ * The quota is counted in maildirsize (Maildir++, common/maildir_quota.h,
+ * which imapd's APPEND and COPY keep too): "SIZE 1" is appended after each
+ * delivery, and a refusal is always checked against a fresh count, as
+ * expunges by other programs are not counted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,10 +27,10 @@
 #include "deliver.h"
 #include "deliver_private.h"
 #include "log.h"
+#include "maildir_quota.h"
 #include "mem.h"
 #include "str.h"
 
-#define MAILDIRSIZE_MAX	5120	/* rebuild past this (Maildir++) */
 #define NAME_TRIES	100
 
 static unsigned long	 maildir_seq;	/* atomic: queued delivers from
@@ -62,22 +59,6 @@ deliver_maildir_name(char *buf, size_t size, time_t sec, long usec,
 		(void)str_copy(buf, str_c(&s), size);
 	str_release(&s);
 	return rc;
-}
-
-int
-deliver_maildir_name_size(const char *name, uint64_t *size_r)
-{
-	const char	*p, *e;
-
-	if ((p = strstr(name, ",S=")) == NULL)
-		return 0;
-	p += 3;
-	for (e = p; *e >= '0' && *e <= '9'; e++)
-		continue;
-	if (e == p || (*e != '\0' && *e != ',' && *e != ':'))
-		return 0;
-	return strnum_u64n(p, (size_t)(e - p), 0, UINT64_MAX, size_r) == 0 ?
-	    1 : 0;
 }
 
 /* Are path and its cur, new and tmp real directories?  1 yes, 0 one is
@@ -146,110 +127,7 @@ maildir_create(struct deliver_batch *b, const char *path, struct fail *f)
 	return 0;
 }
 
-/* ---- quota ---- */
-
-/* Sum the sizes of the messages in path/sub. */
-static int
-scan_dir(const char *path, const char *sub, uint64_t *total)
-{
-	char		 dir[PATH_MAX];
-	DIR		*d;
-	struct dirent	*de;
-	struct stat	 st;
-	uint64_t	 sz;
-
-	if (!str_printf(dir, sizeof(dir), "%s/%s", path, sub) ||
-	    (d = opendir(dir)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (deliver_maildir_name_size(de->d_name, &sz) == 1) {
-			*total = deliver_size_add(*total, sz);
-			continue;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
-		    == 0 && S_ISREG(st.st_mode))
-			*total = deliver_size_add(*total,
-			    (uint64_t)st.st_size);
-	}
-	(void)closedir(d);
-	return 0;
-}
-
-/* Rebuild maildirsize from a scan plus pending (bytes written but not in
- * new/ yet); *usage_r gets the total. */
-static int
-quota_rebuild(const char *path, uint64_t quota, uint64_t pending,
-    uint64_t *usage_r)
-{
-	char		 tmp[PATH_MAX], dst[PATH_MAX], line[64];
-	uint64_t	 total = pending;
-	int		 fd, len;
-
-	if (scan_dir(path, "cur", &total) == -1 ||
-	    scan_dir(path, "new", &total) == -1)
-		return -1;
-	*usage_r = total;
-	/* Best effort: the count above is what matters now. */
-	if (!str_printf(tmp, sizeof(tmp), "%s/tmp/maildirsize.%ld", path,
-	    (long)getpid()) ||
-	    !str_printf(dst, sizeof(dst), "%s/maildirsize", path))
-		return 0;
-	len = snprintf(line, sizeof(line), "%lluS\n%llu 0\n",
-	    (unsigned long long)quota, (unsigned long long)total);
-	if (len <= 0 || (size_t)len >= sizeof(line))
-		return 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return 0;
-	if (write(fd, line, (size_t)len) != len || rename(tmp, dst) == -1)
-		(void)unlink(tmp);
-	(void)close(fd);
-	return 0;
-}
-
-/* Read maildirsize: 1 with *usage_r, 0 when it must be rebuilt. */
-static int
-quota_read(const char *path, uint64_t *usage_r)
-{
-	char		 file[PATH_MAX], buf[MAILDIRSIZE_MAX + 1], *line, *nl;
-	char		*sp;
-	uint64_t	 v;
-	int64_t		 total = 0;
-	ssize_t		 n;
-	int		 fd;
-	bool		 neg;
-
-	if (!str_printf(file, sizeof(file), "%s/maildirsize", path) ||
-	    (fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf));
-	(void)close(fd);
-	if (n <= 0 || n > MAILDIRSIZE_MAX)
-		return 0;
-	buf[n] = '\0';
-	if ((line = strchr(buf, '\n')) == NULL)
-		return 0;
-	for (line++; *line != '\0'; line = nl + 1) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			return 0;	/* a partial last line: rebuild */
-		*nl = '\0';
-		if ((sp = strchr(line, ' ')) != NULL)
-			*sp = '\0';
-		neg = line[0] == '-';
-		if (strnum_u64(line + neg, 0, INT64_MAX, &v) == -1)
-			return 0;
-		/* A sum past the int64 range is a damaged file: rebuild
-		 * rather than let it wrap to a small usage. */
-		if (neg ? __builtin_sub_overflow(total, (int64_t)v, &total) :
-		    __builtin_add_overflow(total, (int64_t)v, &total))
-			return 0;
-	}
-	*usage_r = total < 0 ? 0 : (uint64_t)total;
-	return 1;
-}
+/* ---- quota (common/maildir_quota.h) ---- */
 
 static int
 quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
@@ -257,20 +135,19 @@ quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
 {
 	uint64_t	 usage = 0, pending = 0;
 	size_t		 i;
-	bool		 fresh = false;
 
 	/* A recount sees cur/ and new/: add what this batch still holds. */
 	for (i = 0; i < b->npend; i++)
 		if (strcmp(b->pend[i].maildir, r->path) == 0)
 			pending = deliver_size_add(pending, b->pend[i].size);
-	if (quota_read(r->path, &usage) == 0) {
-		if (quota_rebuild(r->path, r->quota, pending, &usage) == -1)
-			return fail_set(f, true, "4.3.0",
-			    "cannot count the mailbox size");
-		fresh = true;
-	}
-	if (deliver_quota_exceeded(usage, size, r->quota) && !fresh &&
-	    quota_rebuild(r->path, r->quota, pending, &usage) == -1)
+	if (maildir_quota_usage(r->path, r->quota, pending, false,
+	    &usage) == -1)
+		return fail_set(f, true, "4.3.0",
+		    "cannot count the mailbox size");
+	/* a refusal is checked against a fresh count */
+	if (deliver_quota_exceeded(usage, size, r->quota) &&
+	    maildir_quota_usage(r->path, r->quota, pending, true,
+	    &usage) == -1)
 		return fail_set(f, true, "4.3.0",
 		    "cannot count the mailbox size");
 	if (deliver_quota_exceeded(usage, size, r->quota))
@@ -278,24 +155,6 @@ quota_check(const struct deliver_batch *b, const struct deliver_rcpt *r,
 		    b->conf->quota_bounce ? "5.2.2" : "4.2.2",
 		    "mailbox full: quota exceeded for %s", r->address);
 	return 0;
-}
-
-static void
-quota_add(const char *path, uint64_t size)
-{
-	char	 file[PATH_MAX], line[32];
-	int	 fd, len;
-
-	if (!str_printf(file, sizeof(file), "%s/maildirsize", path))
-		return;
-	if ((fd = open(file, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
-		return;
-	len = snprintf(line, sizeof(line), "%llu 1\n",
-	    (unsigned long long)size);
-	if (len > 0 && (size_t)len < sizeof(line))
-		(void)!write(fd, line, (size_t)len);
-	(void)close(fd);
 }
 
 /* ---- delivery ---- */
@@ -501,7 +360,7 @@ deliver_maildir(struct deliver_batch *b, const struct deliver_rcpt *r,
 	/* Counted now: should the batch be given up, the count is too high,
 	 * which only costs a recount at the next refusal. */
 	if (r->quota > 0)
-		quota_add(r->path, o->written);
+		maildir_quota_add(r->path, o->written);
 	/* The fsync and the link into new/ come at the flush. */
 	b->pend = xreallocarray(b->pend, b->npend + 1, sizeof(*b->pend));
 	p = &b->pend[b->npend++];

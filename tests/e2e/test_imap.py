@@ -251,6 +251,14 @@ class Literals(ImapBase):
         self.assertEqual(c.readline(), "+ Ready for literal data")
         c.send_raw(msg + b"\r\n")
         self.assertRegex(c.readline(), r"^p OK \[APPENDUID ")
+        # the count delivery reads (maildirsize) has the APPEND
+        lines = c.cmd("r", "GETQUOTA \"\"")
+        self.assertEqual(lines, ['* QUOTA "" (STORAGE 1 1024)',
+                                 "r OK Getquota completed."])
+        local, dom = addr.split("@")
+        with open(os.path.join(self.inst.dir, "mail", dom, local,
+                               "maildirsize")) as f:
+            self.assertTrue(f.read().endswith("\n%d 1\n" % len(msg)))
 
     def test_non_synchronising_literal(self):
         addr = self.new_user()

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "maildir_quota.h"
 #include "deliver_private.h"
 #include "mem.h"
 #include "str.h"
@@ -187,7 +188,7 @@ ParameterizedTest(struct size_case *c, deliver, maildir_name_size)
 {
 	uint64_t	 v = 7;
 
-	cr_assert_eq(deliver_maildir_name_size(c->name, &v), c->rc, "%s",
+	cr_assert_eq(maildir_name_size(c->name, &v), c->rc, "%s",
 	    c->name);
 	if (c->rc == 1)
 		cr_assert_eq(v, c->size);
@@ -222,7 +223,7 @@ Test(deliver, maildir_content_and_name)
 	    name));
 	got = slurp(p, &len);
 	cr_assert_str_eq(got, want);
-	cr_assert_eq(deliver_maildir_name_size(name, &sz), 1);
+	cr_assert_eq(maildir_name_size(name, &sz), 1);
 	cr_assert_eq(sz, len);
 	cr_assert_eq(res.size, len);
 	/* 7 lines, all LF: the wire size has 7 bytes more. */
