@@ -318,6 +318,27 @@ class Bounds(ImapBase):
             c.send_raw(b"b NOOP" + end)
             self.assertEqual(c.readline(), "b OK NOOP completed.")
 
+    def test_bare_cr_and_no_line_end(self):
+        c = self.connect()
+        c.expect(GREETING)
+        # a bare CR does not end a command: "b NOOP" is not a second one
+        c.send_raw(b"a NOOP\rb NOOP\r\n")
+        # (the CR is shown escaped, never echoed)
+        self.assertEqual(c.readline(), "a BAD Error in IMAP command "
+                         "NOOP\\x0db: Unknown command.")
+        c.send("c NOOP")
+        self.assertEqual(c.readline(), "c OK NOOP completed.")
+        # an over-long line that goes on after a bare CR is one line:
+        # what follows the CR is skipped with it, not run
+        c.send_raw(b"d NOOP " + b"x" * 20000 + b"\re NOOP\r\n")
+        self.assertEqual(c.readline(), "* BAD [TOOBIG] Line too long.")
+        c.send("f NOOP")
+        self.assertEqual(c.readline(), "f OK NOOP completed.")
+        # a command with no line end before the client closes: not run
+        c.send_raw(b"g LOGOUT")
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.readline(), "")
+
     def test_line_at_the_limit_is_taken(self):
         c = self.connect()
         c.expect(GREETING)
