@@ -108,9 +108,11 @@ def chown_tree(path):
     if not is_root() or ids is None:
         return
     for root, dirs, files in os.walk(path):
-        os.lchown(root, *ids)
-        for n in dirs + files:
-            os.lchown(os.path.join(root, n), *ids)
+        for p in [root] + [os.path.join(root, n) for n in dirs + files]:
+            try:
+                os.lchown(p, *ids)
+            except FileNotFoundError:
+                pass    # a daemon's temp file, gone since the listing
 
 
 def built_programs():
